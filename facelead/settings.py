@@ -1,0 +1,67 @@
+"""The one settings class. Every field can be set by environment: ``FACELEAD_<FIELD>``,
+nested with ``__`` (e.g. ``FACELEAD_DASK__ADDRESS=tcp://scheduler:8786``)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class DaskSettings(BaseModel):
+    """Where enrollment runs: an existing cluster's address, or a LocalCluster."""
+
+    address: str | None = Field(None, description="tcp://host:8786 of an existing Dask scheduler")
+    workers: int = Field(default_factory=_cores, ge=1, description="LocalCluster worker processes")
+    images_per_task: int = Field(16, ge=1, description="images a Dask task processes at once")
+
+
+class ModelSettings(BaseModel):
+    """Which models to run and how many threads each onnxruntime session may use."""
+
+    detector_manifest: str = Field("yunet-2023mar", description="manifest name or .toml path")
+    recogniser_manifest: str = Field("sface-2021dec", description="manifest name or .toml path")
+    threads: int = Field(1, ge=1, description="onnxruntime intra-op threads per session")
+    detector_score: float = Field(0.6, gt=0, lt=1, description="minimum face detector score")
+
+
+class Settings(BaseSettings):
+    """facelead configuration; derived paths live under ``data_dir`` unless set."""
+
+    model_config = SettingsConfigDict(env_prefix="FACELEAD_", env_nested_delimiter="__")
+
+    data_dir: Path = Field(Path("data"), description="database, model cache, sheets, demo files")
+    database: Path | None = Field(None, description="DuckDB file; default <data_dir>/facelead.duckdb")
+    user: str = Field(default_factory=getpass.getuser, description="who runs searches and enrollments")
+    max_image_pixels: int = Field(100_000_000, ge=1, description="refuse larger images before decoding")
+    dask: DaskSettings = DaskSettings()
+    models: ModelSettings = ModelSettings()
+
+    @model_validator(mode="after")
+    def _threads_fit_cores(self) -> Settings:
+        if self.dask.address is None and self.dask.workers * self.models.threads > _cores():
+            raise ValueError(
+                f"FACELEAD_DASK__WORKERS ({self.dask.workers}) x FACELEAD_MODELS__THREADS "
+                f"({self.models.threads}) exceeds the {_cores()} cores here; lower one of them"
+            )
+        return self
+
+    @cached_property
+    def database_path(self) -> Path:
+        return self.database or self.data_dir / "facelead.duckdb"
+
+    @cached_property
+    def model_cache(self) -> Path:
+        return self.data_dir / "models"
+
+    @cached_property
+    def sheets_dir(self) -> Path:
+        return self.data_dir / "sheets"

@@ -1,0 +1,93 @@
+"""Detector and recogniser together: the per-image work of enrollment and search."""
+
+from __future__ import annotations
+
+import functools
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from facelead.models.align import align_face
+from facelead.models.detect import Detections, FaceDetector
+from facelead.models.embed import Embedder
+from facelead.models.store import ModelHashError, PreparedModel, file_sha256, prepare_model
+from facelead.models.session import make_session
+
+THUMBNAIL_PX = 160
+
+
+@dataclass(frozen=True)
+class FaceModels:
+    """Picklable handles to prepared models; every process turns them into sessions once."""
+
+    detector: PreparedModel
+    recogniser: PreparedModel
+    threads: int
+    detector_score: float
+    cache_dir: Path
+
+    @property
+    def dim(self) -> int:
+        return int(self.recogniser.manifest.output_dim or 0)
+
+
+@dataclass(frozen=True)
+class FaceVector:
+    """One detected face, its embedding and a JPEG thumbnail of it."""
+
+    face_index: int
+    face_count: int
+    box: NDArray[np.float32]
+    landmarks: NDArray[np.float32]
+    score: float
+    vector: NDArray[np.float32]
+    thumbnail: bytes
+
+
+def _local_path(model: PreparedModel, cache_dir: Path) -> Path:
+    """The model file on this machine, prepared here if needed, checked against its hash."""
+    path = model.path if model.path.is_file() else prepare_model(model.manifest, cache_dir).path
+    if file_sha256(path) != model.sha256:
+        raise ModelHashError(f"model {model.manifest.id}: {path} differs from the expected {model.sha256[:12]}")
+    return path
+
+
+@functools.cache
+def load(models: FaceModels) -> tuple[FaceDetector, Embedder]:
+    """Detector and embedder for ``models``, created once per process."""
+    det = models.detector
+    rec = models.recogniser
+    return (
+        FaceDetector(make_session(_local_path(det, models.cache_dir), models.threads), det.manifest, models.detector_score),
+        Embedder(make_session(_local_path(rec, models.cache_dir), models.threads), rec.manifest),
+    )
+
+
+def thumbnail(image: NDArray[np.uint8], box: NDArray, margin: float = 0.25) -> bytes:
+    """JPEG of the face box grown by ``margin`` on each side, at most THUMBNAIL_PX a side."""
+    x, y, w, h = box
+    x0, y0 = int(max(0, x - margin * w)), int(max(0, y - margin * h))
+    x1, y1 = int(min(image.shape[1], x + (1 + margin) * w)), int(min(image.shape[0], y + (1 + margin) * h))
+    crop = Image.fromarray(image[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)])
+    crop.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+    out = io.BytesIO()
+    crop.save(out, format="JPEG", quality=88)
+    return out.getvalue()
+
+
+def embed_face(image: NDArray[np.uint8], detections: Detections, index: int, embedder: Embedder) -> FaceVector:
+    """Align, embed and thumbnail face ``index`` of ``detections``."""
+    crop = align_face(image, detections.landmarks[index], embedder.manifest.input_size)
+    return FaceVector(
+        face_index=index,
+        face_count=len(detections),
+        box=detections.boxes[index],
+        landmarks=detections.landmarks[index],
+        score=float(detections.scores[index]),
+        vector=embedder.embed(crop[None])[0],
+        thumbnail=thumbnail(image, detections.boxes[index]),
+    )

@@ -1,0 +1,1 @@
+"""The DuckDB warehouse: migrations, named queries and the only code that imports duckdb."""

@@ -1,0 +1,228 @@
+"""The one module that talks to DuckDB: connections, migrations, transactions, named queries.
+
+DuckDB allows one writing process per file. Open with ``open_db`` for a short unit of
+work and close; another process holding the file makes us wait and retry, then fail
+with a clear message.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+from numpy.typing import NDArray
+
+from facelead.warehouse.audit import GENESIS_HASH, AuditRow, ChainVerdict, next_row, verify_chain
+
+log = logging.getLogger(__name__)
+_SQL = resources.files("facelead.warehouse")
+
+
+class TransientDbError(RuntimeError):
+    """Worth retrying: the file is locked by another process."""
+
+
+class TerminalDbError(RuntimeError):
+    """Not worth retrying: bad schema, constraint violation, corrupt file."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, TransientDbError)
+
+
+@functools.cache
+def query(name: str) -> str:
+    """The SQL text of ``queries/<name>.sql``."""
+    return (_SQL / "queries" / f"{name}.sql").read_text()
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every bundled migration, in order."""
+    files = sorted(f for f in (_SQL / "migrations").iterdir() if f.name.endswith(".sql"))
+    return [(int(f.name.split("_", 1)[0]), f.name, f.read_text()) for f in files]
+
+
+def migrate(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply pending migrations in one transaction; return the names applied."""
+    conn.execute(query("schema_migrations"))
+    done = {row[0] for row in conn.execute(query("applied_migrations")).fetchall()}
+    pending = [m for m in migrations() if m[0] not in done]
+    with transaction(conn):
+        for version, name, sql in pending:
+            conn.execute(sql)
+            conn.execute(query("record_migration"), [version, name])
+    return [name for _, name, _ in pending]
+
+
+def _connect_once(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        conn = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise TransientDbError(f"{path} is locked by another process") from exc
+        raise TerminalDbError(f"{path}: {exc}") from exc
+    except duckdb.Error as exc:
+        raise TerminalDbError(f"{path}: {exc}") from exc
+    conn.execute("SET TimeZone = 'UTC'")
+    return conn
+
+
+def connect(path: Path, read_only: bool = False, lock_timeout_s: float = 60.0) -> duckdb.DuckDBPyConnection:
+    """Open ``path`` (migrating it when writable), waiting while another process holds it."""
+    deadline = time.monotonic() + lock_timeout_s
+    delay = 0.2
+    while True:
+        try:
+            if not read_only:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            conn = _connect_once(path, read_only)
+            break
+        except TransientDbError as exc:
+            if time.monotonic() >= deadline:
+                raise TransientDbError(f"{exc}; gave up after {lock_timeout_s:.0f}s") from exc
+            log.warning("%s; retrying in %.1fs", exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+    if not read_only:
+        migrate(conn)
+    return conn
+
+
+@contextmanager
+def open_db(path: Path, read_only: bool = False, lock_timeout_s: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection for one short unit of work, closed on exit."""
+    conn = connect(path, read_only, lock_timeout_s)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN ... COMMIT, rolled back on any error; DuckDB errors become Terminal/Transient."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield conn
+    except BaseException as exc:
+        conn.execute("ROLLBACK")
+        if isinstance(exc, duckdb.TransactionException):
+            raise TransientDbError(str(exc)) from exc
+        if isinstance(exc, duckdb.Error):
+            raise TerminalDbError(str(exc)) from exc
+        raise
+    conn.execute("COMMIT")
+
+
+@contextmanager
+def registered(conn: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> Iterator[None]:
+    """Expose an Arrow table to SQL as ``name`` for the duration of the block."""
+    conn.register(name, table)
+    try:
+        yield
+    finally:
+        conn.unregister(name)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# -- audit -----------------------------------------------------------------------------
+
+def append_audit(conn: duckdb.DuckDBPyConnection, actor: str, action: str, target: str, details: dict) -> AuditRow:
+    """Append one chained audit row; call inside the transaction whose work it records."""
+    tail = conn.execute(query("audit_tail")).fetchone()
+    prev_seq, prev_hash = tail if tail else (0, GENESIS_HASH)
+    row = next_row(prev_seq, prev_hash, now(), actor, action, target, details)
+    conn.execute(query("audit_insert"), [row.seq, row.at, row.actor, row.action, row.target, row.details,
+                                         row.prev_hash, row.row_hash])
+    return row
+
+
+def audit_rows(conn: duckdb.DuckDBPyConnection) -> list[AuditRow]:
+    return [AuditRow(*row) for row in conn.execute(query("audit_rows")).fetchall()]
+
+
+def verify_audit(conn: duckdb.DuckDBPyConnection) -> ChainVerdict:
+    return verify_chain(audit_rows(conn))
+
+
+# -- galleries, models, enrollment --------------------------------------------------------
+
+def ensure_gallery(conn: duckdb.DuckDBPyConnection, gallery_id: str) -> None:
+    conn.execute(query("ensure_gallery"), [gallery_id, now()])
+
+
+def register_model(conn: duckdb.DuckDBPyConnection, model_id: str, manifest_id: str, role: str, sha256: str,
+                   output_dim: int | None, licence: str) -> None:
+    conn.execute(query("register_model"), [model_id, manifest_id, role, sha256, output_dim, licence, now()])
+
+
+def known_hashes(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str) -> set[str]:
+    """Content hashes already enrolled in, or refused by, this gallery for this model."""
+    rows = conn.execute(query("known_hashes"), [gallery_id, model_id, gallery_id, model_id]).fetchall()
+    return {row[0] for row in rows}
+
+
+def start_enrollment_run(conn: duckdb.DuckDBPyConnection, run_id: str, gallery_id: str, model_id: str,
+                         source: str, actor: str) -> None:
+    conn.execute(query("start_enrollment_run"), [run_id, gallery_id, model_id, source, actor, now()])
+
+
+def finish_enrollment_run(conn: duckdb.DuckDBPyConnection, run_id: str, seen: int, enrolled: int,
+                          duplicates: int, refused: int) -> None:
+    conn.execute(query("finish_enrollment_run"), [now(), seen, enrolled, duplicates, refused, run_id])
+
+
+def insert_enrolled(conn: duckdb.DuckDBPyConnection, batch: pa.Table) -> None:
+    """Insert subjects, images, faces, embeddings and enrollments from one Arrow batch."""
+    with registered(conn, "enrolled_batch", batch):
+        conn.execute(query("insert_enrolled"))
+
+
+def insert_refusals(conn: duckdb.DuckDBPyConnection, batch: pa.Table) -> None:
+    with registered(conn, "refused_batch", batch):
+        conn.execute(query("insert_refusals"))
+
+
+def gallery_vectors(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str,
+                    ) -> tuple[list[str], list[str], NDArray[np.float32]]:
+    """(face ids, subject ids, (N,D) vectors) of every face enrolled in the gallery."""
+    table = conn.execute(query("gallery_vectors"), [gallery_id, model_id]).fetch_arrow_table()
+    if not table.num_rows:
+        return [], [], np.zeros((0, 0), np.float32)
+    values = table.column("vector").combine_chunks()
+    matrix = values.values.to_numpy(zero_copy_only=False).astype(np.float32).reshape(table.num_rows, -1)
+    return table.column("face_id").to_pylist(), table.column("subject_id").to_pylist(), matrix
+
+
+# -- searches -------------------------------------------------------------------------------
+
+def insert_search(conn: duckdb.DuckDBPyConnection, record: dict, candidates: pa.Table) -> None:
+    """Persist a search and its ranked candidates (``record`` keys follow the searches table)."""
+    columns = ["search_id", "case_number", "gallery_id", "model_id", "detector_id", "method", "k", "gallery_size",
+               "probe_sha256", "probe_path", "probe_face_index", "probe_face_count", "probe_box",
+               "probe_thumbnail", "actor", "created_at"]
+    conn.execute(query("insert_search"), [record[c] for c in columns])
+    with registered(conn, "candidate_batch", candidates):
+        conn.execute(query("insert_candidates"))
+
+
+def candidate_sheet_rows(conn: duckdb.DuckDBPyConnection, search_id: str) -> list[dict]:
+    cursor = conn.execute(query("candidate_sheet"), [search_id])
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def table_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return dict(conn.execute(query("table_counts")).fetchall())

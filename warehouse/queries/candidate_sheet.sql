@@ -1,0 +1,10 @@
+-- Everything a candidate sheet shows for one search, one row per candidate.
+SELECT s.search_id, s.case_number, s.gallery_id, s.model_id, s.detector_id, s.method, s.k, s.gallery_size,
+       s.actor, s.created_at, s.probe_thumbnail, s.probe_face_index, s.probe_face_count,
+       c.rank, c.score, c.subject_id, c.face_id, f.thumbnail, i.source, i.acquired_at, i.source_path
+FROM searches s
+JOIN candidates c USING (search_id)
+JOIN faces f ON f.face_id = c.face_id
+JOIN images i ON i.sha256 = f.image_sha256
+WHERE s.search_id = ?
+ORDER BY c.rank;

@@ -1,0 +1,1 @@
+INSERT INTO galleries (gallery_id, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING;

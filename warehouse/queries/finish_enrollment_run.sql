@@ -1,0 +1,3 @@
+UPDATE enrollment_runs
+SET finished_at = ?, images_seen = ?, enrolled = ?, duplicates = ?, refused = ?
+WHERE run_id = ?;

@@ -1,0 +1,2 @@
+-- Reads the registered Arrow relation `candidate_batch`.
+INSERT INTO candidates SELECT search_id, rank, face_id, subject_id, score FROM candidate_batch;
