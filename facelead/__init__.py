@@ -7,3 +7,14 @@ never a positive identification and never probable cause.
 __version__ = "0.1.0"
 
 LEAD_NOTICE = "Investigative lead only - not a positive identification and not probable cause"
+
+# Prefect must never phone home, and its in-process server needs time on a small machine.
+# Set before anything imports prefect; an operator's own environment wins.
+import os as _os
+
+for _name, _value in {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+}.items():
+    _os.environ.setdefault(_name, _value)

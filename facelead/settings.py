@@ -30,7 +30,7 @@ class ModelSettings(BaseModel):
     detector_manifest: str = Field("yunet-2023mar", description="manifest name or .toml path")
     recogniser_manifest: str = Field("sface-2021dec", description="manifest name or .toml path")
     threads: int = Field(1, ge=1, description="onnxruntime intra-op threads per session")
-    detector_score: float = Field(0.6, gt=0, lt=1, description="minimum face detector score")
+    detector_score: float = Field(0.7, gt=0, lt=1, description="minimum face detector score")
 
 
 class Settings(BaseSettings):

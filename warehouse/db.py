@@ -198,7 +198,7 @@ def insert_refusals(conn: duckdb.DuckDBPyConnection, batch: pa.Table) -> None:
 def gallery_vectors(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str,
                     ) -> tuple[list[str], list[str], NDArray[np.float32]]:
     """(face ids, subject ids, (N,D) vectors) of every face enrolled in the gallery."""
-    table = conn.execute(query("gallery_vectors"), [gallery_id, model_id]).fetch_arrow_table()
+    table = conn.sql(query("gallery_vectors"), params=[gallery_id, model_id]).to_arrow_table()
     if not table.num_rows:
         return [], [], np.zeros((0, 0), np.float32)
     values = table.column("vector").combine_chunks()

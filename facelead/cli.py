@@ -1,0 +1,126 @@
+"""The ``facelead`` command: thin wrappers over the same flows the Prefect deployments run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from facelead import LEAD_NOTICE
+
+EXIT_REFUSED = 3
+
+
+def _print_candidates(outcome) -> None:
+    print(f"\n{LEAD_NOTICE}\n")
+    print(f"case {outcome.case_number}, search {outcome.search_id}")
+    print(f"{'rank':>4}  {'score':>6}  subject")
+    for c in outcome.candidates:
+        print(f"{c.rank:>4}  {c.score:6.3f}  {c.subject_id}")
+    print(f"\ncandidate sheet: {outcome.sheet}")
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    from facelead.flows.enroll_gallery import enroll_gallery
+
+    summary = enroll_gallery(source=str(Path(args.source).absolute()), gallery=args.gallery, source_name=args.source_name)
+    print(summary.markdown())
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from facelead.flows.search_probe import search_probe
+
+    outcome = search_probe(probe=str(Path(args.probe).absolute()), case_number=args.case, k=args.k,
+                           gallery=args.gallery, face_index=args.face)
+    _print_candidates(outcome)
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from facelead.settings import Settings
+    from facelead.warehouse import db
+
+    path = Settings().database_path
+    if not path.is_file():
+        print(f"{path}: no database here (set FACELEAD_DATA_DIR or FACELEAD_DATABASE)", file=sys.stderr)
+        return 1
+    with db.open_db(path, read_only=True) as conn:
+        verdict = db.verify_audit(conn)
+    if verdict.ok:
+        print(f"audit chain intact: {verdict.rows} rows, head hash {verdict.head_hash}")
+        return 0
+    print(f"audit chain BROKEN at row {verdict.first_broken}: {verdict.reason} ({verdict.rows} rows)")
+    return 1
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from facelead.settings import Settings
+    from facelead.tasks.faces import face_models
+
+    models = face_models(Settings())
+    for m in (models.detector, models.recogniser):
+        print(f"{m.manifest.role:<10} {m.model_id:<28} {m.path}  ({m.manifest.licence})")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from facelead.flows.demo import run_demo
+
+    outcome, expected = run_demo()
+    _print_candidates(outcome)
+    top = outcome.candidates[0].subject_id
+    print(f"the probe is a degraded photo of {expected}; rank 1 is {top}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="facelead",
+        description="Investigative face search. Results are leads for trained examiners, "
+                    "never a positive identification and never probable cause. Settings come from "
+                    "FACELEAD_* environment variables (see README).")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="build a demo gallery from a public-domain photo and search a degraded probe")
+    demo.set_defaults(run=cmd_demo)
+
+    enroll = sub.add_parser("enroll", help="enroll a CSV manifest or a <subject>/<image> folder into a gallery")
+    enroll.add_argument("source", help="CSV (image_path, subject_id[, source, acquired_at]) or folder")
+    enroll.add_argument("--gallery", default="default", help="gallery id (default: %(default)s)")
+    enroll.add_argument("--source-name", help="provenance recorded for each image (default: file or folder name)")
+    enroll.set_defaults(run=cmd_enroll)
+
+    search = sub.add_parser("search", help="rank a gallery's faces against a probe photo")
+    search.add_argument("probe", help="probe photo; it is never enrolled")
+    search.add_argument("--case", required=True, help="case number the search is for")
+    search.add_argument("--k", type=int, default=20, help="candidates to return, 2..50 (default: %(default)s)")
+    search.add_argument("--gallery", default="default", help="gallery id (default: %(default)s)")
+    search.add_argument("--face", type=int, help="which probe face (0-based, by detector score); default the largest")
+    search.set_defaults(run=cmd_search)
+
+    audit = sub.add_parser("audit", help="audit trail tools")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    verify = audit_sub.add_parser("verify", help="recompute the hash chain and name the first broken row")
+    verify.set_defaults(run=cmd_audit_verify)
+
+    models = sub.add_parser("models", help="check model hashes, convert once, print the model ids")
+    models.set_defaults(run=cmd_models)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if getattr(args, "k", None) is not None and not 2 <= args.k <= 50:
+        parser().error("--k must be between 2 and 50")
+    from facelead.tasks.search import SearchRefused
+
+    try:
+        return args.run(args)
+    except SearchRefused as exc:
+        print(f"search refused ({exc.reason}): {exc.detail}", file=sys.stderr)
+        return EXIT_REFUSED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""The embedded demo: a gallery cut from a public-domain group photo and a degraded probe.
+
+The photo is the 1927 Solvay conference portrait (public domain), taken from the
+``images/`` folder of the ``scrfd==0.3.0`` source archive on PyPI: only the photo is
+extracted, never the archive's models (research-only weights).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, ImageFilter
+
+from facelead.models.detect import Detections
+
+
+@dataclass(frozen=True)
+class RegistryPhoto:
+    """A photo inside a registry source archive, pinned by both hashes."""
+
+    requirement: str
+    archive_sha256: str
+    member: str
+    sha256: str
+
+
+SOLVAY_1927 = RegistryPhoto(
+    requirement="scrfd==0.3.0",
+    archive_sha256="35855c664d565492aab0068f1c64b4957a15ca6cd106b9c8b1642d67cfeeb5fc",
+    member="scrfd-0.3.0/images/solvay_conference_1927.jpg",
+    sha256="ae76a5be54f53cca50074a0d1ac8653187154d264fc58ed928e1b92c27e17e2a",
+)
+
+
+def fetch_photo(photo: RegistryPhoto, target: Path) -> Path:
+    """Download the source archive with pip, check both hashes, extract only the photo."""
+    if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == photo.sha256:
+        return target
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+                        photo.requirement, "--dest", tmp], check=True)
+        archive = next(Path(tmp).glob("*.tar.gz"))
+        if hashlib.sha256(archive.read_bytes()).hexdigest() != photo.archive_sha256:
+            raise ValueError(f"{archive.name}: SHA-256 differs from the pinned {photo.archive_sha256}")
+        with tarfile.open(archive) as tar:
+            data = tar.extractfile(photo.member).read()
+    if hashlib.sha256(data).hexdigest() != photo.sha256:
+        raise ValueError(f"{photo.member}: SHA-256 differs from the pinned {photo.sha256}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    return target
+
+
+def reading_order(detections: Detections) -> list[int]:
+    """Face indices row by row (rows split where box centres jump by half a face), left to right."""
+    centres = detections.boxes[:, :2] + detections.boxes[:, 2:] / 2
+    order = np.argsort(centres[:, 1])
+    rows, current = [], [order[0]]
+    for i in order[1:]:
+        if centres[i, 1] - centres[current[-1], 1] > detections.boxes[i, 3] / 2:
+            rows.append(current)
+            current = []
+        current.append(i)
+    rows.append(current)
+    return [int(i) for row in rows for i in sorted(row, key=lambda j: centres[j, 0])]
+
+
+def crop_face(image: NDArray[np.uint8], box: NDArray, margin: float) -> Image.Image:
+    """The face box grown by ``margin`` of its size on each side, clipped to the image."""
+    x, y, w, h = box
+    x0, y0 = max(0, int(x - margin * w)), max(0, int(y - margin * h))
+    x1, y1 = min(image.shape[1], int(x + (1 + margin) * w)), min(image.shape[0], int(y + (1 + margin) * h))
+    return Image.fromarray(image[y0:y1, x0:x1])
+
+
+def degrade(photo: Image.Image, scale: float = 0.5, blur: float = 1.0, angle: float = 7.0, quality: int = 35) -> bytes:
+    """A poorer copy, as a CCTV still would be: smaller, blurred, rotated, recompressed JPEG."""
+    small = photo.resize((max(1, round(photo.width * scale)), max(1, round(photo.height * scale))), Image.BILINEAR)
+    worse = small.filter(ImageFilter.GaussianBlur(blur)).rotate(angle, resample=Image.BILINEAR, expand=True)
+    out = io.BytesIO()
+    worse.save(out, format="JPEG", quality=quality)
+    return out.getvalue()

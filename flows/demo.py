@@ -1,0 +1,42 @@
+"""The no-argument demo: enroll a public-domain group photo's faces, search a degraded one."""
+
+from __future__ import annotations
+
+from facelead.demo import SOLVAY_1927, crop_face, degrade, fetch_photo, reading_order
+from facelead.flows.enroll_gallery import enroll_gallery
+from facelead.flows.search_probe import SearchOutcome, search_probe
+from facelead.models.faces import load
+from facelead.models.image import decode_image
+from facelead.settings import Settings
+from facelead.tasks.faces import face_models
+
+DEMO_GALLERY = "demo-solvay-1927"
+DEMO_CASE = "DEMO-1927"
+
+
+def run_demo(settings: Settings | None = None) -> tuple[SearchOutcome, str]:
+    """Build ``<data>/demo`` (one face crop per person, a degraded probe), enroll, search.
+
+    Returns the search outcome and the subject id the probe was cut from.
+    """
+    settings = settings or Settings()
+    root = settings.data_dir / "demo"
+    photo = fetch_photo(SOLVAY_1927, root / "solvay_conference_1927.jpg")
+    image = decode_image(photo.read_bytes(), settings.max_image_pixels)
+    detector, _ = load(face_models(settings))
+    detections = detector.detect(image)
+    subjects = {}
+    for number, index in enumerate(reading_order(detections), start=1):
+        subject = f"solvay-1927-{number:02d}"
+        subjects[index] = subject
+        target = root / "gallery" / subject / "solvay_1927.jpg"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        crop_face(image, detections.boxes[index], margin=0.3).save(target, quality=95)
+    probe_index = detections.largest()
+    probe = root / "probe_degraded.jpg"
+    probe.write_bytes(degrade(crop_face(image, detections.boxes[probe_index], margin=0.8)))
+    print(f"demo gallery: {len(subjects)} people from {photo.name}; probe: {probe}")
+    enroll_gallery(source=str((root / "gallery").absolute()), gallery=DEMO_GALLERY,
+                   source_name="Solvay conference 1927 (public domain)")
+    outcome = search_probe(probe=str(probe.absolute()), case_number=DEMO_CASE, k=10, gallery=DEMO_GALLERY)
+    return outcome, subjects[probe_index]

@@ -1,0 +1,88 @@
+"""Enroll a gallery from a CSV manifest or a ``<subject>/<image>`` folder."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+from prefect import flow, get_run_logger, unmapped
+from prefect.artifacts import create_markdown_artifact
+from prefect.futures import as_completed
+from prefect.runtime import flow_run
+
+from facelead.flows.runtime import dask_task_runner
+from facelead.settings import Settings
+from facelead.tasks.faces import Enrolled, embed_batch, face_models
+from facelead.tasks.inputs import Refused, collect_inputs, hash_inputs, split_new
+from facelead.tasks.persist import finish_enrollment, persist_batch, start_enrollment
+
+
+@dataclass
+class EnrollmentSummary:
+    """What one enrollment run did; ``refused_by_reason`` counts refusals per reason code."""
+
+    run_id: str
+    gallery_id: str
+    images_seen: int = 0
+    enrolled: int = 0
+    duplicates: int = 0
+    refused: int = 0
+    refused_by_reason: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def add(self, enrolled: list[Enrolled], refused: list[Refused]) -> None:
+        self.enrolled += len(enrolled)
+        self.refused += len(refused)
+        for r in refused:
+            self.refused_by_reason[r.reason] = self.refused_by_reason.get(r.reason, 0) + 1
+
+    def markdown(self) -> str:
+        reasons = "\n".join(f"| refused: {k} | {v} |" for k, v in sorted(self.refused_by_reason.items()))
+        rate = self.enrolled / self.seconds if self.seconds else 0.0
+        return (f"# Enrollment of gallery `{self.gallery_id}`\n\n| | count |\n|---|---|\n"
+                f"| images seen | {self.images_seen} |\n| enrolled | {self.enrolled} |\n"
+                f"| skipped as already known | {self.duplicates} |\n| refused | {self.refused} |\n{reasons}\n\n"
+                f"{self.seconds:.1f} s, {rate:.1f} faces/s")
+
+
+def _chunks(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+@flow(name="enroll-gallery", task_runner=dask_task_runner(), log_prints=True)
+def enroll_gallery(source: str, gallery: str = "default", source_name: str | None = None) -> EnrollmentSummary:
+    """Enroll every new image of ``source`` (CSV manifest or folder) into ``gallery``.
+
+    Idempotent by content hash; unusable images are recorded with their reason and the
+    rest go on. Dask workers compute; only this process writes the database.
+    """
+    started = time.monotonic()
+    settings, log = Settings(), get_run_logger()
+    run_id, actor = str(flow_run.id or f"local-{time.time_ns()}"), settings.user
+    models = face_models(settings)
+    refs, problems = collect_inputs(source, source_name)
+    known = start_enrollment(settings.database_path, run_id, gallery, models, source, actor)
+    hashed, unreadable = hash_inputs(refs)
+    new, duplicates = split_new(hashed, known)
+    summary = EnrollmentSummary(run_id, gallery, images_seen=len(refs) + len(problems), duplicates=duplicates)
+    if problems or unreadable:
+        persist_batch(settings.database_path, run_id, gallery, models, actor, [], problems + unreadable)
+        summary.add([], problems + unreadable)
+    log.info("%d images: %d new, %d already known, %d unusable rows", len(refs), len(new), duplicates,
+             len(problems) + len(unreadable))
+    batches = _chunks(new, settings.dask.images_per_task)
+    futures = embed_batch.map(batches, unmapped(models), unmapped(settings.max_image_pixels))
+    for done, future in enumerate(as_completed(futures), start=1):
+        results = future.result()
+        enrolled = [r for r in results if isinstance(r, Enrolled)]
+        refused = [r for r in results if isinstance(r, Refused)]
+        persist_batch(settings.database_path, run_id, gallery, models, actor, enrolled, refused)
+        summary.add(enrolled, refused)
+        for r in refused:
+            log.warning("refused %s (%s)", r.detail, r.reason)
+        log.info("batch %d/%d: %d enrolled, %d refused so far", done, len(batches), summary.enrolled, summary.refused)
+    summary.seconds = time.monotonic() - started
+    finish_enrollment(settings.database_path, run_id, gallery, actor, {
+        k: v for k, v in asdict(summary).items() if k not in ("run_id", "gallery_id")})
+    create_markdown_artifact(summary.markdown(), key="enrollment-summary", description=f"gallery {gallery}")
+    return summary

@@ -1,0 +1,139 @@
+"""Enrollment input: a CSV manifest or a folder of ``<subject>/<image>`` files."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from prefect import task
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
+REQUIRED_COLUMNS = ("image_path", "subject_id")
+OPTIONAL_COLUMNS = ("source", "acquired_at")
+
+
+class InputError(ValueError):
+    """The enrollment input as a whole is unusable (missing file, missing column)."""
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """One gallery image to enroll: absolute path, who it shows, where and when it was taken."""
+
+    path: str
+    subject_id: str
+    source: str
+    acquired_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Refused:
+    """An input that was not enrolled, with a short stable reason code and a detail."""
+
+    path: str
+    subject_id: str | None
+    sha256: str
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class HashedRef:
+    ref: ImageRef
+    sha256: str
+
+
+def parse_time(text: str) -> datetime | None:
+    """ISO 8601 date or date-time; naive values are taken as UTC; blank is None."""
+    if not text.strip():
+        return None
+    value = datetime.fromisoformat(text.strip())
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def read_manifest(path: Path, default_source: str) -> tuple[list[ImageRef], list[Refused]]:
+    """Rows of a CSV manifest (image_path, subject_id[, source, acquired_at]).
+
+    Relative image paths are taken from the manifest's folder. A bad row is returned as a
+    Refused entry naming the row; a missing column or file raises InputError.
+    """
+    if not path.is_file():
+        raise InputError(f"{path}: manifest not found")
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"{path}: manifest lacks column(s) {', '.join(missing)}; "
+                             f"needs {', '.join(REQUIRED_COLUMNS)} and may have {', '.join(OPTIONAL_COLUMNS)}")
+        refs, problems = [], []
+        for line, row in enumerate(reader, start=2):
+            image = (row.get("image_path") or "").strip()
+            subject = (row.get("subject_id") or "").strip()
+            where = f"{path} line {line}"
+            if not image or not subject:
+                problems.append(Refused(image or where, subject or None, "", "bad_manifest_row",
+                                        f"{where}: image_path and subject_id are required"))
+                continue
+            try:
+                acquired = parse_time(row.get("acquired_at") or "")
+            except ValueError:
+                problems.append(Refused(image, subject, "", "bad_manifest_row",
+                                        f"{where}: acquired_at {row.get('acquired_at')!r} is not an ISO 8601 date"))
+                continue
+            refs.append(ImageRef(str((path.parent / image).absolute()), subject,
+                                 (row.get("source") or "").strip() or default_source, acquired))
+    return refs, problems
+
+
+def scan_folder(root: Path, source: str) -> tuple[list[ImageRef], list[Refused]]:
+    """Images under ``root/<subject>/``; image files directly in ``root`` are refused."""
+    if not root.is_dir():
+        raise InputError(f"{root}: folder not found")
+    refs, problems = [], []
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        relative = path.relative_to(root)
+        if len(relative.parts) < 2:
+            problems.append(Refused(str(path.absolute()), None, "", "no_subject",
+                                    f"{path}: put gallery images in a <subject>/ folder"))
+            continue
+        refs.append(ImageRef(str(path.absolute()), relative.parts[0], source))
+    return refs, problems
+
+
+def hash_ref(ref: ImageRef) -> HashedRef | Refused:
+    """SHA-256 of the file's bytes, or a Refused entry if it cannot be read."""
+    try:
+        digest = hashlib.sha256(Path(ref.path).read_bytes()).hexdigest()
+    except OSError as exc:
+        return Refused(ref.path, ref.subject_id, "", "unreadable", f"{ref.path}: {exc.strerror or exc}")
+    return HashedRef(ref, digest)
+
+
+def split_new(hashed: list[HashedRef], known: set[str]) -> tuple[list[HashedRef], int]:
+    """Entries whose content is neither known nor repeated earlier in the input; and how many were not."""
+    seen, new = set(known), []
+    for item in hashed:
+        if item.sha256 not in seen:
+            seen.add(item.sha256)
+            new.append(item)
+    return new, len(hashed) - len(new)
+
+
+@task
+def collect_inputs(source: str, source_name: str | None) -> tuple[list[ImageRef], list[Refused]]:
+    """Image refs from a CSV manifest or a ``<subject>/<image>`` folder, with per-row problems."""
+    path = Path(source)
+    name = source_name or path.stem
+    return read_manifest(path, name) if path.suffix.lower() == ".csv" else scan_folder(path, name)
+
+
+@task
+def hash_inputs(refs: list[ImageRef]) -> tuple[list[HashedRef], list[Refused]]:
+    """Content hashes of every readable input; unreadable ones come back refused."""
+    results = [hash_ref(r) for r in refs]
+    return [r for r in results if isinstance(r, HashedRef)], [r for r in results if isinstance(r, Refused)]

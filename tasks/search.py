@@ -1,0 +1,45 @@
+"""Rank gallery faces against a probe vector."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from prefect import task
+from prefect.cache_policies import NONE
+
+from facelead.models.index import ExactIndex, VectorIndex
+
+
+class SearchRefused(ValueError):
+    """A search that must not run; ``reason`` is a short stable code, ``detail`` says why."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One candidate: 1-based rank, cosine score, which face and whose. Never a "match"."""
+
+    rank: int
+    score: float
+    face_id: str
+    subject_id: str
+
+
+def rank_candidates(index: VectorIndex, probe: NDArray[np.float32], face_ids: list[str], subject_ids: list[str],
+                    k: int) -> list[Ranked]:
+    """The k best gallery faces for one probe vector, best first."""
+    scores, rows = index.search(probe[None, :], k)
+    return [Ranked(rank + 1, float(score), face_ids[row], subject_ids[row])
+            for rank, (score, row) in enumerate(zip(scores[0], rows[0]))]
+
+
+@task(cache_policy=NONE)
+def search_exact(vectors: NDArray[np.float32], probe: NDArray[np.float32], face_ids: list[str],
+                 subject_ids: list[str], k: int) -> list[Ranked]:
+    """Exact top-k over the whole gallery."""
+    return rank_candidates(ExactIndex(vectors), probe, face_ids, subject_ids, k)
