@@ -1,0 +1,23 @@
+import pytest
+
+from facelead.cli import main, parser
+
+
+@pytest.mark.parametrize("k", ["1", "51"])
+def test_k_outside_2_to_50_is_refused_before_anything_runs(k, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["search", "probe.jpg", "--case", "C-1", "--k", k])
+    assert info.value.code == 2 and "--k must be between 2 and 50" in capsys.readouterr().err
+
+
+def test_search_requires_a_case_number(capsys):
+    with pytest.raises(SystemExit):
+        main(["search", "probe.jpg"])
+    assert "--case" in capsys.readouterr().err
+
+
+def test_help_lists_every_command():
+    text = parser().format_help()
+    for command in ("demo", "enroll", "search", "audit", "models"):
+        assert command in text
+    assert "never a positive identification" in " ".join(text.split())

@@ -1,0 +1,20 @@
+import io
+
+import numpy as np
+from PIL import Image
+
+from facelead.demo import crop_face, degrade, reading_order
+from facelead.models.detect import Detections
+
+
+def test_reading_order_is_row_by_row_left_to_right():
+    boxes = np.array([[300, 10, 40, 40], [10, 100, 40, 40], [10, 12, 40, 40], [200, 105, 40, 40]], np.float32)
+    d = Detections(boxes, np.ones(4, np.float32), np.zeros((4, 5, 2), np.float32))
+    assert reading_order(d) == [2, 0, 1, 3]
+
+
+def test_degraded_probe_is_smaller_rotated_jpeg():
+    face = crop_face(np.full((400, 400, 3), 128, np.uint8), np.array([100, 100, 100, 100]), margin=0.5)
+    assert face.size == (200, 200)
+    probe = Image.open(io.BytesIO(degrade(face, scale=0.5, angle=7.0)))
+    assert probe.format == "JPEG" and 100 < probe.width < 120

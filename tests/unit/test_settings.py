@@ -1,0 +1,34 @@
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from facelead.settings import Settings, _cores
+
+
+def test_environment_overrides_nested_settings(monkeypatch, tmp_path):
+    monkeypatch.setenv("FACELEAD_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("FACELEAD_DASK__ADDRESS", "tcp://10.0.0.5:8786")
+    monkeypatch.setenv("FACELEAD_MODELS__DETECTOR_SCORE", "0.8")
+    settings = Settings()
+    assert settings.dask.address == "tcp://10.0.0.5:8786" and settings.models.detector_score == 0.8
+    assert settings.database_path == tmp_path / "facelead.duckdb"
+    assert settings.model_cache == tmp_path / "models"
+
+
+def test_explicit_database_wins(monkeypatch):
+    monkeypatch.setenv("FACELEAD_DATABASE", "/srv/x.duckdb")
+    assert Settings().database_path == Path("/srv/x.duckdb")
+
+
+def test_oversubscribing_cores_is_refused_naming_the_variables(monkeypatch):
+    monkeypatch.setenv("FACELEAD_DASK__WORKERS", str(_cores()))
+    monkeypatch.setenv("FACELEAD_MODELS__THREADS", "2")
+    with pytest.raises(ValidationError, match="FACELEAD_DASK__WORKERS.*FACELEAD_MODELS__THREADS"):
+        Settings()
+
+
+def test_a_remote_cluster_is_not_limited_by_local_cores(monkeypatch):
+    monkeypatch.setenv("FACELEAD_DASK__ADDRESS", "tcp://scheduler:8786")
+    monkeypatch.setenv("FACELEAD_DASK__WORKERS", str(_cores() * 4))
+    assert Settings().dask.workers == _cores() * 4

@@ -1,0 +1,51 @@
+import duckdb
+import pytest
+
+from facelead.warehouse import db
+
+
+def test_migrations_apply_once_and_are_recorded(tmp_path):
+    path = tmp_path / "w.duckdb"
+    with db.open_db(path) as conn:
+        applied = [row[0] for row in conn.execute("SELECT name FROM schema_migrations").fetchall()]
+    assert applied == [name for _, name, _ in db.migrations()]
+    with db.open_db(path) as conn:
+        assert db.migrate(conn) == []
+
+
+def test_every_named_query_parses_against_the_schema(tmp_path):
+    from importlib import resources
+
+    names = [f.name[:-4] for f in (resources.files("facelead.warehouse") / "queries").iterdir() if f.name.endswith(".sql")]
+    with db.open_db(tmp_path / "w.duckdb") as conn:
+        for n, name in enumerate(names):
+            sql = db.query(name)
+            if "_batch" in sql or sql.lstrip().upper().startswith("CREATE"):
+                continue  # Arrow-relation inserts run in the integration tests; DDL in migrate
+            conn.execute(f"PREPARE q{n} AS {sql.strip().rstrip(';')}")
+
+
+def test_a_locked_file_is_transient_and_waits_then_fails_clearly(tmp_path):
+    import multiprocessing as mp
+
+    path = tmp_path / "locked.duckdb"
+    db.connect(path).close()
+    ctx = mp.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold, args=(str(path), ready, release))
+    holder.start()
+    try:
+        assert ready.wait(60)
+        with pytest.raises(db.TransientDbError, match="locked by another process.*gave up"):
+            db.connect(path, lock_timeout_s=1.0)
+    finally:
+        release.set()
+        holder.join(30)
+    db.connect(path).close()
+
+
+def _hold(path, ready, release):
+    conn = duckdb.connect(path)
+    ready.set()
+    release.wait(60)
+    conn.close()
