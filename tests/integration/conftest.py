@@ -1,0 +1,108 @@
+"""Session fixtures: a Prefect test API, a data folder, a real Dask LocalCluster runner,
+the real models, and faces-dev enrolled once (leaving one photo out per person)."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+FACES_DEV = Path(os.environ.get("FACELEAD_FACES_DEV", Path(__file__).resolve().parents[3] / "shared" / "data" / "faces-dev"))
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("facelead-data")
+    os.environ.update({"FACELEAD_DATA_DIR": str(path), "FACELEAD_USER": "analyst.test",
+                       "FACELEAD_DASK__WORKERS": "2", "FACELEAD_DASK__IMAGES_PER_TASK": "8"})
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefect_api(data_dir):
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir):
+    from facelead.settings import Settings
+
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def dask_runner(settings):
+    from facelead.flows.runtime import dask_task_runner
+
+    return dask_task_runner(settings)
+
+
+@pytest.fixture(scope="session")
+def models(settings):
+    from facelead.tasks.faces import face_models
+
+    return face_models(settings)
+
+
+@pytest.fixture(scope="session")
+def faces_dev() -> Path:
+    if not (FACES_DEV / "labels.csv").is_file():
+        pytest.skip(f"labeled test photos not found at {FACES_DEV} (set FACELEAD_FACES_DEV)")
+    return FACES_DEV
+
+
+@dataclass(frozen=True)
+class EnrolledSet:
+    manifest: Path
+    probes: list[tuple[Path, str]]
+    gallery_images: int
+    bad_inputs: dict[str, str]
+    summary: object
+
+
+def _bad_inputs(folder: Path, sample_jpeg: Path) -> dict[str, str]:
+    """Files that must be refused with the given reason while the rest enroll."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "truncated.jpg").write_bytes(sample_jpeg.read_bytes()[:2000])
+    (folder / "notes.jpg").write_text("not a photo")
+    (folder / "empty.jpg").write_bytes(b"")
+    Image.fromarray(np.full((300, 300, 3), 128, np.uint8)).save(folder / "grey wall é.png")
+    return {"truncated.jpg": "corrupt", "notes.jpg": "not_an_image", "empty.jpg": "empty",
+            "grey wall é.png": "no_face", "missing.jpg": "unreadable"}
+
+
+@pytest.fixture(scope="session")
+def enrolled(faces_dev, settings, dask_runner, tmp_path_factory) -> EnrolledSet:
+    from facelead.flows.enroll_gallery import enroll_gallery
+
+    rows = list(csv.DictReader((faces_dev / "labels.csv").open()))
+    by_person = defaultdict(list)
+    for row in rows:
+        by_person[row["identity"]].append(faces_dev / row["path"])
+    gallery, probes = [], []
+    for person, paths in sorted(by_person.items()):
+        paths = sorted(paths)
+        if len(paths) >= 2:
+            probes.append((paths[0], person))
+            paths = paths[1:]
+        gallery += [(p, person) for p in paths]
+    work = tmp_path_factory.mktemp("inputs")
+    bad = _bad_inputs(work / "bad", gallery[0][0])
+    manifest = work / "gallery.csv"
+    with manifest.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["image_path", "subject_id", "source", "acquired_at"])
+        writer.writerows([str(p), person, "faces-dev", "2020-01-01"] for p, person in gallery)
+        writer.writerows([f"bad/{name}", "S-BAD", "faces-dev", ""] for name in bad)
+        writer.writerow(["bad/undated.jpg", "S-BAD", "faces-dev", "last tuesday"])
+    summary = enroll_gallery.with_options(task_runner=dask_runner)(source=str(manifest), gallery="dev")
+    return EnrolledSet(manifest, probes, len(gallery), bad, summary)

@@ -1,0 +1,134 @@
+"""The walking skeleton end to end: real models, a real DuckDB file, a real LocalCluster."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+
+import duckdb
+import numpy as np
+import pytest
+from PIL import Image
+
+from facelead.flows.enroll_gallery import enroll_gallery
+from facelead.flows.search_probe import search_probe
+from facelead.tasks.search import SearchRefused
+from facelead.warehouse import db
+
+
+def _counts(settings) -> dict[str, int]:
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        return db.table_counts(conn)
+
+
+def test_every_left_out_photo_finds_its_person_at_rank_1(enrolled):
+    assert len(enrolled.probes) >= 10
+    for probe, person in enrolled.probes:
+        outcome = search_probe(probe=str(probe), case_number="TEST-LOO", k=5, gallery="dev")
+        assert outcome.candidates[0].subject_id == person, f"{probe.name}: rank 1 was {outcome.candidates[0]}"
+        assert [c.rank for c in outcome.candidates] == [1, 2, 3, 4, 5]
+        assert outcome.sheet.is_file()
+
+
+def test_genuine_pairs_score_high_and_impostors_low(enrolled, settings, models):
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        _, subjects, vectors = db.gallery_vectors(conn, "dev", models.recogniser.model_id)
+    assert vectors.shape[1] == models.recogniser.manifest.output_dim
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    similarity = vectors @ vectors.T
+    subjects = np.array(subjects)
+    same = subjects[:, None] == subjects[None, :]
+    upper = np.triu_indices(len(subjects), 1)
+    genuine, impostor = similarity[upper][same[upper]], similarity[upper][~same[upper]]
+    assert genuine.mean() > 0.5 and impostor.mean() < 0.25, (genuine.mean(), impostor.mean())
+
+
+def test_bad_inputs_are_recorded_with_reasons_and_the_rest_enrolled(enrolled, settings):
+    summary = enrolled.summary
+    assert summary.enrolled + summary.duplicates == enrolled.gallery_images  # faces-dev repeats one photo
+    assert summary.duplicates <= 1
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        refusals = {row[0].rsplit("/", 1)[-1]: (row[1], row[2]) for row in conn.execute(
+            "SELECT source_path, reason, detail FROM refusals WHERE gallery_id = 'dev'").fetchall()}
+    for name, reason in enrolled.bad_inputs.items():
+        assert refusals[name][0] == reason, (name, refusals.get(name))
+        assert name in refusals[name][1]  # the detail names the file
+    assert any(r == "bad_manifest_row" and "last tuesday" in d for r, d in refusals.values())
+    assert summary.refused == len(enrolled.bad_inputs) + 1
+    assert summary.refused_by_reason["no_face"] == 1
+
+
+def test_rerunning_the_same_input_adds_nothing(enrolled, settings, dask_runner):
+    before = _counts(settings)
+    again = enroll_gallery.with_options(task_runner=dask_runner)(source=str(enrolled.manifest), gallery="dev")
+    after = _counts(settings)
+    assert again.enrolled == 0
+    for table in ("images", "faces", "embeddings", "enrollments", "refusals", "subjects"):
+        assert after[table] == before[table], table
+    assert after["audit_log"] > before["audit_log"]  # the re-run itself is audited
+
+
+def test_probe_is_never_enrolled_and_every_search_is_audited(enrolled, settings):
+    probe, _ = enrolled.probes[0]
+    before = _counts(settings)
+    outcome = search_probe(probe=str(probe), case_number="TEST-PROBE", k=3, gallery="dev")
+    after = _counts(settings)
+    assert after["images"] == before["images"] and after["enrollments"] == before["enrollments"]
+    digest = hashlib.sha256(probe.read_bytes()).hexdigest()
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM images WHERE sha256 = ?", [digest]).fetchone()[0] == 0
+        actions = [r.action for r in db.audit_rows(conn) if r.target == f"search:{outcome.search_id}"]
+        stored = conn.execute("SELECT k, method, probe_sha256 FROM searches WHERE search_id = ?",
+                              [outcome.search_id]).fetchone()
+    assert actions == ["search.run", "sheet.write"]
+    assert stored == (3, "exact", digest)
+
+
+def test_a_probe_without_a_face_is_refused_and_audited(enrolled, settings, tmp_path):
+    blank = tmp_path / "blank.jpg"
+    Image.fromarray(np.full((240, 320, 3), 90, np.uint8)).save(blank)
+    with pytest.raises(SearchRefused, match="no face"):
+        search_probe(probe=str(blank), case_number="TEST-BLANK", k=5, gallery="dev")
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        last = db.audit_rows(conn)[-1]
+    assert (last.action, last.target) == ("search.refused", "case:TEST-BLANK") and '"no_face"' in last.details
+
+
+def test_k_outside_2_to_50_is_refused_by_the_flow(enrolled, settings):
+    probe, _ = enrolled.probes[0]
+    searches = _counts(settings)["searches"]
+    for k in (1, 51):
+        with pytest.raises(Exception, match="k"):
+            search_probe(probe=str(probe), case_number="TEST-K", k=k, gallery="dev")
+    assert _counts(settings)["searches"] == searches
+
+
+def test_audit_verify_names_the_tampered_row_in_a_copy(enrolled, settings, tmp_path):
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(settings.database_path, copy)
+    conn = duckdb.connect(str(copy))
+    conn.execute("UPDATE audit_log SET actor = 'someone else' WHERE seq = 2")
+    conn.close()
+
+    def verify(path):
+        env = {**__import__("os").environ, "FACELEAD_DATABASE": str(path)}
+        return subprocess.run([sys.executable, "-m", "facelead.cli", "audit", "verify"],
+                              capture_output=True, text=True, env=env)
+
+    intact, broken = verify(settings.database_path), verify(copy)
+    assert intact.returncode == 0 and "intact" in intact.stdout
+    assert broken.returncode == 1 and "BROKEN at row 2" in broken.stdout
+
+
+def test_enrolled_faces_per_subject_match_the_manifest(enrolled, settings):
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        rows = conn.execute("SELECT subject_id, count(*) FROM enrollments WHERE gallery_id = 'dev' GROUP BY 1").fetchall()
+    expected = defaultdict(set)
+    for line in enrolled.manifest.read_text().splitlines()[1:]:
+        path, subject = line.split(",")[:2]
+        if subject != "S-BAD":
+            expected[subject].add(hashlib.sha256(open(path, "rb").read()).hexdigest())
+    assert dict(rows) == {subject: len(hashes) for subject, hashes in expected.items()}

@@ -1,0 +1,64 @@
+"""The real models: hash checks, conversion cache, batching, colour order."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from facelead.models.align import align_face
+from facelead.models.embed import Embedder
+from facelead.models.faces import load
+from facelead.models.image import decode_image
+from facelead.models.manifest import load_manifest
+from facelead.models.session import make_session
+from facelead.models.store import ModelHashError, file_sha256, prepare_model
+
+
+def test_a_source_with_the_wrong_hash_is_refused(tmp_path):
+    manifest = replace(load_manifest("sface-2021dec"), sha256="0" * 64)
+    with pytest.raises(ModelHashError, match="SHA-256"):
+        prepare_model(manifest, tmp_path)
+
+
+def test_the_converted_model_is_cached_with_its_own_hash_and_rebuilt_if_altered(tmp_path):
+    manifest = load_manifest("yunet-2023mar")
+    first = prepare_model.__wrapped__(manifest, tmp_path)
+    assert file_sha256(first.path) == first.sha256 == first.path.with_suffix(".sha256").read_text()
+    first.path.write_bytes(b"tampered")
+    again = prepare_model.__wrapped__(manifest, tmp_path)
+    assert file_sha256(again.path) == first.sha256
+
+
+def _aligned_crops(faces_dev, models, limit):
+    detector, embedder = load(models)
+    rows = list(csv.DictReader((faces_dev / "labels.csv").open()))[:limit]
+    crops, people = [], []
+    for row in rows:
+        image = decode_image((faces_dev / row["path"]).read_bytes(), 50_000_000)
+        found = detector.detect(image)
+        crops.append(align_face(image, found.landmarks[found.largest()], embedder.manifest.input_size))
+        people.append(row["identity"])
+    return np.stack(crops), np.array(people), embedder
+
+
+def test_batched_embeddings_equal_one_at_a_time(faces_dev, models):
+    crops, _, embedder = _aligned_crops(faces_dev, models, 6)
+    batched = embedder.embed(crops)
+    single = np.concatenate([embedder.embed(c[None]) for c in crops])
+    np.testing.assert_allclose(batched, single, atol=1e-5)
+    assert batched.shape == (6, embedder.dim)
+
+
+def test_the_manifest_colour_order_is_the_better_one(faces_dev, models):
+    crops, people, embedder = _aligned_crops(faces_dev, models, 40)
+    swapped = Embedder(make_session(models.recogniser.path, 1), replace(embedder.manifest, colour_order="BGR"))
+
+    def genuine_mean(e):
+        v = e.embed(crops)
+        same = (people[:, None] == people[None, :]) & ~np.eye(len(people), dtype=bool)
+        return (v @ v.T)[same].mean()
+
+    assert genuine_mean(embedder) > genuine_mean(swapped) + 0.02
