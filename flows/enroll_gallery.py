@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from itertools import chain
 from dataclasses import asdict, dataclass, field
 
 from prefect import flow, get_run_logger, unmapped
@@ -12,8 +13,9 @@ from prefect.runtime import flow_run
 
 from facelead.flows.runtime import dask_task_runner
 from facelead.settings import Settings
-from facelead.tasks.faces import Enrolled, embed_batch, face_models
-from facelead.tasks.inputs import Refused, collect_inputs, hash_inputs, split_new
+from facelead.tasks.batches import BatchContext, BatchResult, batch_result
+from facelead.tasks.faces import embed_batch, face_models
+from facelead.tasks.inputs import collect_inputs, hash_inputs, split_new
 from facelead.tasks.persist import finish_enrollment, persist_batch, start_enrollment
 
 
@@ -30,11 +32,11 @@ class EnrollmentSummary:
     refused_by_reason: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
-    def add(self, enrolled: list[Enrolled], refused: list[Refused]) -> None:
-        self.enrolled += len(enrolled)
-        self.refused += len(refused)
-        for r in refused:
-            self.refused_by_reason[r.reason] = self.refused_by_reason.get(r.reason, 0) + 1
+    def add(self, batch: BatchResult) -> None:
+        self.enrolled += batch.enrolled.num_rows
+        self.refused += batch.refused.num_rows
+        for reason, _ in batch.refusal_lines():
+            self.refused_by_reason[reason] = self.refused_by_reason.get(reason, 0) + 1
 
     def markdown(self) -> str:
         reasons = "\n".join(f"| refused: {k} | {v} |" for k, v in sorted(self.refused_by_reason.items()))
@@ -60,26 +62,24 @@ def enroll_gallery(source: str, gallery: str = "default", source_name: str | Non
     settings, log = Settings(), get_run_logger()
     run_id, actor = str(flow_run.id or f"local-{time.time_ns()}"), settings.user
     models = face_models(settings)
+    ctx = BatchContext(gallery, run_id, models.recogniser.model_id, models.detector.model_id)
     refs, problems = collect_inputs(source, source_name)
     known = start_enrollment(settings.database_path, run_id, gallery, models, source, actor)
     hashed, unreadable = hash_inputs(refs)
     new, duplicates = split_new(hashed, known)
     summary = EnrollmentSummary(run_id, gallery, images_seen=len(refs) + len(problems), duplicates=duplicates)
-    if problems or unreadable:
-        persist_batch(settings.database_path, run_id, gallery, models, actor, [], problems + unreadable)
-        summary.add([], problems + unreadable)
     log.info("%d images: %d new, %d already known, %d unusable rows", len(refs), len(new), duplicates,
              len(problems) + len(unreadable))
-    batches = _chunks(new, settings.dask.images_per_task)
-    futures = embed_batch.map(batches, unmapped(models), unmapped(settings.max_image_pixels))
-    for done, future in enumerate(as_completed(futures), start=1):
-        results = future.result()
-        enrolled = [r for r in results if isinstance(r, Enrolled)]
-        refused = [r for r in results if isinstance(r, Refused)]
-        persist_batch(settings.database_path, run_id, gallery, models, actor, enrolled, refused)
-        summary.add(enrolled, refused)
-        for r in refused:
-            log.warning("refused %s (%s)", r.detail, r.reason)
+    batches = _chunks(new, settings.dask.batch_size(len(new)))
+    futures = embed_batch.map(batches, unmapped(models), unmapped(settings.max_image_pixels), unmapped(ctx))
+    unusable = batch_result(problems + unreadable, ctx)
+    for done, batch in enumerate(chain([unusable], (f.result() for f in as_completed(futures)))):
+        if not (batch.enrolled.num_rows or batch.refused.num_rows):
+            continue
+        persist_batch(settings.database_path, ctx, actor, batch)
+        summary.add(batch)
+        for reason, detail in batch.refusal_lines():
+            log.warning("refused %s (%s)", detail, reason)
         log.info("batch %d/%d: %d enrolled, %d refused so far", done, len(batches), summary.enrolled, summary.refused)
     summary.seconds = time.monotonic() - started
     finish_enrollment(settings.database_path, run_id, gallery, actor, {

@@ -2,18 +2,59 @@
 
 from __future__ import annotations
 
+import os
+
+import dask
+from prefect.settings import get_current_settings
 from prefect_dask import DaskTaskRunner
 
 from facelead.settings import Settings
 
 
+def share_prefect_api() -> str:
+    """Export this process's Prefect API URL so Dask worker processes use the same API.
+
+    Without a configured server Prefect runs a temporary one per process; each new worker
+    process would otherwise start its own (seconds each, and its runs invisible here).
+    """
+    url = os.environ.get("PREFECT_API_URL") or get_current_settings().api.url
+    if not url:
+        from prefect.server.api.server import SubprocessASGIServer
+
+        server = SubprocessASGIServer()  # the same instance this process's client uses
+        server.start()
+        url = server.api_url
+    os.environ["PREFECT_API_URL"] = url
+    return url
+
+
+# Workers here run long CPU-bound batches on every core: sample and poll less, so the
+# cluster's own housekeeping takes less from the models (measured ~8% on 2 cores).
+LOCAL_WORKER_CONFIG = {
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.profile.enabled": False,
+    "distributed.worker.memory.monitor-interval": "2s",
+}
+
+
+class FaceleadDaskTaskRunner(DaskTaskRunner):
+    """DaskTaskRunner whose local workers report to the flow's own Prefect API."""
+
+    def __enter__(self):
+        if self.address is None:
+            share_prefect_api()
+            dask.config.set(LOCAL_WORKER_CONFIG)
+        return super().__enter__()
+
+
 def dask_task_runner(settings: Settings | None = None) -> DaskTaskRunner:
-    """A DaskTaskRunner on ``settings.dask.address``, else a LocalCluster of single-thread
+    """A task runner on ``settings.dask.address``, else a LocalCluster of single-thread
     worker processes bound to 127.0.0.1 with scratch files under the data folder."""
     settings = settings or Settings()
     if settings.dask.address:
-        return DaskTaskRunner(address=settings.dask.address)
-    return DaskTaskRunner(
+        return FaceleadDaskTaskRunner(address=settings.dask.address)
+    return FaceleadDaskTaskRunner(
         cluster_class="distributed.LocalCluster",
         cluster_kwargs={
             "n_workers": settings.dask.workers,

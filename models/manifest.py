@@ -45,8 +45,13 @@ class ModelManifest:
     def to_blob(self, images_rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
         """(N,H,W,3) RGB uint8 -> (N,3,H,W) float32 in this model's colour order and scale."""
         pixels = images_rgb[..., ::-1] if self.colour_order == "BGR" else images_rgb
-        blob = (pixels.astype(np.float32) - np.float32(self.mean)) / np.float32(self.std)
-        return np.ascontiguousarray(blob.transpose(0, 3, 1, 2))
+        blob = np.empty((pixels.shape[0], 3, *pixels.shape[1:3]), np.float32)
+        blob[:] = pixels.transpose(0, 3, 1, 2)  # one pass: layout, channel order and dtype
+        if any(self.mean):
+            blob -= np.float32(self.mean)[:, None, None]
+        if any(s != 1 for s in self.std):
+            blob /= np.float32(self.std)[:, None, None]
+        return blob
 
 
 def load_manifest(name_or_path: str) -> ModelManifest:

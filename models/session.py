@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+import cv2
 import onnxruntime as ort
 
 
@@ -15,6 +16,7 @@ def make_session(path: Path, threads: int) -> ort.InferenceSession:
     Keep ``threads`` x Dask worker processes <= cores (Settings checks it): oversubscribed
     sessions run slower, not faster.
     """
+    cv2.setNumThreads(threads)  # OpenCV's own pool counts against the same cores
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1

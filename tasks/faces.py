@@ -13,18 +13,12 @@ from facelead.models.image import ImageDecodeError, decode_image, sha256_hex
 from facelead.models.manifest import load_manifest
 from facelead.models.store import prepare_model
 from facelead.settings import Settings
+from facelead.tasks.batches import BatchContext, BatchResult, batch_result
 from facelead.tasks.inputs import HashedRef, Refused
 from facelead.tasks.search import SearchRefused
 
 
-@dataclass(frozen=True)
-class Enrolled:
-    """A gallery image's chosen face, ready to persist."""
-
-    item: HashedRef
-    width: int
-    height: int
-    face: FaceVector
+Enrolled = tuple[HashedRef, int, int, FaceVector]  # image, width, height, chosen face
 
 
 @dataclass(frozen=True)
@@ -59,7 +53,7 @@ def enroll_image(item: HashedRef, models: FaceModels, max_pixels: int) -> Enroll
         if not len(detections):
             return Refused(ref.path, ref.subject_id, item.sha256, "no_face", f"{ref.path}: no face found")
         face = embed_face(image, detections, detections.largest(), embedder)
-        return Enrolled(item, image.shape[1], image.shape[0], face)
+        return item, image.shape[1], image.shape[0], face
     except ImageDecodeError as exc:
         return Refused(ref.path, ref.subject_id, item.sha256, exc.reason, f"{ref.path}: {exc.detail}")
     except OSError as exc:
@@ -69,9 +63,9 @@ def enroll_image(item: HashedRef, models: FaceModels, max_pixels: int) -> Enroll
 
 
 @task(cache_policy=NONE, retries=2, retry_delay_seconds=[2, 10])
-def embed_batch(items: list[HashedRef], models: FaceModels, max_pixels: int) -> list[Enrolled | Refused]:
-    """One Enrolled or Refused per item, in order; runs on a Dask worker."""
-    return [enroll_image(item, models, max_pixels) for item in items]
+def embed_batch(items: list[HashedRef], models: FaceModels, max_pixels: int, ctx: BatchContext) -> BatchResult:
+    """Enrolled faces and refusals of a batch as Arrow tables; runs on a Dask worker."""
+    return batch_result([enroll_image(item, models, max_pixels) for item in items], ctx)
 
 
 def probe_face(path: str, models: FaceModels, max_pixels: int, face_index: int | None) -> ProbeFace:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -10,8 +9,8 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from facelead.models.faces import FaceModels
-from facelead.tasks.faces import Enrolled, ProbeFace
-from facelead.tasks.inputs import Refused
+from facelead.tasks.batches import BatchContext, BatchResult
+from facelead.tasks.faces import ProbeFace
 from facelead.tasks.search import Ranked
 from facelead.warehouse import db
 
@@ -30,52 +29,6 @@ def retry_if_transient(task, task_run, state) -> bool:
 DB_TASK = {"cache_policy": NONE, "retries": 3, "retry_delay_seconds": [1, 5, 15], "retry_condition_fn": retry_if_transient}
 
 
-def face_id(sha256: str, face_index: int) -> str:
-    return f"{sha256}/{face_index}"
-
-
-def enrolled_table(items: list[Enrolled], gallery_id: str, run_id: str, models: FaceModels, at: datetime) -> pa.Table:
-    """One Arrow row per enrolled face, in the shape insert_enrolled.sql reads."""
-    ref = [e.item.ref for e in items]
-    faces = [e.face for e in items]
-    return pa.table({
-        "gallery_id": [gallery_id] * len(items),
-        "run_id": [run_id] * len(items),
-        "model_id": [models.recogniser.model_id] * len(items),
-        "detector_id": [models.detector.model_id] * len(items),
-        "enrolled_at": pa.array([at] * len(items), pa.timestamp("us", tz="UTC")),
-        "subject_id": [r.subject_id for r in ref],
-        "sha256": [e.item.sha256 for e in items],
-        "source_path": [r.path for r in ref],
-        "source": [r.source for r in ref],
-        "acquired_at": pa.array([r.acquired_at for r in ref], pa.timestamp("us", tz="UTC")),
-        "width": pa.array([e.width for e in items], pa.int32()),
-        "height": pa.array([e.height for e in items], pa.int32()),
-        "face_count": pa.array([f.face_count for f in faces], pa.int32()),
-        "face_id": [face_id(e.item.sha256, e.face.face_index) for e in items],
-        "face_index": pa.array([f.face_index for f in faces], pa.int32()),
-        "box": pa.array([f.box.tolist() for f in faces], pa.list_(pa.float32(), 4)),
-        "landmarks": pa.array([f.landmarks.reshape(-1).tolist() for f in faces], pa.list_(pa.float32(), 10)),
-        "detector_score": pa.array([f.score for f in faces], pa.float32()),
-        "thumbnail": pa.array([f.thumbnail for f in faces], pa.binary()),
-        "vector": pa.array([f.vector.tolist() for f in faces], pa.list_(pa.float32())),
-    })
-
-
-def refused_table(items: list[Refused], gallery_id: str, run_id: str, model_id: str, at: datetime) -> pa.Table:
-    return pa.table({
-        "gallery_id": [gallery_id] * len(items),
-        "model_id": [model_id] * len(items),
-        "source_path": [r.path for r in items],
-        "sha256": [r.sha256 for r in items],
-        "subject_id": pa.array([r.subject_id for r in items], pa.string()),
-        "reason": [r.reason for r in items],
-        "detail": [r.detail for r in items],
-        "run_id": [run_id] * len(items),
-        "refused_at": pa.array([at] * len(items), pa.timestamp("us", tz="UTC")),
-    })
-
-
 @task(**DB_TASK)
 def start_enrollment(db_path: Path, run_id: str, gallery_id: str, models: FaceModels, source: str, actor: str) -> set[str]:
     """Record the run, gallery and models; return the content hashes the gallery already has."""
@@ -92,20 +45,19 @@ def start_enrollment(db_path: Path, run_id: str, gallery_id: str, models: FaceMo
 
 
 @task(**DB_TASK)
-def persist_batch(db_path: Path, run_id: str, gallery_id: str, models: FaceModels, actor: str,
-                  enrolled: list[Enrolled], refused: list[Refused]) -> None:
+def persist_batch(db_path: Path, ctx: BatchContext, actor: str, batch: BatchResult) -> None:
     """Insert one batch of enrolled faces and refusals with its audit row, atomically."""
-    at = db.now()
-    model_id = models.recogniser.model_id
+    refused = batch.refused.to_pydict()
     with db.open_db(db_path) as conn, db.transaction(conn):
-        if enrolled:
-            db.insert_enrolled(conn, enrolled_table(enrolled, gallery_id, run_id, models, at))
-        if refused:
-            db.insert_refusals(conn, refused_table(refused, gallery_id, run_id, model_id, at))
-        db.append_audit(conn, actor, "enrollment.batch", f"gallery:{gallery_id}", {
-            "run_id": run_id,
-            "enrolled": sorted(e.item.sha256 for e in enrolled),
-            "refused": sorted(f"{r.reason}:{r.sha256 or r.path}" for r in refused),
+        if batch.enrolled.num_rows:
+            db.insert_enrolled(conn, batch.enrolled)
+        if batch.refused.num_rows:
+            db.insert_refusals(conn, batch.refused)
+        db.append_audit(conn, actor, "enrollment.batch", f"gallery:{ctx.gallery_id}", {
+            "run_id": ctx.run_id,
+            "enrolled": sorted(batch.enrolled.column("sha256").to_pylist()),
+            "refused": sorted(f"{reason}:{sha or path}" for reason, sha, path
+                              in zip(refused["reason"], refused["sha256"], refused["source_path"])),
         })
 
 

@@ -1,0 +1,105 @@
+"""Enrollment throughput: the whole enroll_gallery flow against the raw model loop.
+
+Both run on the same images with the same number of single-thread worker processes.
+faces-dev photos are repeated to reach the volume asked for; each copy gets a unique
+trailer after the image data, so content hashes differ while decoding is unchanged.
+
+    .venv/bin/python bench/enroll.py [--images 1200] [--workers N] [--faces-dev PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_images(faces_dev: Path, count: int, folder: Path) -> list[tuple[Path, str]]:
+    """``count`` distinct files cycled from faces-dev's labeled photos."""
+    rows = list(csv.DictReader((faces_dev / "labels.csv").open()))
+    made = []
+    for i in range(count):
+        row = rows[i % len(rows)]
+        source = faces_dev / row["path"]
+        target = folder / f"{i:05d}{source.suffix}"
+        target.write_bytes(source.read_bytes() + f"copy-{i}".encode())
+        made.append((target, row["identity"]))
+    return made
+
+
+def _raw_one(path: str) -> int:
+    from facelead.models.faces import embed_face, load
+    from facelead.models.image import decode_image
+
+    detector, embedder = load(_MODELS)
+    image = decode_image(Path(path).read_bytes(), 100_000_000)
+    found = detector.detect(image)
+    if not len(found):
+        return 0
+    embed_face(image, found, found.largest(), embedder)
+    return 1
+
+
+def _init(models) -> None:
+    global _MODELS
+    _MODELS = models
+    from facelead.models.faces import load
+
+    load(models)  # model loading is set-up, not per-image work, in both measurements
+
+
+def raw_loop(paths: list[Path], models, workers: int) -> tuple[int, float]:
+    with ProcessPoolExecutor(workers, initializer=_init, initargs=(models,)) as pool:
+        list(pool.map(_raw_one, [str(paths[0])] * workers))
+        start = time.perf_counter()
+        faces = sum(pool.map(_raw_one, [str(p) for p in paths], chunksize=8))
+        return faces, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=1200)
+    parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--faces-dev", type=Path, default=ROOT.parent / "shared" / "data" / "faces-dev")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="facelead-bench-") as tmp:
+        work = Path(tmp)
+        os.environ.update({"FACELEAD_DATA_DIR": str(work / "data"), "FACELEAD_DASK__WORKERS": str(args.workers)})
+        from facelead.flows.enroll_gallery import enroll_gallery
+        from facelead.settings import Settings
+        from facelead.tasks.faces import face_models
+
+        (work / "images").mkdir()
+        images = make_images(args.faces_dev, args.images, work / "images")
+        manifest = work / "gallery.csv"
+        with manifest.open("w", newline="") as fh:
+            csv.writer(fh).writerows([("image_path", "subject_id"), *((str(p), s) for p, s in images)])
+        models = face_models(Settings())
+
+        raw_faces, raw_s = raw_loop([p for p, _ in images], models, args.workers)
+
+        from prefect import flow
+
+        flow(lambda: None, name="warm-up")()  # the Prefect API starts before timing, as a server would be up
+        start = time.perf_counter()
+        summary = enroll_gallery(source=str(manifest), gallery="bench")
+        flow_s = time.perf_counter() - start
+
+    raw_rate, flow_rate = raw_faces / raw_s, summary.enrolled / flow_s
+    print(f"\n{args.images} images, {args.workers} worker processes x 1 thread, "
+          f"{Settings().dask.batch_size(args.images)} images per Dask task")
+    print(f"{'path':<34}{'faces':>7}{'seconds':>9}{'faces/s':>9}")
+    print(f"{'raw detect+embed loop':<34}{raw_faces:>7}{raw_s:>9.1f}{raw_rate:>9.2f}")
+    print(f"{'enroll_gallery flow (end to end)':<34}{summary.enrolled:>7}{flow_s:>9.1f}{flow_rate:>9.2f}")
+    print(f"ratio flow/raw: {flow_rate / raw_rate:.3f} (goal >= 0.85)")
+
+
+if __name__ == "__main__":
+    main()
