@@ -22,14 +22,14 @@ class DaskSettings(BaseModel):
     address: str | None = Field(None, description="tcp://host:8786 of an existing Dask scheduler")
     workers: int = Field(default_factory=_cores, ge=1, description="LocalCluster worker processes")
     images_per_task: int | None = Field(
-        None, ge=1, description="images per Dask task; default: enough for ~8 tasks a worker, at most 256")
+        None, ge=1, description="images per Dask task; default: about 4 tasks a worker, at most 256")
 
     def batch_size(self, images: int) -> int:
-        """Images per task: few tasks keep Prefect's per-task cost small, several per worker
-        keep the workers evenly loaded to the end."""
+        """Images per task: each Prefect task run costs ~0.3-0.5 s on a worker, so tasks are
+        large; a few per worker keep the workers evenly loaded to the end."""
         if self.images_per_task:
             return self.images_per_task
-        return max(1, min(256, -(-images // (self.workers * 8))))
+        return max(1, min(256, -(-images // (self.workers * 4))))
 
 
 class ModelSettings(BaseModel):

@@ -65,5 +65,6 @@ def dask_task_runner(settings: Settings | None = None) -> DaskTaskRunner:
             "worker_dashboard_address": "127.0.0.1:0",
             "local_directory": str(settings.data_dir.absolute() / "dask-scratch"),
             "silence_logs": 40,
+            "preload": ["facelead.flows.worker_setup"],
         },
     )

@@ -32,3 +32,14 @@ def test_a_remote_cluster_is_not_limited_by_local_cores(monkeypatch):
     monkeypatch.setenv("FACELEAD_DASK__ADDRESS", "tcp://scheduler:8786")
     monkeypatch.setenv("FACELEAD_DASK__WORKERS", str(_cores() * 4))
     assert Settings().dask.workers == _cores() * 4
+
+
+def test_batch_size_gives_each_worker_a_few_large_tasks(monkeypatch):
+    monkeypatch.setenv("FACELEAD_DASK__ADDRESS", "tcp://scheduler:8786")
+    monkeypatch.setenv("FACELEAD_DASK__WORKERS", "2")
+    dask = Settings().dask
+    assert dask.batch_size(1200) == 150
+    assert dask.batch_size(5) == 1
+    assert dask.batch_size(1_000_000) == 256
+    monkeypatch.setenv("FACELEAD_DASK__IMAGES_PER_TASK", "10")
+    assert Settings().dask.batch_size(1200) == 10
