@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageFilter
 
 from facelead.models.detect import Detections
+from facelead.models.faces import crop_box
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,7 @@ def reading_order(detections: Detections) -> list[int]:
 
 def crop_face(image: NDArray[np.uint8], box: NDArray, margin: float) -> Image.Image:
     """The face box grown by ``margin`` of its size on each side, clipped to the image."""
-    x, y, w, h = box
-    x0, y0 = max(0, int(x - margin * w)), max(0, int(y - margin * h))
-    x1, y1 = min(image.shape[1], int(x + (1 + margin) * w)), min(image.shape[0], int(y + (1 + margin) * h))
-    return Image.fromarray(image[y0:y1, x0:x1])
+    return Image.fromarray(crop_box(image, box, margin))
 
 
 def degrade(photo: Image.Image, scale: float = 0.5, blur: float = 1.0, angle: float = 7.0, quality: int = 35) -> bytes:

@@ -67,12 +67,17 @@ def load(models: FaceModels) -> tuple[FaceDetector, Embedder]:
     )
 
 
-def thumbnail(image: NDArray[np.uint8], box: NDArray, margin: float = 0.25) -> bytes:
-    """JPEG of the face box grown by ``margin`` on each side, at most THUMBNAIL_PX a side."""
+def crop_box(image: NDArray[np.uint8], box: NDArray, margin: float) -> NDArray[np.uint8]:
+    """The x,y,w,h box grown by ``margin`` of its size on each side, clipped to the image."""
     x, y, w, h = box
     x0, y0 = int(max(0, x - margin * w)), int(max(0, y - margin * h))
     x1, y1 = int(min(image.shape[1], x + (1 + margin) * w)), int(min(image.shape[0], y + (1 + margin) * h))
-    crop = Image.fromarray(image[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)])
+    return image[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)]
+
+
+def thumbnail(image: NDArray[np.uint8], box: NDArray, margin: float = 0.25) -> bytes:
+    """JPEG of the face box grown by ``margin`` on each side, at most THUMBNAIL_PX a side."""
+    crop = Image.fromarray(crop_box(image, box, margin))
     crop.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
     out = io.BytesIO()
     crop.save(out, format="JPEG", quality=88)

@@ -17,11 +17,14 @@ FACES_DEV = Path(os.environ.get("FACELEAD_FACES_DEV", Path(__file__).resolve().p
 
 
 @pytest.fixture(scope="session")
-def data_dir(tmp_path_factory) -> Path:
+def data_dir(tmp_path_factory):
+    """A fresh data folder for the session; the settings it needs are undone afterwards."""
     path = tmp_path_factory.mktemp("facelead-data")
-    os.environ.update({"FACELEAD_DATA_DIR": str(path), "FACELEAD_USER": "analyst.test",
-                       "FACELEAD_DASK__WORKERS": "2", "FACELEAD_DASK__IMAGES_PER_TASK": "8"})
-    return path
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in {"FACELEAD_DATA_DIR": str(path), "FACELEAD_USER": "analyst.test",
+                            "FACELEAD_DASK__WORKERS": "2", "FACELEAD_DASK__IMAGES_PER_TASK": "8"}.items():
+            env.setenv(name, value)
+        yield path
 
 
 @pytest.fixture(scope="session", autouse=True)

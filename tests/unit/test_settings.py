@@ -37,6 +37,7 @@ def test_a_remote_cluster_is_not_limited_by_local_cores(monkeypatch):
 def test_batch_size_gives_each_worker_a_few_large_tasks(monkeypatch):
     monkeypatch.setenv("FACELEAD_DASK__ADDRESS", "tcp://scheduler:8786")
     monkeypatch.setenv("FACELEAD_DASK__WORKERS", "2")
+    monkeypatch.delenv("FACELEAD_DASK__IMAGES_PER_TASK", raising=False)
     dask = Settings().dask
     assert dask.batch_size(1200) == 150
     assert dask.batch_size(5) == 1
