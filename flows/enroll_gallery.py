@@ -6,7 +6,7 @@ import time
 from itertools import chain
 from dataclasses import asdict, dataclass, field
 
-from prefect import flow, get_run_logger, unmapped
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
@@ -51,7 +51,7 @@ def _chunks(items: list, size: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-@flow(name="enroll-gallery", task_runner=dask_task_runner(), log_prints=True)
+@flow(name="enroll-gallery", task_runner=dask_task_runner())
 def enroll_gallery(source: str, gallery: str = "default", source_name: str | None = None) -> EnrollmentSummary:
     """Enroll every new image of ``source`` (CSV manifest or folder) into ``gallery``.
 
@@ -64,23 +64,28 @@ def enroll_gallery(source: str, gallery: str = "default", source_name: str | Non
     models = face_models(settings)
     ctx = BatchContext(gallery, run_id, models.recogniser.model_id, models.detector.model_id)
     refs, problems = collect_inputs(source, source_name)
-    known = start_enrollment(settings.database_path, run_id, gallery, models, source, actor)
-    hashed, unreadable = hash_inputs(refs)
-    new, duplicates = split_new(hashed, known)
-    summary = EnrollmentSummary(run_id, gallery, images_seen=len(refs) + len(problems), duplicates=duplicates)
-    log.info("%d images: %d new, %d already known, %d unusable rows", len(refs), len(new), duplicates,
-             len(problems) + len(unreadable))
-    batches = _chunks(new, settings.dask.batch_size(len(new)))
-    futures = embed_batch.map(batches, unmapped(models), unmapped(settings.max_image_pixels), unmapped(ctx))
-    unusable = batch_result(problems + unreadable, ctx)
-    for done, batch in enumerate(chain([unusable], (f.result() for f in as_completed(futures)))):
+    seen = start_enrollment(settings.database_path, run_id, gallery, models, source, actor)
+    summary = EnrollmentSummary(run_id, gallery, images_seen=len(refs) + len(problems))
+    futures, unusable = [], list(problems)
+    for chunk in _chunks(refs, settings.dask.batch_size(len(refs))):  # hashing overlaps the workers' work
+        hashed, unreadable = hash_inputs(chunk)
+        new, skipped = split_new(hashed, seen)
+        seen.update(item.sha256 for item in new)
+        summary.duplicates += skipped
+        unusable += unreadable
+        if new:
+            futures.append(embed_batch.submit(new, models, settings.max_image_pixels, ctx))
+    log.info("%d images: %d batches submitted, %d already known, %d unusable", len(refs), len(futures),
+             summary.duplicates, len(unusable))
+    results = (future.result() for future in as_completed(futures))
+    for done, batch in enumerate(chain([batch_result(unusable, ctx)], results)):
         if not (batch.enrolled.num_rows or batch.refused.num_rows):
             continue
         persist_batch(settings.database_path, ctx, actor, batch)
         summary.add(batch)
         for reason, detail in batch.refusal_lines():
             log.warning("refused %s (%s)", detail, reason)
-        log.info("batch %d/%d: %d enrolled, %d refused so far", done, len(batches), summary.enrolled, summary.refused)
+        log.info("batch %d/%d: %d enrolled, %d refused so far", done, len(futures), summary.enrolled, summary.refused)
     summary.seconds = time.monotonic() - started
     finish_enrollment(settings.database_path, run_id, gallery, actor, {
         k: v for k, v in asdict(summary).items() if k not in ("run_id", "gallery_id")})

@@ -30,7 +30,7 @@ class SearchOutcome:
     sheet: Path
 
 
-@flow(name="search-probe", log_prints=True)
+@flow(name="search-probe")
 def search_probe(
     probe: Annotated[str, Field(description="path of the probe photo")],
     case_number: Annotated[str, Field(min_length=1, pattern=r"\S", description="case the search is for")],
