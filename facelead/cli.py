@@ -31,8 +31,9 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from facelead.flows.search_probe import search_probe
 
+    face_index = None if args.face is None else args.face - 1
     outcome = search_probe(probe=str(Path(args.probe).absolute()), case_number=args.case, k=args.k,
-                           gallery=args.gallery, face_index=args.face)
+                           gallery=args.gallery, face_index=face_index)
     _print_candidates(outcome)
     return 0
 
@@ -96,7 +97,8 @@ def parser() -> argparse.ArgumentParser:
     search.add_argument("--case", required=True, help="case number the search is for")
     search.add_argument("--k", type=int, default=20, help="candidates to return, 2..50 (default: %(default)s)")
     search.add_argument("--gallery", default="default", help="gallery id (default: %(default)s)")
-    search.add_argument("--face", type=int, help="which probe face (0-based, by detector score); default the largest")
+    search.add_argument("--face", type=int, help="which probe face, 1 = highest detector score, as numbered on "
+                                                 "the candidate sheet; default the largest face")
     search.set_defaults(run=cmd_search)
 
     audit = sub.add_parser("audit", help="audit trail tools")
@@ -113,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if getattr(args, "k", None) is not None and not 2 <= args.k <= 50:
         parser().error("--k must be between 2 and 50")
+    if getattr(args, "face", None) is not None and args.face < 1:
+        parser().error("--face counts from 1")
     from facelead.tasks.search import SearchRefused
 
     try:

@@ -84,7 +84,7 @@ def probe_face(path: str, models: FaceModels, max_pixels: int, face_index: int |
         raise SearchRefused("no_face", f"{path}: no face found in the probe")
     index = detections.largest() if face_index is None else face_index
     if not 0 <= index < len(detections):
-        raise SearchRefused("no_such_face", f"{path}: face {index} asked for, the probe has {len(detections)} (0-based)")
+        raise SearchRefused("no_such_face", f"{path}: face {index + 1} asked for, the probe has {len(detections)}")
     return ProbeFace(path, sha256_hex(data), embed_face(image, detections, index, embedder))
 
 

@@ -132,3 +132,14 @@ def test_enrolled_faces_per_subject_match_the_manifest(enrolled, settings):
         if subject != "S-BAD":
             expected[subject].add(hashlib.sha256(open(path, "rb").read()).hexdigest())
     assert dict(rows) == {subject: len(hashes) for subject, hashes in expected.items()}
+
+
+def test_the_analyst_can_choose_which_probe_face_to_search(enrolled, faces_dev):
+    probe = faces_dev / "multi" / "obama_and_biden.jpg"
+    default = search_probe(probe=str(probe), case_number="TEST-MULTI", k=3, gallery="dev")
+    tops = {search_probe(probe=str(probe), case_number="TEST-MULTI", k=3, gallery="dev", face_index=i)
+            .candidates[0].subject_id for i in range(2)}
+    assert tops == {"obama", "biden"}
+    assert default.candidates[0].subject_id in tops
+    with pytest.raises(SearchRefused, match="face 10 asked for"):
+        search_probe(probe=str(probe), case_number="TEST-MULTI", k=3, gallery="dev", face_index=9)

@@ -21,3 +21,9 @@ def test_help_lists_every_command():
     for command in ("demo", "enroll", "search", "audit", "models"):
         assert command in text
     assert "never a positive identification" in " ".join(text.split())
+
+
+def test_face_numbers_start_at_one(capsys):
+    with pytest.raises(SystemExit):
+        main(["search", "probe.jpg", "--case", "C-1", "--face", "0"])
+    assert "--face counts from 1" in capsys.readouterr().err
