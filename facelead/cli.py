@@ -65,6 +65,26 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_index_build(args: argparse.Namespace) -> int:
+    from facelead.flows.build_index import build_index
+
+    summary = build_index(gallery=args.gallery, shards=args.shards)
+    print(f"index {summary.build_id} now serves gallery {summary.gallery_id}: {summary.vectors} faces, "
+          f"{summary.shards} shard(s), built in {summary.seconds:.1f} s")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from facelead.settings import Settings
+    from facelead.tasks.persist import remove_subject
+
+    settings = Settings()
+    removed = remove_subject.fn(settings.database_path, args.gallery, args.subject, settings.user, args.reason)
+    print(f"removed {len(removed)} face(s) of {args.subject!r} from gallery {args.gallery!r}; "
+          "no search returns them from now on")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from facelead.flows.demo import run_demo
 
@@ -100,6 +120,19 @@ def parser() -> argparse.ArgumentParser:
     search.add_argument("--face", type=int, help="which probe face, 1 = highest detector score, as numbered on "
                                                  "the candidate sheet; default the largest face")
     search.set_defaults(run=cmd_search)
+
+    index = sub.add_parser("index", help="ScaNN index of a gallery")
+    index_sub = index.add_subparsers(dest="index_command", required=True, metavar="ACTION")
+    build = index_sub.add_parser("build", help="build a new index version and switch searches to it")
+    build.add_argument("--gallery", default="default", help="gallery id (default: %(default)s)")
+    build.add_argument("--shards", type=int, help="shards, searched in parallel on Dask (default: FACELEAD_INDEX__SHARDS)")
+    build.set_defaults(run=cmd_index_build)
+
+    remove = sub.add_parser("remove", help="remove a subject's faces from a gallery (hidden from searches at once)")
+    remove.add_argument("--gallery", required=True, help="gallery id")
+    remove.add_argument("--subject", required=True, help="subject id")
+    remove.add_argument("--reason", required=True, help="why, for the audit log")
+    remove.set_defaults(run=cmd_remove)
 
     audit = sub.add_parser("audit", help="audit trail tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")

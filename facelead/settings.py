@@ -41,6 +41,16 @@ class ModelSettings(BaseModel):
     detector_score: float = Field(0.7, gt=0, lt=1, description="minimum face detector score")
 
 
+class IndexSettings(BaseModel):
+    """When and how galleries get a ScaNN index."""
+
+    exact_below: int = Field(5000, ge=0, description="galleries smaller than this are searched exactly")
+    shards: int = Field(1, ge=1, description="shards per index build, searched in parallel on Dask")
+    rescore: str = Field("float32", pattern="^(float32|int8)$", description="exact re-scoring precision")
+    leaves_to_search: int | None = Field(None, ge=1, description="override the tree leaves searched per probe")
+    reorder: int | None = Field(None, ge=1, description="override the candidates re-scored per probe")
+
+
 class Settings(BaseSettings):
     """facelead configuration; derived paths live under ``data_dir`` unless set."""
 
@@ -52,6 +62,7 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(100_000_000, ge=1, description="refuse larger images before decoding")
     dask: DaskSettings = DaskSettings()
     models: ModelSettings = ModelSettings()
+    index: IndexSettings = IndexSettings()
 
     @model_validator(mode="after")
     def _threads_fit_cores(self) -> Settings:
@@ -69,6 +80,11 @@ class Settings(BaseSettings):
     @cached_property
     def model_cache(self) -> Path:
         return self.data_dir / "models"
+
+    @cached_property
+    def index_dir(self) -> Path:
+        """Index builds live beside the database, one folder each."""
+        return self.database_path.parent / "indexes"
 
     @cached_property
     def sheets_dir(self) -> Path:

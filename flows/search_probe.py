@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
+from numpy.typing import NDArray
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 from pydantic import Field
 
+from facelead.flows.runtime import dask_task_runner
 from facelead.settings import Settings
 from facelead.tasks.faces import embed_probe, face_models
-from facelead.tasks.persist import load_gallery, record_event, record_search
+from facelead.tasks.index import ShardHits, merge_hits, search_shard, shard_rows
+from facelead.tasks.persist import index_plan, index_status, load_gallery, record_event, record_search, resolve_hits
 from facelead.tasks.search import Ranked, SearchRefused, search_exact
 from facelead.tasks.sheet import write_sheet
 
@@ -28,6 +33,27 @@ class SearchOutcome:
     case_number: str
     candidates: list[Ranked]
     sheet: Path
+
+
+def search_shards(folder: Path, build: dict, probe: NDArray[np.float32], k: int) -> list[ShardHits]:
+    """Each shard's top-k: in this process for one shard, fanned out on Dask for several."""
+    hashes = json.loads(build["file_hashes"])
+    sizes = [len(rows) for rows in shard_rows(build["vectors"], build["shards"])]
+
+    def args(shard: int):
+        prefix = f"shard-{shard:03d}/"
+        shard_hashes = {name[len(prefix):]: h for name, h in hashes.items() if name.startswith(prefix)}
+        return folder / prefix, shard, sizes[shard], shard_hashes, probe, k
+
+    if build["shards"] == 1:
+        return [search_shard(*args(0))]
+    return fan_out_shards([args(shard) for shard in range(build["shards"])])
+
+
+@flow(name="search-shards", task_runner=dask_task_runner())
+def fan_out_shards(shard_args: list[tuple]) -> list[ShardHits]:
+    """Search every shard on the Dask cluster; each worker loads a shard once."""
+    return [future.result() for future in [search_shard.submit(*a) for a in shard_args]]
 
 
 @flow(name="search-probe")
@@ -46,17 +72,30 @@ def search_probe(
     settings = Settings()
     db_path, actor, search_id = settings.database_path, settings.user, str(uuid.uuid4())
     models = face_models(settings)
+    model_id = models.recogniser.model_id
     try:
         probe_face = embed_probe(probe, models, settings.max_image_pixels, face_index)
-        face_ids, subject_ids, vectors = load_gallery(db_path, gallery, models.recogniser.model_id)
-        if not face_ids:
-            raise SearchRefused("empty_gallery", f"gallery {gallery!r} has no faces for {models.recogniser.model_id}")
+        size, build = index_status(db_path, gallery, model_id)
+        if not size:
+            raise SearchRefused("empty_gallery", f"gallery {gallery!r} has no faces for {model_id}")
     except SearchRefused as exc:
         record_event(db_path, actor, "search.refused", f"case:{case_number}",
                      {"probe": probe, "gallery_id": gallery, "reason": exc.reason, "detail": exc.detail})
         raise
-    ranked = search_exact(vectors, probe_face.face.vector, face_ids, subject_ids, k)
-    record_search(db_path, search_id, case_number, gallery, models, k, "exact", len(face_ids), probe_face, ranked, actor)
+    vector = probe_face.face.vector
+    if build is None or size < settings.index.exact_below:
+        face_ids, subject_ids, vectors = load_gallery(db_path, gallery, model_id)
+        ranked = search_exact(vectors, vector, face_ids, subject_ids, k)
+        method = {"method": "exact", "delta_size": 0}
+    else:
+        removed, (delta_ids, delta_subjects, delta_vectors) = index_plan(db_path, gallery, model_id, build["build_id"])
+        hits = search_shards(settings.database_path.parent / build["folder"], build, vector, k + len(removed))
+        members = resolve_hits(db_path, build["build_id"], gallery, model_id, hits)
+        delta = search_exact(delta_vectors, vector, delta_ids, delta_subjects, k)
+        ranked = merge_hits(hits, members, removed, delta, k)
+        method = {"method": "scann", "index_build_id": build["build_id"], "params": json.loads(build["params"]),
+                  "delta_size": len(delta_ids)}
+    record_search(db_path, search_id, case_number, gallery, models, k, method, size, probe_face, ranked, actor)
     sheet = write_sheet(db_path, search_id, settings.sheets_dir, actor)
     create_table_artifact(
         [{"rank": r.rank, "score": round(r.score, 4), "subject_id": r.subject_id, "face_id": r.face_id} for r in ranked],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -77,12 +78,61 @@ def load_gallery(db_path: Path, gallery_id: str, model_id: str):
 
 
 @task(**DB_TASK)
+def index_status(db_path: Path, gallery_id: str, model_id: str) -> tuple[int, dict | None]:
+    """(faces searchable in the gallery, its serving index build or None)."""
+    with db.open_db(db_path) as conn:
+        return db.gallery_size(conn, gallery_id, model_id), db.active_build(conn, gallery_id, model_id)
+
+
+@task(**DB_TASK)
+def index_plan(db_path: Path, gallery_id: str, model_id: str, build_id: str):
+    """(rows removed since the build, faces enrolled since: ids, subjects, vectors)."""
+    with db.open_db(db_path) as conn:
+        return (db.removed_members(conn, gallery_id, model_id, build_id),
+                db.delta_vectors(conn, gallery_id, model_id, build_id))
+
+
+@task(**DB_TASK)
+def resolve_hits(db_path: Path, build_id: str, gallery_id: str, model_id: str, hits: list) -> dict:
+    """{(shard, row): (face id, subject id)} for the shards' hits."""
+    table = pa.table({"shard": pa.array([h.shard for h in hits for _ in h.rows], pa.int32()),
+                      "row": pa.array([int(r) for h in hits for r in h.rows], pa.int32())})
+    with db.open_db(db_path) as conn:
+        return db.resolve_hits(conn, build_id, gallery_id, model_id, table)
+
+
+@task(**DB_TASK)
+def record_build(db_path: Path, build: dict, members: pa.Table) -> None:
+    """Switch the gallery to the new build and audit it, in one transaction."""
+    with db.open_db(db_path) as conn, db.transaction(conn):
+        db.record_build(conn, build, members)
+        db.append_audit(conn, build["actor"], "index.build", f"gallery:{build['gallery_id']}", {
+            k: build[k] for k in ("build_id", "model_id", "folder", "shards", "vectors", "params", "file_hashes")})
+
+
+@task(**DB_TASK)
+def remove_subject(db_path: Path, gallery_id: str, subject_id: str, actor: str, reason: str) -> list[str]:
+    """Hide a subject's faces in a gallery from every search, audited; the face ids removed."""
+    with db.open_db(db_path) as conn, db.transaction(conn):
+        removed = db.remove_subject(conn, gallery_id, subject_id)
+        db.append_audit(conn, actor, "enrollment.remove", f"gallery:{gallery_id}",
+                        {"subject_id": subject_id, "faces": removed, "reason": reason})
+        return removed
+
+
+@task(**DB_TASK)
 def record_search(db_path: Path, search_id: str, case_number: str, gallery_id: str, models: FaceModels, k: int,
-                  method: str, gallery_size: int, probe: ProbeFace, ranked: list[Ranked], actor: str) -> None:
-    """Persist the search, its candidates and its audit row in one transaction."""
+                  method: dict, gallery_size: int, probe: ProbeFace, ranked: list[Ranked], actor: str) -> None:
+    """Persist the search, its candidates and its audit row in one transaction.
+
+    ``method``: {"method": "exact"|"scann", "index_build_id", "params", "delta_size"}.
+    """
     record = {
         "search_id": search_id, "case_number": case_number, "gallery_id": gallery_id,
-        "model_id": models.recogniser.model_id, "detector_id": models.detector.model_id, "method": method,
+        "model_id": models.recogniser.model_id, "detector_id": models.detector.model_id,
+        "method": method["method"], "index_build_id": method.get("index_build_id"),
+        "search_params": json.dumps(method.get("params", {}), sort_keys=True),
+        "delta_size": method.get("delta_size", 0),
         "k": k, "gallery_size": gallery_size, "probe_sha256": probe.sha256, "probe_path": probe.path,
         "probe_face_index": probe.face.face_index, "probe_face_count": probe.face.face_count,
         "probe_box": probe.face.box.tolist(), "probe_thumbnail": probe.face.thumbnail,
@@ -99,7 +149,7 @@ def record_search(db_path: Path, search_id: str, case_number: str, gallery_id: s
         db.insert_search(conn, record, candidates)
         db.append_audit(conn, actor, "search.run", f"search:{search_id}", {
             "case_number": case_number, "gallery_id": gallery_id, "model_id": models.recogniser.model_id,
-            "method": method, "k": k, "probe_sha256": probe.sha256,
+            **method, "k": k, "probe_sha256": probe.sha256,
             "candidates": [[r.rank, r.face_id, round(r.score, 6)] for r in ranked],
         })
 

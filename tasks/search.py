@@ -41,5 +41,7 @@ def rank_candidates(index: VectorIndex, probe: NDArray[np.float32], face_ids: li
 @task(cache_policy=NONE)
 def search_exact(vectors: NDArray[np.float32], probe: NDArray[np.float32], face_ids: list[str],
                  subject_ids: list[str], k: int) -> list[Ranked]:
-    """Exact top-k over the whole gallery."""
+    """Exact top-k over the given vectors (none: no candidates)."""
+    if not face_ids:
+        return []
     return rank_candidates(ExactIndex(vectors), probe, face_ids, subject_ids, k)

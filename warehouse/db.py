@@ -11,7 +11,7 @@ import functools
 import logging
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -115,7 +115,7 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConn
         yield conn
     except BaseException as exc:
         conn.execute("ROLLBACK")
-        if isinstance(exc, duckdb.TransactionException):
+        if isinstance(exc, duckdb.TransactionException) and "conflict" in str(exc).lower():
             raise TransientDbError(str(exc)) from exc
         if isinstance(exc, duckdb.Error):
             raise TerminalDbError(str(exc)) from exc
@@ -129,8 +129,11 @@ def registered(conn: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> I
     conn.register(name, table)
     try:
         yield
-    finally:
-        conn.unregister(name)
+    except BaseException:
+        with suppress(duckdb.Error):  # an aborted transaction refuses this; the error that matters is raised
+            conn.unregister(name)
+        raise
+    conn.unregister(name)
 
 
 def now() -> datetime:
@@ -195,10 +198,9 @@ def insert_refusals(conn: duckdb.DuckDBPyConnection, batch: pa.Table) -> None:
         conn.execute(query("insert_refusals"))
 
 
-def gallery_vectors(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str,
-                    ) -> tuple[list[str], list[str], NDArray[np.float32]]:
-    """(face ids, subject ids, (N,D) vectors) of every face enrolled in the gallery."""
-    table = conn.sql(query("gallery_vectors"), params=[gallery_id, model_id]).to_arrow_table()
+def _vectors(conn: duckdb.DuckDBPyConnection, name: str, params: list) -> tuple[list[str], list[str], NDArray[np.float32]]:
+    """(face ids, subject ids, (N,D) vectors) from a query returning face_id, subject_id, vector."""
+    table = conn.sql(query(name), params=params).to_arrow_table()
     if not table.num_rows:
         return [], [], np.zeros((0, 0), np.float32)
     values = table.column("vector").combine_chunks()
@@ -206,12 +208,63 @@ def gallery_vectors(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: 
     return table.column("face_id").to_pylist(), table.column("subject_id").to_pylist(), matrix
 
 
+def gallery_vectors(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str):
+    """(face ids, subject ids, (N,D) vectors) of every face enrolled, and not removed, in the gallery."""
+    return _vectors(conn, "gallery_vectors", [gallery_id, model_id])
+
+
+def gallery_size(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str) -> int:
+    return conn.execute(query("gallery_size"), [gallery_id, model_id]).fetchone()[0]
+
+
+def remove_subject(conn: duckdb.DuckDBPyConnection, gallery_id: str, subject_id: str) -> list[str]:
+    """Hide a subject's faces in a gallery from every search; the face ids removed."""
+    return [row[0] for row in conn.execute(query("remove_subject"), [gallery_id, subject_id]).fetchall()]
+
+
+# -- index builds -------------------------------------------------------------------------
+
+def active_build(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str) -> dict | None:
+    """The serving index build of a gallery and model, or None."""
+    cursor = conn.execute(query("active_build"), [gallery_id, model_id])
+    row = cursor.fetchone()
+    return dict(zip([d[0] for d in cursor.description], row)) if row else None
+
+
+def record_build(conn: duckdb.DuckDBPyConnection, build: dict, members: pa.Table) -> None:
+    """Make ``build`` the serving build of its gallery and model (call inside a transaction)."""
+    conn.execute(query("retire_builds"), [build["gallery_id"], build["model_id"]])
+    conn.execute(query("insert_build"), [build[c] for c in (
+        "build_id", "gallery_id", "model_id", "model_sha256", "folder", "shards", "vectors", "params",
+        "file_hashes", "build_seconds", "actor", "built_at")])
+    with registered(conn, "member_batch", members):
+        conn.execute(query("insert_members"), [build["build_id"]])
+
+
+def delta_vectors(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str, build_id: str):
+    """(face ids, subject ids, vectors) enrolled since the build, not removed."""
+    return _vectors(conn, "delta_vectors", [gallery_id, model_id, build_id])
+
+
+def removed_members(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str, build_id: str) -> set[tuple[int, int]]:
+    """(shard, row) of build members removed or purged since the build."""
+    return set(conn.execute(query("removed_members"), [gallery_id, model_id, build_id]).fetchall())
+
+
+def resolve_hits(conn: duckdb.DuckDBPyConnection, build_id: str, gallery_id: str, model_id: str,
+                 hits: pa.Table) -> dict[tuple[int, int], tuple[str, str]]:
+    """{(shard, row): (face id, subject id)} for index hits."""
+    with registered(conn, "hit_batch", hits):
+        rows = conn.execute(query("resolve_hits"), [build_id, gallery_id, model_id]).fetchall()
+    return {(shard, row): (face, subject) for shard, row, face, subject in rows}
+
+
 # -- searches -------------------------------------------------------------------------------
 
 def insert_search(conn: duckdb.DuckDBPyConnection, record: dict, candidates: pa.Table) -> None:
     """Persist a search and its ranked candidates (``record`` keys follow the searches table)."""
     columns = ["search_id", "case_number", "gallery_id", "model_id", "detector_id", "method", "k", "gallery_size",
-               "probe_sha256", "probe_path", "probe_face_index", "probe_face_count", "probe_box",
+               "index_build_id", "search_params", "delta_size", "probe_sha256", "probe_path", "probe_face_index", "probe_face_count", "probe_box",
                "probe_thumbnail", "actor", "created_at"]
     conn.execute(query("insert_search"), [record[c] for c in columns])
     with registered(conn, "candidate_batch", candidates):

@@ -18,7 +18,7 @@ def test_search_requires_a_case_number(capsys):
 
 def test_help_lists_every_command():
     text = parser().format_help()
-    for command in ("demo", "enroll", "search", "audit", "models"):
+    for command in ("demo", "enroll", "search", "index", "remove", "audit", "models"):
         assert command in text
     assert "never a positive identification" in " ".join(text.split())
 

@@ -1,2 +1,3 @@
 -- Reads the registered Arrow relation `candidate_batch`.
-INSERT INTO candidates SELECT search_id, rank, face_id, subject_id, score FROM candidate_batch;
+INSERT INTO candidates (search_id, rank, face_id, subject_id, score)
+SELECT search_id, rank, face_id, subject_id, score FROM candidate_batch;

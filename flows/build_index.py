@@ -1,0 +1,76 @@
+"""Build a versioned ScaNN index of one gallery and switch searches to it atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import pyarrow as pa
+from prefect import flow, get_run_logger
+
+from facelead.flows.runtime import dask_task_runner
+from facelead.settings import Settings
+from facelead.tasks.faces import face_models
+from facelead.tasks.index import build_shard, folder_hashes, index_params, shard_rows
+from facelead.tasks.persist import load_gallery, record_build
+
+
+class IndexBuildError(RuntimeError):
+    """The gallery cannot be indexed (too few faces); the serving index is unchanged."""
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    build_id: str
+    gallery_id: str
+    vectors: int
+    shards: int
+    seconds: float
+    params: dict
+
+
+@flow(name="build-index", task_runner=dask_task_runner())
+def build_index(gallery: str = "default", shards: int | None = None) -> BuildSummary:
+    """Index every searchable face of ``gallery`` into a new build folder, then make it serve.
+
+    Shards are built on Dask into a hidden folder that is renamed into place only when
+    complete; the database switch to the new build is one transaction. A failed or
+    interrupted build leaves the serving index as it was.
+    """
+    started, settings, log = time.monotonic(), Settings(), get_run_logger()
+    models = face_models(settings)
+    face_ids, _, vectors = load_gallery(settings.database_path, gallery, models.recogniser.model_id)
+    if len(face_ids) < 2:
+        raise IndexBuildError(f"gallery {gallery!r} has {len(face_ids)} faces for {models.recogniser.model_id}; nothing to index")
+    build_id, shard_count = uuid.uuid4().hex, shards or settings.index.shards
+    parts = shard_rows(len(face_ids), shard_count)
+    params = [index_params(len(rows), settings.index) for rows in parts]
+    partial = settings.index_dir / f".{build_id}.partial"
+    for stale in settings.index_dir.glob(".*.partial"):
+        shutil.rmtree(stale, ignore_errors=True)
+    futures = [build_shard.submit(vectors[rows], p, 50, partial / f"shard-{i:03d}", settings.models.threads)
+               for i, (rows, p) in enumerate(zip(parts, params))]
+    for future in futures:
+        future.result()
+    final = settings.index_dir / build_id
+    os.replace(partial, final)
+    members = pa.table({
+        "shard": pa.array([i for i, rows in enumerate(parts) for _ in rows], pa.int32()),
+        "row": pa.array([r for rows in parts for r in range(len(rows))], pa.int32()),
+        "face_id": [face_ids[r] for rows in parts for r in rows],
+    })
+    seconds = time.monotonic() - started
+    record_build(settings.database_path, {
+        "build_id": build_id, "gallery_id": gallery, "model_id": models.recogniser.model_id,
+        "model_sha256": models.recogniser.sha256, "folder": str(final.relative_to(settings.database_path.parent)),
+        "shards": len(parts), "vectors": len(face_ids), "params": json.dumps([p.as_dict() for p in params]),
+        "file_hashes": json.dumps(folder_hashes(final), sort_keys=True), "build_seconds": seconds,
+        "actor": settings.user, "built_at": datetime.now(timezone.utc),
+    }, members)
+    log.info("index %s of gallery %s: %d faces in %d shard(s), %.1f s", build_id, gallery, len(face_ids), len(parts), seconds)
+    return BuildSummary(build_id, gallery, len(face_ids), len(parts), seconds, params[0].as_dict())

@@ -1,0 +1,86 @@
+"""ScaNN indexes over unit vectors: build, save to a folder, load once per process, search.
+
+An index is dot product over L2-normalised vectors: a k-means tree over the gallery,
+anisotropic hashing to score the leaves searched, then exact re-scoring of the best
+candidates (float32, or int8 to save memory).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+@dataclass(frozen=True)
+class ScannParams:
+    """How a ScaNN index is built and searched; stored with every build and search."""
+
+    leaves: int
+    leaves_to_search: int
+    dims_per_block: int = 2
+    anisotropic_threshold: float = 0.2
+    reorder: int = 250
+    rescore: str = "float32"  # or "int8"
+    training_sample: int = 100_000
+
+    @classmethod
+    def for_size(cls, vectors: int, rescore: str = "float32") -> ScannParams:
+        """Defaults that reached recall@50 >= 0.99 on identity-clustered vectors:
+        about sqrt(N) leaves, 5% of them searched, 250 candidates re-scored."""
+        leaves = max(2, min(vectors // 50, round(math.sqrt(vectors))))
+        return cls(leaves=leaves, leaves_to_search=max(1, math.ceil(leaves * 0.05)), rescore=rescore)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def build_scann(vectors: NDArray[np.float32], params: ScannParams, k: int, threads: int = 1):
+    """A ScaNN searcher over ``vectors`` (rows are positions 0..N-1)."""
+    import scann
+    from scann.scann_ops.py.scann_builder import ReorderType
+
+    rescore = {"float32": ReorderType.FLOAT32, "int8": ReorderType.INT8}[params.rescore]
+    builder = (
+        scann.scann_ops_pybind.builder(np.ascontiguousarray(vectors, np.float32), k, "dot_product")
+        .tree(num_leaves=params.leaves, num_leaves_to_search=params.leaves_to_search,
+              training_sample_size=min(params.training_sample, len(vectors)))
+        .score_ah(params.dims_per_block, anisotropic_quantization_threshold=params.anisotropic_threshold)
+        .reorder(params.reorder, quantize=rescore)
+    )
+    builder.set_n_training_threads(threads)
+    return builder.build()
+
+
+class ScannIndex:
+    """A loaded ScaNN searcher behind the VectorIndex interface."""
+
+    def __init__(self, searcher, size: int) -> None:
+        self._searcher, self._size = searcher, size
+
+    def __len__(self) -> int:
+        return self._size
+
+    def search(self, queries: NDArray[np.float32], k: int) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+        k = min(k, self._size)
+        rows, scores = self._searcher.search_batched(np.atleast_2d(queries).astype(np.float32), final_num_neighbors=k)
+        return np.asarray(scores, np.float32), np.asarray(rows, np.int64)
+
+
+def save_scann(searcher, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    searcher.serialize(str(folder), relative_path=True)  # the folder is renamed after the build
+
+
+@functools.cache
+def load_scann(folder: Path, size: int, threads: int = 1) -> ScannIndex:
+    """The searcher saved in ``folder``; loaded once per process (cache key: folder, size)."""
+    import scann
+
+    searcher = scann.scann_ops_pybind.load_searcher(str(folder))
+    searcher.set_num_threads(threads)
+    return ScannIndex(searcher, size)

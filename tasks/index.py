@@ -1,0 +1,81 @@
+"""Build ScaNN index shards and search them; the flow wires these to Dask."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from prefect import task
+from prefect.cache_policies import NONE
+
+from facelead.models.ann import ScannParams, build_scann, load_scann, save_scann
+from facelead.settings import IndexSettings
+from facelead.tasks.search import Ranked
+
+
+@dataclass(frozen=True)
+class ShardHits:
+    """One shard's best rows for one probe, best first."""
+
+    shard: int
+    scores: NDArray[np.float32]
+    rows: NDArray[np.int64]
+
+
+def index_params(vectors: int, settings: IndexSettings) -> ScannParams:
+    """Size-based defaults with any overrides from settings."""
+    params = ScannParams.for_size(vectors, settings.rescore)
+    overrides = {"leaves_to_search": settings.leaves_to_search, "reorder": settings.reorder}
+    params = replace(params, **{k: v for k, v in overrides.items() if v is not None})
+    return replace(params, leaves_to_search=min(params.leaves_to_search, params.leaves))
+
+
+def shard_rows(count: int, shards: int) -> list[NDArray[np.int64]]:
+    """Gallery row numbers of each shard: contiguous, sizes differ by at most one."""
+    return [part.astype(np.int64) for part in np.array_split(np.arange(count), max(1, min(shards, count)))]
+
+
+def folder_hashes(folder: Path) -> dict[str, str]:
+    """{path relative to ``folder``: SHA-256} of every file under it."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@task(cache_policy=NONE)
+def build_shard(vectors: NDArray[np.float32], params: ScannParams, k: int, folder: Path, threads: int) -> None:
+    """Build one shard's ScaNN searcher and save it in ``folder``; runs on a Dask worker."""
+    save_scann(build_scann(vectors, params, k, threads), folder)
+
+
+@functools.cache
+def _verified(folder: Path, expected: tuple[tuple[str, str], ...]) -> Path:
+    actual = folder_hashes(folder)
+    for name, digest in expected:
+        if actual.get(name) != digest:
+            raise ValueError(f"index file {folder / name} does not match the hash recorded at build time")
+    return folder
+
+
+@task(cache_policy=NONE)
+def search_shard(folder: Path, shard: int, size: int, hashes: dict[str, str], probe: NDArray[np.float32],
+                 k: int) -> ShardHits:
+    """Top-k rows of one shard; the shard is hash-checked and loaded once per process."""
+    _verified(folder, tuple(sorted(hashes.items())))
+    scores, rows = load_scann(folder, size).search(probe[None, :], k)
+    return ShardHits(shard, scores[0], rows[0])
+
+
+def merge_hits(shard_hits: list[ShardHits], members: dict[tuple[int, int], tuple[str, str]],
+               removed: set[tuple[int, int]], delta: list[Ranked], k: int) -> list[Ranked]:
+    """The k best of the shards' hits (minus removed rows) and the exact delta, re-ranked."""
+    pooled = [(float(score), *members[(h.shard, int(row))])
+              for h in shard_hits for score, row in zip(h.scores, h.rows)
+              if (h.shard, int(row)) not in removed and (h.shard, int(row)) in members]
+    pooled += [(r.score, r.face_id, r.subject_id) for r in delta]
+    pooled.sort(key=lambda hit: (-hit[0], hit[1]))
+    return [Ranked(rank, score, face, subject) for rank, (score, face, subject) in enumerate(pooled[:k], start=1)]
+
