@@ -47,7 +47,8 @@ class IndexSettings(BaseModel):
     exact_below: int = Field(5000, ge=0, description="galleries smaller than this are searched exactly")
     shards: int = Field(1, ge=1, description="shards per index build, searched in parallel on Dask")
     rescore: str = Field("float32", pattern="^(float32|int8)$", description="exact re-scoring precision")
-    leaves_to_search: int | None = Field(None, ge=1, description="override the tree leaves searched per probe")
+    target_recall: float = Field(0.99, gt=0, le=1, description="recall@50 each build is tuned to; unmet: search exactly")
+    leaves_to_search: int | None = Field(None, ge=1, description="start tuning from this many leaves searched per probe")
     reorder: int | None = Field(None, ge=1, description="override the candidates re-scored per probe")
 
 

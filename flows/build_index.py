@@ -32,6 +32,8 @@ class BuildSummary:
     shards: int
     seconds: float
     params: dict
+    recall: float
+    exact_fallback: bool
 
 
 @flow(name="build-index", task_runner=dask_task_runner())
@@ -53,10 +55,14 @@ def build_index(gallery: str = "default", shards: int | None = None) -> BuildSum
     partial = settings.index_dir / f".{build_id}.partial"
     for stale in settings.index_dir.glob(".*.partial"):
         shutil.rmtree(stale, ignore_errors=True)
-    futures = [build_shard.submit(vectors[rows], p, 50, partial / f"shard-{i:03d}", settings.models.threads)
-               for i, (rows, p) in enumerate(zip(parts, params))]
-    for future in futures:
-        future.result()
+    futures = [build_shard.submit(vectors[rows], p, 50, partial / f"shard-{i:03d}", settings.models.threads,
+                                  settings.index.target_recall) for i, (rows, p) in enumerate(zip(parts, params))]
+    tuned = [future.result() for future in futures]
+    params, reached = [p for p, _ in tuned], min(r for _, r in tuned)
+    exact_fallback = reached < settings.index.target_recall
+    if exact_fallback:
+        log.warning("index reaches recall@50 %.3f < %.2f even searching every leaf: searches of %s stay exact",
+                    reached, settings.index.target_recall, gallery)
     final = settings.index_dir / build_id
     os.replace(partial, final)
     members = pa.table({
@@ -68,9 +74,10 @@ def build_index(gallery: str = "default", shards: int | None = None) -> BuildSum
     record_build(settings.database_path, {
         "build_id": build_id, "gallery_id": gallery, "model_id": models.recogniser.model_id,
         "model_sha256": models.recogniser.sha256, "folder": str(final.relative_to(settings.database_path.parent)),
-        "shards": len(parts), "vectors": len(face_ids), "params": json.dumps([p.as_dict() for p in params]),
+        "shards": len(parts), "vectors": len(face_ids), "recall": reached, "exact_fallback": exact_fallback,
+        "params": json.dumps([p.as_dict() for p in params]),
         "file_hashes": json.dumps(folder_hashes(final), sort_keys=True), "build_seconds": seconds,
         "actor": settings.user, "built_at": datetime.now(timezone.utc),
     }, members)
     log.info("index %s of gallery %s: %d faces in %d shard(s), %.1f s", build_id, gallery, len(face_ids), len(parts), seconds)
-    return BuildSummary(build_id, gallery, len(face_ids), len(parts), seconds, params[0].as_dict())
+    return BuildSummary(build_id, gallery, len(face_ids), len(parts), seconds, params[0].as_dict(), reached, exact_fallback)

@@ -37,13 +37,13 @@ class SearchOutcome:
 
 def search_shards(folder: Path, build: dict, probe: NDArray[np.float32], k: int) -> list[ShardHits]:
     """Each shard's top-k: in this process for one shard, fanned out on Dask for several."""
-    hashes = json.loads(build["file_hashes"])
+    hashes, params = json.loads(build["file_hashes"]), json.loads(build["params"])
     sizes = [len(rows) for rows in shard_rows(build["vectors"], build["shards"])]
 
     def args(shard: int):
         prefix = f"shard-{shard:03d}/"
         shard_hashes = {name[len(prefix):]: h for name, h in hashes.items() if name.startswith(prefix)}
-        return folder / prefix, shard, sizes[shard], shard_hashes, probe, k
+        return folder / prefix, shard, sizes[shard], params[shard]["leaves_to_search"], shard_hashes, probe, k
 
     if build["shards"] == 1:
         return [search_shard(*args(0))]
@@ -83,7 +83,7 @@ def search_probe(
                      {"probe": probe, "gallery_id": gallery, "reason": exc.reason, "detail": exc.detail})
         raise
     vector = probe_face.face.vector
-    if build is None or size < settings.index.exact_below:
+    if build is None or build["exact_fallback"] or size < settings.index.exact_below:
         face_ids, subject_ids, vectors = load_gallery(db_path, gallery, model_id)
         ranked = search_exact(vectors, vector, face_ids, subject_ids, k)
         method = {"method": "exact", "delta_size": 0}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -56,18 +56,44 @@ def build_scann(vectors: NDArray[np.float32], params: ScannParams, k: int, threa
     return builder.build()
 
 
-class ScannIndex:
-    """A loaded ScaNN searcher behind the VectorIndex interface."""
+def recall_at(found: NDArray[np.int64], truth: NDArray[np.int64]) -> float:
+    """Mean fraction of each row of ``truth`` that ``found`` contains."""
+    return float(np.mean([len(set(f.tolist()) & set(t.tolist())) / len(t) for f, t in zip(found, truth)]))
 
-    def __init__(self, searcher, size: int) -> None:
-        self._searcher, self._size = searcher, size
+
+def tune_leaves(searcher, vectors: NDArray[np.float32], params: ScannParams, k: int, target: float,
+                probes: int = 200, seed: int = 0) -> tuple[ScannParams, float]:
+    """The fewest leaves to search that reach recall@k >= target, probing with gallery vectors.
+
+    Returns the tuned parameters and the recall they reached; a recall below ``target``
+    (every leaf searched) means this gallery should be searched exactly.
+    """
+    from facelead.models.index import ExactIndex
+
+    sample = vectors[np.random.default_rng(seed).choice(len(vectors), min(probes, len(vectors)), replace=False)]
+    k = min(k, len(vectors))
+    truth = ExactIndex(vectors).search(sample, k)[1]
+    leaves, reached = params.leaves_to_search, 0.0
+    while True:
+        rows = np.asarray(searcher.search_batched(sample, k, None, leaves)[0])
+        reached = recall_at(rows, truth)
+        if reached >= target or leaves >= params.leaves:
+            return replace(params, leaves_to_search=leaves), reached
+        leaves = min(params.leaves, leaves * 2)
+
+
+class ScannIndex:
+    """A loaded ScaNN searcher behind the VectorIndex interface, searching ``leaves`` leaves."""
+
+    def __init__(self, searcher, size: int, leaves: int = -1) -> None:
+        self._searcher, self._size, self._leaves = searcher, size, leaves
 
     def __len__(self) -> int:
         return self._size
 
     def search(self, queries: NDArray[np.float32], k: int) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
         k = min(k, self._size)
-        rows, scores = self._searcher.search_batched(np.atleast_2d(queries).astype(np.float32), final_num_neighbors=k)
+        rows, scores = self._searcher.search_batched(np.atleast_2d(queries).astype(np.float32), k, None, self._leaves)
         return np.asarray(scores, np.float32), np.asarray(rows, np.int64)
 
 
@@ -77,10 +103,14 @@ def save_scann(searcher, folder: Path) -> None:
 
 
 @functools.cache
-def load_scann(folder: Path, size: int, threads: int = 1) -> ScannIndex:
-    """The searcher saved in ``folder``; loaded once per process (cache key: folder, size)."""
+def _load_searcher(folder: Path, threads: int):
     import scann
 
     searcher = scann.scann_ops_pybind.load_searcher(str(folder))
     searcher.set_num_threads(threads)
-    return ScannIndex(searcher, size)
+    return searcher
+
+
+def load_scann(folder: Path, size: int, leaves: int, threads: int = 1) -> ScannIndex:
+    """The searcher saved in ``folder`` (loaded once per process), searching ``leaves`` leaves."""
+    return ScannIndex(_load_searcher(folder, threads), size, leaves)

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from prefect import task
 from prefect.cache_policies import NONE
 
-from facelead.models.ann import ScannParams, build_scann, load_scann, save_scann
+from facelead.models.ann import ScannParams, build_scann, load_scann, save_scann, tune_leaves
 from facelead.settings import IndexSettings
 from facelead.tasks.search import Ranked
 
@@ -46,9 +46,16 @@ def folder_hashes(folder: Path) -> dict[str, str]:
 
 
 @task(cache_policy=NONE)
-def build_shard(vectors: NDArray[np.float32], params: ScannParams, k: int, folder: Path, threads: int) -> None:
-    """Build one shard's ScaNN searcher and save it in ``folder``; runs on a Dask worker."""
-    save_scann(build_scann(vectors, params, k, threads), folder)
+def build_shard(vectors: NDArray[np.float32], params: ScannParams, k: int, folder: Path, threads: int,
+                target_recall: float) -> tuple[ScannParams, float]:
+    """Build, tune and save one shard in ``folder``; runs on a Dask worker.
+
+    Returns the parameters tuned to ``target_recall`` and the recall@k they reached.
+    """
+    searcher = build_scann(vectors, params, k, threads)
+    tuned, reached = tune_leaves(searcher, vectors, params, k, target_recall)
+    save_scann(searcher, folder)
+    return tuned, reached
 
 
 @functools.cache
@@ -61,11 +68,11 @@ def _verified(folder: Path, expected: tuple[tuple[str, str], ...]) -> Path:
 
 
 @task(cache_policy=NONE)
-def search_shard(folder: Path, shard: int, size: int, hashes: dict[str, str], probe: NDArray[np.float32],
-                 k: int) -> ShardHits:
+def search_shard(folder: Path, shard: int, size: int, leaves: int, hashes: dict[str, str],
+                 probe: NDArray[np.float32], k: int) -> ShardHits:
     """Top-k rows of one shard; the shard is hash-checked and loaded once per process."""
     _verified(folder, tuple(sorted(hashes.items())))
-    scores, rows = load_scann(folder, size).search(probe[None, :], k)
+    scores, rows = load_scann(folder, size, leaves).search(probe[None, :], k)
     return ShardHits(shard, scores[0], rows[0])
 
 

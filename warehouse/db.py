@@ -235,7 +235,7 @@ def record_build(conn: duckdb.DuckDBPyConnection, build: dict, members: pa.Table
     """Make ``build`` the serving build of its gallery and model (call inside a transaction)."""
     conn.execute(query("retire_builds"), [build["gallery_id"], build["model_id"]])
     conn.execute(query("insert_build"), [build[c] for c in (
-        "build_id", "gallery_id", "model_id", "model_sha256", "folder", "shards", "vectors", "params",
+        "build_id", "gallery_id", "model_id", "model_sha256", "folder", "shards", "vectors", "recall", "exact_fallback", "params",
         "file_hashes", "build_seconds", "actor", "built_at")])
     with registered(conn, "member_batch", members):
         conn.execute(query("insert_members"), [build["build_id"]])

@@ -1,0 +1,197 @@
+"""Gallery search: exact, ScaNN and faiss peers on synthetic unit vectors, one table.
+
+Data has the live recogniser's dimension: "identity" vectors are 10,000 identity centres
+plus per-image noise (genuine cosine about 0.7), probes are fresh images of gallery
+identities; "random" vectors are uniform on the sphere. Recall@k is against exact search.
+
+    .venv/bin/python bench/search.py [--sizes 100000 1000000] [--queries 1000] [--k 50]
+
+faiss is a dev/bench dependency only. All rows are measured in the same run with the
+same thread counts (onnxruntime is not involved).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from facelead.models.ann import ScannParams, build_scann, save_scann, ScannIndex
+from facelead.models.embed import l2_normalise
+from facelead.models.index import ExactIndex
+from facelead.models.manifest import load_manifest
+from facelead.settings import Settings
+
+IDENTITIES = 10_000
+NOISE = 0.65  # per-image noise norm: genuine cosine ~ 1 / (1 + NOISE**2)
+
+
+def identity_data(n: int, queries: int, dim: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centres = l2_normalise(rng.normal(size=(IDENTITIES, dim)).astype(np.float32))
+
+    def images(count):
+        who = rng.integers(0, IDENTITIES, count)
+        noise = rng.normal(size=(count, dim)).astype(np.float32) * (NOISE / np.sqrt(dim))
+        return l2_normalise(centres[who] + noise)
+
+    return images(n), images(queries)
+
+
+def random_data(n: int, queries: int, dim: int, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    return (l2_normalise(rng.normal(size=(n, dim)).astype(np.float32)),
+            l2_normalise(rng.normal(size=(queries, dim)).astype(np.float32)))
+
+
+def recall(found: np.ndarray, truth: np.ndarray) -> float:
+    k = truth.shape[1]
+    return float(np.mean([len(set(a[:k]) & set(b)) / k for a, b in zip(found, truth)]))
+
+
+def timed(fn, *args):
+    start = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - start
+
+
+def measure(name: str, search_batch, search_one, queries, truth, k, threads_list, build_s, nbytes, n, rows):
+    """Batched QPS (batches of all queries), one-at-a-time QPS and latency, recall@k."""
+    single = queries[:200]
+    for threads in threads_list:
+        with threadpool_limits(threads):
+            found, seconds = timed(search_batch, queries, threads)
+            _, one_s = timed(lambda: [search_one(q, threads) for q in single])
+        rows.append({"n": n, "method": name, "threads": threads, "build_s": build_s, "bytes_per_face": nbytes / n,
+                     "qps_batch": len(queries) / seconds, "qps_single": len(single) / one_s,
+                     "latency_ms": 1000 * one_s / len(single), f"recall@{k}": recall(found, truth)})
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def run(n: int, kind: str, args, rows, scratch: Path) -> None:
+    import faiss
+
+    dim = args.dim
+    data, queries = (identity_data if kind == "identity" else random_data)(n, args.queries, dim)
+    k = args.k
+    exact = ExactIndex(data)
+    _, truth = exact.search(queries, k)
+    label = f"{kind} {n:,}"
+
+    def faiss_threads(t):
+        faiss.omp_set_num_threads(t)
+
+    # exact: facelead's production exact path
+    measure(f"{label} exact (facelead)", lambda q, t: exact.search(q, k)[1], lambda q, t: exact.search(q[None], k),
+            queries, truth, k, args.threads, 0.0, data.nbytes, n, rows)
+
+    flat = faiss.IndexFlatIP(dim)
+    (_, build) = timed(flat.add, data)
+    measure(f"{label} faiss IndexFlatIP", lambda q, t: (faiss_threads(t), flat.search(q, k)[1])[1],
+            lambda q, t: flat.search(q[None], k), queries, truth, k, args.threads, build, data.nbytes, n, rows)
+
+    for rescore in ("float32", "int8"):
+        base = ScannParams.for_size(n, rescore)
+        searcher, build = timed(build_scann, data, base, k, max(args.threads))
+        folder = scratch / f"scann-{n}-{rescore}"
+        save_scann(searcher, folder)
+        nbytes = folder_bytes(folder)
+        shutil.rmtree(folder)
+        chosen = None
+        for leaves in sorted({base.leaves_to_search * m for m in (1, 2, 4, 8, 16)} | {base.leaves}):
+            leaves = min(leaves, base.leaves)
+            ids, _ = searcher.search_batched(queries, k, None, leaves)
+            if recall(np.asarray(ids), truth) >= args.target or leaves == base.leaves:
+                chosen = leaves
+                break
+        params = replace(base, leaves_to_search=chosen)
+
+        def batch(q, t, s=searcher, leaves=chosen):
+            s.set_num_threads(t)
+            return np.asarray((s.search_batched_parallel(q, k, None, leaves) if t > 1 else s.search_batched(q, k, None, leaves))[0])
+
+        measure(f"{label} ScaNN {rescore} ({params.leaves} leaves, {chosen} searched)", batch,
+                lambda q, t, s=searcher, leaves=chosen: s.search(q, k, None, leaves), queries, truth, k,
+                args.threads, build, nbytes, n, rows)
+
+    if not args.skip_hnsw:
+        hnsw = faiss.IndexHNSWFlat(dim, 16, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = 40
+        faiss_threads(max(args.threads))
+        _, build = timed(hnsw.add, data)
+        for ef in (64, 128, 256, 512):
+            hnsw.hnsw.efSearch = ef
+            if recall(hnsw.search(queries, k)[1], truth) >= args.target:
+                break
+        measure(f"{label} faiss HNSW M16 ef{ef}", lambda q, t: (faiss_threads(t), hnsw.search(q, k)[1])[1],
+                lambda q, t: hnsw.search(q[None], k), queries, truth, k, args.threads, build,
+                faiss.serialize_index(hnsw).nbytes, n, rows)
+
+    nlist = int(4 * np.sqrt(n))
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    faiss_threads(max(args.threads))
+    _, build = timed(lambda: (ivf.train(data), ivf.add(data)))
+    for nprobe in (8, 16, 32, 64, 128, 256):
+        ivf.nprobe = nprobe
+        if recall(ivf.search(queries, k)[1], truth) >= args.target:
+            break
+    measure(f"{label} faiss IVFFlat {nlist} lists, nprobe {nprobe}", lambda q, t: (faiss_threads(t), ivf.search(q, k)[1])[1],
+            lambda q, t: ivf.search(q[None], k), queries, truth, k, args.threads, build,
+            faiss.serialize_index(ivf).nbytes, n, rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--kinds", nargs="+", default=["identity", "random"])
+    parser.add_argument("--random-max", type=int, default=100_000, help="largest size for random vectors")
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--k", type=int, default=50)
+    parser.add_argument("--target", type=float, default=0.99, help="recall@k each index is tuned to")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--dim", type=int, default=load_manifest(Settings().models.recogniser_manifest).output_dim)
+    parser.add_argument("--skip-hnsw", action="store_true", help="HNSW builds take minutes at 1M")
+    args = parser.parse_args()
+
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="facelead-search-bench-") as tmp:
+        for n in args.sizes:
+            for kind in args.kinds:
+                if kind == "random" and n > args.random_max:
+                    continue
+                started = time.perf_counter()
+                run(n, kind, args, rows, Path(tmp))
+                print(f"# {kind} {n:,}: {time.perf_counter() - started:.0f} s", flush=True)
+    k = args.k
+    print(f"\n{args.dim}-d unit vectors, {args.queries} probes, k={k}, recall@{k} against exact")
+    header = f"{'method':<58}{'thr':>4}{'build s':>9}{'B/face':>8}{'QPS batch':>11}{'QPS 1-by-1':>11}{'ms/probe':>9}{'recall':>8}"
+    print(header)
+    for r in rows:
+        print(f"{r['method']:<58}{r['threads']:>4}{r['build_s']:>9.1f}{r['bytes_per_face']:>8.0f}{r['qps_batch']:>11.0f}"
+              f"{r['qps_single']:>11.0f}{r['latency_ms']:>9.2f}{r[f'recall@{k}']:>8.3f}")
+    print()
+    for n in args.sizes:
+        by = {(r["method"].split(" ", 2)[2].split(" (")[0].split(" ef")[0].split(" 4")[0], r["threads"]): r
+              for r in rows if r["method"].startswith(f"identity {n:,}")}
+        for t in args.threads:
+            flat, exact = by.get(("faiss IndexFlatIP", t)), by.get(("exact", t))
+            scann = by.get(("ScaNN float32", t))
+            if flat and exact and scann:
+                print(f"identity {n:,}, {t} thread(s): ScaNN/faiss-flat {scann['qps_batch'] / flat['qps_batch']:.1f}x; "
+                      f"exact/faiss-flat batched {exact['qps_batch'] / flat['qps_batch']:.2f}x, "
+                      f"one-by-one {exact['qps_single'] / flat['qps_single']:.2f}x")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    main()

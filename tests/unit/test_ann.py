@@ -1,0 +1,39 @@
+import numpy as np
+
+from facelead.models.ann import ScannParams, ScannIndex, build_scann, recall_at, tune_leaves
+from facelead.models.embed import l2_normalise
+from facelead.models.index import ExactIndex
+from facelead.tasks.index import ShardHits, merge_hits, shard_rows
+from facelead.tasks.search import Ranked
+
+
+def test_shards_cover_every_row_once():
+    parts = shard_rows(10, 3)
+    assert [len(p) for p in parts] == [4, 3, 3]
+    assert np.concatenate(parts).tolist() == list(range(10))
+    assert len(shard_rows(2, 5)) == 2
+
+
+def test_merge_drops_removed_rows_and_ranks_index_and_delta_together():
+    hits = [ShardHits(0, np.array([0.9, 0.5], np.float32), np.array([3, 1])),
+            ShardHits(1, np.array([0.8], np.float32), np.array([0]))]
+    members = {(0, 3): ("f-a", "alice"), (0, 1): ("f-b", "bob"), (1, 0): ("f-c", "carol")}
+    delta = [Ranked(1, 0.85, "f-d", "dave")]
+    merged = merge_hits(hits, members, removed={(0, 3)}, delta=delta, k=3)
+    assert [(r.rank, r.subject_id) for r in merged] == [(1, "dave"), (2, "carol"), (3, "bob")]
+
+
+def test_params_scale_with_the_gallery():
+    small, large = ScannParams.for_size(10_000), ScannParams.for_size(1_000_000)
+    assert small.leaves < large.leaves and 1 <= large.leaves_to_search < large.leaves
+
+
+def test_tuning_raises_leaves_until_recall_is_met_on_hard_data():
+    vectors = l2_normalise(np.random.default_rng(0).normal(size=(3000, 32)).astype(np.float32))
+    params = ScannParams(leaves=30, leaves_to_search=1)
+    searcher = build_scann(vectors, params, 50)
+    tuned, reached = tune_leaves(searcher, vectors, params, 50, target=0.99)
+    assert tuned.leaves_to_search > 1 and reached >= 0.99
+    queries = vectors[:50]
+    rows = ScannIndex(searcher, len(vectors), tuned.leaves_to_search).search(queries, 50)[1]
+    assert recall_at(rows, ExactIndex(vectors).search(queries, 50)[1]) >= 0.97
