@@ -21,13 +21,12 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from facelead.models.ann import ScannParams, build_scann, save_scann, ScannIndex
+from facelead.models.ann import ScannParams, build_scann, save_scann, tune_leaves
 from facelead.models.embed import l2_normalise
 from facelead.models.index import ExactIndex
 from facelead.models.manifest import load_manifest
@@ -117,14 +116,8 @@ def run(n: int, kind: str, args, rows, scratch: Path) -> None:
         save_scann(searcher, folder)
         nbytes = folder_bytes(folder)
         shutil.rmtree(folder)
-        chosen = None
-        for leaves in sorted({base.leaves_to_search * m for m in (1, 2, 4, 8, 16)} | {base.leaves}):
-            leaves = min(leaves, base.leaves)
-            ids, _ = searcher.search_batched(queries, k, None, leaves)
-            if recall(np.asarray(ids), truth) >= args.target or leaves == base.leaves:
-                chosen = leaves
-                break
-        params = replace(base, leaves_to_search=chosen)
+        params, _ = tune_leaves(searcher, data, base, k, args.target)  # as a build does, on gallery vectors
+        chosen = params.leaves_to_search
 
         def batch(q, t, s=searcher, leaves=chosen):
             s.set_num_threads(t)
@@ -136,10 +129,10 @@ def run(n: int, kind: str, args, rows, scratch: Path) -> None:
 
     if not args.skip_hnsw:
         hnsw = faiss.IndexHNSWFlat(dim, 16, faiss.METRIC_INNER_PRODUCT)
-        hnsw.hnsw.efConstruction = 40
+        hnsw.hnsw.efConstruction = 100
         faiss_threads(max(args.threads))
         _, build = timed(hnsw.add, data)
-        for ef in (64, 128, 256, 512):
+        for ef in (64, 128, 256, 512, 1024):
             hnsw.hnsw.efSearch = ef
             if recall(hnsw.search(queries, k)[1], truth) >= args.target:
                 break
