@@ -24,16 +24,16 @@ class ScannParams:
     leaves_to_search: int
     dims_per_block: int = 2
     anisotropic_threshold: float = 0.2
-    reorder: int = 150
+    reorder: int = 250
     rescore: str = "float32"  # or "int8"
     training_sample: int = 100_000
 
     @classmethod
     def for_size(cls, vectors: int, rescore: str = "float32") -> ScannParams:
         """Starting points: about sqrt(N) leaves, 0.5% of them searched (a build then tunes
-        this up to its target recall), 150 candidates re-scored."""
+        this up to its target recall), 250 candidates re-scored."""
         leaves = max(2, min(vectors // 50, round(math.sqrt(vectors))))
-        return cls(leaves=leaves, leaves_to_search=max(1, math.ceil(leaves * 0.005)), reorder=150, rescore=rescore)
+        return cls(leaves=leaves, leaves_to_search=max(1, math.ceil(leaves * 0.005)), rescore=rescore)
 
     def as_dict(self) -> dict:
         return asdict(self)
