@@ -30,10 +30,6 @@ class FaceModels:
     detector_score: float
     cache_dir: Path
 
-    @property
-    def dim(self) -> int:
-        return int(self.recogniser.manifest.output_dim or 0)
-
 
 @dataclass(frozen=True)
 class FaceVector:

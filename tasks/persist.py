@@ -20,10 +20,8 @@ def retry_if_transient(task, task_run, state) -> bool:
     """Retry only what may succeed next time: a database locked by another process."""
     try:
         state.result()
-    except db.TransientDbError:
-        return True
-    except Exception:
-        return False
+    except Exception as exc:
+        return db.is_transient(exc)
     return False
 
 
