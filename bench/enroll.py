@@ -37,7 +37,8 @@ def make_images(faces_dev: Path, count: int, folder: Path) -> list[tuple[Path, s
 
 
 def _raw_one(path: str) -> int:
-    from facelead.models.faces import embed_face, load
+    from facelead.models.align import align_face
+    from facelead.models.faces import load
     from facelead.models.image import decode_image
 
     detector, embedder = load(_MODELS)
@@ -45,7 +46,7 @@ def _raw_one(path: str) -> int:
     found = detector.detect(image)
     if not len(found):
         return 0
-    embed_face(image, found, found.largest(), embedder)
+    embedder.embed(align_face(image, found.landmarks[found.largest()], embedder.manifest.input_size)[None])
     return 1
 
 

@@ -33,7 +33,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     face_index = None if args.face is None else args.face - 1
     outcome = search_probe(probe=str(Path(args.probe).absolute()), case_number=args.case, k=args.k,
-                           gallery=args.gallery, face_index=face_index)
+                           gallery=args.gallery, face_index=face_index, quality_override=args.quality_override)
     _print_candidates(outcome)
     return 0
 
@@ -119,6 +119,9 @@ def parser() -> argparse.ArgumentParser:
     search.add_argument("--gallery", default="default", help="gallery id (default: %(default)s)")
     search.add_argument("--face", type=int, help="which probe face, 1 = highest detector score, as numbered on "
                                                  "the candidate sheet; default the largest face")
+    search.add_argument("--quality-override", metavar="REASON",
+                        help="search a probe below the quality bar anyway, for this reason (stored, audited "
+                             "and printed on the candidate sheet)")
     search.set_defaults(run=cmd_search)
 
     index = sub.add_parser("index", help="ScaNN index of a gallery")

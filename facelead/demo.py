@@ -75,6 +75,18 @@ def reading_order(detections: Detections) -> list[int]:
     return [int(i) for row in rows for i in sorted(row, key=lambda j: centres[j, 0])]
 
 
+def mask_other_faces(image: NDArray[np.uint8], boxes: NDArray, keep: int, grow: float = 0.15) -> NDArray[np.uint8]:
+    """A copy of ``image`` with every face box but ``keep``'s (grown by ``grow``) painted mid-grey,
+    so that a crop out of a crowd shows one person."""
+    out = image.copy()
+    for i, box in enumerate(boxes):
+        if i != keep:
+            x, y, w, h = box
+            x0, y0 = int(max(0, x - grow * w)), int(max(0, y - grow * h))
+            out[y0:int(y + (1 + grow) * h), x0:int(x + (1 + grow) * w)] = 128
+    return out
+
+
 def crop_face(image: NDArray[np.uint8], box: NDArray, margin: float) -> Image.Image:
     """The face box grown by ``margin`` of its size on each side, clipped to the image."""
     return Image.fromarray(crop_box(image, box, margin))

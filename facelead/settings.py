@@ -8,7 +8,7 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -52,6 +52,48 @@ class IndexSettings(BaseModel):
     reorder: int | None = Field(None, ge=1, description="override the candidates re-scored per probe")
 
 
+class QualityBar(BaseModel):
+    """Limits one quality suite checks; None switches a check off. Units: models/quality.py."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_faces: int | None = Field(None, ge=1, description="faces the detector may find in the image")
+    min_inter_eye_px: float = Field(ge=0, description="pixels between the eye centres")
+    min_detector_score: float = Field(ge=0, le=1, description="detector confidence")
+    min_sharpness: float = Field(ge=0, description="variance of the Laplacian of the aligned face")
+    min_brightness: float = Field(ge=0, le=255, description="mean grey level of the face")
+    max_brightness: float = Field(ge=0, le=255, description="mean grey level of the face")
+    max_clipped_fraction: float = Field(ge=0, le=1, description="share of face pixels crushed or blown")
+    min_contrast: float = Field(ge=0, description="standard deviation of the face's grey levels")
+    max_roll_deg: float = Field(ge=0, le=180, description="eye line tilt either way")
+    max_yaw_deg: float = Field(ge=0, le=90, description="head turn either way (estimate)")
+    max_pitch_deg: float = Field(ge=0, le=90, description="head nod either way (estimate)")
+
+
+GALLERY_BAR = dict(
+    max_faces=1, min_inter_eye_px=40, min_detector_score=0.7, min_sharpness=35, min_brightness=50,
+    max_brightness=210, max_clipped_fraction=0.1, min_contrast=12, max_roll_deg=15, max_yaw_deg=35, max_pitch_deg=25)
+PROBE_BAR = dict(
+    max_faces=None, min_inter_eye_px=20, min_detector_score=0.7, min_sharpness=15, min_brightness=25,
+    max_brightness=235, max_clipped_fraction=0.35, min_contrast=6, max_roll_deg=40, max_yaw_deg=60, max_pitch_deg=40)
+
+
+class QualitySettings(BaseModel):
+    """The gallery and probe quality bars; facelead.expectations.quality justifies the defaults.
+
+    One limit can be changed alone, e.g. ``FACELEAD_QUALITY__GALLERY__MIN_INTER_EYE_PX=90``.
+    """
+
+    gallery: QualityBar = QualityBar(**GALLERY_BAR)
+    probe: QualityBar = QualityBar(**PROBE_BAR)
+
+    @field_validator("gallery", "probe", mode="before")
+    @classmethod
+    def _over_defaults(cls, value: object, info: ValidationInfo) -> object:
+        defaults = GALLERY_BAR if info.field_name == "gallery" else PROBE_BAR
+        return {**defaults, **value} if isinstance(value, dict) else value
+
+
 class Settings(BaseSettings):
     """facelead configuration; derived paths live under ``data_dir`` unless set."""
 
@@ -64,6 +106,7 @@ class Settings(BaseSettings):
     dask: DaskSettings = DaskSettings()
     models: ModelSettings = ModelSettings()
     index: IndexSettings = IndexSettings()
+    quality: QualitySettings = QualitySettings()
 
     @model_validator(mode="after")
     def _threads_fit_cores(self) -> Settings:

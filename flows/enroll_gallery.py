@@ -12,7 +12,7 @@ from prefect.futures import as_completed
 from prefect.runtime import flow_run
 
 from facelead.flows.runtime import dask_task_runner
-from facelead.settings import Settings
+from facelead.settings import QualityBar, Settings
 from facelead.tasks.batches import BatchContext, BatchResult, batch_result
 from facelead.tasks.faces import embed_batch, face_models
 from facelead.tasks.inputs import collect_inputs, hash_inputs, split_new
@@ -30,6 +30,7 @@ class EnrollmentSummary:
     duplicates: int = 0
     refused: int = 0
     refused_by_reason: dict[str, int] = field(default_factory=dict)
+    quality_failures: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
     def add(self, batch: BatchResult) -> None:
@@ -37,14 +38,18 @@ class EnrollmentSummary:
         self.refused += batch.refused.num_rows
         for reason, _ in batch.refusal_lines():
             self.refused_by_reason[reason] = self.refused_by_reason.get(reason, 0) + 1
+        for reason in batch.quality.failed_checks():
+            self.quality_failures[reason] = self.quality_failures.get(reason, 0) + 1
 
     def markdown(self) -> str:
-        reasons = "\n".join(f"| refused: {k} | {v} |" for k, v in sorted(self.refused_by_reason.items()))
+        reasons = "".join(f"| refused: {k} | {v} |\n" for k, v in sorted(self.refused_by_reason.items()))
+        checks = "".join(f"| {k} | {v} |\n" for k, v in sorted(self.quality_failures.items(), key=lambda kv: -kv[1]))
         rate = self.enrolled / self.seconds if self.seconds else 0.0
         return (f"# Enrollment of gallery `{self.gallery_id}`\n\n| | count |\n|---|---|\n"
                 f"| images seen | {self.images_seen} |\n| enrolled | {self.enrolled} |\n"
-                f"| skipped as already known | {self.duplicates} |\n| refused | {self.refused} |\n{reasons}\n\n"
-                f"{self.seconds:.1f} s, {rate:.1f} faces/s")
+                f"| skipped as already known | {self.duplicates} |\n| refused | {self.refused} |\n{reasons}\n"
+                + (f"## Gallery quality checks failed\n\n| check | faces |\n|---|---|\n{checks}\n" if checks else "")
+                + f"{self.seconds:.1f} s, {rate:.1f} faces/s")
 
 
 def _chunks(items: list, size: int) -> list[list]:
@@ -52,11 +57,16 @@ def _chunks(items: list, size: int) -> list[list]:
 
 
 @flow(name="enroll-gallery", task_runner=dask_task_runner())
-def enroll_gallery(source: str, gallery: str = "default", source_name: str | None = None) -> EnrollmentSummary:
+def enroll_gallery(source: str, gallery: str = "default", source_name: str | None = None,
+                   quality_bar: QualityBar | None = None) -> EnrollmentSummary:
     """Enroll every new image of ``source`` (CSV manifest or folder) into ``gallery``.
 
-    Idempotent by content hash; unusable images are recorded with their reason and the
-    rest go on. Dask workers compute; only this process writes the database.
+    ``quality_bar`` replaces the configured gallery quality bar for this run (a legacy
+    gallery, say); its limits are audited and every verdict carries its suite version.
+
+    Idempotent by content hash; unusable images and faces below the gallery quality bar
+    are recorded with their reasons and the rest go on. Dask workers compute; only this
+    process writes the database.
     """
     started = time.monotonic()
     settings, log = Settings(), get_run_logger()
@@ -64,7 +74,8 @@ def enroll_gallery(source: str, gallery: str = "default", source_name: str | Non
     models = face_models(settings)
     ctx = BatchContext(gallery, run_id, models.recogniser.model_id, models.detector.model_id)
     refs, problems = collect_inputs(source, source_name)
-    seen = start_enrollment(settings.database_path, run_id, gallery, models, source, actor)
+    bar = quality_bar or settings.quality.gallery
+    seen = start_enrollment(settings.database_path, run_id, gallery, models, source, actor, bar)
     summary = EnrollmentSummary(run_id, gallery, images_seen=len(refs) + len(problems))
     futures, unusable = [], list(problems)
     for chunk in _chunks(refs, settings.dask.batch_size(len(refs))):  # hashing overlaps the workers' work
@@ -74,11 +85,11 @@ def enroll_gallery(source: str, gallery: str = "default", source_name: str | Non
         summary.duplicates += skipped
         unusable += unreadable
         if new:
-            futures.append(embed_batch.submit(new, models, settings.max_image_pixels, ctx))
+            futures.append(embed_batch.submit(new, models, settings.max_image_pixels, ctx, bar))
     log.info("%d images: %d batches submitted, %d already known, %d unusable", len(refs), len(futures),
              summary.duplicates, len(unusable))
     results = (future.result() for future in as_completed(futures))
-    for done, batch in enumerate(chain([batch_result(unusable, ctx)], results)):
+    for done, batch in enumerate(chain([batch_result(unusable, [], ctx)], results)):
         if not (batch.enrolled.num_rows or batch.refused.num_rows):
             continue
         persist_batch(settings.database_path, ctx, actor, batch)

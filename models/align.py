@@ -33,6 +33,12 @@ def similarity_transform(src: NDArray, dst: NDArray) -> NDArray[np.float64]:
     return np.hstack([scale * rotation, shift[:, None]])
 
 
+def roll_degrees(landmarks: NDArray) -> float:
+    """Angle of the eye line (right eye to left eye) from horizontal, degrees; 0 is level."""
+    dx, dy = np.asarray(landmarks[1], np.float64) - np.asarray(landmarks[0], np.float64)
+    return float(np.degrees(np.arctan2(dy, dx)))
+
+
 def template_for(size: tuple[int, int]) -> NDArray[np.float64]:
     """The ArcFace template scaled to a model's (width, height) input."""
     return ARCFACE_TEMPLATE * np.array([size[0] / 112.0, size[1] / 112.0])

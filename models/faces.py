@@ -14,6 +14,7 @@ from PIL import Image
 from facelead.models.align import align_face
 from facelead.models.detect import Detections, FaceDetector
 from facelead.models.embed import Embedder
+from facelead.models.quality import FaceQuality, face_quality
 from facelead.models.store import ModelHashError, PreparedModel, file_sha256, prepare_model
 from facelead.models.session import make_session
 
@@ -32,14 +33,29 @@ class FaceModels:
 
 
 @dataclass(frozen=True)
-class FaceVector:
-    """One detected face, its embedding and a JPEG thumbnail of it."""
+class MeasuredFace:
+    """One detected face, aligned and measured, not yet embedded; keeps no full image."""
 
     face_index: int
     face_count: int
     box: NDArray[np.float32]
     landmarks: NDArray[np.float32]
     score: float
+    aligned: NDArray[np.uint8]
+    quality: FaceQuality
+    thumbnail: bytes
+
+
+@dataclass(frozen=True)
+class FaceVector:
+    """One detected face, its quality, its embedding and a JPEG thumbnail of it."""
+
+    face_index: int
+    face_count: int
+    box: NDArray[np.float32]
+    landmarks: NDArray[np.float32]
+    score: float
+    quality: FaceQuality
     vector: NDArray[np.float32]
     thumbnail: bytes
 
@@ -80,15 +96,24 @@ def thumbnail(image: NDArray[np.uint8], box: NDArray, margin: float = 0.25) -> b
     return out.getvalue()
 
 
-def embed_face(image: NDArray[np.uint8], detections: Detections, index: int, embedder: Embedder) -> FaceVector:
-    """Align, embed and thumbnail face ``index`` of ``detections``."""
-    crop = align_face(image, detections.landmarks[index], embedder.manifest.input_size)
-    return FaceVector(
-        face_index=index,
-        face_count=len(detections),
-        box=detections.boxes[index],
-        landmarks=detections.landmarks[index],
-        score=float(detections.scores[index]),
-        vector=embedder.embed(crop[None])[0],
-        thumbnail=thumbnail(image, detections.boxes[index]),
+def measure_face(image: NDArray[np.uint8], detections: Detections, index: int, detector: FaceDetector,
+                 input_size: tuple[int, int]) -> MeasuredFace:
+    """Level the landmarks of face ``index`` if it is rolled, align it and measure its quality."""
+    box = detections.boxes[index]
+    landmarks = detector.level_landmarks(image, box, detections.landmarks[index])
+    aligned = align_face(image, landmarks, input_size)
+    score = float(detections.scores[index])
+    return MeasuredFace(
+        face_index=index, face_count=len(detections), box=box, landmarks=landmarks, score=score, aligned=aligned,
+        quality=face_quality(image, box, landmarks, score, len(detections), aligned),
+        thumbnail=thumbnail(image, box),
     )
+
+
+def embed_measured(faces: list[MeasuredFace], embedder: Embedder) -> list[FaceVector]:
+    """Embed measured faces in one batch."""
+    if not faces:
+        return []
+    vectors = embedder.embed(np.stack([f.aligned for f in faces]))
+    return [FaceVector(f.face_index, f.face_count, f.box, f.landmarks, f.score, f.quality, vector, f.thumbnail)
+            for f, vector in zip(faces, vectors)]

@@ -1,18 +1,26 @@
-"""Arrow tables that carry a batch's enrolled faces and refusals from workers to the writer.
+"""Arrow tables that carry a batch's enrolled faces, refusals and quality verdicts from
+workers to the writer.
 
-Column sets follow warehouse/queries/insert_enrolled.sql and insert_refusals.sql.
+Column sets follow warehouse/queries/insert_enrolled.sql, insert_refusals.sql and
+insert_quality.sql.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from facelead.expectations.quality import QualityVerdict
 from facelead.models.faces import FaceVector
+from facelead.models.quality import METRICS, FaceQuality
 from facelead.tasks.inputs import HashedRef, Refused
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+METRIC_TYPES = {name: {"int": pa.int32(), "bool": pa.bool_(), "float": pa.float64()}[field.type]
+                for name, field in FaceQuality.__dataclass_fields__.items()}
 
 
 @dataclass(frozen=True)
@@ -26,11 +34,37 @@ class BatchContext:
 
 
 @dataclass(frozen=True)
+class GatedFace:
+    """One face's quality measurements and its verdict under a quality suite."""
+
+    sha256: str
+    source_path: str
+    subject_id: str | None
+    face_index: int
+    quality: FaceQuality
+    verdict: QualityVerdict
+
+
+@dataclass(frozen=True)
+class QualityTables:
+    """Quality verdicts: one row per face (``validations``) and one per check (``results``)."""
+
+    validations: pa.Table
+    results: pa.Table
+
+    def failed_checks(self) -> list[str]:
+        """The reason of every failed check, one entry per face and check."""
+        failed = self.results.filter(pc.invert(self.results.column("passed")))
+        return failed.column("reason").to_pylist()
+
+
+@dataclass(frozen=True)
 class BatchResult:
-    """One batch's outcome: enrolled faces and refusals, ready for the warehouse."""
+    """One batch's outcome: enrolled faces, refusals and quality verdicts, ready for the warehouse."""
 
     enrolled: pa.Table
     refused: pa.Table
+    quality: QualityTables
 
     def refusal_lines(self) -> list[tuple[str, str]]:
         """(reason, detail) of each refusal."""
@@ -41,25 +75,25 @@ def face_id(sha256: str, face_index: int) -> str:
     return f"{sha256}/{face_index}"
 
 
-def enrolled_table(items: list[tuple[HashedRef, int, int, FaceVector]], ctx: BatchContext) -> pa.Table:
-    """One row per (image, width, height, chosen face)."""
+def enrolled_table(items: list[tuple[HashedRef, FaceVector]], ctx: BatchContext) -> pa.Table:
+    """One row per (image, chosen face)."""
     n = len(items)
-    refs = [item.ref for item, _, _, _ in items]
-    faces = [face for _, _, _, face in items]
+    refs = [item.ref for item, _ in items]
+    faces = [face for _, face in items]
     return pa.table({
         "gallery_id": [ctx.gallery_id] * n,
         "run_id": [ctx.run_id] * n,
         "model_id": [ctx.model_id] * n,
         "detector_id": [ctx.detector_id] * n,
         "subject_id": pa.array([r.subject_id for r in refs], pa.string()),
-        "sha256": pa.array([item.sha256 for item, _, _, _ in items], pa.string()),
+        "sha256": pa.array([item.sha256 for item, _ in items], pa.string()),
         "source_path": pa.array([r.path for r in refs], pa.string()),
         "source": pa.array([r.source for r in refs], pa.string()),
         "acquired_at": pa.array([r.acquired_at for r in refs], TIMESTAMP),
-        "width": pa.array([w for _, w, _, _ in items], pa.int32()),
-        "height": pa.array([h for _, _, h, _ in items], pa.int32()),
+        "width": pa.array([f.quality.image_width for f in faces], pa.int32()),
+        "height": pa.array([f.quality.image_height for f in faces], pa.int32()),
         "face_count": pa.array([f.face_count for f in faces], pa.int32()),
-        "face_id": pa.array([face_id(item.sha256, face.face_index) for item, _, _, face in items], pa.string()),
+        "face_id": pa.array([face_id(item.sha256, face.face_index) for item, face in items], pa.string()),
         "face_index": pa.array([f.face_index for f in faces], pa.int32()),
         "box": pa.array([f.box.tolist() for f in faces], pa.list_(pa.float32(), 4)),
         "landmarks": pa.array([f.landmarks.reshape(-1).tolist() for f in faces], pa.list_(pa.float32(), 10)),
@@ -83,8 +117,41 @@ def refused_table(items: list[Refused], ctx: BatchContext) -> pa.Table:
     })
 
 
-def batch_result(outcomes: list, ctx: BatchContext) -> BatchResult:
-    """Split per-image outcomes (Refused, or (HashedRef, width, height, FaceVector)) into tables."""
+def quality_tables(faces: list[GatedFace], context: str, context_id: str, gallery_id: str) -> QualityTables:
+    """Verdicts of ``faces`` checked during an enrollment run or a search (``context_id``)."""
+    ids = [str(uuid.uuid4()) for _ in faces]
+    validations = pa.table({
+        "check_id": pa.array(ids, pa.string()),
+        "context": pa.array([context] * len(faces), pa.string()),
+        "context_id": pa.array([context_id] * len(faces), pa.string()),
+        "gallery_id": pa.array([gallery_id] * len(faces), pa.string()),
+        "image_sha256": pa.array([f.sha256 for f in faces], pa.string()),
+        "source_path": pa.array([f.source_path for f in faces], pa.string()),
+        "subject_id": pa.array([f.subject_id for f in faces], pa.string()),
+        "face_index": pa.array([f.face_index for f in faces], pa.int32()),
+        "suite": pa.array([f.verdict.suite for f in faces], pa.string()),
+        "suite_version": pa.array([f.verdict.suite_version for f in faces], pa.string()),
+        "passed": pa.array([f.verdict.passed for f in faces], pa.bool_()),
+        "failed_checks": pa.array([f.verdict.describe() for f in faces], pa.string()),
+        **{metric: pa.array([getattr(f.quality, metric) for f in faces], METRIC_TYPES[metric]) for metric in METRICS},
+    })
+    checks = [(check_id, c) for check_id, f in zip(ids, faces) for c in f.verdict.checks]
+    results = pa.table({
+        "check_id": pa.array([i for i, _ in checks], pa.string()),
+        "expectation": pa.array([c.check for _, c in checks], pa.string()),
+        "metric": pa.array([c.metric for _, c in checks], pa.string()),
+        "passed": pa.array([c.passed for _, c in checks], pa.bool_()),
+        "observed": pa.array([c.observed for _, c in checks], pa.float64()),
+        "min_value": pa.array([c.min_value for _, c in checks], pa.float64()),
+        "max_value": pa.array([c.max_value for _, c in checks], pa.float64()),
+        "reason": pa.array([c.reason for _, c in checks], pa.string()),
+    })
+    return QualityTables(validations, results)
+
+
+def batch_result(outcomes: list, gated: list[GatedFace], ctx: BatchContext) -> BatchResult:
+    """Split per-image outcomes (Refused, or (HashedRef, FaceVector)) and verdicts into tables."""
     refused = [o for o in outcomes if isinstance(o, Refused)]
     enrolled = [o for o in outcomes if not isinstance(o, Refused)]
-    return BatchResult(enrolled_table(enrolled, ctx), refused_table(refused, ctx))
+    return BatchResult(enrolled_table(enrolled, ctx), refused_table(refused, ctx),
+                       quality_tables(gated, "enrollment", ctx.run_id, ctx.gallery_id))

@@ -8,24 +8,29 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NONE
 
-from facelead.models.faces import FaceModels, FaceVector, embed_face, load
+from facelead.expectations.quality import QualityVerdict, validate
+from facelead.models.faces import FaceModels, FaceVector, MeasuredFace, embed_measured, load, measure_face
 from facelead.models.image import ImageDecodeError, decode_image, sha256_hex
 from facelead.models.manifest import load_manifest
 from facelead.models.store import prepare_model
-from facelead.settings import Settings
-from facelead.tasks.batches import BatchContext, BatchResult, batch_result
+from facelead.settings import QualityBar, Settings
+from facelead.tasks.batches import BatchContext, BatchResult, GatedFace, batch_result
 from facelead.tasks.inputs import HashedRef, Refused
 from facelead.tasks.search import SearchRefused
 
 
-Enrolled = tuple[HashedRef, int, int, FaceVector]  # image, width, height, chosen face
+Measured = tuple[HashedRef, MeasuredFace]  # gallery image and its largest face
+Enrolled = tuple[HashedRef, FaceVector]
 
 
 @dataclass(frozen=True)
 class ProbeFace:
+    """The probe's chosen face, embedded, and its verdict under the probe quality suite."""
+
     path: str
     sha256: str
     face: FaceVector
+    verdict: QualityVerdict
 
 
 def face_models(settings: Settings) -> FaceModels:
@@ -40,8 +45,8 @@ def face_models(settings: Settings) -> FaceModels:
     )
 
 
-def enroll_image(item: HashedRef, models: FaceModels, max_pixels: int) -> Enrolled | Refused:
-    """The largest face of one gallery image, or why there is none. Never raises."""
+def measure_image(item: HashedRef, models: FaceModels, max_pixels: int) -> Measured | Refused:
+    """The largest face of one gallery image, aligned and measured, or why there is none. Never raises."""
     ref = item.ref
     try:
         data = Path(ref.path).read_bytes()
@@ -52,8 +57,7 @@ def enroll_image(item: HashedRef, models: FaceModels, max_pixels: int) -> Enroll
         detections = detector.detect(image)
         if not len(detections):
             return Refused(ref.path, ref.subject_id, item.sha256, "no_face", f"{ref.path}: no face found")
-        face = embed_face(image, detections, detections.largest(), embedder)
-        return item, image.shape[1], image.shape[0], face
+        return item, measure_face(image, detections, detections.largest(), detector, embedder.manifest.input_size)
     except ImageDecodeError as exc:
         return Refused(ref.path, ref.subject_id, item.sha256, exc.reason, f"{ref.path}: {exc.detail}")
     except OSError as exc:
@@ -62,14 +66,38 @@ def enroll_image(item: HashedRef, models: FaceModels, max_pixels: int) -> Enroll
         return Refused(ref.path, ref.subject_id, item.sha256, "error", f"{ref.path}: {type(exc).__name__}: {exc}")
 
 
+def gate_and_embed(measured: list[Measured], models: FaceModels, bar: QualityBar
+                   ) -> tuple[list[Enrolled], list[Refused], list[GatedFace]]:
+    """Validate the faces with the gallery suite in one run; embed those that pass."""
+    verdicts = validate("gallery", bar, [face.quality.as_row() for _, face in measured])
+    passed = [(item, face) for (item, face), verdict in zip(measured, verdicts) if verdict.passed]
+    refused = [Refused(item.ref.path, item.ref.subject_id, item.sha256, "quality",
+                       f"{item.ref.path}: below the gallery quality bar: {verdict.describe()}")
+               for (item, _), verdict in zip(measured, verdicts) if not verdict.passed]
+    vectors = embed_measured([face for _, face in passed], load(models)[1])
+    gated = [GatedFace(item.sha256, item.ref.path, item.ref.subject_id, face.face_index, face.quality, verdict)
+             for (item, face), verdict in zip(measured, verdicts)]
+    return [(item, vector) for (item, _), vector in zip(passed, vectors)], refused, gated
+
+
 @task(cache_policy=NONE, retries=2, retry_delay_seconds=[2, 10])
-def embed_batch(items: list[HashedRef], models: FaceModels, max_pixels: int, ctx: BatchContext) -> BatchResult:
-    """Enrolled faces and refusals of a batch as Arrow tables; runs on a Dask worker."""
-    return batch_result([enroll_image(item, models, max_pixels) for item in items], ctx)
+def embed_batch(items: list[HashedRef], models: FaceModels, max_pixels: int, ctx: BatchContext,
+                bar: QualityBar) -> BatchResult:
+    """Measure, quality-gate and embed a batch of gallery images on a Dask worker.
+
+    Returns the enrolled faces, the refusals and every face's quality verdict as Arrow tables.
+    """
+    outcomes = [measure_image(item, models, max_pixels) for item in items]
+    enrolled, failed, gated = gate_and_embed([o for o in outcomes if not isinstance(o, Refused)], models, bar)
+    return batch_result([*enrolled, *failed, *(o for o in outcomes if isinstance(o, Refused))], gated, ctx)
 
 
-def probe_face(path: str, models: FaceModels, max_pixels: int, face_index: int | None) -> ProbeFace:
-    """The probe's chosen face (largest unless ``face_index``), embedded; raises SearchRefused."""
+def probe_face(path: str, models: FaceModels, max_pixels: int, face_index: int | None, bar: QualityBar) -> ProbeFace:
+    """The probe's chosen face (largest unless ``face_index``), embedded and quality-checked.
+
+    Raises SearchRefused when there is no usable face; a face below the quality bar is
+    returned with its failed verdict for the flow to refuse or override.
+    """
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -85,10 +113,13 @@ def probe_face(path: str, models: FaceModels, max_pixels: int, face_index: int |
     index = detections.largest() if face_index is None else face_index
     if not 0 <= index < len(detections):
         raise SearchRefused("no_such_face", f"{path}: face {index + 1} asked for, the probe has {len(detections)}")
-    return ProbeFace(path, sha256_hex(data), embed_face(image, detections, index, embedder))
+    measured = measure_face(image, detections, index, detector, embedder.manifest.input_size)
+    [verdict] = validate("probe", bar, [measured.quality.as_row()])
+    [face] = embed_measured([measured], embedder)
+    return ProbeFace(path, sha256_hex(data), face, verdict)
 
 
 @task(cache_policy=NONE)
-def embed_probe(path: str, models: FaceModels, max_pixels: int, face_index: int | None) -> ProbeFace:
-    """Decode, detect, choose and embed the probe face; raises SearchRefused."""
-    return probe_face(path, models, max_pixels, face_index)
+def embed_probe(path: str, models: FaceModels, max_pixels: int, face_index: int | None, bar: QualityBar) -> ProbeFace:
+    """Decode, detect, choose, measure and embed the probe face; raises SearchRefused."""
+    return probe_face(path, models, max_pixels, face_index, bar)

@@ -9,8 +9,10 @@ import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NONE
 
+from facelead.expectations.quality import suite_version
 from facelead.models.faces import FaceModels
-from facelead.tasks.batches import BatchContext, BatchResult
+from facelead.settings import QualityBar
+from facelead.tasks.batches import BatchContext, BatchResult, GatedFace, QualityTables, quality_tables
 from facelead.tasks.faces import ProbeFace
 from facelead.tasks.search import Ranked
 from facelead.warehouse import db
@@ -29,8 +31,9 @@ DB_TASK = {"cache_policy": NONE, "retries": 3, "retry_delay_seconds": [1, 5, 15]
 
 
 @task(**DB_TASK)
-def start_enrollment(db_path: Path, run_id: str, gallery_id: str, models: FaceModels, source: str, actor: str) -> set[str]:
-    """Record the run, gallery and models; return the content hashes the gallery already has."""
+def start_enrollment(db_path: Path, run_id: str, gallery_id: str, models: FaceModels, source: str, actor: str,
+                     bar: QualityBar) -> set[str]:
+    """Record the run, gallery, models and quality bar; return the content hashes not to look at again."""
     rec = models.recogniser
     with db.open_db(db_path) as conn, db.transaction(conn):
         db.ensure_gallery(conn, gallery_id)
@@ -39,19 +42,22 @@ def start_enrollment(db_path: Path, run_id: str, gallery_id: str, models: FaceMo
                               m.manifest.output_dim, m.manifest.licence)
         db.start_enrollment_run(conn, run_id, gallery_id, rec.model_id, source, actor)
         db.append_audit(conn, actor, "enrollment.start", f"gallery:{gallery_id}",
-                        {"run_id": run_id, "input": source, "model_id": rec.model_id})
-        return db.known_hashes(conn, gallery_id, rec.model_id)
+                        {"run_id": run_id, "input": source, "model_id": rec.model_id,
+                         "quality_suite": {"version": suite_version(bar), "limits": bar.model_dump()}})
+        return db.known_hashes(conn, gallery_id, rec.model_id, suite_version(bar))
 
 
 @task(**DB_TASK)
 def persist_batch(db_path: Path, ctx: BatchContext, actor: str, batch: BatchResult) -> None:
-    """Insert one batch of enrolled faces and refusals with its audit row, atomically."""
+    """Insert one batch of enrolled faces, refusals and quality verdicts with its audit row, atomically."""
     refused = batch.refused.to_pydict()
     with db.open_db(db_path) as conn, db.transaction(conn):
         if batch.enrolled.num_rows:
             db.insert_enrolled(conn, batch.enrolled)
         if batch.refused.num_rows:
             db.insert_refusals(conn, batch.refused)
+        if batch.quality.validations.num_rows:
+            db.insert_quality(conn, batch.quality.validations, batch.quality.results)
         db.append_audit(conn, actor, "enrollment.batch", f"gallery:{ctx.gallery_id}", {
             "run_id": ctx.run_id,
             "enrolled": sorted(batch.enrolled.column("sha256").to_pylist()),
@@ -120,11 +126,15 @@ def remove_subject(db_path: Path, gallery_id: str, subject_id: str, actor: str, 
 
 @task(**DB_TASK)
 def record_search(db_path: Path, search_id: str, case_number: str, gallery_id: str, models: FaceModels, k: int,
-                  method: dict, gallery_size: int, probe: ProbeFace, ranked: list[Ranked], actor: str) -> None:
-    """Persist the search, its candidates and its audit row in one transaction.
+                  method: dict, gallery_size: int, probe: ProbeFace, quality_override: str | None,
+                  ranked: list[Ranked], actor: str) -> None:
+    """Persist the search, its probe's quality verdict, its candidates and its audit row in one transaction.
 
     ``method``: {"method": "exact"|"scann", "index_build_id", "params", "delta_size"}.
+    ``quality_override``: the analyst's reason to search a probe below the quality bar.
     """
+    quality = probe_quality_tables(probe, search_id, gallery_id)
+    override = None if probe.verdict.passed else quality_override
     record = {
         "search_id": search_id, "case_number": case_number, "gallery_id": gallery_id,
         "model_id": models.recogniser.model_id, "detector_id": models.detector.model_id,
@@ -134,6 +144,8 @@ def record_search(db_path: Path, search_id: str, case_number: str, gallery_id: s
         "k": k, "gallery_size": gallery_size, "probe_sha256": probe.sha256, "probe_path": probe.path,
         "probe_face_index": probe.face.face_index, "probe_face_count": probe.face.face_count,
         "probe_box": probe.face.box.tolist(), "probe_thumbnail": probe.face.thumbnail,
+        "quality_check_id": quality.validations.column("check_id")[0].as_py(),
+        "quality_failures": probe.verdict.describe() or None, "quality_override": override,
         "actor": actor, "created_at": db.now(),
     }
     candidates = pa.table({
@@ -145,16 +157,28 @@ def record_search(db_path: Path, search_id: str, case_number: str, gallery_id: s
     })
     with db.open_db(db_path) as conn, db.transaction(conn):
         db.insert_search(conn, record, candidates)
+        db.insert_quality(conn, quality.validations, quality.results)
         db.append_audit(conn, actor, "search.run", f"search:{search_id}", {
             "case_number": case_number, "gallery_id": gallery_id, "model_id": models.recogniser.model_id,
             **method, "k": k, "probe_sha256": probe.sha256,
+            "quality": {"suite_version": probe.verdict.suite_version, "failures": probe.verdict.describe(),
+                        "override": override},
             "candidates": [[r.rank, r.face_id, round(r.score, 6)] for r in ranked],
         })
 
 
+def probe_quality_tables(probe: ProbeFace, search_id: str, gallery_id: str) -> QualityTables:
+    face = probe.face
+    return quality_tables([GatedFace(probe.sha256, probe.path, None, face.face_index, face.quality, probe.verdict)],
+                          "search", search_id, gallery_id)
+
+
 @task(**DB_TASK)
-def record_event(db_path: Path, actor: str, action: str, target: str, details: dict) -> None:
-    """Append one audit row on its own (refusals, sheet writes)."""
+def record_event(db_path: Path, actor: str, action: str, target: str, details: dict,
+                 quality: QualityTables | None = None) -> None:
+    """Append one audit row on its own (refusals, sheet writes), with the quality verdicts behind it."""
     with db.open_db(db_path) as conn, db.transaction(conn):
+        if quality is not None:
+            db.insert_quality(conn, quality.validations, quality.results)
         db.append_audit(conn, actor, action, target, details)
 

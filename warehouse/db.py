@@ -171,9 +171,11 @@ def register_model(conn: duckdb.DuckDBPyConnection, model_id: str, manifest_id: 
     conn.execute(query("register_model"), [model_id, manifest_id, role, sha256, output_dim, licence, now()])
 
 
-def known_hashes(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str) -> set[str]:
-    """Content hashes already enrolled in, or refused by, this gallery for this model."""
-    rows = conn.execute(query("known_hashes"), [gallery_id, model_id, gallery_id, model_id]).fetchall()
+def known_hashes(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str, suite_version: str) -> set[str]:
+    """Content hashes this gallery has enrolled or refused for this model (quality refusals
+    only if made by gallery suite ``suite_version``)."""
+    rows = conn.execute(query("known_hashes"), {"gallery_id": gallery_id, "model_id": model_id,
+                                                "suite_version": suite_version}).fetchall()
     return {row[0] for row in rows}
 
 
@@ -196,6 +198,12 @@ def insert_enrolled(conn: duckdb.DuckDBPyConnection, batch: pa.Table) -> None:
 def insert_refusals(conn: duckdb.DuckDBPyConnection, batch: pa.Table) -> None:
     with registered(conn, "refused_batch", batch):
         conn.execute(query("insert_refusals"))
+
+
+def insert_quality(conn: duckdb.DuckDBPyConnection, validations: pa.Table, results: pa.Table) -> None:
+    """Insert quality verdicts: one row per face checked and one per expectation."""
+    with registered(conn, "validation_batch", validations), registered(conn, "result_batch", results):
+        conn.execute(query("insert_quality"))
 
 
 def _vectors(conn: duckdb.DuckDBPyConnection, name: str, params: list) -> tuple[list[str], list[str], NDArray[np.float32]]:
@@ -264,8 +272,9 @@ def resolve_hits(conn: duckdb.DuckDBPyConnection, build_id: str, gallery_id: str
 def insert_search(conn: duckdb.DuckDBPyConnection, record: dict, candidates: pa.Table) -> None:
     """Persist a search and its ranked candidates (``record`` keys follow the searches table)."""
     columns = ["search_id", "case_number", "gallery_id", "model_id", "detector_id", "method", "k", "gallery_size",
-               "index_build_id", "search_params", "delta_size", "probe_sha256", "probe_path", "probe_face_index", "probe_face_count", "probe_box",
-               "probe_thumbnail", "actor", "created_at"]
+               "index_build_id", "search_params", "delta_size", "probe_sha256", "probe_path", "probe_face_index",
+               "probe_face_count", "probe_box", "probe_thumbnail", "quality_check_id", "quality_failures",
+               "quality_override", "actor", "created_at"]
     conn.execute(query("insert_search"), [record[c] for c in columns])
     with registered(conn, "candidate_batch", candidates):
         conn.execute(query("insert_candidates"))

@@ -44,3 +44,19 @@ def test_batch_size_gives_each_worker_a_few_large_tasks(monkeypatch):
     assert dask.batch_size(1_000_000) == 256
     monkeypatch.setenv("FACELEAD_DASK__IMAGES_PER_TASK", "10")
     assert Settings().dask.batch_size(1200) == 10
+
+
+def test_one_quality_limit_can_be_changed_alone(monkeypatch):
+    monkeypatch.setenv("FACELEAD_QUALITY__GALLERY__MIN_INTER_EYE_PX", "90")
+    monkeypatch.setenv("FACELEAD_QUALITY__PROBE__MAX_FACES", "3")
+    quality, defaults = Settings().quality, Settings.model_fields["quality"].default
+    assert quality.gallery.min_inter_eye_px == 90 and quality.probe.max_faces == 3
+    assert quality.gallery.model_copy(update={"min_inter_eye_px": defaults.gallery.min_inter_eye_px}) == defaults.gallery
+    assert quality.probe.min_sharpness == defaults.probe.min_sharpness
+
+
+def test_the_gallery_bar_is_stricter_than_the_probe_bar():
+    quality = Settings().quality
+    assert quality.gallery.max_faces == 1 and quality.probe.max_faces is None
+    assert quality.gallery.min_inter_eye_px > quality.probe.min_inter_eye_px
+    assert quality.gallery.min_sharpness > quality.probe.min_sharpness

@@ -12,7 +12,7 @@ def _row(rank, subject):
             "created_at": datetime(2026, 1, 1, tzinfo=timezone.utc), "probe_thumbnail": JPEG,
             "probe_face_index": 0, "probe_face_count": 1, "rank": rank, "score": 0.61 - rank / 10,
             "subject_id": subject, "face_id": f"f{rank}", "thumbnail": JPEG, "source": "county booking",
-            "acquired_at": None, "source_path": "/g/x.jpg"}
+            "acquired_at": None, "source_path": "/g/x.jpg", "quality_failures": None, "quality_override": None}
 
 
 def test_sheet_carries_the_notice_case_and_ranked_candidates():
@@ -22,6 +22,19 @@ def test_sheet_carries_the_notice_case_and_ranked_candidates():
     assert html.index("S-1") < html.index("S-2")
     assert html.count("data:image/jpeg;base64,") == 4
     assert "match" not in html.lower()
+
+
+def test_a_probe_that_passed_the_quality_bar_says_so():
+    html = render_sheet([_row(1, "S-1")])
+    assert "meets the probe quality bar" in html and "probe below quality bar" not in html
+
+
+def test_an_overridden_probe_prints_its_failures_and_who_overrode_it_why():
+    row = {**_row(1, "S-1"), "quality_failures": "blurred (sharpness 9.1, at least 15)",
+           "quality_override": "only frame of the suspect; detective asked"}
+    html = render_sheet([row])
+    assert ("probe below quality bar: blurred (sharpness 9.1, at least 15); override by ana: "
+            "only frame of the suspect; detective asked") in html
 
 
 def test_hostile_subject_ids_are_escaped():

@@ -1,0 +1,181 @@
+"""The image-quality gate: gallery and probe suites over per-face quality metrics.
+
+Each suite is a Great Expectations 1.x suite built in code from a QualityBar (settings),
+run in an ephemeral context (nothing written to disk) over a DataFrame with one row per
+face, a whole batch of images at a time. Metric units are in facelead.models.quality.
+
+Why the default bars sit where they do (measured with bench/quality.py on faces-dev's 78
+labeled photos, SFace + YuNet):
+
+- Inter-eye distance. ISO/IEC 19794-5 (and ICAO 9303) ask enrolment photos for 90 px
+  between the eye centres; that is the bar for new captures, and an agency whose gallery is
+  booking photos should raise the gallery bar to it. The default is 40 px because the
+  recogniser never sees more: the ArcFace template it reads puts the eyes 35 px apart, and
+  faces-dev genuine scores are the same from full size down to 50 px (mean 0.740 vs 0.739)
+  and lose 1% at 35 px; faces-dev's web photos go down to 42.5 px. Probes: 20 px, where
+  genuine scores still hold (0.716) and below which they fall away (0.688 at 16 px, 0.625
+  at 12 px) and the detector loses a quarter of the faces.
+- Sharpness (variance of the Laplacian of the aligned face). faces-dev: min 46, 5th
+  percentile 93. A Gaussian blur of 0.15 inter-eye distances brings every face the
+  detector still finds to 2.5-13; 0.08 to at most 24. Gallery 35, probe 15.
+- Exposure. Face brightness on faces-dev 68-173, clipped share at most 0.03, contrast at
+  least 17. A photo darkened to 6% measures brightness 5-10, contrast 2-4. Gallery:
+  brightness 50-210, clipped <= 0.10, contrast >= 12; probe: 25-235, <= 0.35, >= 6.
+- Pose. ISO/IEC 19794-5 allows 5 degrees of yaw and pitch and 8 of roll for frontal
+  photos; the landmark estimates here are good to about 10 degrees, and faces-dev (web
+  photos of which some are turned 20-30 degrees) measures roll within 8.3, yaw within 33,
+  pitch within 21. Gallery: roll 15, yaw 35, pitch 25. Alignment undoes roll, so the
+  probe allows 40 (the detector itself loses most faces beyond 45), yaw 60, pitch 40.
+- Detector score: 0.7 for both, the detector's own default, so that lowering the
+  detector's threshold to find faces in a crowd does not lower the gate.
+- Faces in the image: a gallery photo must show exactly one, so that its subject is not
+  in doubt; a probe may show several (the analyst picks one).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+
+from facelead.settings import QualityBar
+
+# bar field -> (metric column, bound, why a face fails it)
+CHECKS: dict[str, tuple[str, str, str]] = {
+    "max_faces": ("face_count", "max", "more than one face"),
+    "min_inter_eye_px": ("inter_eye_px", "min", "face too small"),
+    "min_detector_score": ("detector_score", "min", "face unclear to the detector"),
+    "min_sharpness": ("sharpness", "min", "blurred"),
+    "min_brightness": ("brightness", "min", "too dark"),
+    "max_brightness": ("brightness", "max", "too bright"),
+    "max_clipped_fraction": ("clipped_fraction", "max", "shadows or highlights clipped"),
+    "min_contrast": ("contrast", "min", "too little contrast"),
+    "max_roll_deg": ("roll_deg", "abs", "head tilted"),
+    "max_yaw_deg": ("yaw_deg", "abs", "head turned"),
+    "max_pitch_deg": ("pitch_deg", "abs", "head nodded up or down"),
+}
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One expectation's outcome for one face."""
+
+    check: str
+    metric: str
+    passed: bool
+    observed: float
+    min_value: float | None
+    max_value: float | None
+    reason: str
+
+    def describe(self) -> str:
+        """E.g. ``face too small (inter_eye_px 18.2, at least 40)``."""
+        if self.min_value is not None and self.max_value is not None:
+            limit = f"between {self.min_value:g} and {self.max_value:g}"
+        elif self.min_value is not None:
+            limit = f"at least {self.min_value:g}"
+        else:
+            limit = f"at most {self.max_value:g}"
+        return f"{self.reason} ({self.metric} {self.observed:.3g}, {limit})"
+
+
+@dataclass(frozen=True)
+class QualityVerdict:
+    """A face's outcome under one suite version: every check, passed or not."""
+
+    suite: str
+    suite_version: str
+    checks: tuple[CheckOutcome, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def failures(self) -> tuple[CheckOutcome, ...]:
+        return tuple(c for c in self.checks if not c.passed)
+
+    def describe(self) -> str:
+        """The failed checks, '; '-separated (empty when it passed)."""
+        return "; ".join(c.describe() for c in self.failures)
+
+
+def bounds(bar: QualityBar) -> list[tuple[str, str, float | None, float | None, str]]:
+    """(check, metric, min, max, reason) of every check the bar switches on."""
+    out = []
+    for check, (metric, kind, reason) in CHECKS.items():
+        limit = getattr(bar, check)
+        if limit is None:
+            continue
+        if kind == "abs":
+            out.append((check, metric, -float(limit), float(limit), reason))
+        elif kind == "min":
+            out.append((check, metric, float(limit), None, reason))
+        else:
+            out.append((check, metric, None, float(limit),
+                        reason if check != "max_faces" or limit == 1 else f"more than {limit} faces"))
+    return out
+
+
+def suite_version(bar: QualityBar) -> str:
+    """Short hash of the suite's checks and limits: it changes whenever a limit does."""
+    canonical = json.dumps(bounds(bar), sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+@functools.cache
+def _gx():
+    """The Great Expectations module, its expectations and an ephemeral context, once per process."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    asset = context.data_sources.add_pandas("facelead").add_dataframe_asset("face_quality")
+    return gx, gxe, context, asset.add_batch_definition_whole_dataframe("batch")
+
+
+def quality_suite(name: str, bar: QualityBar):
+    """The suite ``name`` as a GX ExpectationSuite: one ExpectColumnValuesToBeBetween per check."""
+    gx, gxe, _, _ = _gx()
+    return gx.ExpectationSuite(name=f"{name}@{suite_version(bar)}", expectations=[
+        gxe.ExpectColumnValuesToBeBetween(column=metric, min_value=low, max_value=high,
+                                          meta={"check": check, "reason": reason})
+        for check, metric, low, high, reason in bounds(bar)
+    ])
+
+
+@functools.cache
+def _validation(name: str, bar: QualityBar):
+    gx, _, context, batch = _gx()
+    suite = context.suites.add(quality_suite(name, bar))
+    return context.validation_definitions.add(gx.ValidationDefinition(name=suite.name, data=batch, suite=suite))
+
+
+def validate(name: str, bar: QualityBar, rows: list[dict[str, float]]) -> list[QualityVerdict]:
+    """Run suite ``name`` with ``bar``'s limits over one row of metrics per face, in one validation."""
+    if not rows:
+        return []
+    import pandas as pd
+
+    frame = pd.DataFrame(rows).reset_index(drop=True)
+    result = _validation(name, bar).run(batch_parameters={"dataframe": frame},
+                                        result_format={"result_format": "COMPLETE"})
+    failed: dict[str, set[int]] = {}
+    for outcome in result.results:
+        if outcome.exception_info and outcome.exception_info.get("raised_exception"):
+            raise RuntimeError(f"quality suite {name}: {outcome.expectation_config.meta['check']} could not run: "
+                               f"{outcome.exception_info.get('exception_message')}")
+        failed[outcome.expectation_config.meta["check"]] = set(outcome.result.get("unexpected_index_list") or [])
+    version = suite_version(bar)
+    return [
+        QualityVerdict(name, version, tuple(
+            CheckOutcome(check, metric, i not in failed[check], float(row[metric]), low, high, reason)
+            for check, metric, low, high, reason in bounds(bar)))
+        for i, row in enumerate(rows)
+    ]
