@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from degraded import below_bar_inputs
+
 FACES_DEV = Path(os.environ.get("FACELEAD_FACES_DEV", Path(__file__).resolve().parents[3] / "shared" / "data" / "faces-dev"))
 
 
@@ -69,6 +71,7 @@ class EnrolledSet:
     probes: list[tuple[Path, str]]
     gallery_images: int
     bad_inputs: dict[str, str]
+    below_bar: dict[str, str]
     summary: object
 
 
@@ -84,7 +87,7 @@ def _bad_inputs(folder: Path, sample_jpeg: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def enrolled(faces_dev, settings, dask_runner, tmp_path_factory) -> EnrolledSet:
+def enrolled(faces_dev, settings, dask_runner, models, tmp_path_factory) -> EnrolledSet:
     from facelead.flows.enroll_gallery import enroll_gallery
 
     rows = list(csv.DictReader((faces_dev / "labels.csv").open()))
@@ -100,6 +103,7 @@ def enrolled(faces_dev, settings, dask_runner, tmp_path_factory) -> EnrolledSet:
         gallery += [(p, person) for p in paths]
     work = tmp_path_factory.mktemp("inputs")
     bad = _bad_inputs(work / "bad", gallery[0][0])
+    below_bar = below_bar_inputs(work / "below-bar", faces_dev, models)
     manifest = work / "gallery.csv"
     with manifest.open("w", newline="") as fh:
         writer = csv.writer(fh)
@@ -107,5 +111,6 @@ def enrolled(faces_dev, settings, dask_runner, tmp_path_factory) -> EnrolledSet:
         writer.writerows([str(p), person, "faces-dev", "2020-01-01"] for p, person in gallery)
         writer.writerows([f"bad/{name}", "S-BAD", "faces-dev", ""] for name in bad)
         writer.writerow(["bad/undated.jpg", "S-BAD", "faces-dev", "last tuesday"])
+        writer.writerows([f"below-bar/{name}", "S-BELOW-BAR", "faces-dev", ""] for name in below_bar)
     summary = enroll_gallery.with_options(task_runner=dask_runner)(source=str(manifest), gallery="dev")
-    return EnrolledSet(manifest, probes, len(gallery), bad, summary)
+    return EnrolledSet(manifest, probes, len(gallery), bad, below_bar, summary)

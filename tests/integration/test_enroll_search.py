@@ -57,7 +57,7 @@ def test_bad_inputs_are_recorded_with_reasons_and_the_rest_enrolled(enrolled, se
         assert refusals[name][0] == reason, (name, refusals.get(name))
         assert name in refusals[name][1]  # the detail names the file
     assert any(r == "bad_manifest_row" and "last tuesday" in d for r, d in refusals.values())
-    assert summary.refused == len(enrolled.bad_inputs) + 1
+    assert summary.refused == len(enrolled.bad_inputs) + 1 + len(enrolled.below_bar)
     assert summary.refused_by_reason["no_face"] == 1
 
 
