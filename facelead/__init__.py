@@ -8,13 +8,15 @@ __version__ = "0.1.0"
 
 LEAD_NOTICE = "Investigative lead only - not a positive identification and not probable cause"
 
-# Prefect must never phone home, and its in-process server needs time on a small machine.
-# Set before anything imports prefect; an operator's own environment wins.
+# Prefect and Great Expectations must never phone home, and Prefect's in-process server
+# needs time on a small machine. Set before either is imported; an operator's own
+# environment wins.
 import os as _os
 
 for _name, _value in {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
+    "GX_ANALYTICS_ENABLED": "false",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
 }.items():
     _os.environ.setdefault(_name, _value)

@@ -4,7 +4,7 @@ Units and meaning of every metric (the quality suites in ``facelead.expectations
 the bars):
 
 - ``image_width``, ``image_height``: the upright image in pixels.
-- ``is_colour``: False when the three channels are (near) equal, i.e. a greyscale photo.
+- ``is_colour``: False when the face's three channels are (near) equal, i.e. a greyscale photo.
 - ``face_count``: faces the detector found in the image at its score threshold.
 - ``face_width_px``: width of the detector's face box, in image pixels.
 - ``inter_eye_px``: distance between the two eye centres, in image pixels (ISO/IEC
@@ -73,7 +73,7 @@ METRICS = tuple(FaceQuality.__dataclass_fields__)
 
 
 def is_colour(image: NDArray[np.uint8], tolerance: int = 4) -> bool:
-    """True unless every pixel's channels lie within ``tolerance`` grey levels of each other."""
+    """True when over 1% of (sampled) pixels have channels more than ``tolerance`` grey levels apart."""
     sample = image[:: max(1, image.shape[0] // 256), :: max(1, image.shape[1] // 256)].astype(np.int16)
     spread = sample.max(axis=2) - sample.min(axis=2)
     return bool((spread > tolerance).mean() > 0.01)
@@ -112,7 +112,7 @@ def face_quality(image: NDArray[np.uint8], box: NDArray, landmarks: NDArray, sco
     return FaceQuality(
         image_width=int(image.shape[1]),
         image_height=int(image.shape[0]),
-        is_colour=is_colour(image),
+        is_colour=is_colour(aligned),
         face_count=int(face_count),
         face_width_px=float(box[2]),
         inter_eye_px=float(np.hypot(*(np.asarray(landmarks[1], np.float64) - landmarks[0]))),

@@ -27,3 +27,11 @@ def test_face_numbers_start_at_one(capsys):
     with pytest.raises(SystemExit):
         main(["search", "probe.jpg", "--case", "C-1", "--face", "0"])
     assert "--face counts from 1" in capsys.readouterr().err
+
+
+def test_a_quality_override_reason_is_an_option_of_search_only():
+    args = parser().parse_args(["search", "probe.jpg", "--case", "C-1", "--quality-override", "only frame"])
+    assert args.quality_override == "only frame"
+    assert parser().parse_args(["search", "probe.jpg", "--case", "C-1"]).quality_override is None
+    with pytest.raises(SystemExit):
+        parser().parse_args(["enroll", "x.csv", "--quality-override", "no"])
