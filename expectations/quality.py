@@ -153,7 +153,8 @@ def quality_suite(name: str, bar: QualityBar):
 
 
 @functools.cache
-def _validation(name: str, bar: QualityBar):
+def prepare(name: str, bar: QualityBar):
+    """Suite ``name``'s validation definition in this process's context, made once."""
     gx, _, context, batch = _gx()
     suite = context.suites.add(quality_suite(name, bar))
     return context.validation_definitions.add(gx.ValidationDefinition(name=suite.name, data=batch, suite=suite))
@@ -166,7 +167,7 @@ def validate(name: str, bar: QualityBar, rows: list[dict[str, float]]) -> list[Q
     import pandas as pd
 
     frame = pd.DataFrame(rows).reset_index(drop=True)
-    result = _validation(name, bar).run(batch_parameters={"dataframe": frame},
+    result = prepare(name, bar).run(batch_parameters={"dataframe": frame},
                                         result_format={"result_format": "COMPLETE"})
     failed: dict[str, set[int]] = {}
     for outcome in result.results:

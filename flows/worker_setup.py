@@ -1,5 +1,6 @@
-"""Dask worker preload: import the task code and load the configured models when a worker
-starts, so the first batch does not pay for them. Use on your own workers with
+"""Dask worker preload: import the task code, load the configured models and the quality
+suites' Great Expectations context when a worker starts, so the first batch does not pay
+for them (about 6 s). Use on your own workers with
 ``dask worker --preload facelead.flows.worker_setup``."""
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ log = logging.getLogger(__name__)
 
 def dask_setup(worker) -> None:
     try:
+        from facelead.expectations.quality import prepare
         from facelead.models.faces import load
         from facelead.settings import Settings
         from facelead.tasks.faces import face_models
 
-        load(face_models(Settings()))
+        settings = Settings()
+        load(face_models(settings))
+        prepare("gallery", settings.quality.gallery)
     except Exception:  # the first task will report the same problem with its context
-        log.exception("facelead: could not preload models on %s", worker.address)
+        log.exception("facelead: could not preload models or quality suites on %s", worker.address)

@@ -9,6 +9,11 @@ from numpy.typing import NDArray
 from facelead.models.manifest import ModelManifest
 
 
+# Faces per onnxruntime call: on one thread larger batches run slower (SFace: 20.4 ms a
+# face at 1-8, 22.6 at 32, 24 at 78), so big inputs go through in slices of this size.
+EMBED_SLICE = 8
+
+
 class Embedder:
     """(N,H,W,3) RGB uint8 aligned crops -> (N,D) float32 unit vectors; D from the manifest."""
 
@@ -28,8 +33,9 @@ class Embedder:
     def embed(self, crops: NDArray[np.uint8]) -> NDArray[np.float32]:
         if not len(crops):
             return np.zeros((0, self.dim), np.float32)
-        out = self._session.run(None, {self.manifest.input_name: self.manifest.to_blob(crops)})[0]
-        return l2_normalise(out.astype(np.float32))
+        out = [self._session.run(None, {self.manifest.input_name: self.manifest.to_blob(crops[i:i + EMBED_SLICE])})[0]
+               for i in range(0, len(crops), EMBED_SLICE)]
+        return l2_normalise(np.concatenate(out).astype(np.float32))
 
 
 def l2_normalise(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
