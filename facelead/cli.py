@@ -14,6 +14,8 @@ EXIT_REFUSED = 3
 def _print_candidates(outcome) -> None:
     print(f"\n{LEAD_NOTICE}\n")
     print(f"case {outcome.case_number}, search {outcome.search_id}")
+    if outcome.probe_quality_failures:
+        print(f"probe below quality bar: {outcome.probe_quality_failures}; searched on override")
     print(f"{'rank':>4}  {'score':>6}  subject")
     for c in outcome.candidates:
         print(f"{c.rank:>4}  {c.score:6.3f}  {c.subject_id}")

@@ -34,6 +34,7 @@ class SearchOutcome:
     case_number: str
     candidates: list[Ranked]
     sheet: Path
+    probe_quality_failures: str  # '' when the probe met the quality bar
 
 
 def search_shards(folder: Path, build: dict, probe: NDArray[np.float32], k: int) -> list[ShardHits]:
@@ -113,4 +114,4 @@ def search_probe(
     create_table_artifact(
         [{"rank": r.rank, "score": round(r.score, 4), "subject_id": r.subject_id, "face_id": r.face_id} for r in ranked],
         key="search-candidates", description=f"case {case_number}, search {search_id}; sheet: {sheet}")
-    return SearchOutcome(search_id, case_number, ranked, sheet)
+    return SearchOutcome(search_id, case_number, ranked, sheet, probe_face.verdict.describe())

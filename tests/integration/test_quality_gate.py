@@ -175,7 +175,7 @@ def test_an_override_reason_lets_the_search_run_and_is_stored_audited_and_printe
         check = conn.execute("SELECT context, context_id, passed FROM quality_validations WHERE check_id = ?",
                              [stored[2]]).fetchone()
         run = next(r for r in db.audit_rows(conn) if r.action == "search.run" and r.target == f"search:{outcome.search_id}")
-    assert "too dark" in stored[0] and stored[1] == reason
+    assert "too dark" in stored[0] and stored[1] == reason and outcome.probe_quality_failures == stored[0]
     assert check == ("search", outcome.search_id, False)
     assert reason in run.details and "too dark" in run.details
     sheet = html.unescape(outcome.sheet.read_text())
@@ -195,6 +195,6 @@ def test_a_probe_that_meets_the_bar_needs_no_override_and_records_its_verdict(en
     with db.open_db(settings.database_path, read_only=True) as conn:
         stored = conn.execute("SELECT quality_failures, quality_override FROM searches WHERE search_id = ?",
                               [outcome.search_id]).fetchone()
-    assert stored == (None, None)  # an override only counts where the probe needed one
+    assert stored == (None, None) and outcome.probe_quality_failures == ""  # an override only counts where needed
     assert outcome.candidates[0].subject_id == person
     assert "meets the probe quality bar" in outcome.sheet.read_text()
