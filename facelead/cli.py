@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import sys
+from datetime import date
 from pathlib import Path
 
 from facelead import LEAD_NOTICE
+from facelead.access import ROLES, AccessDenied
 
 EXIT_REFUSED = 3
 
@@ -30,13 +34,102 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     return 0
 
 
+def _signed_in() -> str:
+    """The configured user (FACELEAD_USER), once their personal token checks out.
+
+    The token comes from FACELEAD_TOKEN or a prompt, never from the command line.
+    """
+    from facelead.settings import Settings
+    from facelead.tasks.workflow import authenticate
+
+    settings = Settings()
+    token = os.environ.get("FACELEAD_TOKEN") or getpass.getpass(f"facelead token for {settings.user}: ")
+    return authenticate(settings.database_path, settings.user, token).user_id
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    from facelead.settings import Settings
+    from facelead.tasks.workflow import add_user
+    from facelead.warehouse import db
+
+    settings = Settings()
+    with db.open_db(settings.database_path) as conn:
+        first = db.count_users(conn) == 0
+    actor = None if first else _signed_in()
+    token = add_user(settings.database_path, actor, args.user_id, args.name, args.roles.split(","), args.certified_until)
+    print(f"user {args.user_id} added{' (first user: the administrator)' if first else ''}.")
+    print(f"personal token, shown once; give it to {args.user_id} privately:\n{token}")
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    from facelead.settings import Settings
+    from facelead.tasks.workflow import list_users
+
+    for u in list_users(Settings().database_path, _signed_in()):
+        state = f"disabled {u['disabled_at']:%Y-%m-%d}" if u["disabled_at"] else "active"
+        certified = f"certified until {u['certified_until']}" if u["certified_until"] else "no certification"
+        print(f"{u['user_id']:<20} {','.join(u['roles']):<32} {certified:<28} {state:<20} {u['display_name']}")
+    return 0
+
+
+def cmd_users_disable(args: argparse.Namespace) -> int:
+    from facelead.settings import Settings
+    from facelead.tasks.workflow import disable_user
+
+    disable_user(Settings().database_path, _signed_in(), args.user_id, args.reason)
+    print(f"user {args.user_id} disabled")
+    return 0
+
+
+def cmd_request(args: argparse.Namespace) -> int:
+    from facelead.settings import Settings
+    from facelead.tasks.workflow import file_request
+
+    settings = Settings()
+    request_id = file_request(settings.database_path, _signed_in(), args.case, args.offense, args.justification,
+                              Path(args.probe), args.gallery, settings.offense_codes)
+    print(f"request {request_id} filed for case {args.case}; a supervisor other than you must approve it")
+    return 0
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    from facelead.settings import Settings
+    from facelead.tasks.workflow import decide_request
+
+    approve = args.command == "approve"
+    decide_request(Settings().database_path, _signed_in(), args.request_id, approve, args.reason or "")
+    print(f"request {args.request_id} {'approved' if approve else 'denied'}")
+    return 0
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from facelead.flows.search_probe import search_probe
 
+    _signed_in()
     face_index = None if args.face is None else args.face - 1
-    outcome = search_probe(probe=str(Path(args.probe).absolute()), case_number=args.case, k=args.k,
-                           gallery=args.gallery, face_index=face_index, quality_override=args.quality_override)
+    outcome = search_probe(request_id=args.request_id, k=args.k, face_index=face_index,
+                           quality_override=args.quality_override)
     _print_candidates(outcome)
+    return 0
+
+
+def cmd_determine(args: argparse.Namespace) -> int:
+    from facelead.settings import Settings
+    from facelead.tasks.workflow import record_determination
+
+    outcome = record_determination(Settings().database_path, _signed_in(), args.search_id, args.rank)
+    print(f"determination recorded ({'no candidate' if args.rank is None else f'rank {args.rank}'}); "
+          f"search {args.search_id}: {outcome}")
+    return 0
+
+
+def cmd_sheet(args: argparse.Namespace) -> int:
+    from facelead.settings import Settings
+    from facelead.tasks.sheet import view_sheet
+
+    settings = Settings()
+    print(view_sheet(settings.database_path, args.search_id, settings.sheets_dir, _signed_in()))
     return 0
 
 
@@ -114,17 +207,58 @@ def parser() -> argparse.ArgumentParser:
     enroll.add_argument("--source-name", help="provenance recorded for each image (default: file or folder name)")
     enroll.set_defaults(run=cmd_enroll)
 
-    search = sub.add_parser("search", help="rank a gallery's faces against a probe photo")
-    search.add_argument("probe", help="probe photo; it is never enrolled")
-    search.add_argument("--case", required=True, help="case number the search is for")
+    users = sub.add_parser("users", help="people and their roles (admin; the very first user needs no token)")
+    users_sub = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    add = users_sub.add_parser("add", help="add a user and print their personal token once")
+    add.add_argument("user_id", help="login name, as FACELEAD_USER will give it")
+    add.add_argument("--name", required=True, help="full name")
+    add.add_argument("--roles", required=True, help=f"comma-separated: {', '.join(ROLES)}")
+    add.add_argument("--certified-until", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                     help="facial-comparison certification expiry (needed to search or review)")
+    add.set_defaults(run=cmd_users_add)
+    listing = users_sub.add_parser("list", help="every user, roles, certification, state")
+    listing.set_defaults(run=cmd_users_list)
+    disable = users_sub.add_parser("disable", help="disable a user (kept for the audit trail)")
+    disable.add_argument("user_id")
+    disable.add_argument("--reason", required=True, help="why, for the audit log")
+    disable.set_defaults(run=cmd_users_disable)
+
+    request = sub.add_parser("request", help="file a search request for a probe photo (analyst)")
+    request.add_argument("probe", help="probe photo; it is never enrolled")
+    request.add_argument("--case", required=True, help="case number")
+    request.add_argument("--offense", required=True, help="offense code, one of FACELEAD_OFFENSE_CODES")
+    request.add_argument("--justification", required=True, help="why this search is needed")
+    request.add_argument("--gallery", default="default", help="gallery to search (default: %(default)s)")
+    request.set_defaults(run=cmd_request)
+
+    for verb, helps in (("approve", "approve a pending request (supervisor, not its requester)"),
+                        ("deny", "deny a pending request (supervisor, not its requester)")):
+        decide = sub.add_parser(verb, help=helps)
+        decide.add_argument("request_id")
+        decide.add_argument("--reason", required=verb == "deny", help="why, for the audit log")
+        decide.set_defaults(run=cmd_decide)
+
+    search = sub.add_parser("search", help="run an approved request once: rank its gallery's faces against its probe")
+    search.add_argument("request_id", help="the approved request")
     search.add_argument("--k", type=int, default=20, help="candidates to return, 2..50 (default: %(default)s)")
-    search.add_argument("--gallery", default="default", help="gallery id (default: %(default)s)")
     search.add_argument("--face", type=int, help="which probe face, 1 = highest detector score, as numbered on "
                                                  "the candidate sheet; default the largest face")
     search.add_argument("--quality-override", metavar="REASON",
                         help="search a probe below the quality bar anyway, for this reason (stored, audited "
                              "and printed on the candidate sheet)")
     search.set_defaults(run=cmd_search)
+
+    determine = sub.add_parser("determine", help="record your determination on a search: the analyst who ran it "
+                                                 "first, then a different reviewer, blind to it")
+    determine.add_argument("search_id")
+    choice = determine.add_mutually_exclusive_group(required=True)
+    choice.add_argument("--rank", type=int, help="the candidate at this rank is the probe's person")
+    choice.add_argument("--no-candidate", action="store_true", help="no candidate is the probe's person")
+    determine.set_defaults(run=cmd_determine)
+
+    sheet = sub.add_parser("sheet", help="write a search's candidate sheet and print its path (the view is audited)")
+    sheet.add_argument("search_id")
+    sheet.set_defaults(run=cmd_sheet)
 
     index = sub.add_parser("index", help="ScaNN index of a gallery")
     index_sub = index.add_subparsers(dest="index_command", required=True, metavar="ACTION")
@@ -156,11 +290,12 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "face", None) is not None and args.face < 1:
         parser().error("--face counts from 1")
     from facelead.tasks.search import SearchRefused
+    from facelead.tasks.workflow import WorkflowRefused
 
     try:
         return args.run(args)
-    except SearchRefused as exc:
-        print(f"search refused ({exc.reason}): {exc.detail}", file=sys.stderr)
+    except (SearchRefused, WorkflowRefused, AccessDenied) as exc:
+        print(f"refused ({exc.reason}): {exc.detail}", file=sys.stderr)
         return EXIT_REFUSED
 
 

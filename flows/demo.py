@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+
 from facelead.demo import SOLVAY_1927, crop_face, degrade, fetch_photo, mask_other_faces, reading_order
 from facelead.flows.enroll_gallery import enroll_gallery
 from facelead.flows.search_probe import SearchOutcome, search_probe
@@ -9,6 +15,8 @@ from facelead.models.faces import load
 from facelead.models.image import decode_image
 from facelead.settings import Settings
 from facelead.tasks.faces import face_models
+from facelead.tasks.workflow import add_user, decide_request, file_request
+from facelead.warehouse import db
 
 DEMO_GALLERY = "demo-solvay-1927"
 DEMO_CASE = "DEMO-1927"
@@ -17,13 +25,44 @@ DEMO_CASE = "DEMO-1927"
 DEMO_MIN_INTER_EYE_PX = 30.0
 
 
+DEMO_PEOPLE = {"demo-analyst": ["analyst"], "demo-supervisor": ["supervisor"]}
+
+
+@contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """FACELEAD_* settings for the block, restored afterwards."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def demo_people(db_path: Path) -> None:
+    """An administrator, a certified analyst and a supervisor in the demo's own database."""
+    with db.open_db(db_path) as conn:
+        if db.count_users(conn):
+            return
+    add_user(db_path, None, "demo-admin", "Demo administrator", ["admin"], None)
+    for user_id, roles in DEMO_PEOPLE.items():
+        add_user(db_path, "demo-admin", user_id, user_id.replace("-", " ").title(), roles,
+                 date.today() + timedelta(days=365))
+
+
 def run_demo(settings: Settings | None = None) -> tuple[SearchOutcome, str]:
-    """Build ``<data>/demo`` (one face crop per person, a degraded probe), enroll, search.
+    """Build ``<data>/demo`` (one face crop per person, a degraded probe) with its own
+    database and demo users; enroll; file, approve and run a search request.
 
     Returns the search outcome and the subject id the probe was cut from.
     """
     settings = settings or Settings()
     root = settings.data_dir / "demo"
+    database = root / "facelead.duckdb"
     photo = fetch_photo(SOLVAY_1927, root / "solvay_conference_1927.jpg")
     image = decode_image(photo.read_bytes(), settings.max_image_pixels)
     detector, _ = load(face_models(settings))
@@ -42,8 +81,15 @@ def run_demo(settings: Settings | None = None) -> tuple[SearchOutcome, str]:
     print(f"demo gallery: {len(subjects)} people from {photo.name}; probe: {probe}")
     print(f"demo gallery quality bar: {DEMO_MIN_INTER_EYE_PX:g} px between the eyes instead of "
           f"{settings.quality.gallery.min_inter_eye_px:g} (a 1927 group photo)")
-    enroll_gallery(source=str((root / "gallery").absolute()), gallery=DEMO_GALLERY,
-                   source_name="Solvay conference 1927 (public domain)",
-                   quality_bar=settings.quality.gallery.model_copy(update={"min_inter_eye_px": DEMO_MIN_INTER_EYE_PX}))
-    outcome = search_probe(probe=str(probe.absolute()), case_number=DEMO_CASE, k=10, gallery=DEMO_GALLERY)
+    with environment(FACELEAD_DATABASE=str(database.absolute()), FACELEAD_USER="demo-analyst"):
+        demo_people(database)
+        enroll_gallery(source=str((root / "gallery").absolute()), gallery=DEMO_GALLERY,
+                       source_name="Solvay conference 1927 (public domain)",
+                       quality_bar=settings.quality.gallery.model_copy(update={"min_inter_eye_px": DEMO_MIN_INTER_EYE_PX}))
+        request = file_request(database, "demo-analyst", DEMO_CASE, settings.offense_codes[0],
+                               "demo: identify a person in a public-domain photo", probe.absolute(), DEMO_GALLERY,
+                               settings.offense_codes)
+        decide_request(database, "demo-supervisor", request, True, "demo")
+        print(f"demo request {request}: filed by demo-analyst, approved by demo-supervisor; database {database}")
+        outcome = search_probe(request_id=request, k=10)
     return outcome, subjects[probe_index]

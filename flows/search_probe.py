@@ -22,6 +22,7 @@ from facelead.tasks.persist import (
     index_plan, index_status, load_gallery, probe_quality_tables, record_event, record_search, resolve_hits)
 from facelead.tasks.search import Ranked, SearchRefused, search_exact
 from facelead.tasks.sheet import write_sheet
+from facelead.tasks.workflow import runnable_request
 
 K_MIN, K_MAX = 2, 50
 
@@ -60,29 +61,33 @@ def fan_out_shards(shard_args: list[tuple]) -> list[ShardHits]:
 
 @flow(name="search-probe")
 def search_probe(
-    probe: Annotated[str, Field(description="path of the probe photo")],
-    case_number: Annotated[str, Field(min_length=1, pattern=r"\S", description="case the search is for")],
+    request_id: Annotated[str, Field(min_length=1, description="the approved search request to run")],
     k: Annotated[int, Field(ge=K_MIN, le=K_MAX, description="candidates to return")] = 20,
-    gallery: Annotated[str, Field(description="gallery to search")] = "default",
     face_index: Annotated[int | None, Field(ge=0, description="probe face to use; default the largest")] = None,
     quality_override: Annotated[str | None, Field(
         min_length=1, pattern=r"\S",
         description="why a probe below the quality bar must be searched anyway (stored, audited, on the sheet)",
     )] = None,
 ) -> SearchOutcome:
-    """Rank the gallery's faces against the probe's face; persist, audit, write the sheet.
+    """Run an approved request once: rank its gallery's faces against its probe's face;
+    persist, audit, write the sheet. The actor is the configured user, an analyst.
 
-    The probe is never enrolled. A refused search (unreadable probe, no face, probe below
-    the quality bar without an override reason, empty gallery) is audited and raises
-    SearchRefused.
+    The probe is never enrolled. A request that is not approved or has run already, a
+    user who may not search, a probe changed since the request, no face, a probe below
+    the quality bar without an override reason, or an empty gallery: the refusal is
+    audited and raised (AccessDenied, WorkflowRefused or SearchRefused).
     """
     settings = Settings()
     db_path, actor, search_id = settings.database_path, settings.user, str(uuid.uuid4())
+    request = runnable_request(db_path, actor, request_id)
+    probe, case_number, gallery = request["probe_path"], request["case_number"], request["gallery_id"]
     models = face_models(settings)
     model_id = models.recogniser.model_id
     quality = None
     try:
         probe_face = embed_probe(probe, models, settings.max_image_pixels, face_index, settings.quality.probe)
+        if probe_face.sha256 != request["probe_sha256"]:
+            raise SearchRefused("probe_changed", f"{probe}: the file changed after request {request_id} was filed")
         if not probe_face.verdict.passed and not quality_override:
             quality = probe_quality_tables(probe_face, search_id, gallery)
             raise SearchRefused("probe_quality", f"{probe}: probe below the quality bar: {probe_face.verdict.describe()}."
@@ -92,8 +97,8 @@ def search_probe(
             raise SearchRefused("empty_gallery", f"gallery {gallery!r} has no faces for {model_id}")
     except SearchRefused as exc:
         record_event(db_path, actor, "search.refused", f"case:{case_number}",
-                     {"search_id": search_id, "probe": probe, "gallery_id": gallery, "reason": exc.reason,
-                      "detail": exc.detail}, quality)
+                     {"search_id": search_id, "request_id": request_id, "probe": probe, "gallery_id": gallery,
+                      "reason": exc.reason, "detail": exc.detail}, quality)
         raise
     vector = probe_face.face.vector
     if build is None or build["exact_fallback"] or size < settings.index.exact_below:
@@ -108,8 +113,8 @@ def search_probe(
         ranked = merge_hits(hits, members, removed, delta, k)
         method = {"method": "scann", "index_build_id": build["build_id"], "params": json.loads(build["params"]),
                   "delta_size": len(delta_ids)}
-    record_search(db_path, search_id, case_number, gallery, models, k, method, size, probe_face, quality_override,
-                  ranked, actor)
+    record_search(db_path, search_id, request_id, case_number, gallery, models, k, method, size, probe_face,
+                  quality_override, ranked, actor)
     sheet = write_sheet(db_path, search_id, settings.sheets_dir, actor)
     create_table_artifact(
         [{"rank": r.rank, "score": round(r.score, 4), "subject_id": r.subject_id, "face_id": r.face_id} for r in ranked],

@@ -15,6 +15,7 @@ from facelead.settings import QualityBar
 from facelead.tasks.batches import BatchContext, BatchResult, GatedFace, QualityTables, quality_tables
 from facelead.tasks.faces import ProbeFace
 from facelead.tasks.search import Ranked
+from facelead.tasks.workflow import claim_request
 from facelead.warehouse import db
 
 
@@ -125,10 +126,11 @@ def remove_subject(db_path: Path, gallery_id: str, subject_id: str, actor: str, 
 
 
 @task(**DB_TASK)
-def record_search(db_path: Path, search_id: str, case_number: str, gallery_id: str, models: FaceModels, k: int,
-                  method: dict, gallery_size: int, probe: ProbeFace, quality_override: str | None,
-                  ranked: list[Ranked], actor: str) -> None:
-    """Persist the search, its probe's quality verdict, its candidates and its audit row in one transaction.
+def record_search(db_path: Path, search_id: str, request_id: str, case_number: str, gallery_id: str,
+                  models: FaceModels, k: int, method: dict, gallery_size: int, probe: ProbeFace,
+                  quality_override: str | None, ranked: list[Ranked], actor: str) -> None:
+    """Persist the search, its probe's quality verdict, its candidates and its audit row in
+    one transaction that also marks the request as run (WorkflowRefused if it ran meanwhile).
 
     ``method``: {"method": "exact"|"scann", "index_build_id", "params", "delta_size"}.
     ``quality_override``: the analyst's reason to search a probe below the quality bar.
@@ -136,7 +138,7 @@ def record_search(db_path: Path, search_id: str, case_number: str, gallery_id: s
     quality = probe_quality_tables(probe, search_id, gallery_id)
     override = None if probe.verdict.passed else quality_override
     record = {
-        "search_id": search_id, "case_number": case_number, "gallery_id": gallery_id,
+        "search_id": search_id, "request_id": request_id, "case_number": case_number, "gallery_id": gallery_id,
         "model_id": models.recogniser.model_id, "detector_id": models.detector.model_id,
         "method": method["method"], "index_build_id": method.get("index_build_id"),
         "search_params": json.dumps(method.get("params", {}), sort_keys=True),
@@ -156,11 +158,12 @@ def record_search(db_path: Path, search_id: str, case_number: str, gallery_id: s
         "score": pa.array([r.score for r in ranked], pa.float64()),
     })
     with db.open_db(db_path) as conn, db.transaction(conn):
+        claim_request(conn, request_id, search_id)
         db.insert_search(conn, record, candidates)
         db.insert_quality(conn, quality.validations, quality.results)
         db.append_audit(conn, actor, "search.run", f"search:{search_id}", {
-            "case_number": case_number, "gallery_id": gallery_id, "model_id": models.recogniser.model_id,
-            **method, "k": k, "probe_sha256": probe.sha256,
+            "request_id": request_id, "case_number": case_number, "gallery_id": gallery_id,
+            "model_id": models.recogniser.model_id, **method, "k": k, "probe_sha256": probe.sha256,
             "quality": {"suite_version": probe.verdict.suite_version, "failures": probe.verdict.describe(),
                         "override": override},
             "candidates": [[r.rank, r.face_id, round(r.score, 6)] for r in ranked],

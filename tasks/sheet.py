@@ -10,6 +10,7 @@ from prefect import task
 
 from facelead import LEAD_NOTICE
 from facelead.tasks.persist import DB_TASK
+from facelead.tasks.workflow import viewer_may
 from facelead.warehouse import db
 
 _TEMPLATES = jinja2.Environment(
@@ -31,14 +32,27 @@ def render_sheet(rows: list[dict]) -> str:
     )
 
 
+def render_to(conn, search_id: str, sheets_dir: Path, actor: str, action: str) -> Path:
+    """Write the sheet to ``<sheets_dir>/<search_id>.html`` and audit it as ``action``."""
+    rows = db.candidate_sheet_rows(conn, search_id)
+    sheets_dir.mkdir(parents=True, exist_ok=True)
+    path = sheets_dir / f"{search_id}.html"
+    path.write_text(render_sheet(rows), encoding="utf-8")
+    with db.transaction(conn):
+        db.append_audit(conn, actor, action, f"search:{search_id}", {"path": str(path)})
+    return path
+
+
 @task(**DB_TASK)
 def write_sheet(db_path: Path, search_id: str, sheets_dir: Path, actor: str) -> Path:
-    """Render the sheet to ``<sheets_dir>/<search_id>.html`` and audit the write."""
+    """The sheet of a search just run, for the analyst who ran it; audited as ``sheet.write``."""
     with db.open_db(db_path) as conn:
-        rows = db.candidate_sheet_rows(conn, search_id)
-        sheets_dir.mkdir(parents=True, exist_ok=True)
-        path = sheets_dir / f"{search_id}.html"
-        path.write_text(render_sheet(rows), encoding="utf-8")
-        with db.transaction(conn):
-            db.append_audit(conn, actor, "sheet.write", f"search:{search_id}", {"path": str(path)})
-    return path
+        return render_to(conn, search_id, sheets_dir, actor, "sheet.write")
+
+
+def view_sheet(db_path: Path, search_id: str, sheets_dir: Path, actor: str) -> Path:
+    """The sheet of a past search for an analyst, reviewer, supervisor or auditor; audited as
+    ``sheet.view`` (refusals too). It never shows anyone's determination."""
+    with db.open_db(db_path) as conn:
+        viewer_may(conn, actor, search_id)
+        return render_to(conn, search_id, sheets_dir, actor, "sheet.view")

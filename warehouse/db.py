@@ -271,7 +271,7 @@ def resolve_hits(conn: duckdb.DuckDBPyConnection, build_id: str, gallery_id: str
 
 def insert_search(conn: duckdb.DuckDBPyConnection, record: dict, candidates: pa.Table) -> None:
     """Persist a search and its ranked candidates (``record`` keys follow the searches table)."""
-    columns = ["search_id", "case_number", "gallery_id", "model_id", "detector_id", "method", "k", "gallery_size",
+    columns = ["search_id", "request_id", "case_number", "gallery_id", "model_id", "detector_id", "method", "k", "gallery_size",
                "index_build_id", "search_params", "delta_size", "probe_sha256", "probe_path", "probe_face_index",
                "probe_face_count", "probe_box", "probe_thumbnail", "quality_check_id", "quality_failures",
                "quality_override", "actor", "created_at"]
@@ -280,10 +280,79 @@ def insert_search(conn: duckdb.DuckDBPyConnection, record: dict, candidates: pa.
         conn.execute(query("insert_candidates"))
 
 
-def candidate_sheet_rows(conn: duckdb.DuckDBPyConnection, search_id: str) -> list[dict]:
-    cursor = conn.execute(query("candidate_sheet"), [search_id])
+def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict]:
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def _one(cursor: duckdb.DuckDBPyConnection) -> dict | None:
+    rows = _dicts(cursor)
+    return rows[0] if rows else None
+
+
+def candidate_sheet_rows(conn: duckdb.DuckDBPyConnection, search_id: str) -> list[dict]:
+    return _dicts(conn.execute(query("candidate_sheet"), [search_id]))
+
+
+def count_users(conn: duckdb.DuckDBPyConnection) -> int:
+    return conn.execute(query("count_users")).fetchone()[0]
+
+
+def insert_user(conn: duckdb.DuckDBPyConnection, record: dict) -> None:
+    """``record`` keys follow insert_user.sql's parameters."""
+    conn.execute(query("insert_user"), record)
+
+
+def get_user(conn: duckdb.DuckDBPyConnection, user_id: str) -> dict | None:
+    return _one(conn.execute(query("get_user"), [user_id]))
+
+
+def list_users(conn: duckdb.DuckDBPyConnection) -> list[dict]:
+    return _dicts(conn.execute(query("list_users")))
+
+
+def disable_user(conn: duckdb.DuckDBPyConnection, user_id: str) -> bool:
+    """True if the user was enabled and now is not."""
+    return conn.execute(query("disable_user"), [now(), user_id]).fetchone() is not None
+
+
+def insert_request(conn: duckdb.DuckDBPyConnection, record: dict) -> None:
+    conn.execute(query("insert_request"), record)
+
+
+def get_request(conn: duckdb.DuckDBPyConnection, request_id: str) -> dict | None:
+    return _one(conn.execute(query("get_request"), [request_id]))
+
+
+def decide_request(conn: duckdb.DuckDBPyConnection, request_id: str, decision: str, user_id: str, reason: str) -> bool:
+    """Record the decision on a pending request; False if it was no longer pending."""
+    return conn.execute(query("decide_request"), {
+        "request_id": request_id, "decision": decision, "decided_by": user_id, "decided_at": now(),
+        "decision_reason": reason}).fetchone() is not None
+
+
+def claim_request(conn: duckdb.DuckDBPyConnection, request_id: str, search_id: str) -> bool:
+    """Tie the approved, not yet run request to ``search_id``; False if it cannot run."""
+    return conn.execute(query("claim_request"), {"request_id": request_id, "search_id": search_id}).fetchone() is not None
+
+
+def search_summary(conn: duckdb.DuckDBPyConnection, search_id: str) -> dict | None:
+    return _one(conn.execute(query("search_summary"), [search_id]))
+
+
+def candidate_at_rank(conn: duckdb.DuckDBPyConnection, search_id: str, rank: int) -> str | None:
+    row = conn.execute(query("candidate_at_rank"), [search_id, rank]).fetchone()
+    return row[0] if row else None
+
+
+def insert_determination(conn: duckdb.DuckDBPyConnection, search_id: str, stage: str, user_id: str,
+                         face_id: str | None) -> None:
+    conn.execute(query("insert_determination"), [search_id, stage, user_id, face_id, now()])
+
+
+def determinations(conn: duckdb.DuckDBPyConnection, search_id: str) -> dict[str, dict]:
+    """{stage: {"user_id", "face_id", "recorded_at"}} recorded for the search."""
+    return {row.pop("stage"): row for row in _dicts(conn.execute(query("determinations"), [search_id]))}
 
 
 def table_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:

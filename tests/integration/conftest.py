@@ -7,6 +7,7 @@ import csv
 import os
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,41 @@ def settings(data_dir):
     from facelead.settings import Settings
 
     return Settings()
+
+
+TEST_PEOPLE = {  # user id: (roles, certified until)
+    "analyst.test": (["analyst"], date(2099, 1, 1)),
+    "analyst2.test": (["analyst"], date(2099, 1, 1)),
+    "supervisor.test": (["supervisor"], None),
+    "reviewer.test": (["reviewer"], date(2099, 1, 1)),
+    "expired.test": (["analyst", "reviewer"], date(2020, 1, 1)),
+    "auditor.test": (["auditor"], None),
+}
+
+
+@pytest.fixture(scope="session")
+def people(settings) -> dict[str, str]:
+    """Users of the test database and their tokens; FACELEAD_USER is analyst.test."""
+    from facelead.tasks.workflow import add_user
+
+    tokens = {"admin.test": add_user(settings.database_path, None, "admin.test", "Admin Test", ["admin"], None)}
+    for user_id, (roles, certified) in TEST_PEOPLE.items():
+        tokens[user_id] = add_user(settings.database_path, "admin.test", user_id, user_id, roles, certified)
+    return tokens
+
+
+@pytest.fixture(scope="session")
+def approved(people, settings):
+    """approved(probe, case, gallery="dev") -> id of a request filed by analyst.test, approved by supervisor.test."""
+    from facelead.tasks.workflow import decide_request, file_request
+
+    def make(probe, case: str, gallery: str = "dev") -> str:
+        request = file_request(settings.database_path, "analyst.test", case, settings.offense_codes[0],
+                               "integration test", Path(probe), gallery, settings.offense_codes)
+        decide_request(settings.database_path, "supervisor.test", request, True, "test")
+        return request
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -24,10 +24,10 @@ def _counts(settings) -> dict[str, int]:
         return db.table_counts(conn)
 
 
-def test_every_left_out_photo_finds_its_person_at_rank_1(enrolled):
+def test_every_left_out_photo_finds_its_person_at_rank_1(enrolled, approved):
     assert len(enrolled.probes) >= 10
     for probe, person in enrolled.probes:
-        outcome = search_probe(probe=str(probe), case_number="TEST-LOO", k=5, gallery="dev")
+        outcome = search_probe(request_id=approved(probe, "TEST-LOO"), k=5)
         assert outcome.candidates[0].subject_id == person, f"{probe.name}: rank 1 was {outcome.candidates[0]}"
         assert [c.rank for c in outcome.candidates] == [1, 2, 3, 4, 5]
         assert outcome.sheet.is_file()
@@ -71,10 +71,10 @@ def test_rerunning_the_same_input_adds_nothing(enrolled, settings, dask_runner):
     assert after["audit_log"] > before["audit_log"]  # the re-run itself is audited
 
 
-def test_probe_is_never_enrolled_and_every_search_is_audited(enrolled, settings):
+def test_probe_is_never_enrolled_and_every_search_is_audited(enrolled, settings, approved):
     probe, _ = enrolled.probes[0]
     before = _counts(settings)
-    outcome = search_probe(probe=str(probe), case_number="TEST-PROBE", k=3, gallery="dev")
+    outcome = search_probe(request_id=approved(probe, "TEST-PROBE"), k=3)
     after = _counts(settings)
     assert after["images"] == before["images"] and after["enrollments"] == before["enrollments"]
     digest = hashlib.sha256(probe.read_bytes()).hexdigest()
@@ -87,22 +87,22 @@ def test_probe_is_never_enrolled_and_every_search_is_audited(enrolled, settings)
     assert stored == (3, "exact", digest)
 
 
-def test_a_probe_without_a_face_is_refused_and_audited(enrolled, settings, tmp_path):
+def test_a_probe_without_a_face_is_refused_and_audited(enrolled, settings, tmp_path, approved):
     blank = tmp_path / "blank.jpg"
     Image.fromarray(np.full((240, 320, 3), 90, np.uint8)).save(blank)
     with pytest.raises(SearchRefused, match="no face"):
-        search_probe(probe=str(blank), case_number="TEST-BLANK", k=5, gallery="dev")
+        search_probe(request_id=approved(blank, "TEST-BLANK"), k=5)
     with db.open_db(settings.database_path, read_only=True) as conn:
         last = db.audit_rows(conn)[-1]
     assert (last.action, last.target) == ("search.refused", "case:TEST-BLANK") and '"no_face"' in last.details
 
 
-def test_k_outside_2_to_50_is_refused_by_the_flow(enrolled, settings):
+def test_k_outside_2_to_50_is_refused_by_the_flow(enrolled, settings, approved):
     probe, _ = enrolled.probes[0]
     searches = _counts(settings)["searches"]
     for k in (1, 51):
         with pytest.raises(Exception, match="k"):
-            search_probe(probe=str(probe), case_number="TEST-K", k=k, gallery="dev")
+            search_probe(request_id=approved(probe, "TEST-K"), k=k)
     assert _counts(settings)["searches"] == searches
 
 
@@ -134,12 +134,12 @@ def test_enrolled_faces_per_subject_match_the_manifest(enrolled, settings):
     assert dict(rows) == {subject: len(hashes) for subject, hashes in expected.items()}
 
 
-def test_the_analyst_can_choose_which_probe_face_to_search(enrolled, faces_dev):
+def test_the_analyst_can_choose_which_probe_face_to_search(enrolled, faces_dev, approved):
     probe = faces_dev / "multi" / "obama_and_biden.jpg"
-    default = search_probe(probe=str(probe), case_number="TEST-MULTI", k=3, gallery="dev")
-    tops = {search_probe(probe=str(probe), case_number="TEST-MULTI", k=3, gallery="dev", face_index=i)
+    default = search_probe(request_id=approved(probe, "TEST-MULTI"), k=3)
+    tops = {search_probe(request_id=approved(probe, "TEST-MULTI"), k=3, face_index=i)
             .candidates[0].subject_id for i in range(2)}
     assert tops == {"obama", "biden"}
     assert default.candidates[0].subject_id in tops
     with pytest.raises(SearchRefused, match="face 10 asked for"):
-        search_probe(probe=str(probe), case_number="TEST-MULTI", k=3, gallery="dev", face_index=9)
+        search_probe(request_id=approved(probe, "TEST-MULTI"), k=3, face_index=9)

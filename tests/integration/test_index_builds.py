@@ -30,15 +30,15 @@ def index_everything(monkeypatch):
     monkeypatch.setenv("FACELEAD_INDEX__LEAVES_TO_SEARCH", "100000")
 
 
-def _search(probe, **kwargs):
-    outcome = search_probe(probe=str(probe), case_number="TEST-INDEX", k=10, gallery=GALLERY, **kwargs)
+def _search(approved, probe, **kwargs):
+    outcome = search_probe(request_id=approved(probe, "TEST-INDEX", GALLERY), k=10, **kwargs)
     return [(c.face_id, round(c.score, 4)) for c in outcome.candidates], outcome
 
 
-def _exact(probe, monkeypatch):
+def _exact(approved, probe, monkeypatch):
     monkeypatch.setenv("FACELEAD_INDEX__EXACT_BELOW", "1000000")
     try:
-        return _search(probe)[0]
+        return _search(approved, probe)[0]
     finally:
         monkeypatch.setenv("FACELEAD_INDEX__EXACT_BELOW", "0")
 
@@ -49,32 +49,32 @@ def _stored(settings, search_id):
                             [search_id]).fetchone()
 
 
-def test_indexed_search_equals_exact_search_and_is_recorded(indexed, settings, monkeypatch, dask_runner):
+def test_indexed_search_equals_exact_search_and_is_recorded(indexed, settings, monkeypatch, dask_runner, approved):
     build = build_index.with_options(task_runner=dask_runner)(gallery=GALLERY, shards=1)
     for probe, _ in indexed.probes[:4]:
-        candidates, outcome = _search(probe)
-        assert candidates == _exact(probe, monkeypatch)
+        candidates, outcome = _search(approved, probe)
+        assert candidates == _exact(approved, probe, monkeypatch)
         method, build_id, delta, params = _stored(settings, outcome.search_id)
         assert (method, build_id, delta) == ("scann", build.build_id, 0) and '"leaves"' in params
 
 
-def test_a_rerun_gives_the_same_candidates(indexed):
+def test_a_rerun_gives_the_same_candidates(indexed, approved):
     probe, _ = indexed.probes[0]
-    assert _search(probe)[0] == _search(probe)[0]
+    assert _search(approved, probe)[0] == _search(approved, probe)[0]
 
 
-def test_sharded_equals_unsharded(indexed, settings, monkeypatch, dask_runner):
+def test_sharded_equals_unsharded(indexed, settings, monkeypatch, dask_runner, approved):
     build = build_index.with_options(task_runner=dask_runner)(gallery=GALLERY, shards=3)
     assert build.shards == 3
     for probe, _ in indexed.probes[:3]:
-        candidates, outcome = _search(probe)
-        assert candidates == _exact(probe, monkeypatch)
+        candidates, outcome = _search(approved, probe)
+        assert candidates == _exact(approved, probe, monkeypatch)
         assert _stored(settings, outcome.search_id)[1] == build.build_id
 
 
-def test_an_interrupted_build_leaves_the_old_index_serving(indexed, settings, monkeypatch, dask_runner):
+def test_an_interrupted_build_leaves_the_old_index_serving(indexed, settings, monkeypatch, dask_runner, approved):
     probe, _ = indexed.probes[0]
-    serving = _stored(settings, _search(probe)[1].search_id)[1]
+    serving = _stored(settings, _search(approved, probe)[1].search_id)[1]
 
     def crash(*args, **kwargs):
         raise OSError("killed during the switch")
@@ -83,27 +83,27 @@ def test_an_interrupted_build_leaves_the_old_index_serving(indexed, settings, mo
     with pytest.raises(OSError, match="killed"):
         build_index.with_options(task_runner=dask_runner)(gallery=GALLERY, shards=1)
     monkeypatch.setattr(build_module.os, "replace", os.replace)
-    assert _stored(settings, _search(probe)[1].search_id)[1] == serving
+    assert _stored(settings, _search(approved, probe)[1].search_id)[1] == serving
     assert (settings.index_dir / serving).is_dir()
 
 
-def test_faces_enrolled_after_the_build_are_searched_as_a_delta(indexed, settings, tmp_path, dask_runner):
+def test_faces_enrolled_after_the_build_are_searched_as_a_delta(indexed, settings, tmp_path, dask_runner, approved):
     probe, _ = indexed.probes[1]
     manifest = tmp_path / "late.csv"
     manifest.write_text(f"image_path,subject_id\n{probe},late-arrival\n")
     enroll_gallery.with_options(task_runner=dask_runner)(source=str(manifest), gallery=GALLERY)
-    _, outcome = _search(probe)
+    _, outcome = _search(approved, probe)
     assert outcome.candidates[0].subject_id == "late-arrival"
     assert _stored(settings, outcome.search_id)[2] == 1
 
 
-def test_a_removed_subject_is_never_returned(indexed, settings, monkeypatch):
+def test_a_removed_subject_is_never_returned(indexed, settings, monkeypatch, approved):
     probe, person = indexed.probes[0]
-    assert _search(probe)[1].candidates[0].subject_id == person
+    assert _search(approved, probe)[1].candidates[0].subject_id == person
     removed = remove_subject.fn(settings.database_path, GALLERY, person, "admin.test", "retention test")
     assert removed
-    indexed_result = _search(probe)[1]
+    indexed_result = _search(approved, probe)[1]
     assert person not in {c.subject_id for c in indexed_result.candidates}
     assert len(indexed_result.candidates) == 10
     monkeypatch.setenv("FACELEAD_INDEX__EXACT_BELOW", "1000000")
-    assert person not in {c.subject_id for c in _search(probe)[1].candidates}
+    assert person not in {c.subject_id for c in _search(approved, probe)[1].candidates}

@@ -146,12 +146,12 @@ def dark_probe(enrolled, tmp_path_factory):
     return path, person
 
 
-def test_a_probe_below_the_bar_is_refused_listing_its_failed_checks(dark_probe, settings):
+def test_a_probe_below_the_bar_is_refused_listing_its_failed_checks(dark_probe, settings, approved):
     probe, _ = dark_probe
     with db.open_db(settings.database_path, read_only=True) as conn:
         searches = db.table_counts(conn)["searches"]
     with pytest.raises(SearchRefused, match="probe below the quality bar: .*too dark") as refused:
-        search_probe(probe=str(probe), case_number="TEST-DARK", k=5, gallery="dev")
+        search_probe(request_id=approved(probe, "TEST-DARK"), k=5)
     assert refused.value.reason == "probe_quality"
     with db.open_db(settings.database_path, read_only=True) as conn:
         last = db.audit_rows(conn)[-1]
@@ -165,10 +165,10 @@ def test_a_probe_below_the_bar_is_refused_listing_its_failed_checks(dark_probe, 
     assert brightness < settings.quality.probe.min_brightness
 
 
-def test_an_override_reason_lets_the_search_run_and_is_stored_audited_and_printed(dark_probe, settings):
+def test_an_override_reason_lets_the_search_run_and_is_stored_audited_and_printed(dark_probe, settings, approved):
     probe, _ = dark_probe
     reason = "only frame of the suspect; requested by Det. Ruiz"
-    outcome = search_probe(probe=str(probe), case_number="TEST-OVERRIDE", k=5, gallery="dev", quality_override=reason)
+    outcome = search_probe(request_id=approved(probe, "TEST-OVERRIDE"), k=5, quality_override=reason)
     with db.open_db(settings.database_path, read_only=True) as conn:
         stored = conn.execute("SELECT quality_failures, quality_override, quality_check_id FROM searches "
                               "WHERE search_id = ?", [outcome.search_id]).fetchone()
@@ -182,15 +182,15 @@ def test_an_override_reason_lets_the_search_run_and_is_stored_audited_and_printe
     assert f"probe below quality bar: {stored[0]}; override by analyst.test: {reason}" in sheet
 
 
-def test_a_blank_override_reason_is_no_override(dark_probe):
+def test_a_blank_override_reason_is_no_override(dark_probe, approved):
     probe, _ = dark_probe
     with pytest.raises(Exception, match="quality_override"):
-        search_probe(probe=str(probe), case_number="TEST-BLANK-OVERRIDE", k=5, gallery="dev", quality_override="  ")
+        search_probe(request_id=approved(probe, "TEST-BLANK-OVERRIDE"), k=5, quality_override="  ")
 
 
-def test_a_probe_that_meets_the_bar_needs_no_override_and_records_its_verdict(enrolled, settings):
+def test_a_probe_that_meets_the_bar_needs_no_override_and_records_its_verdict(enrolled, settings, approved):
     probe, person = enrolled.probes[1]
-    outcome = search_probe(probe=str(probe), case_number="TEST-GOOD-PROBE", k=3, gallery="dev",
+    outcome = search_probe(request_id=approved(probe, "TEST-GOOD-PROBE"), k=3,
                            quality_override="not needed")
     with db.open_db(settings.database_path, read_only=True) as conn:
         stored = conn.execute("SELECT quality_failures, quality_override FROM searches WHERE search_id = ?",

@@ -1,0 +1,161 @@
+"""The investigative workflow's controls, each refusal a test: real DuckDB file, real flows."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from facelead.access import AccessDenied
+from facelead.cli import main
+from facelead.flows.search_probe import search_probe
+from facelead.tasks.sheet import view_sheet
+from facelead.tasks.workflow import (
+    WorkflowRefused, add_user, authenticate, decide_request, disable_user, file_request, record_determination,
+    review_outcome, runnable_request)
+from facelead.warehouse import db
+
+
+def _last_audit(settings, action_prefix: str):
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        return [r for r in db.audit_rows(conn) if r.action.startswith(action_prefix)][-1]
+
+
+def _file(settings, probe, case="WF-1", user="analyst.test", offense=None, justification="armed robbery, CCTV still"):
+    return file_request(settings.database_path, user, case, offense or settings.offense_codes[0], justification,
+                        probe, "dev", settings.offense_codes)
+
+
+def test_tokens_are_kept_only_as_salted_slow_hashes(people, settings):
+    token = people["analyst.test"]
+    assert authenticate(settings.database_path, "analyst.test", token).user_id == "analyst.test"
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        row = db.get_user(conn, "analyst.test")
+    assert token.encode() not in row["token_hash"] and len(row["token_salt"]) == 16
+    with pytest.raises(AccessDenied, match="wrong token"):
+        authenticate(settings.database_path, "analyst.test", token[:-1] + "x")
+    assert _last_audit(settings, "auth").action == "auth.refused"
+
+
+def test_the_first_user_must_be_an_admin_and_later_only_admins_add_users(tmp_path, people, settings):
+    fresh = tmp_path / "fresh.duckdb"
+    with pytest.raises(WorkflowRefused, match="admin"):
+        add_user(fresh, None, "ana", "Ana", ["analyst"], date(2099, 1, 1))
+    add_user(fresh, None, "root", "Root", ["admin"], None)
+    with pytest.raises(AccessDenied, match="signed-in user with the admin role"):
+        add_user(fresh, None, "ana", "Ana", ["analyst"], date(2099, 1, 1))
+    with pytest.raises(AccessDenied, match="admin role"):
+        add_user(settings.database_path, "supervisor.test", "sneaky", "Sneaky", ["admin"], None)
+    with pytest.raises(ValueError, match="unknown role"):
+        add_user(fresh, "root", "bob", "Bob", ["detective"], None)
+
+
+def test_a_request_needs_a_permitted_offense_and_a_justification(enrolled, people, settings):
+    probe = enrolled.probes[0][0]
+    with pytest.raises(WorkflowRefused, match="not one of the permitted"):
+        _file(settings, probe, offense="shoplifting")
+    assert _last_audit(settings, "request").action == "request.refused"
+    with pytest.raises(WorkflowRefused, match="justification"):
+        _file(settings, probe, justification="  ")
+    refused = _last_audit(settings, "request")
+    assert refused.action == "request.refused" and json.loads(refused.details)["reason"] == "missing"
+
+
+def test_the_requester_cannot_approve_their_own_request(enrolled, people, settings):
+    add_user(settings.database_path, "admin.test", "dual.test", "Dual", ["analyst", "supervisor"], date(2099, 1, 1))
+    request = _file(settings, enrolled.probes[0][0], user="dual.test")
+    with pytest.raises(WorkflowRefused, match="cannot decide"):
+        decide_request(settings.database_path, "dual.test", request, True, "mine")
+    assert _last_audit(settings, "request.approve").action == "request.approve.refused"
+    with pytest.raises(AccessDenied, match="supervisor"):
+        decide_request(settings.database_path, "analyst2.test", request, True, "not a supervisor")
+
+
+def test_only_an_approved_request_runs_and_only_once(enrolled, people, settings):
+    probe = enrolled.probes[0][0]
+    pending = _file(settings, probe)
+    with pytest.raises(WorkflowRefused, match="pending"):
+        search_probe(request_id=pending, k=3)
+    denied = _file(settings, probe)
+    decide_request(settings.database_path, "supervisor.test", denied, False, "not a violent felony")
+    with pytest.raises(WorkflowRefused, match="denied"):
+        search_probe(request_id=denied, k=3)
+    decide_request(settings.database_path, "supervisor.test", pending, True, "ok")
+    with pytest.raises(WorkflowRefused, match="already"):
+        decide_request(settings.database_path, "supervisor.test", pending, False, "changed my mind")
+    outcome = search_probe(request_id=pending, k=3)
+    with pytest.raises(WorkflowRefused, match="run already"):
+        search_probe(request_id=pending, k=3)
+    assert json.loads(_last_audit(settings, "search").details)["reason"] == "already_run"
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        assert db.get_request(conn, pending)["search_id"] == outcome.search_id
+        assert db.search_summary(conn, outcome.search_id)["request_id"] == pending
+
+
+def test_expired_disabled_or_uncertified_users_cannot_search_or_review(enrolled, people, settings, approved, monkeypatch):
+    request = approved(enrolled.probes[1][0], "WF-EXPIRED")
+    with pytest.raises(AccessDenied, match="expired"):
+        runnable_request(settings.database_path, "expired.test", request)
+    monkeypatch.setenv("FACELEAD_USER", "expired.test")
+    with pytest.raises(AccessDenied, match="expired"):
+        search_probe(request_id=request, k=3)
+    monkeypatch.setenv("FACELEAD_USER", "analyst.test")
+    outcome = search_probe(request_id=request, k=3)
+    record_determination(settings.database_path, "analyst.test", outcome.search_id, 1)
+    with pytest.raises(AccessDenied, match="expired"):
+        record_determination(settings.database_path, "expired.test", outcome.search_id, 1)
+    with pytest.raises(AccessDenied, match="reviewer role"):
+        record_determination(settings.database_path, "supervisor.test", outcome.search_id, 1)
+    add_user(settings.database_path, "admin.test", "leaver.test", "Leaver", ["analyst"], date(2099, 1, 1))
+    disable_user(settings.database_path, "admin.test", "leaver.test", "left the unit")
+    with pytest.raises(AccessDenied, match="disabled"):
+        runnable_request(settings.database_path, "leaver.test", request)
+
+
+def test_blind_review_releases_only_when_both_agree(enrolled, people, settings, approved):
+    agreed = search_probe(request_id=approved(enrolled.probes[2][0], "WF-AGREE"), k=3)
+    disputed = search_probe(request_id=approved(enrolled.probes[3][0], "WF-DISPUTE"), k=3)
+    db_path = settings.database_path
+    with pytest.raises(WorkflowRefused, match="awaits the analyst"):
+        record_determination(db_path, "reviewer.test", agreed.search_id, 1)
+    with pytest.raises(WorkflowRefused, match="no candidate at rank 9"):
+        record_determination(db_path, "analyst.test", agreed.search_id, 9)
+    assert record_determination(db_path, "analyst.test", agreed.search_id, 1) == "awaiting review"
+    with pytest.raises(WorkflowRefused, match="different reviewer"):
+        record_determination(db_path, "analyst.test", agreed.search_id, 1)
+    assert record_determination(db_path, "reviewer.test", agreed.search_id, 1) == "released"
+    assert record_determination(db_path, "analyst.test", disputed.search_id, None) == "awaiting review"
+    assert record_determination(db_path, "reviewer.test", disputed.search_id, 1) == "disputed"
+    assert (review_outcome(db_path, agreed.search_id), review_outcome(db_path, disputed.search_id)) == (
+        "released", "disputed")
+    assert _last_audit(settings, "review.").action == "review.disputed"
+
+
+def test_every_sheet_view_is_audited_and_never_shows_a_determination(enrolled, people, settings, approved):
+    outcome = search_probe(request_id=approved(enrolled.probes[4][0], "WF-SHEET"), k=3)
+    record_determination(settings.database_path, "analyst.test", outcome.search_id, 1)
+    path = view_sheet(settings.database_path, outcome.search_id, settings.sheets_dir, "reviewer.test")
+    view = _last_audit(settings, "sheet.view")
+    assert (view.action, view.actor, view.target) == ("sheet.view", "reviewer.test", f"search:{outcome.search_id}")
+    assert "determination" not in path.read_text().lower()
+    with pytest.raises(AccessDenied, match="none of the roles"):
+        view_sheet(settings.database_path, outcome.search_id, settings.sheets_dir, "admin.test")
+    assert _last_audit(settings, "sheet.view").action == "sheet.view.refused"
+
+
+def test_the_cli_takes_the_token_from_the_environment_never_the_command_line(enrolled, people, settings, monkeypatch,
+                                                                             capsys):
+    probe = str(enrolled.probes[0][0])
+    args = ["request", probe, "--case", "WF-CLI", "--offense", settings.offense_codes[0],
+            "--justification", "homicide, witness photo", "--gallery", "dev"]
+    monkeypatch.setenv("FACELEAD_TOKEN", people["analyst.test"])
+    assert main(args) == 0
+    request_id = capsys.readouterr().out.split()[1]
+    monkeypatch.setenv("FACELEAD_TOKEN", people["supervisor.test"])
+    assert main(["approve", request_id]) == 3  # FACELEAD_USER is still analyst.test: wrong token for them
+    assert "wrong token" in capsys.readouterr().err
+    monkeypatch.setenv("FACELEAD_USER", "supervisor.test")
+    assert main(["approve", request_id, "--reason", "homicide"]) == 0
+    with pytest.raises(SystemExit):
+        main(["search", request_id, "--token", people["analyst.test"]])

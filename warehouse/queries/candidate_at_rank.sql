@@ -1,0 +1,1 @@
+SELECT face_id FROM candidates WHERE search_id = ? AND rank = ?;
