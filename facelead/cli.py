@@ -150,6 +150,24 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_audit_query(args: argparse.Namespace) -> int:
+    import csv
+
+    from facelead.settings import Settings
+    from facelead.tasks.workflow import auditor_query
+    from facelead.warehouse.db import QueryRefused
+
+    try:
+        columns, rows = auditor_query(Settings().database_path, _signed_in(), args.sql)
+    except QueryRefused as exc:
+        print(f"refused (read_only): {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    out = csv.writer(sys.stdout)
+    out.writerow(columns)
+    out.writerows(rows)
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from facelead.settings import Settings
     from facelead.tasks.faces import face_models
@@ -277,6 +295,9 @@ def parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     verify = audit_sub.add_parser("verify", help="recompute the hash chain and name the first broken row")
     verify.set_defaults(run=cmd_audit_verify)
+    audit_query = audit_sub.add_parser("query", help="run SQL on a read-only connection, print CSV (auditor)")
+    audit_query.add_argument("sql", help="e.g. \"SELECT * FROM search_history WHERE case_number = '2026-004211'\"")
+    audit_query.set_defaults(run=cmd_audit_query)
 
     models = sub.add_parser("models", help="check model hashes, convert once, print the model ids")
     models.set_defaults(run=cmd_models)

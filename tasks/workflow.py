@@ -267,6 +267,18 @@ def record_determination(db_path: Path, actor: str, search_id: str, rank: int | 
         return outcome
 
 
+def auditor_query(db_path: Path, actor: str, sql: str) -> tuple[list[str], list[tuple]]:
+    """Run an auditor's SQL on a read-only connection; the query itself is audited first.
+
+    Raises AccessDenied for non-auditors and db.QueryRefused for anything that would write.
+    """
+    with db.open_db(db_path) as conn:
+        _acting(conn, actor, "auditor", "audit.query", "database", {"sql": sql})
+        with db.transaction(conn):
+            db.append_audit(conn, actor, "audit.query", "database", {"sql": sql})
+    return db.read_only_query(db_path, sql)
+
+
 def review_outcome(db_path: Path, search_id: str) -> str:
     """'released', 'disputed', 'awaiting review' or 'awaiting determination'."""
     with db.open_db(db_path, read_only=True) as conn:

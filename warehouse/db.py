@@ -294,6 +294,20 @@ def candidate_sheet_rows(conn: duckdb.DuckDBPyConnection, search_id: str) -> lis
     return _dicts(conn.execute(query("candidate_sheet"), [search_id]))
 
 
+class QueryRefused(ValueError):
+    """An auditor's query that the read-only connection did not run (a write, or bad SQL)."""
+
+
+def read_only_query(path: Path, sql: str) -> tuple[list[str], list[tuple]]:
+    """(column names, rows) of ``sql`` run on a read-only connection, which cannot write."""
+    with open_db(path, read_only=True) as conn:
+        try:
+            cursor = conn.execute(sql)
+            return [d[0] for d in cursor.description or []], cursor.fetchall()
+        except duckdb.Error as exc:
+            raise QueryRefused(str(exc).splitlines()[0]) from exc
+
+
 def count_users(conn: duckdb.DuckDBPyConnection) -> int:
     return conn.execute(query("count_users")).fetchone()[0]
 

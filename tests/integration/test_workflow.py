@@ -12,7 +12,7 @@ from facelead.cli import main
 from facelead.flows.search_probe import search_probe
 from facelead.tasks.sheet import view_sheet
 from facelead.tasks.workflow import (
-    WorkflowRefused, add_user, authenticate, decide_request, disable_user, file_request, record_determination,
+    WorkflowRefused, add_user, auditor_query, authenticate, decide_request, disable_user, file_request, record_determination,
     review_outcome, runnable_request)
 from facelead.warehouse import db
 
@@ -159,3 +159,23 @@ def test_the_cli_takes_the_token_from_the_environment_never_the_command_line(enr
     assert main(["approve", request_id, "--reason", "homicide"]) == 0
     with pytest.raises(SystemExit):
         main(["search", request_id, "--token", people["analyst.test"]])
+
+
+def test_auditors_read_through_a_connection_that_cannot_write(enrolled, people, settings, approved):
+    outcome = search_probe(request_id=approved(enrolled.probes[5][0], "WF-AUDIT"), k=3)
+    columns, rows = auditor_query(settings.database_path, "auditor.test",
+                                  f"SELECT case_number, offense_code, requested_by, approved_by, searched_by, outcome "
+                                  f"FROM search_history WHERE search_id = '{outcome.search_id}'")
+    assert columns[0] == "case_number"
+    assert rows == [("WF-AUDIT", settings.offense_codes[0], "analyst.test", "supervisor.test", "analyst.test",
+                     "awaiting determination")]
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        before = db.table_counts(conn)["audit_log"]
+    for write in ("DELETE FROM audit_log", "UPDATE searches SET k = 50", "DROP VIEW search_history"):
+        with pytest.raises(db.QueryRefused, match="read-only"):
+            auditor_query(settings.database_path, "auditor.test", write)
+    with pytest.raises(AccessDenied, match="auditor role"):
+        auditor_query(settings.database_path, "analyst.test", "SELECT 1")
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        assert db.table_counts(conn)["audit_log"] == before + 4  # each attempt audited, nothing removed
+        assert db.verify_audit(conn).ok
