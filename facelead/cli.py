@@ -150,6 +150,15 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_case_export(args: argparse.Namespace) -> int:
+    from facelead.settings import Settings
+    from facelead.tasks.disclosure import export_case
+
+    folder = export_case(Settings().database_path, _signed_in(), args.case_number, Path(args.out))
+    print(f"disclosure packet for case {args.case_number}: {folder}")
+    return 0
+
+
 def cmd_audit_query(args: argparse.Namespace) -> int:
     import csv
 
@@ -277,6 +286,14 @@ def parser() -> argparse.ArgumentParser:
     sheet = sub.add_parser("sheet", help="write a search's candidate sheet and print its path (the view is audited)")
     sheet.add_argument("search_id")
     sheet.set_defaults(run=cmd_sheet)
+
+    case = sub.add_parser("case", help="case tools")
+    case_sub = case.add_subparsers(dest="case_command", required=True, metavar="ACTION")
+    export = case_sub.add_parser("export", help="write a case's disclosure packet: requests, searches, candidates, "
+                                                "determinations, sheets, audit rows, SHA-256 manifest (supervisor, auditor)")
+    export.add_argument("case_number")
+    export.add_argument("--out", default=".", help="folder to write the packet folder into (default: here)")
+    export.set_defaults(run=cmd_case_export)
 
     index = sub.add_parser("index", help="ScaNN index of a gallery")
     index_sub = index.add_subparsers(dest="index_command", required=True, metavar="ACTION")

@@ -55,29 +55,34 @@ def _acting(conn, user_id: str, role: str, action: str, target: str, details: di
 
 
 SHEET_ROLES = ("analyst", "reviewer", "supervisor", "auditor")
+EXPORT_ROLES = ("supervisor", "auditor")
 
 
-def viewer_may(conn, user_id: str, search_id: str) -> User:
-    """The user, if they may view the search's sheet (any of SHEET_ROLES, in force); else audited refusal."""
-    target = f"search:{search_id}"
-    refusal: AccessDenied | WorkflowRefused | None = None
+def acting_as_any(conn, user_id: str, roles: tuple[str, ...], action: str, target: str) -> User:
+    """The user, if they may act now in any of ``roles``; otherwise the refusal is audited and raised."""
     row = db.get_user(conn, user_id)
-    if db.search_summary(conn, search_id) is None:
-        refusal = WorkflowRefused("no_such_search", f"no search {search_id}")
-    elif row is None:
-        refusal = AccessDenied("unknown_user", f"no user {user_id!r}")
-    else:
+    refusal = AccessDenied("unknown_user", f"no user {user_id!r}")
+    if row is not None:
         user = _user(row)
-        held = [role for role in SHEET_ROLES if role in user.roles]
-        refusal = AccessDenied("role", f"user {user_id} holds none of the roles that view sheets: {', '.join(SHEET_ROLES)}")
-        for role in held:
+        refusal = AccessDenied("role", f"user {user_id} holds none of the roles that may do this: {', '.join(roles)}")
+        for role in (r for r in roles if r in user.roles):
             try:
                 require(user, role, _today())
                 return user
             except AccessDenied as exc:
                 refusal = exc
-    _refuse(conn, user_id, "sheet.view", target, refusal, {})
+    _refuse(conn, user_id, action, target, refusal, {})
     raise refusal
+
+
+def viewer_may(conn, user_id: str, search_id: str) -> User:
+    """The user, if they may view the search's sheet (any of SHEET_ROLES, in force); else audited refusal."""
+    target = f"search:{search_id}"
+    if db.search_summary(conn, search_id) is None:
+        refusal = WorkflowRefused("no_such_search", f"no search {search_id}")
+        _refuse(conn, user_id, "sheet.view", target, refusal, {})
+        raise refusal
+    return acting_as_any(conn, user_id, SHEET_ROLES, "sheet.view", target)
 
 
 def authenticate(db_path: Path, user_id: str, token: str) -> User:

@@ -308,6 +308,17 @@ def read_only_query(path: Path, sql: str) -> tuple[list[str], list[tuple]]:
             raise QueryRefused(str(exc).splitlines()[0]) from exc
 
 
+def case_records(conn: duckdb.DuckDBPyConnection, case_number: str) -> dict[str, list[dict]]:
+    """Everything recorded about a case: requests, searches, candidates, determinations, audit rows."""
+    return {
+        "requests": _dicts(conn.execute(query("case_requests"), [case_number])),
+        "searches": _dicts(conn.execute(query("case_searches"), [case_number])),
+        "candidates": _dicts(conn.execute(query("case_candidates"), [case_number])),
+        "determinations": _dicts(conn.execute(query("case_determinations"), [case_number])),
+        "audit": _dicts(conn.execute(query("case_audit"), {"case_number": case_number})),
+    }
+
+
 def count_users(conn: duckdb.DuckDBPyConnection) -> int:
     return conn.execute(query("count_users")).fetchone()[0]
 

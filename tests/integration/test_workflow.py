@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import json
 from datetime import date
 
 import pytest
 
+from facelead import LEAD_NOTICE
 from facelead.access import AccessDenied
 from facelead.cli import main
 from facelead.flows.search_probe import search_probe
+from facelead.tasks.disclosure import export_case
 from facelead.tasks.sheet import view_sheet
 from facelead.tasks.workflow import (
     WorkflowRefused, add_user, auditor_query, authenticate, decide_request, disable_user, file_request, record_determination,
@@ -179,3 +183,33 @@ def test_auditors_read_through_a_connection_that_cannot_write(enrolled, people, 
     with db.open_db(settings.database_path, read_only=True) as conn:
         assert db.table_counts(conn)["audit_log"] == before + 4  # each attempt audited, nothing removed
         assert db.verify_audit(conn).ok
+
+
+def test_a_case_exports_as_one_hashed_packet_with_every_search_and_determination(enrolled, people, settings, approved,
+                                                                                  tmp_path):
+    first = search_probe(request_id=approved(enrolled.probes[6][0], "WF-PACKET"), k=3)
+    second = search_probe(request_id=approved(enrolled.probes[7][0], "WF-PACKET"), k=3)
+    record_determination(settings.database_path, "analyst.test", first.search_id, 1)
+    record_determination(settings.database_path, "reviewer.test", first.search_id, 1)
+    record_determination(settings.database_path, "analyst.test", second.search_id, None)
+    with pytest.raises(AccessDenied, match="none of the roles"):
+        export_case(settings.database_path, "analyst.test", "WF-PACKET", tmp_path)
+    folder = export_case(settings.database_path, "auditor.test", "WF-PACKET", tmp_path)
+    manifest = dict(reversed(line.split("  ", 1)) for line in (folder / "MANIFEST.sha256").read_text().splitlines())
+    assert set(manifest) == {"README.txt", "requests.csv", "searches.csv", "candidates.csv", "determinations.csv",
+                             "audit.jsonl", f"sheets/{first.search_id}.html", f"sheets/{second.search_id}.html"}
+    for name, digest in manifest.items():
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
+    determinations = list(csv.DictReader((folder / "determinations.csv").open()))
+    assert sorted(d["candidate_rank"] for d in determinations) == ["1", "1", "no candidate"]
+    searches = {row["search_id"]: row["outcome"] for row in csv.DictReader((folder / "searches.csv").open())}
+    assert searches == {first.search_id: "released", second.search_id: "awaiting review"}
+    assert len(list(csv.DictReader((folder / "candidates.csv").open()))) == 6
+    audit = [json.loads(line) for line in (folder / "audit.jsonl").read_text().splitlines()]
+    assert {"request.file", "request.approve", "search.run", "determination", "review.released"} <= {
+        row["action"] for row in audit}
+    assert LEAD_NOTICE in (folder / "README.txt").read_text()
+    exported = _last_audit(settings, "case.export")
+    assert (exported.actor, exported.target) == ("auditor.test", "case:WF-PACKET")
+    assert json.loads(exported.details)["manifest_sha256"] == hashlib.sha256(
+        (folder / "MANIFEST.sha256").read_bytes()).hexdigest()

@@ -1,0 +1,66 @@
+"""The disclosure packet of a case: everything facelead did for it, in one hashed folder."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from facelead import LEAD_NOTICE
+from facelead.tasks.sheet import render_sheet
+from facelead.tasks.workflow import EXPORT_ROLES, acting_as_any
+from facelead.warehouse import db
+
+MANIFEST = "MANIFEST.sha256"
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        if rows:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+def _readme(case_number: str, records: dict[str, list[dict]], actor: str, at: datetime) -> str:
+    counts = ", ".join(f"{len(rows)} {name}" for name, rows in records.items())
+    return (f"{LEAD_NOTICE}\n\nDisclosure packet for case {case_number}, exported by {actor} at {at.isoformat()}.\n"
+            f"Contents: {counts}.\n\n"
+            "requests.csv        every search request: offense code, justification, requester, decision\n"
+            "searches.csv        every search: who approved and ran it, method, model, quality, review outcome\n"
+            "candidates.csv      every candidate shown, with rank, score and gallery source\n"
+            "determinations.csv  every determination, analyst and reviewer, 'no candidate' included\n"
+            "audit.jsonl         the audit log rows about the case, its requests and searches (hash-chained)\n"
+            "sheets/             each search's candidate sheet as the analyst saw it\n"
+            f"{MANIFEST}     SHA-256 of every file above (check: sha256sum -c {MANIFEST})\n")
+
+
+def export_case(db_path: Path, actor: str, case_number: str, out_dir: Path) -> Path:
+    """Write the case's packet to a new folder under ``out_dir`` and audit the export
+    (with the manifest's hash); returns the folder. Supervisors and auditors only."""
+    at = datetime.now(timezone.utc)
+    with db.open_db(db_path) as conn:
+        acting_as_any(conn, actor, EXPORT_ROLES, "case.export", f"case:{case_number}")
+        records = db.case_records(conn, case_number)
+        sheets = {row["search_id"]: render_sheet(db.candidate_sheet_rows(conn, row["search_id"]))
+                  for row in records["searches"] if db.candidate_sheet_rows(conn, row["search_id"])}
+        folder = out_dir / f"case-{''.join(c if c.isalnum() or c in '-_' else '_' for c in case_number)}-{at:%Y%m%dT%H%M%SZ}"
+        (folder / "sheets").mkdir(parents=True)
+        for name in ("requests", "searches", "candidates", "determinations"):
+            _write_csv(folder / f"{name}.csv", records[name])
+        with (folder / "audit.jsonl").open("w", encoding="utf-8") as fh:
+            for row in records["audit"]:
+                fh.write(json.dumps(row, default=str, sort_keys=True) + "\n")
+        for search_id, html in sheets.items():
+            (folder / "sheets" / f"{search_id}.html").write_text(html, encoding="utf-8")
+        (folder / "README.txt").write_text(_readme(case_number, records, actor, at), encoding="utf-8")
+        lines = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(folder).as_posix()}"
+                 for p in sorted(folder.rglob("*")) if p.is_file()]
+        (folder / MANIFEST).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        with db.transaction(conn):
+            db.append_audit(conn, actor, "case.export", f"case:{case_number}", {
+                "folder": str(folder), "files": len(lines),
+                "manifest_sha256": hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest()})
+    return folder

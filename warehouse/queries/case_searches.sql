@@ -1,0 +1,1 @@
+SELECT * FROM search_history WHERE case_number = ? ORDER BY searched_at;
