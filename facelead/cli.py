@@ -159,6 +159,20 @@ def cmd_case_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report_oversight(args: argparse.Namespace) -> int:
+    from facelead.flows.oversight_report import oversight_report
+    from facelead.settings import Settings
+    from facelead.tasks.workflow import EXPORT_ROLES, acting_as_any
+    from facelead.warehouse import db
+
+    settings = Settings()
+    with db.open_db(settings.database_path) as conn:
+        acting_as_any(conn, _signed_in(), (*EXPORT_ROLES, "admin"), "report.oversight", "reports")
+    report = oversight_report(start=args.start, end=args.end)
+    print(f"{report.markdown}\n\nCSV: {report.csv_path}")
+    return 0
+
+
 def cmd_audit_query(args: argparse.Namespace) -> int:
     import csv
 
@@ -294,6 +308,15 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("case_number")
     export.add_argument("--out", default=".", help="folder to write the packet folder into (default: here)")
     export.set_defaults(run=cmd_case_export)
+
+    report = sub.add_parser("report", help="program reports")
+    report_sub = report.add_subparsers(dest="report_command", required=True, metavar="REPORT")
+    over = report_sub.add_parser("oversight", help="requests, denials, searches, releases, disputes and 'no "
+                                                   "candidate' outcomes by offense code (supervisor, auditor, admin)")
+    over.add_argument("--from", dest="start", required=True, type=date.fromisoformat, metavar="YYYY-MM-DD")
+    over.add_argument("--to", dest="end", required=True, type=date.fromisoformat, metavar="YYYY-MM-DD",
+                      help="first day not included")
+    over.set_defaults(run=cmd_report_oversight)
 
     index = sub.add_parser("index", help="ScaNN index of a gallery")
     index_sub = index.add_subparsers(dest="index_command", required=True, metavar="ACTION")

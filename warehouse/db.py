@@ -319,6 +319,11 @@ def case_records(conn: duckdb.DuckDBPyConnection, case_number: str) -> dict[str,
     }
 
 
+def oversight(conn: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> list[dict]:
+    """Per offense code: requests filed in [start, end) and what became of them (oversight.sql)."""
+    return _dicts(conn.execute(query("oversight"), {"start": start, "end": end}))
+
+
 def count_users(conn: duckdb.DuckDBPyConnection) -> int:
     return conn.execute(query("count_users")).fetchone()[0]
 

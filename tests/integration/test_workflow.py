@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 
@@ -213,3 +213,29 @@ def test_a_case_exports_as_one_hashed_packet_with_every_search_and_determination
     assert (exported.actor, exported.target) == ("auditor.test", "case:WF-PACKET")
     assert json.loads(exported.details)["manifest_sha256"] == hashlib.sha256(
         (folder / "MANIFEST.sha256").read_bytes()).hexdigest()
+
+
+def test_the_oversight_report_counts_each_outcome_by_offense(enrolled, people, settings, tmp_path):
+    from facelead.flows.oversight_report import oversight_report
+
+    db_path, probe = settings.database_path, enrolled.probes[8][0]
+    codes = settings.offense_codes
+    denied = file_request(db_path, "analyst2.test", "WF-OVERSIGHT", codes[1], "threat call", probe, "dev", codes)
+    decide_request(db_path, "supervisor.test", denied, False, "no imminent threat shown")
+    released = file_request(db_path, "analyst2.test", "WF-OVERSIGHT", codes[1], "threat call", probe, "dev", codes)
+    decide_request(db_path, "supervisor.test", released, True, "ok")
+    file_request(db_path, "analyst2.test", "WF-OVERSIGHT", codes[2], "unidentified patient", probe, "dev", codes)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("FACELEAD_USER", "analyst2.test")
+        outcome = search_probe(request_id=released, k=3)
+    record_determination(db_path, "analyst2.test", outcome.search_id, None)
+    record_determination(db_path, "reviewer.test", outcome.search_id, None)
+    today = datetime.now(timezone.utc).date()
+    report = oversight_report(start=today.replace(day=1), end=date.fromordinal(today.toordinal() + 1))
+    rows = {row["offense_code"]: row for row in csv.DictReader(report.csv_path.open())}
+    threat, deceased = rows[codes[1]], rows[codes[2]]
+    assert (int(threat["requests"]), int(threat["denied"]), int(threat["searches"]), int(threat["released"]),
+            int(threat["released_no_candidate"])) == (2, 1, 1, 1, 1)
+    assert int(deceased["pending"]) == 1 and int(deceased["searches"]) == 0
+    assert "| **all** |" in report.markdown and codes[1] in report.markdown
+

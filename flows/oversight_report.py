@@ -1,0 +1,63 @@
+"""The program oversight report: requests, decisions, searches and review outcomes per period."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+
+from facelead.settings import Settings
+from facelead.tasks.persist import DB_TASK
+from facelead.warehouse import db
+
+COLUMNS = ("offense_code", "requests", "approved", "denied", "pending", "searches", "quality_overrides",
+           "released", "released_no_candidate", "disputed", "awaiting_review")
+
+
+@task(**DB_TASK)
+def oversight_rows(db_path: Path, start: date, end: date, actor: str) -> list[dict]:
+    """The per-offense rows for requests filed from ``start`` up to, not including, ``end`` (UTC); audited."""
+    lower, upper = (datetime.combine(d, time(), tzinfo=timezone.utc) for d in (start, end))
+    with db.open_db(db_path) as conn:
+        rows = db.oversight(conn, lower, upper)
+        with db.transaction(conn):
+            db.append_audit(conn, actor, "report.oversight", f"period:{start}/{end}", {"offense_codes": len(rows)})
+    return rows
+
+
+def markdown(rows: list[dict], start: date, end: date) -> str:
+    total = {c: sum(r[c] for r in rows) for c in COLUMNS[1:]}
+    lines = [f"# Oversight report {start} to {end} (exclusive)", "",
+             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(str(r[c]) for c in COLUMNS) + " |" for r in [*rows, {"offense_code": "**all**", **total}]]
+    return "\n".join(lines) + "\n\nCounts are of requests filed in the period; a search's review outcome is as of now."
+
+
+@dataclass(frozen=True)
+class OversightReport:
+    csv_path: Path
+    markdown: str
+
+
+@flow(name="oversight-report")
+def oversight_report(start: date, end: date) -> OversightReport:
+    """Write ``<data>/reports/oversight-<start>-<end>.csv`` and a markdown artifact of the
+    period's requests, denials, searches, releases, disputes and "no candidate" outcomes
+    by offense code."""
+    settings = Settings()
+    if end <= start:
+        raise ValueError(f"the period must end after it starts ({start} to {end})")
+    rows = oversight_rows(settings.database_path, start, end, settings.user)
+    path = settings.data_dir / "reports" / f"oversight-{start}-{end}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    report = OversightReport(path, markdown(rows, start, end))
+    create_markdown_artifact(report.markdown, key="oversight-report", description=str(path))
+    return report
