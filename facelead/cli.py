@@ -173,6 +173,19 @@ def cmd_report_oversight(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace) -> int:
+    from facelead.flows.retention_purge import retention_purge
+    from facelead.settings import Settings
+    from facelead.tasks.workflow import acting_as_any
+    from facelead.warehouse import db
+
+    with db.open_db(Settings().database_path) as conn:
+        acting_as_any(conn, _signed_in(), ("admin",), "retention.purge", "warehouse")
+    counts = retention_purge()
+    print("retention purge: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
 def cmd_audit_query(args: argparse.Namespace) -> int:
     import csv
 
@@ -308,6 +321,10 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("case_number")
     export.add_argument("--out", default=".", help="folder to write the packet folder into (default: here)")
     export.set_defaults(run=cmd_case_export)
+
+    purge = sub.add_parser("purge", help="delete removed subjects' faces and images, and probe images past "
+                                         "FACELEAD_PROBE_RETENTION_DAYS, for good (admin; audited with counts)")
+    purge.set_defaults(run=cmd_purge)
 
     report = sub.add_parser("report", help="program reports")
     report_sub = report.add_subparsers(dest="report_command", required=True, metavar="REPORT")

@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     database: Path | None = Field(None, description="DuckDB file; default <data_dir>/facelead.duckdb")
     user: str = Field(default_factory=getpass.getuser, description="who runs searches and enrollments")
     max_image_pixels: int = Field(100_000_000, ge=1, description="refuse larger images before decoding")
+    probe_retention_days: int = Field(
+        365, ge=1, description="probe images kept with searches are purged after this many days")
     offense_codes: list[str] = Field(
         ["violent-felony", "imminent-threat-to-life", "identify-deceased-or-incapacitated"], min_length=1,
         description="offenses a search request may name (JSON list)")

@@ -25,11 +25,14 @@ def render_sheet(rows: list[dict]) -> str:
     if not rows:
         raise ValueError("a candidate sheet needs at least one candidate row")
     search = rows[0]
-    candidates = [{**row, "thumbnail_b64": base64.b64encode(row["thumbnail"]).decode()} for row in rows]
+    candidates = [{**row, "thumbnail_b64": _b64(row["thumbnail"])} for row in rows]
     return _TEMPLATES.get_template("candidate_sheet.html").render(
-        notice=LEAD_NOTICE, search=search, candidates=candidates,
-        probe_b64=base64.b64encode(search["probe_thumbnail"]).decode(),
-    )
+        notice=LEAD_NOTICE, search=search, candidates=candidates, probe_b64=_b64(search["probe_thumbnail"]))
+
+
+def _b64(jpeg: bytes | None) -> str:
+    """Base64 of a thumbnail; '' where it was purged."""
+    return base64.b64encode(jpeg).decode() if jpeg else ""
 
 
 def render_to(conn, search_id: str, sheets_dir: Path, actor: str, action: str) -> Path:

@@ -324,6 +324,21 @@ def oversight(conn: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -
     return _dicts(conn.execute(query("oversight"), {"start": start, "end": end}))
 
 
+def purge(conn: duckdb.DuckDBPyConnection, probe_cutoff: datetime) -> dict:
+    """Delete removed faces' biometric data and probe thumbnails older than ``probe_cutoff``.
+
+    Returns counts and the searches whose stored sheets showed purged images (their files
+    must go too); no biometric data.
+    """
+    conn.execute(query("purge_plan"))
+    faces, images, subjects = conn.execute(query("purge_counts")).fetchone()
+    sheets = [row[0] for row in conn.execute(query("purge_sheets")).fetchall()]
+    conn.execute(query("purge_apply"))
+    probes = [row[0] for row in conn.execute(query("purge_probes"), [probe_cutoff]).fetchall()]
+    return {"faces": faces, "images": images, "subjects": subjects, "probe_images": len(probes),
+            "sheets": sorted(set(sheets) | set(probes))}
+
+
 def count_users(conn: duckdb.DuckDBPyConnection) -> int:
     return conn.execute(query("count_users")).fetchone()[0]
 

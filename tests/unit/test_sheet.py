@@ -40,3 +40,9 @@ def test_an_overridden_probe_prints_its_failures_and_who_overrode_it_why():
 def test_hostile_subject_ids_are_escaped():
     html = render_sheet([_row(1, "<script>alert(1)</script>")])
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_purged_pictures_are_marked_not_broken():
+    row = {**_row(1, "S-1"), "thumbnail": None, "probe_thumbnail": b""}
+    html = render_sheet([row])
+    assert "probe image purged" in html and html.count("data:image/jpeg;base64,") == 0

@@ -5,7 +5,7 @@ SELECT s.search_id, s.case_number, s.gallery_id, s.model_id, s.detector_id, s.me
        c.rank, c.score, c.subject_id, c.face_id, f.thumbnail, i.source, i.acquired_at, i.source_path
 FROM searches s
 JOIN candidates c USING (search_id)
-JOIN faces f ON f.face_id = c.face_id
-JOIN images i ON i.sha256 = f.image_sha256
+LEFT JOIN faces f ON f.face_id = c.face_id            -- purged faces keep their rank and ids
+LEFT JOIN images i ON i.sha256 = f.image_sha256
 WHERE s.search_id = ?
 ORDER BY c.rank;

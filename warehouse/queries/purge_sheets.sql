@@ -1,0 +1,1 @@
+SELECT search_id FROM purge_sheets ORDER BY search_id;
