@@ -26,9 +26,13 @@ def _print_candidates(outcome) -> None:
     print(f"\ncandidate sheet: {outcome.sheet}")
 
 
+OPERATORS = ("operator", "admin")
+
+
 def cmd_enroll(args: argparse.Namespace) -> int:
     from facelead.flows.enroll_gallery import enroll_gallery
 
+    _signed_in_as(OPERATORS, "enrollment", f"gallery:{args.gallery}")
     summary = enroll_gallery(source=str(Path(args.source).absolute()), gallery=args.gallery, source_name=args.source_name)
     print(summary.markdown())
     return 0
@@ -45,6 +49,18 @@ def _signed_in() -> str:
     settings = Settings()
     token = os.environ.get("FACELEAD_TOKEN") or getpass.getpass(f"facelead token for {settings.user}: ")
     return authenticate(settings.database_path, settings.user, token).user_id
+
+
+def _signed_in_as(roles: tuple[str, ...], action: str, target: str) -> str:
+    """The signed-in user, if they hold one of ``roles`` now; refusals are audited."""
+    from facelead.settings import Settings
+    from facelead.tasks.workflow import acting_as_any
+    from facelead.warehouse import db
+
+    user = _signed_in()
+    with db.open_db(Settings().database_path) as conn:
+        acting_as_any(conn, user, roles, action, target)
+    return user
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
@@ -161,13 +177,9 @@ def cmd_case_export(args: argparse.Namespace) -> int:
 
 def cmd_report_oversight(args: argparse.Namespace) -> int:
     from facelead.flows.oversight_report import oversight_report
-    from facelead.settings import Settings
-    from facelead.tasks.workflow import EXPORT_ROLES, acting_as_any
-    from facelead.warehouse import db
+    from facelead.tasks.workflow import EXPORT_ROLES
 
-    settings = Settings()
-    with db.open_db(settings.database_path) as conn:
-        acting_as_any(conn, _signed_in(), (*EXPORT_ROLES, "admin"), "report.oversight", "reports")
+    _signed_in_as((*EXPORT_ROLES, "admin"), "report.oversight", "reports")
     report = oversight_report(start=args.start, end=args.end)
     print(f"{report.markdown}\n\nCSV: {report.csv_path}")
     return 0
@@ -175,12 +187,8 @@ def cmd_report_oversight(args: argparse.Namespace) -> int:
 
 def cmd_purge(args: argparse.Namespace) -> int:
     from facelead.flows.retention_purge import retention_purge
-    from facelead.settings import Settings
-    from facelead.tasks.workflow import acting_as_any
-    from facelead.warehouse import db
 
-    with db.open_db(Settings().database_path) as conn:
-        acting_as_any(conn, _signed_in(), ("admin",), "retention.purge", "warehouse")
+    _signed_in_as(("admin",), "retention.purge", "warehouse")
     counts = retention_purge()
     print("retention purge: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
@@ -217,6 +225,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_index_build(args: argparse.Namespace) -> int:
     from facelead.flows.build_index import build_index
 
+    _signed_in_as(OPERATORS, "index.build", f"gallery:{args.gallery}")
     summary = build_index(gallery=args.gallery, shards=args.shards)
     print(f"index {summary.build_id} now serves gallery {summary.gallery_id}: {summary.vectors} faces, "
           f"{summary.shards} shard(s), built in {summary.seconds:.1f} s")
@@ -228,7 +237,8 @@ def cmd_remove(args: argparse.Namespace) -> int:
     from facelead.tasks.persist import remove_subject
 
     settings = Settings()
-    removed = remove_subject.fn(settings.database_path, args.gallery, args.subject, settings.user, args.reason)
+    actor = _signed_in_as(OPERATORS, "enrollment.remove", f"gallery:{args.gallery}")
+    removed = remove_subject.fn(settings.database_path, args.gallery, args.subject, actor, args.reason)
     print(f"removed {len(removed)} face(s) of {args.subject!r} from gallery {args.gallery!r}; "
           "no search returns them from now on")
     return 0

@@ -163,6 +163,9 @@ def test_the_cli_takes_the_token_from_the_environment_never_the_command_line(enr
     assert main(["approve", request_id, "--reason", "homicide"]) == 0
     with pytest.raises(SystemExit):
         main(["search", request_id, "--token", people["analyst.test"]])
+    assert main(["enroll", str(enrolled.manifest), "--gallery", "dev"]) == 3  # a supervisor does not enroll
+    assert "operator" in capsys.readouterr().err
+    assert _last_audit(settings, "enrollment").action == "enrollment.refused"
 
 
 def test_auditors_read_through_a_connection_that_cannot_write(enrolled, people, settings, approved):
