@@ -140,6 +140,19 @@ def cmd_determine(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rerun(args: argparse.Namespace) -> int:
+    from facelead.flows.rerun_search import rerun_search
+    from facelead.tasks.workflow import SHEET_ROLES
+
+    _signed_in_as(SHEET_ROLES, "search.rerun", f"search:{args.search_id}")
+    report = rerun_search(search_id=args.search_id)
+    if report.identical:
+        print(f"search {args.search_id}: re-run gives the same {len(report.candidates)} candidates")
+        return 0
+    print(f"search {args.search_id}: re-run DIFFERS:\n  " + "\n  ".join(report.differences))
+    return 1
+
+
 def cmd_sheet(args: argparse.Namespace) -> int:
     from facelead.settings import Settings
     from facelead.tasks.sheet import view_sheet
@@ -319,6 +332,11 @@ def parser() -> argparse.ArgumentParser:
     choice.add_argument("--rank", type=int, help="the candidate at this rank is the probe's person")
     choice.add_argument("--no-candidate", action="store_true", help="no candidate is the probe's person")
     determine.set_defaults(run=cmd_determine)
+
+    rerun = sub.add_parser("rerun", help="re-run a past search on its model, index build and gallery as it was; "
+                                         "exit 1 and list every difference if the candidates differ")
+    rerun.add_argument("search_id")
+    rerun.set_defaults(run=cmd_rerun)
 
     sheet = sub.add_parser("sheet", help="write a search's candidate sheet and print its path (the view is audited)")
     sheet.add_argument("search_id")

@@ -46,7 +46,8 @@ def build_index(gallery: str = "default", shards: int | None = None) -> BuildSum
     """
     started, settings, log = time.monotonic(), Settings(), get_run_logger()
     models = face_models(settings)
-    face_ids, _, vectors = load_gallery(settings.database_path, gallery, models.recogniser.model_id)
+    face_ids, _, vectors = load_gallery(settings.database_path, gallery, models.recogniser.model_id,
+                                        datetime.now(timezone.utc))
     if len(face_ids) < 2:
         raise IndexBuildError(f"gallery {gallery!r} has {len(face_ids)} faces for {models.recogniser.model_id}; nothing to index")
     build_id, shard_count = uuid.uuid4().hex, shards or settings.index.shards

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated
 
@@ -51,6 +52,24 @@ def search_shards(folder: Path, build: dict, probe: NDArray[np.float32], k: int)
     if build["shards"] == 1:
         return [search_shard(*args(0))]
     return fan_out_shards([args(shard) for shard in range(build["shards"])])
+
+
+def rank_gallery(settings: Settings, gallery: str, model_id: str, vector: NDArray[np.float32], k: int,
+                 build: dict | None, as_of: datetime) -> tuple[list[Ranked], dict]:
+    """The top k of the gallery's faces enrolled up to ``as_of``: exactly when ``build`` is
+    None, else through the build plus the faces enrolled after it. Returns the ranking and
+    the method record ({"method", "index_build_id", "params", "delta_size"})."""
+    db_path = settings.database_path
+    if build is None:
+        face_ids, subject_ids, vectors = load_gallery(db_path, gallery, model_id, as_of)
+        return search_exact(vectors, vector, face_ids, subject_ids, k), {"method": "exact", "delta_size": 0}
+    removed, (delta_ids, delta_subjects, delta_vectors) = index_plan(db_path, gallery, model_id, build["build_id"], as_of)
+    hits = search_shards(db_path.parent / build["folder"], build, vector, k + len(removed))
+    members = resolve_hits(db_path, build["build_id"], gallery, model_id, hits)
+    delta = search_exact(delta_vectors, vector, delta_ids, delta_subjects, k)
+    return merge_hits(hits, members, removed, delta, k), {
+        "method": "scann", "index_build_id": build["build_id"], "params": json.loads(build["params"]),
+        "delta_size": len(delta_ids)}
 
 
 @flow(name="search-shards", task_runner=dask_task_runner())
@@ -100,21 +119,11 @@ def search_probe(
                      {"search_id": search_id, "request_id": request_id, "probe": probe, "gallery_id": gallery,
                       "reason": exc.reason, "detail": exc.detail}, quality)
         raise
-    vector = probe_face.face.vector
-    if build is None or build["exact_fallback"] or size < settings.index.exact_below:
-        face_ids, subject_ids, vectors = load_gallery(db_path, gallery, model_id)
-        ranked = search_exact(vectors, vector, face_ids, subject_ids, k)
-        method = {"method": "exact", "delta_size": 0}
-    else:
-        removed, (delta_ids, delta_subjects, delta_vectors) = index_plan(db_path, gallery, model_id, build["build_id"])
-        hits = search_shards(settings.database_path.parent / build["folder"], build, vector, k + len(removed))
-        members = resolve_hits(db_path, build["build_id"], gallery, model_id, hits)
-        delta = search_exact(delta_vectors, vector, delta_ids, delta_subjects, k)
-        ranked = merge_hits(hits, members, removed, delta, k)
-        method = {"method": "scann", "index_build_id": build["build_id"], "params": json.loads(build["params"]),
-                  "delta_size": len(delta_ids)}
+    usable = None if build is None or build["exact_fallback"] or size < settings.index.exact_below else build
+    as_of = datetime.now(timezone.utc)
+    ranked, method = rank_gallery(settings, gallery, model_id, probe_face.face.vector, k, usable, as_of)
     record_search(db_path, search_id, request_id, case_number, gallery, models, k, method, size, probe_face,
-                  quality_override, ranked, actor)
+                  quality_override, ranked, actor, as_of)
     sheet = write_sheet(db_path, search_id, settings.sheets_dir, actor)
     create_table_artifact(
         [{"rank": r.rank, "score": round(r.score, 4), "subject_id": r.subject_id, "face_id": r.face_id} for r in ranked],

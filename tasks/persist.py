@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -76,10 +77,10 @@ def finish_enrollment(db_path: Path, run_id: str, gallery_id: str, actor: str, s
 
 
 @task(**DB_TASK)
-def load_gallery(db_path: Path, gallery_id: str, model_id: str):
-    """(face ids, subject ids, vectors) of the gallery for this model."""
+def load_gallery(db_path: Path, gallery_id: str, model_id: str, as_of: datetime):
+    """(face ids, subject ids, vectors) of the gallery for this model as of ``as_of``."""
     with db.open_db(db_path) as conn:
-        return db.gallery_vectors(conn, gallery_id, model_id)
+        return db.gallery_vectors(conn, gallery_id, model_id, as_of)
 
 
 @task(**DB_TASK)
@@ -90,11 +91,20 @@ def index_status(db_path: Path, gallery_id: str, model_id: str) -> tuple[int, di
 
 
 @task(**DB_TASK)
-def index_plan(db_path: Path, gallery_id: str, model_id: str, build_id: str):
-    """(rows removed since the build, faces enrolled since: ids, subjects, vectors)."""
+def index_plan(db_path: Path, gallery_id: str, model_id: str, build_id: str, as_of: datetime):
+    """(rows removed since the build, faces enrolled since and up to ``as_of``: ids, subjects, vectors)."""
     with db.open_db(db_path) as conn:
         return (db.removed_members(conn, gallery_id, model_id, build_id),
-                db.delta_vectors(conn, gallery_id, model_id, build_id))
+                db.delta_vectors(conn, gallery_id, model_id, build_id, as_of))
+
+
+@task(**DB_TASK)
+def search_record(db_path: Path, search_id: str) -> tuple[dict | None, dict | None]:
+    """A past search with its candidates, and the index build it used (None if exact)."""
+    with db.open_db(db_path) as conn:
+        record = db.search_record(conn, search_id)
+        build = db.get_build(conn, record["index_build_id"]) if record and record["index_build_id"] else None
+        return record, build
 
 
 @task(**DB_TASK)
@@ -128,12 +138,13 @@ def remove_subject(db_path: Path, gallery_id: str, subject_id: str, actor: str, 
 @task(**DB_TASK)
 def record_search(db_path: Path, search_id: str, request_id: str, case_number: str, gallery_id: str,
                   models: FaceModels, k: int, method: dict, gallery_size: int, probe: ProbeFace,
-                  quality_override: str | None, ranked: list[Ranked], actor: str) -> None:
+                  quality_override: str | None, ranked: list[Ranked], actor: str, created_at: datetime) -> None:
     """Persist the search, its probe's quality verdict, its candidates and its audit row in
     one transaction that also marks the request as run (WorkflowRefused if it ran meanwhile).
 
     ``method``: {"method": "exact"|"scann", "index_build_id", "params", "delta_size"}.
     ``quality_override``: the analyst's reason to search a probe below the quality bar.
+    ``created_at``: the moment the gallery was searched as of (a re-run searches it as of then).
     """
     quality = probe_quality_tables(probe, search_id, gallery_id)
     override = None if probe.verdict.passed else quality_override
@@ -148,7 +159,7 @@ def record_search(db_path: Path, search_id: str, request_id: str, case_number: s
         "probe_box": probe.face.box.tolist(), "probe_thumbnail": probe.face.thumbnail,
         "quality_check_id": quality.validations.column("check_id")[0].as_py(),
         "quality_failures": probe.verdict.describe() or None, "quality_override": override,
-        "actor": actor, "created_at": db.now(),
+        "actor": actor, "created_at": created_at,
     }
     candidates = pa.table({
         "search_id": [search_id] * len(ranked),

@@ -206,7 +206,7 @@ def insert_quality(conn: duckdb.DuckDBPyConnection, validations: pa.Table, resul
         conn.execute(query("insert_quality"))
 
 
-def _vectors(conn: duckdb.DuckDBPyConnection, name: str, params: list) -> tuple[list[str], list[str], NDArray[np.float32]]:
+def _vectors(conn: duckdb.DuckDBPyConnection, name: str, params: list | dict) -> tuple[list[str], list[str], NDArray[np.float32]]:
     """(face ids, subject ids, (N,D) vectors) from a query returning face_id, subject_id, vector."""
     table = conn.sql(query(name), params=params).to_arrow_table()
     if not table.num_rows:
@@ -216,9 +216,9 @@ def _vectors(conn: duckdb.DuckDBPyConnection, name: str, params: list) -> tuple[
     return table.column("face_id").to_pylist(), table.column("subject_id").to_pylist(), matrix
 
 
-def gallery_vectors(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str):
-    """(face ids, subject ids, (N,D) vectors) of every face enrolled, and not removed, in the gallery."""
-    return _vectors(conn, "gallery_vectors", [gallery_id, model_id])
+def gallery_vectors(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str, as_of: datetime):
+    """(face ids, subject ids, (N,D) vectors) of every face enrolled up to ``as_of``, and not removed."""
+    return _vectors(conn, "gallery_vectors", {"gallery_id": gallery_id, "model_id": model_id, "as_of": as_of})
 
 
 def gallery_size(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str) -> int:
@@ -249,9 +249,19 @@ def record_build(conn: duckdb.DuckDBPyConnection, build: dict, members: pa.Table
         conn.execute(query("insert_members"), [build["build_id"]])
 
 
-def delta_vectors(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str, build_id: str):
-    """(face ids, subject ids, vectors) enrolled since the build, not removed."""
-    return _vectors(conn, "delta_vectors", [gallery_id, model_id, build_id])
+def delta_vectors(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str, build_id: str, as_of: datetime):
+    """(face ids, subject ids, vectors) enrolled since the build and up to ``as_of``, not removed."""
+    return _vectors(conn, "delta_vectors", {"gallery_id": gallery_id, "model_id": model_id, "build_id": build_id,
+                                            "as_of": as_of})
+
+
+def get_build(conn: duckdb.DuckDBPyConnection, build_id: str) -> dict | None:
+    return _one(conn.execute(query("get_build"), [build_id]))
+
+
+def search_record(conn: duckdb.DuckDBPyConnection, search_id: str) -> dict | None:
+    """A past search with its candidates (list of {rank, face_id, score}), or None."""
+    return _one(conn.execute(query("search_record"), [search_id]))
 
 
 def removed_members(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str, build_id: str) -> set[tuple[int, int]]:

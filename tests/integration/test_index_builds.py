@@ -9,6 +9,7 @@ import pytest
 from facelead.flows import build_index as build_module
 from facelead.flows.build_index import build_index
 from facelead.flows.enroll_gallery import enroll_gallery
+from facelead.flows.rerun_search import rerun_search
 from facelead.flows.search_probe import search_probe
 from facelead.tasks.persist import remove_subject
 from facelead.warehouse import db
@@ -60,7 +61,10 @@ def test_indexed_search_equals_exact_search_and_is_recorded(indexed, settings, m
 
 def test_a_rerun_gives_the_same_candidates(indexed, approved):
     probe, _ = indexed.probes[0]
-    assert _search(approved, probe)[0] == _search(approved, probe)[0]
+    candidates, outcome = _search(approved, probe)
+    report = rerun_search(search_id=outcome.search_id)
+    assert report.identical and [(c.face_id, round(c.score, 4)) for c in report.candidates] == candidates
+    assert candidates == _search(approved, probe)[0]
 
 
 def test_sharded_equals_unsharded(indexed, settings, monkeypatch, dask_runner, approved):
@@ -89,12 +93,14 @@ def test_an_interrupted_build_leaves_the_old_index_serving(indexed, settings, mo
 
 def test_faces_enrolled_after_the_build_are_searched_as_a_delta(indexed, settings, tmp_path, dask_runner, approved):
     probe, _ = indexed.probes[1]
+    _, earlier = _search(approved, probe)
     manifest = tmp_path / "late.csv"
     manifest.write_text(f"image_path,subject_id\n{probe},late-arrival\n")
     enroll_gallery.with_options(task_runner=dask_runner)(source=str(manifest), gallery=GALLERY)
     _, outcome = _search(approved, probe)
     assert outcome.candidates[0].subject_id == "late-arrival"
     assert _stored(settings, outcome.search_id)[2] == 1
+    assert rerun_search(search_id=earlier.search_id).identical  # the gallery as it stood then
 
 
 def test_a_removed_subject_is_never_returned(indexed, settings, monkeypatch, approved):

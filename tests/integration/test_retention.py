@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 
 from facelead.flows.enroll_gallery import enroll_gallery
+from facelead.flows.rerun_search import rerun_search
 from facelead.flows.retention_purge import retention_purge
 from facelead.flows.search_probe import search_probe
 from facelead.tasks.persist import remove_subject
@@ -44,6 +45,9 @@ def test_a_purged_subject_is_gone_for_good_and_never_returned(faces_dev, enrolle
     assert before.candidates[0].subject_id == target
     removed = remove_subject.fn(settings.database_path, GALLERY, target, "admin.test", "expunged by court order")
     assert len(removed) >= 2
+    report = rerun_search(search_id=before.search_id)  # a difference is reported, not hidden
+    assert not report.identical and any("no longer returned" in d and any(f in d for f in removed)
+                                        for d in report.differences)
 
     counts = retention_purge()
     assert (counts["faces"], counts["images"], counts["subjects"]) == (len(removed), len(removed), 1)
