@@ -47,7 +47,12 @@ def _signed_in() -> str:
     from facelead.tasks.workflow import authenticate
 
     settings = Settings()
-    token = os.environ.get("FACELEAD_TOKEN") or getpass.getpass(f"facelead token for {settings.user}: ")
+    token = os.environ.get("FACELEAD_TOKEN")
+    if not token:
+        try:
+            token = getpass.getpass(f"facelead token for {settings.user}: ")
+        except EOFError:
+            raise AccessDenied("token", f"no token for {settings.user}: set FACELEAD_TOKEN or run in a terminal") from None
     return authenticate(settings.database_path, settings.user, token).user_id
 
 
