@@ -7,7 +7,7 @@ from itertools import chain
 from dataclasses import asdict, dataclass, field
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
 
@@ -88,6 +88,8 @@ def enroll_gallery(source: str, gallery: str = "default", source_name: str | Non
             futures.append(embed_batch.submit(new, models, settings.max_image_pixels, ctx, bar))
     log.info("%d images: %d batches submitted, %d already known, %d unusable", len(refs), len(futures),
              summary.duplicates, len(unusable))
+    progress = create_progress_artifact(0.0 if futures else 100.0, key="enrollment-progress",
+                                        description=f"gallery {gallery}: share of new images' batches done")
     results = (future.result() for future in as_completed(futures))
     for done, batch in enumerate(chain([batch_result(unusable, [], ctx)], results)):
         if not (batch.enrolled.num_rows or batch.refused.num_rows):
@@ -97,6 +99,9 @@ def enroll_gallery(source: str, gallery: str = "default", source_name: str | Non
         for reason, detail in batch.refusal_lines():
             log.warning("refused %s (%s)", detail, reason)
         log.info("batch %d/%d: %d enrolled, %d refused so far", done, len(futures), summary.enrolled, summary.refused)
+        if done:
+            update_progress_artifact(progress, 100.0 * done / len(futures),
+                                     description=f"gallery {gallery}: {summary.enrolled} enrolled, {summary.refused} refused")
     summary.seconds = time.monotonic() - started
     finish_enrollment(settings.database_path, run_id, gallery, actor, {
         k: v for k, v in asdict(summary).items() if k not in ("run_id", "gallery_id")})

@@ -143,3 +143,16 @@ def test_the_analyst_can_choose_which_probe_face_to_search(enrolled, faces_dev, 
     assert default.candidates[0].subject_id in tops
     with pytest.raises(SearchRefused, match="face 10 asked for"):
         search_probe(request_id=approved(probe, "TEST-MULTI"), k=3, face_index=9)
+
+
+def test_enrollment_reports_its_progress_and_ends_with_a_summary_artifact(enrolled):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    def artifacts(key):
+        with get_client(sync_client=True) as client:
+            return client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+
+    assert any(float(a.data) == 100.0 for a in artifacts("enrollment-progress"))
+    summaries = [a.data for a in artifacts("enrollment-summary")]
+    assert any("images seen" in text and f"| enrolled | {enrolled.summary.enrolled} |" in text for text in summaries)
