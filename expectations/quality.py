@@ -175,10 +175,10 @@ def validate(name: str, bar: QualityBar, rows: list[dict[str, float]]) -> list[Q
             raise RuntimeError(f"quality suite {name}: {outcome.expectation_config.meta['check']} could not run: "
                                f"{outcome.exception_info.get('exception_message')}")
         failed[outcome.expectation_config.meta["check"]] = set(outcome.result.get("unexpected_index_list") or [])
-    version = suite_version(bar)
+    version, checks = suite_version(bar), bounds(bar)
     return [
         QualityVerdict(name, version, tuple(
             CheckOutcome(check, metric, i not in failed[check], float(row[metric]), low, high, reason)
-            for check, metric, low, high, reason in bounds(bar)))
+            for check, metric, low, high, reason in checks))
         for i, row in enumerate(rows)
     ]

@@ -13,17 +13,15 @@ import secrets
 from dataclasses import dataclass
 from datetime import date
 
+from facelead.refusal import Refusal
+
 ROLES = ("operator", "analyst", "supervisor", "reviewer", "auditor", "admin")
 CERTIFIED_ROLES = frozenset({"analyst", "reviewer"})
 SALT_BYTES = 16
 
 
-class AccessDenied(PermissionError):
-    """The user may not do this; ``reason`` is a short stable code, ``detail`` says why."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason, self.detail = reason, detail
+class AccessDenied(Refusal, PermissionError):
+    """The user may not do this."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from facelead import LEAD_NOTICE
 from facelead.access import ROLES, AccessDenied
+from facelead.refusal import Refusal
 
 EXIT_REFUSED = 3
 
@@ -400,12 +401,9 @@ def main(argv: list[str] | None = None) -> int:
         parser().error("--k must be between 2 and 50")
     if getattr(args, "face", None) is not None and args.face < 1:
         parser().error("--face counts from 1")
-    from facelead.tasks.search import SearchRefused
-    from facelead.tasks.workflow import WorkflowRefused
-
     try:
         return args.run(args)
-    except (SearchRefused, WorkflowRefused, AccessDenied) as exc:
+    except Refusal as exc:
         print(f"refused ({exc.reason}): {exc.detail}", file=sys.stderr)
         return EXIT_REFUSED
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -33,31 +33,30 @@ class FaceModels:
 
 
 @dataclass(frozen=True)
-class MeasuredFace:
-    """One detected face, aligned and measured, not yet embedded; keeps no full image."""
+class FaceRecord:
+    """One detected face: where it is, how sure the detector was, its quality, a JPEG thumbnail."""
 
     face_index: int
     face_count: int
     box: NDArray[np.float32]
     landmarks: NDArray[np.float32]
     score: float
-    aligned: NDArray[np.uint8]
     quality: FaceQuality
     thumbnail: bytes
 
 
 @dataclass(frozen=True)
-class FaceVector:
-    """One detected face, its quality, its embedding and a JPEG thumbnail of it."""
+class MeasuredFace(FaceRecord):
+    """A face aligned and measured, not yet embedded; keeps no full image."""
 
-    face_index: int
-    face_count: int
-    box: NDArray[np.float32]
-    landmarks: NDArray[np.float32]
-    score: float
-    quality: FaceQuality
+    aligned: NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class FaceVector(FaceRecord):
+    """A face and its embedding."""
+
     vector: NDArray[np.float32]
-    thumbnail: bytes
 
 
 def _local_path(model: PreparedModel, cache_dir: Path) -> Path:
@@ -115,5 +114,5 @@ def embed_measured(faces: list[MeasuredFace], embedder: Embedder) -> list[FaceVe
     if not faces:
         return []
     vectors = embedder.embed(np.stack([f.aligned for f in faces]))
-    return [FaceVector(f.face_index, f.face_count, f.box, f.landmarks, f.score, f.quality, vector, f.thumbnail)
+    return [FaceVector(**{field.name: getattr(f, field.name) for field in fields(FaceRecord)}, vector=vector)
             for f, vector in zip(faces, vectors)]

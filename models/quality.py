@@ -73,9 +73,8 @@ METRICS = tuple(FaceQuality.__dataclass_fields__)
 
 
 def is_colour(image: NDArray[np.uint8], tolerance: int = 4) -> bool:
-    """True when over 1% of (sampled) pixels have channels more than ``tolerance`` grey levels apart."""
-    sample = image[:: max(1, image.shape[0] // 256), :: max(1, image.shape[1] // 256)].astype(np.int16)
-    spread = sample.max(axis=2) - sample.min(axis=2)
+    """True when over 1% of pixels have channels more than ``tolerance`` grey levels apart."""
+    spread = image.max(axis=2).astype(np.int16) - image.min(axis=2)
     return bool((spread > tolerance).mean() > 0.01)
 
 

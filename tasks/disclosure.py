@@ -45,7 +45,7 @@ def export_case(db_path: Path, actor: str, case_number: str, out_dir: Path) -> P
         acting_as_any(conn, actor, EXPORT_ROLES, "case.export", f"case:{case_number}")
         records = db.case_records(conn, case_number)
         sheets = {row["search_id"]: render_sheet(db.candidate_sheet_rows(conn, row["search_id"]))
-                  for row in records["searches"] if db.candidate_sheet_rows(conn, row["search_id"])}
+                  for row in records["searches"]}  # every search has candidates
         folder = out_dir / f"case-{''.join(c if c.isalnum() or c in '-_' else '_' for c in case_number)}-{at:%Y%m%dT%H%M%SZ}"
         (folder / "sheets").mkdir(parents=True)
         for name in ("requests", "searches", "candidates", "determinations"):

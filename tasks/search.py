@@ -10,14 +10,11 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from facelead.models.index import ExactIndex, VectorIndex
+from facelead.refusal import Refusal
 
 
-class SearchRefused(ValueError):
-    """A search that must not run; ``reason`` is a short stable code, ``detail`` says why."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason, self.detail = reason, detail
+class SearchRefused(Refusal, ValueError):
+    """A search that must not run."""
 
 
 @dataclass(frozen=True)

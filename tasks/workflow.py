@@ -14,17 +14,14 @@ from pathlib import Path
 from facelead.access import (
     AccessDenied, User, check_roles, hash_token, new_salt, new_token, require, token_matches)
 from facelead.models.image import sha256_hex
+from facelead.refusal import Refusal
 from facelead.warehouse import db
 
 NO_CANDIDATE = None  # a determination that no candidate is the probe's person
 
 
-class WorkflowRefused(ValueError):
-    """A step that must not happen now; ``reason`` is a short stable code, ``detail`` says why."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason, self.detail = reason, detail
+class WorkflowRefused(Refusal, ValueError):
+    """A step that must not happen now."""
 
 
 def _today() -> date:
@@ -40,38 +37,27 @@ def _refuse(conn, actor: str, action: str, target: str, exc: AccessDenied | Work
         db.append_audit(conn, actor, f"{action}.refused", target, {**details, "reason": exc.reason, "detail": exc.detail})
 
 
-def _acting(conn, user_id: str, role: str, action: str, target: str, details: dict) -> User:
-    """The user, if they may act in ``role`` now; otherwise the refusal is audited and raised."""
-    row = db.get_user(conn, user_id)
-    try:
-        if row is None:
-            raise AccessDenied("unknown_user", f"no user {user_id!r}")
-        user = _user(row)
-        require(user, role, _today())
-        return user
-    except AccessDenied as exc:
-        _refuse(conn, user_id, action, target, exc, details)
-        raise
-
-
 SHEET_ROLES = ("analyst", "reviewer", "supervisor", "auditor")
 EXPORT_ROLES = ("supervisor", "auditor")
 
 
-def acting_as_any(conn, user_id: str, roles: tuple[str, ...], action: str, target: str) -> User:
+def acting_as_any(conn, user_id: str, roles: tuple[str, ...], action: str, target: str,
+                  details: dict | None = None) -> User:
     """The user, if they may act now in any of ``roles``; otherwise the refusal is audited and raised."""
     row = db.get_user(conn, user_id)
     refusal = AccessDenied("unknown_user", f"no user {user_id!r}")
     if row is not None:
         user = _user(row)
-        refusal = AccessDenied("role", f"user {user_id} holds none of the roles that may do this: {', '.join(roles)}")
-        for role in (r for r in roles if r in user.roles):
+        held = [role for role in roles if role in user.roles]
+        if not held and len(roles) > 1:
+            refusal = AccessDenied("role", f"user {user_id} holds none of the roles that may do this: {', '.join(roles)}")
+        for role in held or roles:  # one role asked for: require() says which is missing
             try:
                 require(user, role, _today())
                 return user
             except AccessDenied as exc:
                 refusal = exc
-    _refuse(conn, user_id, action, target, refusal, {})
+    _refuse(conn, user_id, action, target, refusal, details or {})
     raise refusal
 
 
@@ -110,7 +96,7 @@ def add_user(db_path: Path, actor: str | None, user_id: str, display_name: str, 
             raise WorkflowRefused("bootstrap", "the first user must hold the admin role")
         if not bootstrap and not actor:
             raise AccessDenied("sign_in", "only a signed-in user with the admin role may add users")
-        creator = user_id if bootstrap else _acting(conn, actor, "admin", "user.add", f"user:{user_id}", {}).user_id
+        creator = user_id if bootstrap else acting_as_any(conn, actor, ("admin",), "user.add", f"user:{user_id}").user_id
         if db.get_user(conn, user_id) is not None:
             raise WorkflowRefused("exists", f"user {user_id!r} exists already")
         token, salt = new_token(), new_salt()
@@ -127,13 +113,13 @@ def add_user(db_path: Path, actor: str | None, user_id: str, display_name: str, 
 
 def list_users(db_path: Path, actor: str) -> list[dict]:
     with db.open_db(db_path) as conn:
-        _acting(conn, actor, "admin", "user.list", "users", {})
+        acting_as_any(conn, actor, ("admin",), "user.list", "users")
         return db.list_users(conn)
 
 
 def disable_user(db_path: Path, actor: str, user_id: str, reason: str) -> None:
     with db.open_db(db_path) as conn:
-        _acting(conn, actor, "admin", "user.disable", f"user:{user_id}", {})
+        acting_as_any(conn, actor, ("admin",), "user.disable", f"user:{user_id}")
         with db.transaction(conn):
             if not db.disable_user(conn, user_id):
                 raise WorkflowRefused("no_such_user", f"no enabled user {user_id!r}")
@@ -145,7 +131,7 @@ def file_request(db_path: Path, actor: str, case_number: str, offense_code: str,
     """File a search request for ``probe``; returns its id. Refusals are audited."""
     details = {"case_number": case_number, "offense_code": offense_code, "probe": str(probe), "gallery_id": gallery_id}
     with db.open_db(db_path) as conn:
-        _acting(conn, actor, "analyst", "request", f"case:{case_number}", details)
+        acting_as_any(conn, actor, ("analyst",), "request", f"case:{case_number}", details)
         try:
             missing = [name for name, value in (("case number", case_number), ("offense code", offense_code),
                                                 ("justification", justification)) if not value.strip()]
@@ -177,7 +163,7 @@ def decide_request(db_path: Path, actor: str, request_id: str, approve: bool, re
     action = "request.approve" if approve else "request.deny"
     target = f"request:{request_id}"
     with db.open_db(db_path) as conn:
-        _acting(conn, actor, "supervisor", action, target, {})
+        acting_as_any(conn, actor, ("supervisor",), action, target)
         request = db.get_request(conn, request_id)
         try:
             if request is None:
@@ -194,16 +180,23 @@ def decide_request(db_path: Path, actor: str, request_id: str, approve: bool, re
             db.append_audit(conn, actor, action, target, {"case_number": request["case_number"], "reason": reason})
 
 
-def claim_request(conn, request_id: str, search_id: str) -> dict:
-    """Inside the search's transaction: the approved, not yet run request, now tied to ``search_id``."""
-    request = db.get_request(conn, request_id)
+def _check_runnable(request: dict | None, request_id: str) -> dict:
+    """The request, if it exists, is approved and has not run; else WorkflowRefused."""
     if request is None:
         raise WorkflowRefused("no_such_request", f"no request {request_id}")
     if request["decision"] != "approved":
         state = "is still pending" if request["decision"] is None else f"was {request['decision']}"
         raise WorkflowRefused("not_approved", f"request {request_id} {state}")
-    if not db.claim_request(conn, request_id, search_id):
+    if request["search_id"] is not None:
         raise WorkflowRefused("already_run", f"request {request_id} has run already (search {request['search_id']})")
+    return request
+
+
+def claim_request(conn, request_id: str, search_id: str) -> dict:
+    """Inside the search's transaction: the approved, not yet run request, now tied to ``search_id``."""
+    request = _check_runnable(db.get_request(conn, request_id), request_id)
+    if not db.claim_request(conn, request_id, search_id):  # ran meanwhile
+        raise WorkflowRefused("already_run", f"request {request_id} has run already")
     return request
 
 
@@ -211,20 +204,12 @@ def runnable_request(db_path: Path, actor: str, request_id: str) -> dict:
     """The request an analyst may search now, checked before any work; refusals are audited."""
     target = f"request:{request_id}"
     with db.open_db(db_path) as conn:
-        _acting(conn, actor, "analyst", "search", target, {})
-        request = db.get_request(conn, request_id)
+        acting_as_any(conn, actor, ("analyst",), "search", target)
         try:
-            if request is None:
-                raise WorkflowRefused("no_such_request", f"no request {request_id}")
-            if request["decision"] != "approved":
-                state = "is still pending" if request["decision"] is None else f"was {request['decision']}"
-                raise WorkflowRefused("not_approved", f"request {request_id} {state}")
-            if request["search_id"] is not None:
-                raise WorkflowRefused("already_run", f"request {request_id} has run already (search {request['search_id']})")
+            return _check_runnable(db.get_request(conn, request_id), request_id)
         except WorkflowRefused as exc:
             _refuse(conn, actor, "search", target, exc, {})
             raise
-        return request
 
 
 def record_determination(db_path: Path, actor: str, search_id: str, rank: int | None) -> str:
@@ -244,7 +229,7 @@ def record_determination(db_path: Path, actor: str, search_id: str, rank: int | 
             _refuse(conn, actor, "determination", target, exc, {})
             raise
         stage = "analyst" if search["actor"] == actor else "reviewer"
-        _acting(conn, actor, stage, "determination", target, {"stage": stage})
+        acting_as_any(conn, actor, (stage,), "determination", target, {"stage": stage})
         recorded = db.determinations(conn, search_id)
         face_id = NO_CANDIDATE if rank is None else db.candidate_at_rank(conn, search_id, rank)
         try:
@@ -278,7 +263,7 @@ def auditor_query(db_path: Path, actor: str, sql: str) -> tuple[list[str], list[
     Raises AccessDenied for non-auditors and db.QueryRefused for anything that would write.
     """
     with db.open_db(db_path) as conn:
-        _acting(conn, actor, "auditor", "audit.query", "database", {"sql": sql})
+        acting_as_any(conn, actor, ("auditor",), "audit.query", "database", {"sql": sql})
         with db.transaction(conn):
             db.append_audit(conn, actor, "audit.query", "database", {"sql": sql})
     return db.read_only_query(db_path, sql)

@@ -234,9 +234,7 @@ def remove_subject(conn: duckdb.DuckDBPyConnection, gallery_id: str, subject_id:
 
 def active_build(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str) -> dict | None:
     """The serving index build of a gallery and model, or None."""
-    cursor = conn.execute(query("active_build"), [gallery_id, model_id])
-    row = cursor.fetchone()
-    return dict(zip([d[0] for d in cursor.description], row)) if row else None
+    return _one(conn.execute(query("active_build"), [gallery_id, model_id]))
 
 
 def record_build(conn: duckdb.DuckDBPyConnection, build: dict, members: pa.Table) -> None:

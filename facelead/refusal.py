@@ -1,0 +1,11 @@
+"""The one shape of a refusal: a short stable reason code and a sentence saying why."""
+
+from __future__ import annotations
+
+
+class Refusal(Exception):
+    """Something facelead will not do; ``reason`` is a short stable code, ``detail`` says why."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
