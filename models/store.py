@@ -75,7 +75,8 @@ def prepare_model(manifest: ModelManifest, cache_dir: Path) -> PreparedModel:
     actual = file_sha256(source)
     if actual != manifest.sha256:
         raise ModelHashError(f"model {manifest.id}: {source} has SHA-256 {actual}, manifest says {manifest.sha256}")
-    target = cache_dir / f"{manifest.id}-{manifest.sha256[:16]}.onnx"
+    recipe = hashlib.sha256(" ".join((manifest.sha256, *manifest.convert)).encode()).hexdigest()
+    target = cache_dir / f"{manifest.id}-{recipe[:16]}.onnx"  # a changed conversion is a new file
     sidecar = target.with_suffix(".sha256")
     if target.is_file() and sidecar.is_file() and file_sha256(target) == sidecar.read_text().strip():
         return PreparedModel(manifest, target, sidecar.read_text().strip())

@@ -32,6 +32,13 @@ def test_the_converted_model_is_cached_with_its_own_hash_and_rebuilt_if_altered(
     assert file_sha256(again.path) == first.sha256
 
 
+def test_a_changed_conversion_is_cached_as_a_new_file(tmp_path):
+    manifest = load_manifest("sface-2021dec")
+    converted = prepare_model.__wrapped__(manifest, tmp_path)
+    folded_only = prepare_model.__wrapped__(replace(manifest, convert=("fold_dequantize",)), tmp_path)
+    assert folded_only.path != converted.path and folded_only.sha256 != converted.sha256
+
+
 def _aligned_crops(faces_dev, models, limit):
     detector, embedder = load(models)
     rows = list(csv.DictReader((faces_dev / "labels.csv").open()))[:limit]
