@@ -18,5 +18,6 @@ for _name, _value in {
     "DO_NOT_TRACK": "1",
     "GX_ANALYTICS_ENABLED": "false",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "facelead",  # waits on a locked database show in the run's log
 }.items():
     _os.environ.setdefault(_name, _value)

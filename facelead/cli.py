@@ -34,7 +34,8 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     from facelead.flows.enroll_gallery import enroll_gallery
 
     _signed_in_as(OPERATORS, "enrollment", f"gallery:{args.gallery}")
-    summary = enroll_gallery(source=str(Path(args.source).absolute()), gallery=args.gallery, source_name=args.source_name)
+    source = str(Path(args.source).absolute()) if args.source else None
+    summary = enroll_gallery(source=source, gallery=args.gallery, source_name=args.source_name)
     print(summary.markdown())
     return 0
 
@@ -246,6 +247,9 @@ def cmd_index_build(args: argparse.Namespace) -> int:
 
     _signed_in_as(OPERATORS, "index.build", f"gallery:{args.gallery}")
     summary = build_index(gallery=args.gallery, shards=args.shards)
+    if summary is None:
+        print(f"gallery {args.gallery} is smaller than FACELEAD_INDEX__EXACT_BELOW: it is searched exactly, no index built")
+        return 0
     print(f"index {summary.build_id} now serves gallery {summary.gallery_id}: {summary.vectors} faces, "
           f"{summary.shards} shard(s), built in {summary.seconds:.1f} s")
     return 0
@@ -285,7 +289,8 @@ def parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=cmd_demo)
 
     enroll = sub.add_parser("enroll", help="enroll a CSV manifest or a <subject>/<image> folder into a gallery")
-    enroll.add_argument("source", help="CSV (image_path, subject_id[, source, acquired_at]) or folder")
+    enroll.add_argument("source", nargs="?", help="CSV (image_path, subject_id[, source, acquired_at]) or folder "
+                        "(default: FACELEAD_ENROLL_SOURCE, the drop folder)")
     enroll.add_argument("--gallery", default="default", help="gallery id (default: %(default)s)")
     enroll.add_argument("--source-name", help="provenance recorded for each image (default: file or folder name)")
     enroll.set_defaults(run=cmd_enroll)
@@ -364,9 +369,10 @@ def parser() -> argparse.ArgumentParser:
     report_sub = report.add_subparsers(dest="report_command", required=True, metavar="REPORT")
     over = report_sub.add_parser("oversight", help="requests, denials, searches, releases, disputes and 'no "
                                                    "candidate' outcomes by offense code (supervisor, auditor, admin)")
-    over.add_argument("--from", dest="start", required=True, type=date.fromisoformat, metavar="YYYY-MM-DD")
-    over.add_argument("--to", dest="end", required=True, type=date.fromisoformat, metavar="YYYY-MM-DD",
-                      help="first day not included")
+    over.add_argument("--from", dest="start", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                      help="first day (default: the first of the previous month)")
+    over.add_argument("--to", dest="end", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                      help="first day not included (default: the first of this month)")
     over.set_defaults(run=cmd_report_oversight)
 
     index = sub.add_parser("index", help="ScaNN index of a gallery")
@@ -390,9 +396,25 @@ def parser() -> argparse.ArgumentParser:
     audit_query.add_argument("sql", help="e.g. \"SELECT * FROM search_history WHERE case_number = '2026-004211'\"")
     audit_query.set_defaults(run=cmd_audit_query)
 
+    serve = sub.add_parser("serve", help="run a local Prefect server (127.0.0.1, offline) and a worker for the "
+                                         "facelead work pool until interrupted")
+    serve.add_argument("--port", type=int, default=4200, help="server port on 127.0.0.1 (default: %(default)s)")
+    serve.add_argument("--deploy", action="store_true", help="deploy every flow in prefect.yaml before the worker starts")
+    serve.add_argument("--project", type=Path, default=Path.cwd(),
+                       help="folder holding prefect.yaml, where flow runs start (default: the current folder)")
+    serve.add_argument("--limit", type=int, default=2, help="flow runs the worker runs at once (default: %(default)s)")
+    serve.set_defaults(run=cmd_serve)
+
     models = sub.add_parser("models", help="check model hashes, convert once, print the model ids")
     models.set_defaults(run=cmd_models)
     return p
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from facelead.operations import serve
+    from facelead.settings import Settings
+
+    return serve(Settings(), args.port, args.deploy, args.project.absolute(), args.limit)
 
 
 def main(argv: list[str] | None = None) -> int:

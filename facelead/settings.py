@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="database, model cache, sheets, demo files")
     database: Path | None = Field(None, description="DuckDB file; default <data_dir>/facelead.duckdb")
     user: str = Field(default_factory=getpass.getuser, description="who runs searches and enrollments")
+    enroll_source: str | None = Field(
+        None, description="manifest or <subject>/<image> folder the scheduled enrollment reads (the drop folder)")
     max_image_pixels: int = Field(100_000_000, ge=1, description="refuse larger images before decoding")
     probe_retention_days: int = Field(
         365, ge=1, description="probe images kept with searches are purged after this many days")

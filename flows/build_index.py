@@ -9,18 +9,24 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Annotated
 
 import pyarrow as pa
 from prefect import flow, get_run_logger
+from pydantic import Field
 
 from facelead.flows.runtime import dask_task_runner
+from facelead.refusal import Refusal
 from facelead.settings import Settings
 from facelead.tasks.faces import face_models
 from facelead.tasks.index import build_shard, folder_hashes, index_params, shard_rows
 from facelead.tasks.persist import load_gallery, record_build
 
 
-class IndexBuildError(RuntimeError):
+MIN_SHARD_FACES = 16  # ScaNN's asymmetric hashing trains 16 centres per block
+
+
+class IndexBuildError(Refusal, RuntimeError):
     """The gallery cannot be indexed (too few faces); the serving index is unchanged."""
 
 
@@ -37,21 +43,34 @@ class BuildSummary:
 
 
 @flow(name="build-index", task_runner=dask_task_runner())
-def build_index(gallery: str = "default", shards: int | None = None) -> BuildSummary:
+def build_index(
+    gallery: Annotated[str, Field(min_length=1)] = "default",
+    shards: Annotated[int | None, Field(ge=1)] = None,
+) -> BuildSummary | None:
     """Index every searchable face of ``gallery`` into a new build folder, then make it serve.
+    A gallery smaller than FACELEAD_INDEX__EXACT_BELOW is searched exactly: nothing is built.
 
     Shards are built on Dask into a hidden folder that is renamed into place only when
     complete; the database switch to the new build is one transaction. A failed or
     interrupted build leaves the serving index as it was.
+
+    Args:
+        gallery: The gallery to index.
+        shards: Index shards, searched in parallel on Dask; default FACELEAD_INDEX__SHARDS.
     """
     started, settings, log = time.monotonic(), Settings(), get_run_logger()
     models = face_models(settings)
     face_ids, _, vectors = load_gallery(settings.database_path, gallery, models.recogniser.model_id,
                                         datetime.now(timezone.utc))
-    if len(face_ids) < 2:
-        raise IndexBuildError(f"gallery {gallery!r} has {len(face_ids)} faces for {models.recogniser.model_id}; nothing to index")
+    if len(face_ids) < settings.index.exact_below:
+        log.info("gallery %s has %d faces, fewer than FACELEAD_INDEX__EXACT_BELOW (%d): it is searched exactly, "
+                 "no index built", gallery, len(face_ids), settings.index.exact_below)
+        return None
     build_id, shard_count = uuid.uuid4().hex, shards or settings.index.shards
     parts = shard_rows(len(face_ids), shard_count)
+    if len(parts[-1]) < MIN_SHARD_FACES:
+        raise IndexBuildError("too_few_faces", f"gallery {gallery!r} has {len(face_ids)} faces for "
+                              f"{models.recogniser.model_id}: under {MIN_SHARD_FACES} a shard, too few to index")
     params = [index_params(len(rows), settings.index) for rows in parts]
     partial = settings.index_dir / f".{build_id}.partial"
     for stale in settings.index_dir.glob(".*.partial"):

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import time
-from itertools import chain
 from dataclasses import asdict, dataclass, field
+from itertools import chain
+from typing import Annotated
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
+from prefect.events import emit_event
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
+from pydantic import Field
 
 from facelead.flows.runtime import dask_task_runner
+from facelead.refusal import Refusal
 from facelead.settings import QualityBar, Settings
 from facelead.tasks.batches import BatchContext, BatchResult, batch_result
 from facelead.tasks.faces import embed_batch, face_models
@@ -56,20 +60,37 @@ def _chunks(items: list, size: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-@flow(name="enroll-gallery", task_runner=dask_task_runner())
-def enroll_gallery(source: str, gallery: str = "default", source_name: str | None = None,
-                   quality_bar: QualityBar | None = None) -> EnrollmentSummary:
-    """Enroll every new image of ``source`` (CSV manifest or folder) into ``gallery``.
+class NoSourceError(Refusal, ValueError):
+    """Neither the run nor the settings name what to enroll."""
 
-    ``quality_bar`` replaces the configured gallery quality bar for this run (a legacy
-    gallery, say); its limits are audited and every verdict carries its suite version.
+
+@flow(name="enroll-gallery", task_runner=dask_task_runner())
+def enroll_gallery(
+    source: str | None = None,
+    gallery: Annotated[str, Field(min_length=1)] = "default",
+    source_name: str | None = None,
+    quality_bar: QualityBar | None = None,
+) -> EnrollmentSummary:
+    """Enroll every new image of ``source`` (CSV manifest or folder) into ``gallery``.
 
     Idempotent by content hash; unusable images and faces below the gallery quality bar
     are recorded with their reasons and the rest go on. Dask workers compute; only this
     process writes the database.
+
+    Args:
+        source: CSV manifest (image_path, subject_id, source, acquired_at) or
+            <subject>/<image> folder; default the drop folder FACELEAD_ENROLL_SOURCE.
+        gallery: The gallery to enroll into.
+        source_name: Where the photos come from, when the manifest does not say.
+        quality_bar: This run's gallery quality bar (a legacy gallery, say); default the
+            configured one. Its limits are audited; every verdict carries its suite version.
     """
     started = time.monotonic()
     settings, log = Settings(), get_run_logger()
+    source = source or settings.enroll_source
+    if not source:
+        raise NoSourceError("no_source", "nothing to enroll: pass source, or set FACELEAD_ENROLL_SOURCE "
+                            "to the drop folder or manifest")
     run_id, actor = str(flow_run.id or f"local-{time.time_ns()}"), settings.user
     models = face_models(settings)
     ctx = BatchContext(gallery, run_id, models.recogniser.model_id, models.detector.model_id)
@@ -106,4 +127,7 @@ def enroll_gallery(source: str, gallery: str = "default", source_name: str | Non
     finish_enrollment(settings.database_path, run_id, gallery, actor, {
         k: v for k, v in asdict(summary).items() if k not in ("run_id", "gallery_id")})
     create_markdown_artifact(summary.markdown(), key="enrollment-summary", description=f"gallery {gallery}")
+    if summary.enrolled:  # the build-index deployment's trigger
+        emit_event("facelead.enrollment.completed", payload={"run_id": run_id, "enrolled": summary.enrolled},
+                   resource={"prefect.resource.id": f"facelead.gallery.{gallery}", "facelead.gallery": gallery})
     return summary

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
 from prefect import flow, task
@@ -43,12 +43,26 @@ class OversightReport:
     markdown: str
 
 
+def previous_month(today: date) -> tuple[date, date]:
+    """The calendar month before ``today``'s: (its first day, the first day of today's month)."""
+    end = today.replace(day=1)
+    return (end - timedelta(days=1)).replace(day=1), end
+
+
 @flow(name="oversight-report")
-def oversight_report(start: date, end: date) -> OversightReport:
+def oversight_report(start: date | None = None, end: date | None = None) -> OversightReport:
     """Write ``<data>/reports/oversight-<start>-<end>.csv`` and a markdown artifact of the
     period's requests, denials, searches, releases, disputes and "no candidate" outcomes
-    by offense code."""
+    by offense code.
+
+    Args:
+        start: First day of the period (UTC); default the first of the previous month.
+        end: First day after the period; default the first of this month.
+    """
     settings = Settings()
+    if start is None or end is None:
+        month_start, month_end = previous_month(datetime.now(timezone.utc).date())
+        start, end = start or month_start, end or month_end
     if end <= start:
         raise ValueError(f"the period must end after it starts ({start} to {end})")
     rows = oversight_rows(settings.database_path, start, end, settings.user)

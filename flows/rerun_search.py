@@ -47,10 +47,14 @@ def compare(stored: list[dict], rerun: list[Ranked]) -> list[str]:
 
 
 @flow(name="rerun-search")
-def rerun_search(search_id: Annotated[str, Field(min_length=1, description="the past search to re-run")]) -> RerunReport:
+def rerun_search(search_id: Annotated[str, Field(min_length=1)]) -> RerunReport:
     """Search the same probe bytes and face with the same models, method and index build,
     against the gallery as it stood when the search ran (minus faces removed since), and
-    report every difference from the stored candidates; the re-run is audited."""
+    report every difference from the stored candidates; the re-run is audited.
+
+    Args:
+        search_id: The past search to re-run (as printed by `facelead search`).
+    """
     settings = Settings()
     record, build = search_record(settings.database_path, search_id)
     if record is None:

@@ -12,7 +12,7 @@ from typing import Annotated
 import numpy as np
 from numpy.typing import NDArray
 from prefect import flow
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import create_link_artifact, create_table_artifact
 from pydantic import Field
 
 from facelead.flows.runtime import dask_task_runner
@@ -80,13 +80,10 @@ def fan_out_shards(shard_args: list[tuple]) -> list[ShardHits]:
 
 @flow(name="search-probe")
 def search_probe(
-    request_id: Annotated[str, Field(min_length=1, description="the approved search request to run")],
-    k: Annotated[int, Field(ge=K_MIN, le=K_MAX, description="candidates to return")] = 20,
-    face_index: Annotated[int | None, Field(ge=0, description="probe face to use; default the largest")] = None,
-    quality_override: Annotated[str | None, Field(
-        min_length=1, pattern=r"\S",
-        description="why a probe below the quality bar must be searched anyway (stored, audited, on the sheet)",
-    )] = None,
+    request_id: Annotated[str, Field(min_length=1)],
+    k: Annotated[int, Field(ge=K_MIN, le=K_MAX)] = 20,
+    face_index: Annotated[int | None, Field(ge=0)] = None,
+    quality_override: Annotated[str | None, Field(min_length=1, pattern=r"\S")] = None,
 ) -> SearchOutcome:
     """Run an approved request once: rank its gallery's faces against its probe's face;
     persist, audit, write the sheet. The actor is the configured user, an analyst.
@@ -95,6 +92,14 @@ def search_probe(
     user who may not search, a probe changed since the request, no face, a probe below
     the quality bar without an override reason, or an empty gallery: the refusal is
     audited and raised (AccessDenied, WorkflowRefused or SearchRefused).
+
+    Args:
+        request_id: The approved search request to run (`facelead request` prints it).
+        k: Candidates to return, 2 to 50.
+        face_index: Which probe face to search, counted from 0 in detector order;
+            default the largest.
+        quality_override: Why a probe below the quality bar must be searched anyway;
+            stored, audited and printed on the candidate sheet.
     """
     settings = Settings()
     db_path, actor, search_id = settings.database_path, settings.user, str(uuid.uuid4())
@@ -128,4 +133,6 @@ def search_probe(
     create_table_artifact(
         [{"rank": r.rank, "score": round(r.score, 4), "subject_id": r.subject_id, "face_id": r.face_id} for r in ranked],
         key="search-candidates", description=f"case {case_number}, search {search_id}; sheet: {sheet}")
+    create_link_artifact(sheet.absolute().as_uri(), link_text=f"candidate sheet, case {case_number}",
+                         key="candidate-sheet", description=f"on the facelead host; for an audited view: facelead sheet {search_id}")
     return SearchOutcome(search_id, case_number, ranked, sheet, probe_face.verdict.describe())

@@ -29,7 +29,6 @@ class FaceModels:
     recogniser: PreparedModel
     threads: int
     detector_score: float
-    cache_dir: Path
 
 
 @dataclass(frozen=True)
@@ -59,9 +58,18 @@ class FaceVector(FaceRecord):
     vector: NDArray[np.float32]
 
 
-def _local_path(model: PreparedModel, cache_dir: Path) -> Path:
-    """The model file on this machine, prepared here if needed, checked against its hash."""
-    path = model.path if model.path.is_file() else prepare_model(model.manifest, cache_dir).path
+def local_model_path(model: PreparedModel) -> Path:
+    """The model file on this machine, checked against the hash the flow prepared.
+
+    A Dask worker on another machine lacks the flow's file: it prepares its own from the
+    installed package into its own model cache (its FACELEAD_DATA_DIR), once.
+    """
+    if model.path.is_file():
+        path = model.path
+    else:
+        from facelead.settings import Settings
+
+        path = prepare_model(model.manifest, Settings().model_cache).path
     if file_sha256(path) != model.sha256:
         raise ModelHashError(f"model {model.manifest.id}: {path} differs from the expected {model.sha256[:12]}")
     return path
@@ -73,8 +81,8 @@ def load(models: FaceModels) -> tuple[FaceDetector, Embedder]:
     det = models.detector
     rec = models.recogniser
     return (
-        FaceDetector(make_session(_local_path(det, models.cache_dir), models.threads), det.manifest, models.detector_score),
-        Embedder(make_session(_local_path(rec, models.cache_dir), models.threads), rec.manifest),
+        FaceDetector(make_session(local_model_path(det), models.threads), det.manifest, models.detector_score),
+        Embedder(make_session(local_model_path(rec), models.threads), rec.manifest),
     )
 
 

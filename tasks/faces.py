@@ -41,7 +41,6 @@ def face_models(settings: Settings) -> FaceModels:
         recogniser=prepare_model(load_manifest(settings.models.recogniser_manifest), cache),
         threads=settings.models.threads,
         detector_score=settings.models.detector_score,
-        cache_dir=cache,
     )
 
 

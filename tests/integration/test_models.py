@@ -10,7 +10,7 @@ import pytest
 
 from facelead.models.align import align_face
 from facelead.models.embed import Embedder
-from facelead.models.faces import load
+from facelead.models.faces import load, local_model_path
 from facelead.models.image import decode_image
 from facelead.models.manifest import load_manifest
 from facelead.models.session import make_session
@@ -37,6 +37,15 @@ def test_a_changed_conversion_is_cached_as_a_new_file(tmp_path):
     converted = prepare_model.__wrapped__(manifest, tmp_path)
     folded_only = prepare_model.__wrapped__(replace(manifest, convert=("fold_dequantize",)), tmp_path)
     assert folded_only.path != converted.path and folded_only.sha256 != converted.sha256
+
+
+def test_a_worker_without_the_flows_model_file_prepares_its_own_from_the_package(tmp_path, monkeypatch, models):
+    monkeypatch.setenv("FACELEAD_DATA_DIR", str(tmp_path / "worker-data"))
+    elsewhere = replace(models.recogniser, path=tmp_path / "flow-host" / models.recogniser.path.name)
+    path = local_model_path(elsewhere)
+    assert path.is_relative_to(tmp_path / "worker-data" / "models") and file_sha256(path) == models.recogniser.sha256
+    with pytest.raises(ModelHashError, match="differs"):
+        local_model_path(replace(elsewhere, sha256="0" * 64))
 
 
 def _aligned_crops(faces_dev, models, limit):

@@ -1,0 +1,144 @@
+"""A local Prefect server and a process worker for facelead, on loopback, offline.
+
+``facelead serve`` starts ``prefect server start`` bound to 127.0.0.1 with analytics and
+promotional content off, waits until it answers, makes sure the ``facelead`` process
+work pool exists, optionally deploys ``prefect.yaml``, then starts a worker on the pool
+and supervises both until interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from facelead.settings import Settings
+
+WORK_POOL = "facelead"
+
+
+@dataclass(frozen=True)
+class LocalServer:
+    """Where the local server listens and keeps its own state."""
+
+    host: str
+    port: int
+    home: Path
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.port}/api"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def local_server(settings: Settings, port: int) -> LocalServer:
+    """The server for ``settings``: loopback, its database under ``<data>/prefect``."""
+    return LocalServer("127.0.0.1", port, (settings.data_dir / "prefect").absolute())
+
+
+def prefect_env(server: LocalServer, base: dict[str, str]) -> dict[str, str]:
+    """``base`` plus what the server, the worker and every flow run need: the API URL, the
+    server's home and bind address, and nothing that reaches the internet."""
+    return {
+        **base,
+        "PREFECT_HOME": str(server.home),
+        "PREFECT_API_URL": server.api_url,
+        "PREFECT_UI_API_URL": server.api_url,
+        "PREFECT_SERVER_API_HOST": server.host,
+        "PREFECT_SERVER_API_PORT": str(server.port),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+        "DO_NOT_TRACK": "1",
+        "GX_ANALYTICS_ENABLED": "false",
+    }
+
+
+def prefect_command(*args: str) -> list[str]:
+    """The ``prefect`` CLI of this interpreter's environment."""
+    return [sys.executable, "-m", "prefect", *args]
+
+
+def wait_until_healthy(server: LocalServer, process: subprocess.Popen, timeout_s: float) -> None:
+    """Return once ``/api/health`` answers; raise if the server exits or ``timeout_s`` passes."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the Prefect server exited with code {process.returncode}; see its log above")
+        try:
+            with urllib.request.urlopen(f"{server.api_url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"the Prefect server at {server.api_url} did not answer within {timeout_s:.0f}s")
+
+
+def ensure_work_pool(env: dict[str, str]) -> None:
+    """Create the ``facelead`` process work pool unless it exists (its settings are kept)."""
+    inspect = subprocess.run(prefect_command("work-pool", "inspect", WORK_POOL), env=env, capture_output=True, text=True)
+    if inspect.returncode == 0:
+        return
+    subprocess.run(prefect_command("work-pool", "create", WORK_POOL, "--type", "process"), env=env, check=True,
+                   capture_output=True, text=True)
+
+
+def deploy_all(env: dict[str, str], project: Path) -> None:
+    """``prefect --no-prompt deploy --all`` from ``project`` (the folder holding prefect.yaml)."""
+    if not (project / "prefect.yaml").is_file():
+        raise FileNotFoundError(f"{project}: no prefect.yaml here; pass --project with the facelead source folder")
+    subprocess.run(prefect_command("--no-prompt", "deploy", "--all"), cwd=project, env=env, check=True)
+
+
+def serve(settings: Settings, port: int, deploy: bool, project: Path, worker_limit: int,
+          startup_timeout_s: float = 180.0) -> int:
+    """Run the server and a worker until SIGINT or SIGTERM, or until either exits; return an exit code."""
+    server = local_server(settings, port)
+    server.home.mkdir(parents=True, exist_ok=True)
+    env = prefect_env(server, dict(os.environ))
+    processes: list[subprocess.Popen] = []
+
+    def stop(*_):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        processes.append(subprocess.Popen(
+            prefect_command("server", "start", "--host", server.host, "--port", str(server.port)), env=env))
+        wait_until_healthy(server, processes[0], startup_timeout_s)
+        ensure_work_pool(env)
+        if deploy:
+            deploy_all(env, project)
+        processes.append(subprocess.Popen(
+            prefect_command("worker", "start", "--pool", WORK_POOL, "--type", "process", "--limit", str(worker_limit)),
+            env=env, cwd=project))
+        print(f"facelead: Prefect UI at {server.ui_url}; worker on pool {WORK_POOL!r}. "
+              f"Point other shells at it with: export PREFECT_API_URL={server.api_url}", flush=True)
+        while all(p.poll() is None for p in processes):
+            time.sleep(1)
+        return next(p.returncode for p in processes if p.returncode is not None) or 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        for process in reversed(processes):
+            _stop(process)
+
+
+def _stop(process: subprocess.Popen, grace_s: float = 20.0) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
