@@ -1,0 +1,193 @@
+"""Operating facelead: a real Prefect server and worker from `facelead serve`, deployments
+from prefect.yaml, a Dask cluster started by hand, and two flow runs on one database."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from facelead.warehouse import db
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _photos(faces_dev: Path, folder: Path, people: int, per_person: int = 2) -> int:
+    """Copy ``per_person`` photos of the first ``people`` identities into <subject>/<image>."""
+    copied = 0
+    for person in sorted(p for p in (faces_dev / "identities").iterdir() if p.is_dir())[:people]:
+        for photo in sorted(person.iterdir())[:per_person]:
+            (folder / person.name).mkdir(parents=True, exist_ok=True)
+            shutil.copy(photo, folder / person.name / photo.name)
+            copied += 1
+    return copied
+
+
+def _faces(db_path: Path, gallery: str, model_id: str) -> int:
+    with db.open_db(db_path, read_only=True) as conn:
+        return db.gallery_size(conn, gallery, model_id)
+
+
+def _api_url() -> str:
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value()
+
+
+@pytest.fixture
+def served(tmp_path):
+    """`facelead serve --deploy` on a free loopback port with its own data folder; stopped after."""
+    port, data = _free_port(), tmp_path / "served-data"
+    env = {**os.environ, "FACELEAD_DATA_DIR": str(data), "FACELEAD_DASK__WORKERS": "1",
+           "FACELEAD_DASK__IMAGES_PER_TASK": "4", "FACELEAD_USER": "operator.test"}
+    env.pop("PREFECT_API_URL", None)
+    log = (tmp_path / "serve.log").open("w")
+    process = subprocess.Popen([sys.executable, "-m", "facelead.cli", "serve", "--port", str(port), "--deploy",
+                                "--project", str(PROJECT), "--limit", "2"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    yield process, f"http://127.0.0.1:{port}/api", data, tmp_path / "serve.log"
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        process.wait(60)
+
+
+def _wait_for_deployments(client, process, log: Path, count: int, timeout_s: float = 240) -> list:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()[-3000:]
+        try:
+            deployments = client.read_deployments()
+            if len(deployments) >= count and "Worker '" in log.read_text():
+                return deployments
+        except Exception:  # the server is still starting
+            pass
+        time.sleep(2)
+    raise AssertionError(f"deployments did not appear: {log.read_text()[-3000:]}")
+
+
+def _wait_for_run(client, flow_name: str, timeout_s: float = 240):
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        runs = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])))
+        if runs and runs[0].state and runs[0].state.is_final():
+            return runs[0]
+        time.sleep(2)
+    raise AssertionError(f"no {flow_name} run finished within {timeout_s}s")
+
+
+def test_serve_deploys_prefect_yaml_and_a_triggered_run_enrolls_then_rebuilds(served, faces_dev, models, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    process, api_url, data, log = served
+    photos = _photos(faces_dev, tmp_path / "drop", people=3)
+    with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+        deployments = {d.name: d for d in _wait_for_deployments(client, process, log, 6)}
+        assert {n for n, d in deployments.items() if d.schedules} == {
+            "enroll-gallery", "build-index", "retention-purge", "oversight-report"}
+        assert all(d.work_pool_name == "facelead" for d in deployments.values())
+
+        run = run_deployment("enroll-gallery/enroll-gallery", timeout=300,
+                             parameters={"source": str(tmp_path / "drop"), "gallery": "ops"})
+        assert run.state.is_completed(), (run.state, log.read_text()[-3000:])
+        artifacts = {a.key for a in client.read_artifacts() if a.flow_run_id == run.id}
+        assert {"enrollment-progress", "enrollment-summary"} <= artifacts
+
+        rebuild = _wait_for_run(client, "build-index")  # the deployment trigger on facelead.enrollment.completed
+        assert rebuild.state.is_completed() and rebuild.parameters == {"gallery": "ops"}
+    assert _faces(data / "facelead.duckdb", "ops", models.recogniser.model_id) == photos
+
+    process.send_signal(signal.SIGINT)
+    assert process.wait(60) == 0
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", int(api_url.rsplit(":", 1)[1].split("/")[0]))) != 0, "server left running"
+
+
+@pytest.fixture
+def hand_started_cluster(tmp_path):
+    """`dask scheduler` and two single-thread `dask worker` processes with their own data folder."""
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    scheduler_file = tmp_path / "scheduler.json"
+    env = {**os.environ, "FACELEAD_DATA_DIR": str(tmp_path / "worker-data"), "PREFECT_API_URL": _api_url()}
+    processes = [subprocess.Popen([*dask, "--host", "127.0.0.1", "--port", "0", "--dashboard-address", "127.0.0.1:0",
+                                   "--scheduler-file", str(scheduler_file)], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    worker = [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file", str(scheduler_file),
+              "--nthreads", "1", "--no-dashboard", "--preload", "facelead.flows.worker_setup"]
+    for name in ("w1", "w2"):
+        processes.append(subprocess.Popen([*worker, "--name", name], env=env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    from distributed import Client
+
+    deadline = time.monotonic() + 120
+    while not scheduler_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    with Client(scheduler_file=str(scheduler_file), timeout=60) as client:
+        client.wait_for_workers(2, timeout=120)
+        address = client.scheduler.address
+    yield address
+    for process in reversed(processes):
+        process.terminate()
+        process.wait(30)
+
+
+def test_enrollment_runs_on_a_dask_cluster_started_by_hand(hand_started_cluster, faces_dev, settings, models,
+                                                           tmp_path, monkeypatch):
+    from distributed import Client
+
+    from facelead.flows.enroll_gallery import enroll_gallery
+    from facelead.flows.runtime import dask_task_runner
+    from facelead.settings import Settings
+
+    photos = _photos(faces_dev, tmp_path / "photos", people=4)
+    monkeypatch.setenv("FACELEAD_DASK__ADDRESS", hand_started_cluster)
+    monkeypatch.setenv("FACELEAD_DASK__IMAGES_PER_TASK", "2")
+    summary = enroll_gallery.with_options(task_runner=dask_task_runner(Settings()))(
+        source=str(tmp_path / "photos"), gallery="hand-started-cluster")
+    assert summary.enrolled == photos == _faces(settings.database_path, "hand-started-cluster", models.recogniser.model_id)
+    with Client(hand_started_cluster) as client:
+        executed = client.run(lambda dask_worker: dask_worker.state.transition_counter)
+    assert len(executed) == 2 and all(count > 0 for count in executed.values()), executed
+
+
+def _cli(args: list[str], user: str, token: str, data_dir: Path) -> subprocess.Popen:
+    env = {**os.environ, "FACELEAD_DATA_DIR": str(data_dir), "FACELEAD_USER": user, "FACELEAD_TOKEN": token,
+           "FACELEAD_DASK__WORKERS": "1", "PREFECT_API_URL": _api_url()}
+    return subprocess.Popen([sys.executable, "-m", "facelead.cli", *args], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def test_an_enrollment_and_a_search_at_the_same_time_both_complete_with_every_row(
+        enrolled, people, approved, settings, models, faces_dev, tmp_path):
+    photos = _photos(faces_dev, tmp_path / "photos", people=6)
+    probe, _ = enrolled.probes[0]
+    request = approved(probe, "OPS-CONCURRENT")
+    enrollment = _cli(["enroll", str(tmp_path / "photos"), "--gallery", "concurrent"], "admin.test",
+                      people["admin.test"], settings.data_dir)
+    search = _cli(["search", request, "--k", "5"], "analyst.test", people["analyst.test"], settings.data_dir)
+    enroll_out, _ = enrollment.communicate(timeout=400)
+    search_out, _ = search.communicate(timeout=400)
+    assert enrollment.returncode == 0, enroll_out[-3000:]
+    assert search.returncode == 0, search_out[-3000:]
+    assert _faces(settings.database_path, "concurrent", models.recogniser.model_id) == photos
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        searches = conn.execute("SELECT count(*) FROM searches WHERE request_id = ?", [request]).fetchone()[0]
+        candidates = conn.execute("SELECT count(*) FROM candidates JOIN searches USING (search_id) "
+                                  "WHERE request_id = ?", [request]).fetchone()[0]
+        chain = db.verify_audit(conn)
+    assert searches == 1 and candidates == 5 and chain.ok, chain
