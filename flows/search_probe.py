@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 from prefect import flow
 from prefect.artifacts import create_link_artifact, create_table_artifact
+from prefect.runtime import deployment
 from pydantic import Field
 
 from facelead.flows.runtime import dask_task_runner
@@ -86,7 +87,8 @@ def search_probe(
     quality_override: Annotated[str | None, Field(min_length=1, pattern=r"\S")] = None,
 ) -> SearchOutcome:
     """Run an approved request once: rank its gallery's faces against its probe's face;
-    persist, audit, write the sheet. The actor is the configured user, an analyst.
+    persist, audit, write the sheet. The actor is the configured user, an analyst; a run
+    started from the deployment (the Prefect UI) runs for the analyst who filed the request.
 
     The probe is never enrolled. A request that is not approved or has run already, a
     user who may not search, a probe changed since the request, no face, a probe below
@@ -102,8 +104,10 @@ def search_probe(
             stored, audited and printed on the candidate sheet.
     """
     settings = Settings()
-    db_path, actor, search_id = settings.database_path, settings.user, str(uuid.uuid4())
-    request = runnable_request(db_path, actor, request_id)
+    db_path, search_id = settings.database_path, str(uuid.uuid4())
+    signed_in = None if deployment.id else settings.user  # a deployment run has nobody signed in
+    request = runnable_request(db_path, signed_in, request_id)
+    actor = signed_in or request["requested_by"]
     probe, case_number, gallery = request["probe_path"], request["case_number"], request["gallery_id"]
     models = face_models(settings)
     model_id = models.recogniser.model_id

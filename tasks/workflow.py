@@ -200,13 +200,19 @@ def claim_request(conn, request_id: str, search_id: str) -> dict:
     return request
 
 
-def runnable_request(db_path: Path, actor: str, request_id: str) -> dict:
-    """The request an analyst may search now, checked before any work; refusals are audited."""
+def runnable_request(db_path: Path, actor: str | None, request_id: str) -> dict:
+    """The request an analyst may search now, checked before any work; refusals are audited.
+
+    ``actor`` None: nobody signed in (a run started from a Prefect deployment), so the
+    search runs on behalf of the analyst who filed the request, who must still be one.
+    """
     target = f"request:{request_id}"
     with db.open_db(db_path) as conn:
+        request = db.get_request(conn, request_id)
+        actor = actor or (request["requested_by"] if request else "unknown")
         acting_as_any(conn, actor, ("analyst",), "search", target)
         try:
-            return _check_runnable(db.get_request(conn, request_id), request_id)
+            return _check_runnable(request, request_id)
         except WorkflowRefused as exc:
             _refuse(conn, actor, "search", target, exc, {})
             raise

@@ -117,6 +117,24 @@ def test_expired_disabled_or_uncertified_users_cannot_search_or_review(enrolled,
         runnable_request(settings.database_path, "leaver.test", request)
 
 
+def test_a_run_started_from_the_deployment_searches_for_the_analyst_who_filed_the_request(
+        enrolled, people, settings, monkeypatch):
+    probe = enrolled.probes[4][0]
+    request = _file(settings, probe, case="WF-DEPLOYED", user="analyst2.test")
+    decide_request(settings.database_path, "supervisor.test", request, True, "ok")
+    monkeypatch.setenv("PREFECT__RUNTIME__DEPLOYMENT__ID", "00000000-0000-0000-0000-000000000001")
+    monkeypatch.setenv("FACELEAD_USER", "auditor.test")  # the worker's account plays no part
+    outcome = search_probe(request_id=request, k=3)
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        assert db.search_summary(conn, outcome.search_id)["actor"] == "analyst2.test"
+    add_user(settings.database_path, "admin.test", "mover.test", "Mover", ["analyst"], date(2099, 1, 1))
+    left_behind = _file(settings, probe, case="WF-DEPLOYED-2", user="mover.test")
+    decide_request(settings.database_path, "supervisor.test", left_behind, True, "ok")
+    disable_user(settings.database_path, "admin.test", "mover.test", "moved to another unit")
+    with pytest.raises(AccessDenied, match="disabled"):
+        search_probe(request_id=left_behind, k=3)
+
+
 def test_blind_review_releases_only_when_both_agree(enrolled, people, settings, approved):
     agreed = search_probe(request_id=approved(enrolled.probes[2][0], "WF-AGREE"), k=3)
     disputed = search_probe(request_id=approved(enrolled.probes[3][0], "WF-DISPUTE"), k=3)
