@@ -3,6 +3,7 @@ from prefect.yaml, a Dask cluster started by hand, and two flow runs on one data
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import signal
@@ -165,11 +166,13 @@ def test_enrollment_runs_on_a_dask_cluster_started_by_hand(hand_started_cluster,
     assert len(executed) == 2 and all(count > 0 for count in executed.values()), executed
 
 
-def _cli(args: list[str], user: str, token: str, data_dir: Path) -> subprocess.Popen:
+def _cli(args: list[str], user: str, token: str, data_dir: Path, start_new_session: bool = False,
+         images_per_task: int = 8) -> subprocess.Popen:
     env = {**os.environ, "FACELEAD_DATA_DIR": str(data_dir), "FACELEAD_USER": user, "FACELEAD_TOKEN": token,
-           "FACELEAD_DASK__WORKERS": "1", "PREFECT_API_URL": _api_url()}
+           "FACELEAD_DASK__WORKERS": "1", "FACELEAD_DASK__IMAGES_PER_TASK": str(images_per_task),
+           "PREFECT_API_URL": _api_url()}
     return subprocess.Popen([sys.executable, "-m", "facelead.cli", *args], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=start_new_session)
 
 
 def test_an_enrollment_and_a_search_at_the_same_time_both_complete_with_every_row(
@@ -191,3 +194,42 @@ def test_an_enrollment_and_a_search_at_the_same_time_both_complete_with_every_ro
                                   "WHERE request_id = ?", [request]).fetchone()[0]
         chain = db.verify_audit(conn)
     assert searches == 1 and candidates == 5 and chain.ok, chain
+
+
+def _distinct_copies(faces_dev: Path, folder: Path, count: int) -> int:
+    """``count`` distinct files (a unique trailer after the image data) of faces-dev's people."""
+    rows = list(csv.DictReader((faces_dev / "labels.csv").open()))
+    for i in range(count):
+        row = rows[i % len(rows)]
+        source = faces_dev / row["path"]
+        (folder / row["identity"]).mkdir(parents=True, exist_ok=True)
+        (folder / row["identity"] / f"{i:04d}{source.suffix}").write_bytes(source.read_bytes() + f"copy-{i}".encode())
+    return count
+
+
+def _enrolled_images(db_path: Path, gallery: str) -> tuple[int, int]:
+    """(distinct images enrolled into ``gallery``, enrollment rows); equal unless duplicated."""
+    with db.open_db(db_path, read_only=True) as conn:
+        return conn.execute("SELECT count(DISTINCT f.image_sha256), count(*) FROM enrollments e "
+                            "JOIN faces f USING (face_id) WHERE e.gallery_id = ?", [gallery]).fetchone()
+
+
+def test_an_enrollment_killed_mid_run_resumes_without_duplicating_a_row(people, settings, faces_dev, tmp_path):
+    photos = _distinct_copies(faces_dev, tmp_path / "photos", 120)
+    command = ["enroll", str(tmp_path / "photos"), "--gallery", "killed"]
+    env_user = ("admin.test", people["admin.test"], settings.data_dir)
+    crashed = _cli(command, *env_user, start_new_session=True, images_per_task=2)
+    deadline = time.monotonic() + 300
+    while _enrolled_images(settings.database_path, "killed")[0] == 0 and time.monotonic() < deadline:
+        assert crashed.poll() is None, crashed.communicate()[0][-3000:]
+        time.sleep(0.5)
+    os.killpg(crashed.pid, signal.SIGKILL)  # the flow process and its Dask workers, mid-run
+    crashed.wait(30)
+    committed, _ = _enrolled_images(settings.database_path, "killed")
+    assert 0 < committed < photos
+    again = _cli(command, *env_user, images_per_task=2)
+    output, _ = again.communicate(timeout=400)
+    assert again.returncode == 0, output[-3000:]
+    assert _enrolled_images(settings.database_path, "killed") == (photos, photos)
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        assert db.verify_audit(conn).ok
