@@ -205,6 +205,16 @@ def cmd_report_oversight(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from facelead.flows.evaluate import evaluate
+
+    source = str(Path(args.source).absolute())
+    _signed_in_as(("admin", "operator", "auditor"), "evaluation", f"dataset:{source}")
+    outcome = evaluate(source=source, recognisers=args.recogniser, group_columns=args.group, bootstrap=args.bootstrap)
+    print(f"{outcome.summary.read_text()}\n\nreport: {outcome.summary.parent}")
+    return 0
+
+
 def cmd_purge(args: argparse.Namespace) -> int:
     from facelead.flows.retention_purge import retention_purge
 
@@ -395,6 +405,16 @@ def parser() -> argparse.ArgumentParser:
     audit_query = audit_sub.add_parser("query", help="run SQL on a read-only connection, print CSV (auditor)")
     audit_query.add_argument("sql", help="e.g. \"SELECT * FROM search_history WHERE case_number = '2026-004211'\"")
     audit_query.set_defaults(run=cmd_audit_query)
+
+    evaluation = sub.add_parser("evaluate", help="accuracy, score calibration and group differentials of the "
+                                                 "recogniser(s) on a labeled set (admin, operator, auditor)")
+    evaluation.add_argument("source", help="CSV (path, identity[, group columns]) or <identity>/<image> folder")
+    evaluation.add_argument("--recogniser", action="append", metavar="MANIFEST",
+                            help="recogniser manifest name or .toml path; repeat to compare (default: the configured one)")
+    evaluation.add_argument("--group", action="append", metavar="COLUMN",
+                            help="CSV column labelling groups (sex, age band); repeat for several")
+    evaluation.add_argument("--bootstrap", type=int, default=200, help="identity resamples for 95%% intervals (default: %(default)s)")
+    evaluation.set_defaults(run=cmd_evaluate)
 
     serve = sub.add_parser("serve", help="run a local Prefect server (127.0.0.1, offline) and a worker for the "
                                          "facelead work pool until interrupted")

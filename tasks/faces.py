@@ -33,12 +33,13 @@ class ProbeFace:
     verdict: QualityVerdict
 
 
-def face_models(settings: Settings) -> FaceModels:
-    """Prepare (hash-check, convert, cache) the configured detector and recogniser."""
+def face_models(settings: Settings, recogniser_manifest: str | None = None) -> FaceModels:
+    """Prepare (hash-check, convert, cache) the configured detector and recogniser (or the
+    recogniser of ``recogniser_manifest``, a manifest name or .toml path)."""
     cache = settings.model_cache
     return FaceModels(
         detector=prepare_model(load_manifest(settings.models.detector_manifest), cache),
-        recogniser=prepare_model(load_manifest(settings.models.recogniser_manifest), cache),
+        recogniser=prepare_model(load_manifest(recogniser_manifest or settings.models.recogniser_manifest), cache),
         threads=settings.models.threads,
         detector_score=settings.models.detector_score,
     )

@@ -6,9 +6,11 @@ import base64
 from pathlib import Path
 
 import jinja2
+import numpy as np
 from prefect import task
 
 from facelead import LEAD_NOTICE
+from facelead.evaluation import chance_candidates
 from facelead.tasks.persist import DB_TASK
 from facelead.tasks.workflow import viewer_may
 from facelead.warehouse import db
@@ -20,14 +22,19 @@ _TEMPLATES = jinja2.Environment(
 )
 
 
-def render_sheet(rows: list[dict]) -> str:
-    """HTML for one search from its candidate_sheet rows (one per candidate, rank order)."""
+def render_sheet(rows: list[dict], calibration: dict | None) -> str:
+    """HTML for one search from its candidate_sheet rows (one per candidate, rank order) and
+    the recogniser's calibration (latest_calibration row; None: the sheet says there is none)."""
     if not rows:
         raise ValueError("a candidate sheet needs at least one candidate row")
     search = rows[0]
-    candidates = [{**row, "thumbnail_b64": _b64(row["thumbnail"])} for row in rows]
+    impostor = None if calibration is None else np.asarray(calibration["impostor_scores"], np.float32)
+    candidates = [{**row, "thumbnail_b64": _b64(row["thumbnail"]),
+                   "chance": "" if impostor is None else chance_candidates(impostor, row["score"], search["gallery_size"]).describe()}
+                  for row in rows]
     return _TEMPLATES.get_template("candidate_sheet.html").render(
-        notice=LEAD_NOTICE, search=search, candidates=candidates, probe_b64=_b64(search["probe_thumbnail"]))
+        notice=LEAD_NOTICE, search=search, candidates=candidates, probe_b64=_b64(search["probe_thumbnail"]),
+        calibration=calibration, impostor_pairs=0 if impostor is None else len(impostor))
 
 
 def _b64(jpeg: bytes | None) -> str:
@@ -38,9 +45,10 @@ def _b64(jpeg: bytes | None) -> str:
 def render_to(conn, search_id: str, sheets_dir: Path, actor: str, action: str) -> Path:
     """Write the sheet to ``<sheets_dir>/<search_id>.html`` and audit it as ``action``."""
     rows = db.candidate_sheet_rows(conn, search_id)
+    calibration = db.latest_calibration(conn, rows[0]["model_id"]) if rows else None
     sheets_dir.mkdir(parents=True, exist_ok=True)
     path = sheets_dir / f"{search_id}.html"
-    path.write_text(render_sheet(rows), encoding="utf-8")
+    path.write_text(render_sheet(rows, calibration), encoding="utf-8")
     with db.transaction(conn):
         db.append_audit(conn, actor, action, f"search:{search_id}", {"path": str(path)})
     return path

@@ -410,3 +410,17 @@ def determinations(conn: duckdb.DuckDBPyConnection, search_id: str) -> dict[str,
 
 def table_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return dict(conn.execute(query("table_counts")).fetchall())
+
+
+def insert_evaluation(conn: duckdb.DuckDBPyConnection, record: dict, calibration: dict) -> None:
+    """An evaluation row and the calibration drawn from its impostor scores."""
+    conn.execute(query("insert_evaluation"), record)
+    conn.execute(query("insert_calibration"), calibration)
+
+
+def get_evaluation(conn: duckdb.DuckDBPyConnection, evaluation_id: str) -> dict | None:
+    return _one(conn.execute(query("get_evaluation"), [evaluation_id]))
+
+
+def latest_calibration(conn: duckdb.DuckDBPyConnection, model_id: str) -> dict | None:
+    return _one(conn.execute(query("latest_calibration"), [model_id]))

@@ -98,7 +98,7 @@ def test_serve_deploys_prefect_yaml_and_a_triggered_run_enrolls_then_rebuilds(se
     process, api_url, data, log = served
     photos = _photos(faces_dev, tmp_path / "drop", people=3)
     with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
-        deployments = {d.name: d for d in _wait_for_deployments(client, process, log, 6)}
+        deployments = {d.name: d for d in _wait_for_deployments(client, process, log, 7)}
         assert {n for n, d in deployments.items() if d.schedules} == {
             "enroll-gallery", "build-index", "retention-purge", "oversight-report"}
         assert all(d.work_pool_name == "facelead" for d in deployments.values())

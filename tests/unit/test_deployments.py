@@ -27,7 +27,7 @@ def _flow(deployment: dict):
 
 def test_every_flow_an_operator_runs_is_deployed():
     assert set(DEPLOYMENTS) == {"enroll-gallery", "build-index", "search-probe", "rerun-search",
-                                "retention-purge", "oversight-report"}
+                                "retention-purge", "oversight-report", "evaluate"}
 
 
 @pytest.mark.parametrize("name", sorted(DEPLOYMENTS))
@@ -49,7 +49,7 @@ def test_nightly_enrollment_purge_and_rebuild_and_a_monthly_report_are_scheduled
     crons = {name: [s["cron"] for s in d.get("schedules", [])] for name, d in DEPLOYMENTS.items()}
     assert crons["enroll-gallery"] == ["0 1 * * *"] and crons["retention-purge"] == ["0 2 * * *"]
     assert crons["build-index"] == ["30 3 * * *"] and crons["oversight-report"] == ["0 6 1 * *"]
-    assert not crons["search-probe"] and not crons["rerun-search"]
+    assert not crons["search-probe"] and not crons["rerun-search"] and not crons["evaluate"]
     [trigger] = DEPLOYMENTS["build-index"]["triggers"]
     assert trigger["expect"] == ["facelead.enrollment.completed"]
 

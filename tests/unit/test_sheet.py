@@ -16,7 +16,7 @@ def _row(rank, subject):
 
 
 def test_sheet_carries_the_notice_case_and_ranked_candidates():
-    html = render_sheet([_row(1, "S-1"), _row(2, "S-2")])
+    html = render_sheet([_row(1, "S-1"), _row(2, "S-2")], None)
     assert html.count(LEAD_NOTICE) == 2
     assert "2026-0042" in html and "county booking" in html and "sface@abc" in html
     assert html.index("S-1") < html.index("S-2")
@@ -25,24 +25,37 @@ def test_sheet_carries_the_notice_case_and_ranked_candidates():
 
 
 def test_a_probe_that_passed_the_quality_bar_says_so():
-    html = render_sheet([_row(1, "S-1")])
+    html = render_sheet([_row(1, "S-1")], None)
     assert "meets the probe quality bar" in html and "probe below quality bar" not in html
 
 
 def test_an_overridden_probe_prints_its_failures_and_who_overrode_it_why():
     row = {**_row(1, "S-1"), "quality_failures": "blurred (sharpness 9.1, at least 15)",
            "quality_override": "only frame of the suspect; detective asked"}
-    html = render_sheet([row])
+    html = render_sheet([row], None)
     assert ("probe below quality bar: blurred (sharpness 9.1, at least 15); override by ana: "
             "only frame of the suspect; detective asked") in html
 
 
 def test_hostile_subject_ids_are_escaped():
-    html = render_sheet([_row(1, "<script>alert(1)</script>")])
+    html = render_sheet([_row(1, "<script>alert(1)</script>")], None)
     assert "<script>" not in html and "&lt;script&gt;" in html
 
 
 def test_purged_pictures_are_marked_not_broken():
     row = {**_row(1, "S-1"), "thumbnail": None, "probe_thumbnail": b""}
-    html = render_sheet([row])
+    html = render_sheet([row], None)
     assert "probe image purged" in html and html.count("data:image/jpeg;base64,") == 0
+
+
+def test_without_a_calibration_the_sheet_says_chance_is_unknown():
+    html = render_sheet([_row(1, "S-1")], None)
+    assert "No score calibration exists for recogniser sface@abc" in html and "Chance candidates</th>" not in html
+
+
+def test_each_candidate_shows_the_chance_candidates_expected_at_its_score():
+    calibration = {"calibration_id": "c-1", "source": "evaluation:e-1 (faces-dev)",
+                   "impostor_scores": [i / 1000 for i in range(1000)], "created_at": datetime(2026, 1, 2)}
+    html = render_sheet([{**_row(1, "S-1"), "score": 0.8995, "gallery_size": 200_000}], calibration)
+    assert "expected chance candidates at this score in a gallery of 200,000: 20,000" in html
+    assert "evaluation:e-1 (faces-dev) (1,000 impostor pairs" in html

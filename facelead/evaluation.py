@@ -1,0 +1,233 @@
+"""Accuracy, calibration and demographic differentials from labeled embeddings (pure).
+
+Scores are cosine similarities of unit vectors. A *genuine* pair is two images of one
+identity, an *impostor* pair two images of different identities. FAR is the share of
+impostor pairs scoring at or above a threshold, FRR the share of genuine pairs below it.
+A rate is only reported where the pairs can carry it: at least MIN_TAIL impostor pairs
+are expected above the threshold (so FAR 1e-3 needs 10,000 impostor pairs).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+FARS = (1e-2, 1e-3, 1e-4)
+FPIRS = (1e-1, 1e-2)
+MIN_TAIL = 10  # impostor pairs expected beyond a reported FAR threshold
+MIN_GROUP_GENUINE, MIN_GROUP_IMPOSTOR = 20, 200  # fewer: the group's figures are flagged, not compared
+
+
+@dataclass(frozen=True)
+class PairScores:
+    genuine: NDArray[np.float64]
+    impostor: NDArray[np.float64]
+
+
+def score_matrix(vectors: NDArray[np.float32]) -> NDArray[np.float64]:
+    return (vectors @ vectors.T).astype(np.float64)
+
+
+def pair_scores(scores: NDArray[np.float64], labels: NDArray, rows: NDArray[np.bool_] | None = None) -> PairScores:
+    """Genuine and impostor scores of every unordered pair of distinct images (within ``rows``)."""
+    i, j = np.triu_indices(len(labels), k=1)
+    if rows is not None:
+        keep = rows[i] & rows[j]
+        i, j = i[keep], j[keep]
+    same = labels[i] == labels[j]
+    return PairScores(scores[i[same], j[same]], scores[i[~same], j[~same]])
+
+
+def threshold_at_far(impostor: NDArray[np.float64], far: float) -> float | None:
+    """The lowest threshold whose FAR is at most ``far``; None when too few impostor pairs."""
+    if len(impostor) * far < MIN_TAIL:
+        return None
+    ranked = np.sort(impostor)[::-1]
+    allowed = int(math.floor(far * len(ranked)))  # impostor pairs that may reach the threshold
+    return float(np.nextafter(ranked[allowed], np.inf))
+
+
+def tar_at_far(pairs: PairScores, far: float) -> tuple[float, float] | None:
+    """(TAR, threshold) at ``far``, or None where the impostor pairs cannot carry it."""
+    threshold = threshold_at_far(pairs.impostor, far)
+    return None if threshold is None else (float(np.mean(pairs.genuine >= threshold)), threshold)
+
+
+def error_rates(pairs: PairScores, thresholds: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
+    """(FAR, FRR) at each threshold."""
+    imp, gen = np.sort(pairs.impostor), np.sort(pairs.genuine)
+    far = 1.0 - np.searchsorted(imp, thresholds, side="left") / len(imp)
+    frr = np.searchsorted(gen, thresholds, side="left") / len(gen)
+    return far, frr
+
+
+def equal_error_rate(pairs: PairScores) -> tuple[float, float]:
+    """(EER, threshold): where FAR and FRR cross, over every observed score as a threshold."""
+    thresholds = np.unique(np.concatenate([pairs.genuine, pairs.impostor]))
+    far, frr = error_rates(pairs, thresholds)
+    best = int(np.argmin(np.abs(far - frr)))
+    return float((far[best] + frr[best]) / 2), float(thresholds[best])
+
+
+def verification_metrics(pairs: PairScores) -> dict:
+    eer, eer_threshold = equal_error_rate(pairs)
+    tars = {}
+    for far in FARS:
+        found = tar_at_far(pairs, far)
+        tars[f"{far:g}"] = None if found is None else {"tar": found[0], "threshold": found[1]}
+    return {"genuine_pairs": len(pairs.genuine), "impostor_pairs": len(pairs.impostor),
+            "genuine_mean": float(np.mean(pairs.genuine)), "impostor_mean": float(np.mean(pairs.impostor)),
+            "eer": eer, "eer_threshold": eer_threshold, "tar_at_far": tars}
+
+
+def bootstrap_by_identity(scores: NDArray[np.float64], labels: NDArray, reps: int, seed: int = 0) -> dict:
+    """95% intervals of EER and TAR@FAR over ``reps`` resamples of identities with replacement."""
+    identities = np.unique(labels)
+    members = {identity: np.flatnonzero(labels == identity) for identity in identities}
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[float]] = {"eer": [], **{f"tar@{far:g}": [] for far in FARS}}
+    for _ in range(reps):
+        picked = rng.choice(identities, size=len(identities), replace=True)
+        genuine, impostor = [], []
+        for a, first in enumerate(picked):
+            rows = members[first]
+            genuine.append(scores[np.ix_(rows, rows)][np.triu_indices(len(rows), k=1)])
+            for second in picked[a + 1:]:
+                if second != first:
+                    impostor.append(scores[np.ix_(rows, members[second])].ravel())
+        pairs = PairScores(np.concatenate(genuine), np.concatenate(impostor))
+        if not len(pairs.genuine) or not len(pairs.impostor):
+            continue
+        draws["eer"].append(equal_error_rate(pairs)[0])
+        for far in FARS:
+            found = tar_at_far(pairs, far)
+            if found is not None:
+                draws[f"tar@{far:g}"].append(found[0])
+    return {name: [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))] if len(values) >= reps // 2 else None
+            for name, values in draws.items()}
+
+
+@dataclass(frozen=True)
+class Identification:
+    """Closed-set CMC of mated searches and open-set FNIR at FPIR (NIST FRTE style)."""
+
+    gallery_size: int
+    mated_searches: int
+    nonmated_searches: int
+    cmc: list[float]  # cmc[r - 1]: share of mated searches with the mate at rank <= r
+    fnir_at_fpir: dict[str, dict | None] = field(default_factory=dict)
+
+
+def identification(scores: NDArray[np.float64], labels: NDArray, candidates: int, held_out_every: int = 4) -> Identification:
+    """Gallery: the first image of each identity except every ``held_out_every``-th identity,
+    whose images become non-mated searches; the other images are mated searches. FNIR at
+    FPIR counts a mated search as missed when its mate is not among the top ``candidates``
+    at or above the threshold that lets the given share of non-mated searches through."""
+    identities = np.unique(labels)
+    held_out = set(identities[::held_out_every]) if len(identities) >= 2 * held_out_every else set()
+    first = {identity: int(np.flatnonzero(labels == identity)[0]) for identity in identities}
+    gallery = np.array([first[i] for i in identities if i not in held_out])
+    probes = np.array([r for r in range(len(labels)) if r not in set(gallery)])
+    mated = np.array([p for p in probes if labels[p] not in held_out], dtype=int)
+    nonmated = np.array([p for p in probes if labels[p] in held_out], dtype=int)
+    ranks, mate_scores = [], []
+    for probe in mated:
+        row = scores[probe, gallery]
+        mate = int(np.flatnonzero(labels[gallery] == labels[probe])[0])
+        ranks.append(int(np.sum(row > row[mate])) + 1)
+        mate_scores.append(row[mate])
+    ranks_arr, mate_arr = np.array(ranks), np.array(mate_scores)
+    cmc = [float(np.mean(ranks_arr <= r)) if len(ranks) else 0.0 for r in range(1, min(candidates, len(gallery)) + 1)]
+    nonmate_top = np.array([scores[p, gallery].max() for p in nonmated])
+    fnir = {}
+    for fpir in FPIRS:
+        if len(nonmate_top) * fpir < 1 or not len(ranks):
+            fnir[f"{fpir:g}"] = None
+            continue
+        ranked = np.sort(nonmate_top)[::-1]
+        threshold = float(np.nextafter(ranked[int(math.floor(fpir * len(ranked)))], np.inf))
+        missed = (ranks_arr > candidates) | (mate_arr < threshold)
+        fnir[f"{fpir:g}"] = {"fnir": float(np.mean(missed)), "threshold": threshold}
+    return Identification(len(gallery), len(mated), len(nonmated), cmc, fnir)
+
+
+@dataclass(frozen=True)
+class ChanceEstimate:
+    """How many non-mates are expected at or above a score in a gallery of ``gallery_size``;
+    ``at_most``: the score is above every calibration impostor, so this is an upper bound."""
+
+    expected: float
+    gallery_size: int
+    at_most: bool
+
+    def describe(self) -> str:
+        bound = "at most " if self.at_most else ""
+        count = self.expected
+        shown = f"{count:,.0f}" if count >= 100 else f"{count:.1f}" if count >= 1 else f"{count:.2g}"
+        return f"expected chance candidates at this score in a gallery of {self.gallery_size:,}: {bound}{shown}"
+
+
+def chance_probability(impostor_sorted: NDArray[np.float32], score: float) -> tuple[float, bool]:
+    """P(a random non-mate scores >= ``score``) from ascending impostor scores: the share at
+    or above it, monotone non-increasing in ``score`` and within (0, 1]; where no impostor
+    reaches it, the bound 1 / (pairs + 1) and True."""
+    above = len(impostor_sorted) - int(np.searchsorted(impostor_sorted, score, side="left"))
+    if above == 0:
+        return 1.0 / (len(impostor_sorted) + 1), True
+    return above / len(impostor_sorted), False
+
+
+def chance_candidates(impostor_sorted: NDArray[np.float32], score: float, gallery_size: int) -> ChanceEstimate:
+    probability, at_most = chance_probability(impostor_sorted, score)
+    return ChanceEstimate(probability * gallery_size, gallery_size, at_most)
+
+
+def group_differentials(scores: NDArray[np.float64], labels: NDArray, groups: NDArray, threshold: float) -> dict:
+    """Per group value: pair counts, FMR (impostor pairs within the group at or above
+    ``threshold``) and FNMR; groups with too few pairs are flagged and left out of the
+    worst-to-best FMR ratio."""
+    rows = {}
+    for group in sorted(set(groups.tolist())):
+        pairs = pair_scores(scores, labels, groups == group)
+        few = len(pairs.genuine) < MIN_GROUP_GENUINE or len(pairs.impostor) < MIN_GROUP_IMPOSTOR
+        rows[str(group)] = {
+            "images": int(np.sum(groups == group)), "identities": len(set(labels[groups == group].tolist())),
+            "genuine_pairs": len(pairs.genuine), "impostor_pairs": len(pairs.impostor),
+            "fmr": float(np.mean(pairs.impostor >= threshold)) if len(pairs.impostor) else None,
+            "fnmr": float(np.mean(pairs.genuine < threshold)) if len(pairs.genuine) else None,
+            "too_few_pairs": few,
+        }
+    compared = [r["fmr"] for r in rows.values() if not r["too_few_pairs"] and r["fmr"] is not None]
+    ratio = max(compared) / min(compared) if len(compared) >= 2 and min(compared) > 0 else None
+    return {"threshold": threshold, "groups": rows, "fmr_ratio_worst_to_best": ratio,
+            "compared_groups": len(compared)}
+
+
+def operating_threshold(metrics: dict) -> tuple[str, float]:
+    """The strictest reported FAR's threshold, else the EER threshold: (label, threshold)."""
+    for far in reversed(FARS):
+        found = metrics["tar_at_far"][f"{far:g}"]
+        if found is not None:
+            return f"FAR {far:g}", found["threshold"]
+    return "EER", metrics["eer_threshold"]
+
+
+def evaluate_embeddings(vectors: NDArray[np.float32], identities: NDArray, groups: dict[str, NDArray],
+                        bootstrap: int, candidates: int) -> tuple[dict, PairScores]:
+    """Every metric of one model on one labeled set, and its pair scores. ``groups``: per
+    group column, each image's value; compared at the operating threshold."""
+    scores = score_matrix(vectors)
+    pairs = pair_scores(scores, identities)
+    verification = verification_metrics(pairs)
+    point, threshold = operating_threshold(verification)
+    return {
+        "verification": verification,
+        "intervals": bootstrap_by_identity(scores, identities, bootstrap) if bootstrap
+        else {"eer": None, **{f"tar@{far:g}": None for far in FARS}},
+        "identification": asdict(identification(scores, identities, candidates)),
+        "groups": {column: {**group_differentials(scores, identities, values, threshold), "operating_point": point}
+                   for column, values in groups.items()},
+    }, pairs

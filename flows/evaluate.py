@@ -1,0 +1,99 @@
+"""Evaluate recognisers on a labeled set: accuracy, calibration, demographic differentials."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from pydantic import Field
+
+from facelead.evaluation import evaluate_embeddings
+from facelead.flows.runtime import dask_task_runner
+from facelead.refusal import Refusal
+from facelead.settings import Settings
+from facelead.tasks.batches import BatchContext
+from facelead.tasks.evaluation import (
+    ModelEvaluation, calibration_scores, dataset_hash, gather, read_labeled_set, record_evaluation, write_report)
+from facelead.tasks.faces import embed_batch, face_models
+from facelead.tasks.inputs import hash_inputs, split_new
+
+
+class EvaluationRefused(Refusal, ValueError):
+    """The labeled set cannot be evaluated (fewer than two identities embedded)."""
+
+
+@dataclass(frozen=True)
+class EvaluationOutcome:
+    report_id: str
+    summary: Path
+    results: list[ModelEvaluation]
+
+
+@flow(name="evaluate", task_runner=dask_task_runner())
+def evaluate(
+    source: Annotated[str, Field(min_length=1)],
+    recognisers: list[str] | None = None,
+    group_columns: list[str] | None = None,
+    bootstrap: Annotated[int, Field(ge=0, le=5000)] = 200,
+    candidates: Annotated[int, Field(ge=1, le=50)] = 20,
+) -> EvaluationOutcome:
+    """Detect, quality-check and embed a labeled set on Dask, then report verification,
+    identification, failures to enroll and group differentials for each recogniser; store
+    each as an evaluation with a score calibration, write the report folder (summary.md,
+    metrics.json, pair-scores.csv, scores/DET/CMC plots) and attach the summary.
+
+    Args:
+        source: A CSV (path, identity and any group columns; relative paths from its
+            folder) or an <identity>/<image> folder.
+        recognisers: Recogniser manifests (names or .toml paths) to compare on the same
+            images; default the configured one.
+        group_columns: CSV columns that label demographic or other groups (sex, age band).
+        bootstrap: Resamples of identities for the 95% intervals; 0 for none.
+        candidates: Candidate list length for rank-k and FNIR (a mate beyond it is missed).
+    """
+    settings, log = Settings(), get_run_logger()
+    labeled = read_labeled_set(Path(source), group_columns or [])
+    hashed, unreadable = hash_inputs(labeled.refs)
+    unique, repeats = split_new(hashed, set())
+    if repeats:
+        log.info("%d images repeat another's bytes and are scored once", repeats)
+    report_id = uuid.uuid4().hex[:12]
+    folder = settings.data_dir.absolute() / "reports" / f"evaluation-{report_id}"
+    size = settings.dask.batch_size(len(unique))
+    results, records = [], []
+    for manifest in recognisers or [settings.models.recogniser_manifest]:
+        models = face_models(settings, manifest)
+        model_id = models.recogniser.model_id
+        ctx = BatchContext(f"evaluation:{report_id}", report_id, model_id, models.detector.model_id)
+        futures = [embed_batch.submit(unique[i:i + size], models, settings.max_image_pixels, ctx, settings.quality.gallery)
+                   for i in range(0, len(unique), size)]
+        embedded = gather([f.result() for f in futures], [*labeled.problems, *unreadable])
+        if len(set(embedded.identities.tolist())) < 2:
+            raise EvaluationRefused("too_few_identities", f"{source}: fewer than two identities embedded with {model_id}")
+        groups = {c: np.array([labeled.groups[p][c] for p in embedded.paths]) for c in group_columns or []}
+        metrics, pairs = evaluate_embeddings(embedded.vectors, embedded.identities, groups, bootstrap, candidates)
+        evaluation_id, calibration_id = uuid.uuid4().hex, uuid.uuid4().hex
+        results.append(ModelEvaluation(evaluation_id, model_id, len(labeled.refs) + len(labeled.problems) - repeats,
+                                       embedded.failures, metrics, pairs, calibration_id))
+        now = datetime.now(timezone.utc)
+        records.append(({
+            "evaluation_id": evaluation_id, "report_id": report_id, "model_id": model_id,
+            "detector_id": models.detector.model_id, "dataset": source,
+            "dataset_sha256": dataset_hash(embedded, labeled.groups), "images": results[-1].images,
+            "failures_to_enroll": sum(embedded.failures.values()), "metrics": metrics,
+            "report_dir": str(folder), "created_at": now,
+        }, {"calibration_id": calibration_id, "model_id": model_id, "source": f"evaluation:{evaluation_id} ({source})",
+            "impostor_scores": calibration_scores(pairs.impostor), "created_at": now}))
+        log.info("%s: EER %.4f on %d images, rank 1 %.4f", model_id, metrics["verification"]["eer"],
+                 results[-1].images, metrics["identification"]["cmc"][0])
+    summary = write_report(folder, source, results)
+    for record, calibration in records:
+        record_evaluation(settings.database_path, record, calibration, settings.user)
+    create_markdown_artifact(summary.read_text(), key="evaluation-summary", description=str(folder))
+    return EvaluationOutcome(report_id, summary, results)

@@ -1,0 +1,232 @@
+"""Evaluation input (a labeled set), its embeddings, the stored result and the report."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from numpy.typing import NDArray
+from prefect import task
+
+from facelead.evaluation import PairScores, error_rates
+from facelead.tasks.batches import BatchResult
+from facelead.tasks.inputs import IMAGE_SUFFIXES, ImageRef, InputError, Refused, scan_folder
+from facelead.tasks.persist import DB_TASK
+from facelead.warehouse import db
+
+MAX_IMAGES = 20_000  # every pair is scored: 20,000 images are 200 million pairs
+CALIBRATION_SCORES = 1_000_000  # impostor scores kept per calibration (evenly spaced quantiles beyond)
+
+
+@dataclass(frozen=True)
+class LabeledSet:
+    """Images with their identity, and per image the value of each group column."""
+
+    refs: list[ImageRef]
+    groups: dict[str, dict[str, str]]  # image path -> {group column: value}
+    problems: list[Refused]
+
+
+def read_labeled_set(source: Path, group_columns: list[str]) -> LabeledSet:
+    """A CSV (path or image_path; identity or subject_id; the group columns) or an
+    ``<identity>/<image>`` folder. Relative paths are read from the CSV's folder."""
+    if source.is_dir():
+        if group_columns:
+            raise InputError(f"{source}: group columns need a CSV that has them")
+        refs, problems = scan_folder(source, source.name)
+        return LabeledSet(refs, {}, problems)
+    if not source.is_file():
+        raise InputError(f"{source}: labeled set not found")
+    with source.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        columns = reader.fieldnames or []
+        image = next((c for c in ("path", "image_path") if c in columns), None)
+        identity = next((c for c in ("identity", "subject_id") if c in columns), None)
+        missing = [c for c in group_columns if c not in columns]
+        if image is None or identity is None or missing:
+            raise InputError(f"{source}: needs columns path and identity"
+                             + (f" and the group column(s) {', '.join(missing)}" if missing else "")
+                             + f"; it has {', '.join(columns)}")
+        refs, groups, problems = [], {}, []
+        for line, row in enumerate(reader, start=2):
+            path, who = (row[image] or "").strip(), (row[identity] or "").strip()
+            if not path or not who or Path(path).suffix.lower() not in IMAGE_SUFFIXES:
+                problems.append(Refused(path or f"{source} line {line}", who or None, "", "bad_manifest_row",
+                                        f"{source} line {line}: needs an image path and an identity"))
+                continue
+            absolute = str((source.parent / path).absolute())
+            refs.append(ImageRef(absolute, who, source.stem))
+            groups[absolute] = {c: (row[c] or "").strip() or "unknown" for c in group_columns}
+    if len(refs) > MAX_IMAGES:
+        raise InputError(f"{source}: {len(refs)} images; evaluation scores every pair, at most {MAX_IMAGES} images")
+    return LabeledSet(refs, groups, problems)
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """One model's embeddings of a labeled set, in a stable order, and what failed."""
+
+    paths: list[str]
+    sha256: list[str]
+    identities: NDArray
+    vectors: NDArray[np.float32]
+    failures: dict[str, int]  # reason -> images that could not be enrolled
+
+
+def gather(batches: list[BatchResult], unusable: list[Refused]) -> Embedded:
+    """Embedded faces of every batch sorted by path, and failures to enroll by reason."""
+    enrolled = pa.concat_tables([b.enrolled for b in batches]) if batches else None
+    rows = sorted(enrolled.select(["source_path", "sha256", "subject_id", "vector"]).to_pylist(),
+                  key=lambda r: r["source_path"]) if enrolled is not None else []
+    failures: dict[str, int] = {}
+    for reason in [r for b in batches for r in b.refused.column("reason").to_pylist()] + [u.reason for u in unusable]:
+        failures[reason] = failures.get(reason, 0) + 1
+    vectors = np.array([r["vector"] for r in rows], np.float32).reshape(len(rows), -1)
+    return Embedded([r["source_path"] for r in rows], [r["sha256"] for r in rows],
+                    np.array([r["subject_id"] for r in rows]), vectors, failures)
+
+
+def dataset_hash(embedded: Embedded, groups: dict[str, dict[str, str]]) -> str:
+    """SHA-256 of the sorted (image hash, identity, group values) rows that were scored."""
+    lines = sorted("\t".join([sha, identity, json.dumps(groups.get(path, {}), sort_keys=True)])
+                   for path, sha, identity in zip(embedded.paths, embedded.sha256, embedded.identities.tolist()))
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def calibration_scores(impostor: NDArray[np.float64]) -> list[float]:
+    """Ascending impostor scores, thinned to evenly spaced quantiles beyond CALIBRATION_SCORES."""
+    ranked = np.sort(impostor).astype(np.float32)
+    if len(ranked) > CALIBRATION_SCORES:
+        ranked = ranked[np.linspace(0, len(ranked) - 1, CALIBRATION_SCORES).round().astype(int)]
+    return ranked.tolist()
+
+
+@task(**DB_TASK)
+def record_evaluation(db_path: Path, record: dict, calibration: dict, actor: str) -> None:
+    """Store an evaluation and its calibration, audited (metrics summarised, never the photos)."""
+    with db.open_db(db_path) as conn, db.transaction(conn):
+        db.insert_evaluation(conn, {**record, "metrics": json.dumps(record["metrics"]), "actor": actor}, calibration)
+        db.append_audit(conn, actor, "evaluation.run", f"model:{record['model_id']}", {
+            "evaluation_id": record["evaluation_id"], "dataset": record["dataset"],
+            "dataset_sha256": record["dataset_sha256"], "images": record["images"],
+            "calibration_id": calibration["calibration_id"], "report_dir": record["report_dir"]})
+
+
+@dataclass(frozen=True)
+class ModelEvaluation:
+    """One recogniser's results on the labeled set."""
+
+    evaluation_id: str
+    model_id: str
+    images: int
+    failures: dict[str, int]
+    metrics: dict
+    pairs: PairScores
+    calibration_id: str
+
+
+def _rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _interval(ci: list[float] | None) -> str:
+    return "" if ci is None else f" (95% CI {ci[0]:.4f}-{ci[1]:.4f})"
+
+
+def markdown(dataset: str, results: list[ModelEvaluation]) -> str:
+    """The report's summary: per model verification, identification, failures and groups."""
+    out = [f"# Evaluation of `{dataset}`\n"]
+    if len(results) > 1:
+        out += ["| model | EER | TAR @ FAR 1e-2 | rank 1 | failures to enroll |", "|---|---|---|---|---|"]
+        for r in results:
+            tar = r.metrics["verification"]["tar_at_far"]["0.01"]
+            out.append(f"| {r.model_id} | {r.metrics['verification']['eer']:.4f} | {_rate(tar and tar['tar'])} "
+                       f"| {r.metrics['identification']['cmc'][0]:.4f} | {sum(r.failures.values())} |")
+        out.append("")
+    for r in results:
+        v, i, ci = r.metrics["verification"], r.metrics["identification"], r.metrics["intervals"]
+        out += [f"## {r.model_id}\n", f"Evaluation `{r.evaluation_id}`; calibration `{r.calibration_id}`.\n",
+                f"- images: {r.images}; embedded: {r.images - sum(r.failures.values())}; failures to enroll: "
+                f"{sum(r.failures.values())}" + "".join(f"; {k} {n}" for k, n in sorted(r.failures.items())),
+                f"- pairs: {v['genuine_pairs']} genuine (mean score {v['genuine_mean']:.3f}), "
+                f"{v['impostor_pairs']} impostor (mean {v['impostor_mean']:.3f})",
+                f"- EER {v['eer']:.4f}{_interval(ci['eer'])} at score {v['eer_threshold']:.3f}", ""]
+        out += ["| FAR | TAR | threshold |", "|---|---|---|"]
+        for far, found in v["tar_at_far"].items():
+            needs = int(10 / float(far))
+            out.append(f"| {far} | {found['tar']:.4f}{_interval(ci[f'tar@{far}'])} | {found['threshold']:.3f} |" if found
+                       else f"| {far} | not reportable: needs {needs:,} impostor pairs, has {v['impostor_pairs']:,} | |")
+        ranks = ", ".join(f"rank {k}: {i['cmc'][k - 1]:.4f}" for k in (1, 5, 10, 20) if k <= len(i["cmc"]))
+        out += ["", f"Identification: gallery of {i['gallery_size']} (one image per enrolled identity), "
+                f"{i['mated_searches']} mated and {i['nonmated_searches']} non-mated searches. {ranks}."]
+        for fpir, found in i["fnir_at_fpir"].items():
+            out.append(f"- FNIR at FPIR {fpir}: " + (f"{found['fnir']:.4f} (threshold {found['threshold']:.3f})" if found
+                                                      else "not reportable with this many non-mated searches"))
+        for column, groups in r.metrics["groups"].items():
+            out += ["", f"### Groups by `{column}` at the operating threshold ({groups['operating_point']}, "
+                        f"score {groups['threshold']:.3f})\n",
+                    "| group | images | identities | genuine pairs | impostor pairs | FMR | FNMR | note |",
+                    "|---|---|---|---|---|---|---|---|"]
+            for name, g in groups["groups"].items():
+                out.append(f"| {name} | {g['images']} | {g['identities']} | {g['genuine_pairs']} | {g['impostor_pairs']} "
+                           f"| {_rate(g['fmr'])} | {_rate(g['fnmr'])} | {'too few pairs to compare' if g['too_few_pairs'] else ''} |")
+            ratio = groups["fmr_ratio_worst_to_best"]
+            out.append("\nWorst-to-best FMR ratio: " + (f"{ratio:.2f} over {groups['compared_groups']} groups" if ratio
+                       else f"not computed ({groups['compared_groups']} groups with enough pairs, or a best FMR of 0)"))
+        out.append("")
+    out.append("Rates come from this labeled set only; a small or easy set says little about hard photos.")
+    return "\n".join(out)
+
+
+def write_report(folder: Path, dataset: str, results: list[ModelEvaluation]) -> Path:
+    """``summary.md``, ``metrics.json``, ``pair-scores.csv`` and the score histogram, DET and
+    CMC plots (PNG) in ``folder``; returns the summary's path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "metrics.json").write_text(json.dumps(
+        {r.model_id: {"evaluation_id": r.evaluation_id, "failures_to_enroll": r.failures, **r.metrics} for r in results},
+        indent=2))
+    with (folder / "pair-scores.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["model_id", "pair", "score"])
+        for r in results:
+            writer.writerows((r.model_id, "genuine", f"{s:.6f}") for s in r.pairs.genuine)
+            writer.writerows((r.model_id, "impostor", f"{s:.6f}") for s in r.pairs.impostor)
+    fig, axes = plt.subplots(len(results), 1, figsize=(7, 3 * len(results)), squeeze=False)
+    for ax, r in zip(axes[:, 0], results):
+        bins = np.linspace(-0.5, 1.0, 61)
+        ax.hist(r.pairs.impostor, bins, density=True, alpha=0.6, label=f"impostor ({len(r.pairs.impostor)})")
+        ax.hist(r.pairs.genuine, bins, density=True, alpha=0.6, label=f"genuine ({len(r.pairs.genuine)})")
+        ax.set(title=r.model_id, xlabel="cosine score", ylabel="density")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(folder / "scores.png", dpi=100)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    for r in results:
+        thresholds = np.unique(np.concatenate([r.pairs.genuine, r.pairs.impostor]))
+        far, frr = error_rates(r.pairs, thresholds)
+        floor = 0.5 / max(len(r.pairs.impostor), len(r.pairs.genuine))
+        ax.plot(np.maximum(far, floor), np.maximum(frr, floor), label=r.model_id)
+    ax.set(xscale="log", yscale="log", xlabel="false accept rate", ylabel="false reject rate", title="DET")
+    ax.legend()
+    fig.savefig(folder / "det.png", dpi=100)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for r in results:
+        cmc = r.metrics["identification"]["cmc"]
+        ax.plot(range(1, len(cmc) + 1), cmc, marker="o", label=r.model_id)
+    ax.set(xlabel="rank", ylabel="mated searches with the mate at or above rank", ylim=(0, 1.02), title="CMC")
+    ax.legend()
+    fig.savefig(folder / "cmc.png", dpi=100)
+    plt.close("all")
+    summary = folder / "summary.md"
+    summary.write_text(markdown(dataset, results))
+    return summary

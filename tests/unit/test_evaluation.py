@@ -1,0 +1,74 @@
+"""Verification, identification, calibration and group metrics on constructed scores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facelead.evaluation import (
+    PairScores, bootstrap_by_identity, chance_candidates, chance_probability, equal_error_rate, group_differentials,
+    identification, pair_scores, tar_at_far, threshold_at_far)
+
+
+def _clustered(identities: int, per_identity: int, noise: float, dim: int = 32, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(identities, dim))
+    vectors = np.repeat(centres, per_identity, axis=0) + noise * rng.normal(size=(identities * per_identity, dim))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors @ vectors.T, np.repeat(np.arange(identities), per_identity)
+
+
+def test_pairs_are_split_by_identity_and_counted_once():
+    scores = np.arange(16, dtype=float).reshape(4, 4)
+    pairs = pair_scores(scores, np.array(["a", "a", "b", "b"]))
+    assert sorted(pairs.genuine) == [1.0, 11.0] and sorted(pairs.impostor) == [2.0, 3.0, 6.0, 7.0]
+
+
+def test_the_equal_error_rate_is_where_false_accepts_and_rejects_cross():
+    pairs = PairScores(np.array([0.5, 0.6, 0.7, 0.8]), np.array([0.1, 0.2, 0.3, 0.55]))
+    eer, threshold = equal_error_rate(pairs)
+    assert eer == pytest.approx(0.25) and 0.5 < threshold <= 0.55
+
+
+def test_a_far_is_only_reported_where_enough_impostor_pairs_exist():
+    impostor = np.linspace(0, 1, 999)
+    assert threshold_at_far(impostor, 1e-3) is None
+    threshold = threshold_at_far(np.linspace(0, 1, 2000), 1e-2)
+    assert np.mean(np.linspace(0, 1, 2000) >= threshold) <= 1e-2
+    tar, _ = tar_at_far(PairScores(np.array([0.999, 0.5]), np.linspace(0, 1, 2000)), 1e-2)
+    assert tar == 0.5
+
+
+def test_separable_identities_rank_their_mate_first_and_leave_non_mates_out():
+    scores, labels = _clustered(16, 3, noise=0.2)
+    result = identification(scores, labels, candidates=5)
+    assert result.cmc[0] == 1.0 and result.nonmated_searches == 4 * 3 and result.gallery_size == 12
+    assert result.fnir_at_fpir["0.1"]["fnir"] == 0.0 and result.fnir_at_fpir["0.01"] is None
+
+
+def test_bootstrap_intervals_bracket_the_point_estimate():
+    scores, labels = _clustered(12, 4, noise=1.2)
+    eer, _ = equal_error_rate(pair_scores(scores, labels))
+    low, high = bootstrap_by_identity(scores, labels, reps=60)["eer"]
+    assert low <= eer <= high and low < high
+
+
+def test_calibration_is_monotone_bounded_and_says_when_it_is_only_a_bound():
+    impostor = np.sort(np.random.default_rng(1).normal(0.1, 0.1, 5000)).astype(np.float32)
+    probabilities = [chance_probability(impostor, s)[0] for s in np.linspace(-0.5, 1.0, 200)]
+    assert all(0 < p <= 1 for p in probabilities)
+    assert all(a >= b for a, b in zip(probabilities, probabilities[1:]))
+    estimate = chance_candidates(impostor, 0.95, 1_000_000)
+    assert estimate.at_most and estimate.expected == pytest.approx(1_000_000 / 5001)
+    assert estimate.describe().endswith("in a gallery of 1,000,000: at most 200")
+    assert not chance_candidates(impostor, 0.1, 100).at_most
+
+
+def test_a_group_with_too_few_pairs_is_flagged_and_not_compared():
+    scores, labels = _clustered(20, 4, noise=1.0)
+    groups = np.where(labels < 10, "A", np.where(labels < 19, "B", "C"))
+    result = group_differentials(scores, labels, groups, threshold=0.3)
+    assert result["groups"]["C"]["too_few_pairs"] and not result["groups"]["A"]["too_few_pairs"]
+    assert result["compared_groups"] == 2
+    rates = [result["groups"][g]["fmr"] for g in "AB"]
+    assert result["fmr_ratio_worst_to_best"] == pytest.approx(max(rates) / min(rates))

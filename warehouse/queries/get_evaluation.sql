@@ -1,0 +1,1 @@
+SELECT * FROM evaluations WHERE evaluation_id = ?;
