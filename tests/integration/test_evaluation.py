@@ -1,0 +1,118 @@
+"""The evaluate flow on faces-dev: its numbers against a direct computation, the stored
+calibration on candidate sheets, groups and a two-model comparison."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from facelead.evaluation import PairScores, chance_probability, equal_error_rate, pair_scores, score_matrix
+from facelead.models.align import align_face
+from facelead.models.faces import load
+from facelead.models.image import decode_image
+from facelead.models.manifest import MANIFEST_DIR
+from facelead.warehouse import db
+
+
+@pytest.fixture(scope="module")
+def evaluated(faces_dev, settings, dask_runner, tmp_path_factory):
+    """faces-dev with a made-up `band` column (one identity alone in band C), evaluated with
+    SFace and with a manifest that feeds it BGR, the colour-order slip."""
+    from facelead.flows.evaluate import evaluate
+
+    work = tmp_path_factory.mktemp("evaluation")
+    rows = list(csv.DictReader((faces_dev / "labels.csv").open()))
+    identities = sorted({r["identity"] for r in rows})
+    band = {who: "C" if who == identities[-1] else "AB"[i % 2] for i, who in enumerate(identities)}
+    labeled = work / "labeled.csv"
+    with labeled.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "identity", "band"])
+        writer.writerows([str(faces_dev / r["path"]), r["identity"], band[r["identity"]]] for r in rows)
+    bgr = work / "sface-bgr.toml"
+    source = (MANIFEST_DIR / "sface-2021dec.toml").read_text()
+    bgr.write_text(source.replace('id = "sface-2021dec"', 'id = "sface-2021dec-fed-bgr"')
+                   .replace('colour_order = "RGB"', 'colour_order = "BGR"'))
+    outcome = evaluate.with_options(task_runner=dask_runner)(
+        source=str(labeled), recognisers=["sface-2021dec", str(bgr)], group_columns=["band"], bootstrap=50)
+    return outcome, rows
+
+
+def _direct_pairs(faces_dev, rows, models) -> PairScores:
+    """Genuine and impostor scores computed here, image by image, each distinct file once."""
+    detector, embedder = load(models)
+    seen, vectors, labels = set(), [], []
+    for row in rows:
+        data = (faces_dev / row["path"]).read_bytes()
+        if hashlib.sha256(data).hexdigest() in seen:
+            continue
+        seen.add(hashlib.sha256(data).hexdigest())
+        image = decode_image(data, 10**8)
+        found = detector.detect(image)
+        marks = detector.level_landmarks(image, found.boxes[found.largest()], found.landmarks[found.largest()])
+        vectors.append(embedder.embed(align_face(image, marks, embedder.manifest.input_size)[None])[0])
+        labels.append(row["identity"])
+    return pair_scores(score_matrix(np.array(vectors)), np.array(labels))
+
+
+def test_the_report_agrees_with_a_direct_computation(evaluated, faces_dev, models, settings):
+    outcome, rows = evaluated
+    sface = next(r for r in outcome.results if r.model_id == models.recogniser.model_id)
+    direct = _direct_pairs(faces_dev, rows, models)
+    verification = sface.metrics["verification"]
+    assert (verification["genuine_pairs"], verification["impostor_pairs"]) == (len(direct.genuine), len(direct.impostor))
+    assert verification["genuine_mean"] == pytest.approx(np.mean(direct.genuine), abs=1e-4)
+    assert verification["impostor_mean"] == pytest.approx(np.mean(direct.impostor), abs=1e-4)
+    assert verification["eer"] == pytest.approx(equal_error_rate(direct)[0], abs=1e-3)
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        stored = json.loads(db.get_evaluation(conn, sface.evaluation_id)["metrics"])
+    folder = outcome.summary.parent
+    with (folder / "pair-scores.csv").open() as fh:
+        scored = [r for r in csv.DictReader(fh) if r["model_id"] == sface.model_id]
+    from_file = PairScores(*(np.array([float(r["score"]) for r in scored if r["pair"] == kind]) for kind in ("genuine", "impostor")))
+    assert stored["verification"]["eer"] == pytest.approx(equal_error_rate(from_file)[0], abs=1e-4)
+    assert stored["identification"]["cmc"][0] == sface.metrics["identification"]["cmc"][0] == 1.0
+    assert {p.name for p in folder.iterdir()} >= {"summary.md", "metrics.json", "pair-scores.csv", "scores.png",
+                                                 "det.png", "cmc.png"}
+
+
+def test_rates_the_pairs_cannot_carry_are_said_so(evaluated):
+    outcome, _ = evaluated
+    verification = outcome.results[0].metrics["verification"]
+    assert verification["tar_at_far"]["0.01"] is not None and verification["tar_at_far"]["0.0001"] is None
+    assert "not reportable: needs 100,000 impostor pairs" in outcome.summary.read_text()
+
+
+def test_the_colour_order_slip_shows_in_the_comparison(evaluated):
+    outcome, _ = evaluated
+    rgb, bgr = outcome.results
+    assert bgr.metrics["verification"]["genuine_mean"] < rgb.metrics["verification"]["genuine_mean"] - 0.02
+    assert "| model | EER |" in outcome.summary.read_text()
+
+
+def test_a_group_with_too_few_pairs_is_flagged(evaluated):
+    outcome, _ = evaluated
+    groups = outcome.results[0].metrics["groups"]["band"]
+    assert groups["groups"]["C"]["too_few_pairs"] and "too few pairs to compare" in outcome.summary.read_text()
+    assert groups["compared_groups"] == sum(not g["too_few_pairs"] for g in groups["groups"].values())
+
+
+def test_the_calibration_is_monotone_bounded_and_reaches_the_candidate_sheet(evaluated, enrolled, approved, models, settings):
+    from facelead.flows.search_probe import search_probe
+
+    outcome, _ = evaluated
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        calibration = db.latest_calibration(conn, models.recogniser.model_id)
+    assert calibration["calibration_id"] == outcome.results[0].calibration_id
+    impostor = np.asarray(calibration["impostor_scores"], np.float32)
+    assert np.all(np.diff(impostor) >= 0)
+    chances = [chance_probability(impostor, s)[0] for s in np.linspace(-1, 1, 101)]
+    assert all(0 < c <= 1 for c in chances) and all(a >= b for a, b in zip(chances, chances[1:]))
+    result = search_probe(request_id=approved(enrolled.probes[5][0], "EVAL-SHEET"), k=3)
+    html = result.sheet.read_text()
+    assert html.count("expected chance candidates at this score in a gallery of") == 3
+    assert calibration["source"] in html
