@@ -115,17 +115,20 @@ class Identification:
     """Closed-set CMC of mated searches and open-set FNIR at FPIR (NIST FRTE style)."""
 
     gallery_size: int
-    mated_searches: int
+    mated_searches: int  # including those whose probe failed to enroll: counted as misses
     nonmated_searches: int
     cmc: list[float]  # cmc[r - 1]: share of mated searches with the mate at rank <= r
     fnir_at_fpir: dict[str, dict | None] = field(default_factory=dict)
 
 
-def identification(scores: NDArray[np.float64], labels: NDArray, candidates: int, held_out_every: int = 4) -> Identification:
+def identification(scores: NDArray[np.float64], labels: NDArray, candidates: int, failed: NDArray | None = None,
+                   held_out_every: int = 4) -> Identification:
     """Gallery: the first image of each identity except every ``held_out_every``-th identity,
     whose images become non-mated searches; the other images are mated searches. FNIR at
     FPIR counts a mated search as missed when its mate is not among the top ``candidates``
-    at or above the threshold that lets the given share of non-mated searches through."""
+    at or above the threshold that lets the given share of non-mated searches through.
+    ``failed``: identities of images that failed to enroll; those of gallery identities are
+    mated searches that never find their mate (NIST counts them as misses)."""
     identities = np.unique(labels)
     held_out = set(identities[::held_out_every]) if len(identities) >= 2 * held_out_every else set()
     first = {identity: int(np.flatnonzero(labels == identity)[0]) for identity in identities}
@@ -139,6 +142,9 @@ def identification(scores: NDArray[np.float64], labels: NDArray, candidates: int
         mate = int(np.flatnonzero(labels[gallery] == labels[probe])[0])
         ranks.append(int(np.sum(row > row[mate])) + 1)
         mate_scores.append(row[mate])
+    failed_mated = 0 if failed is None else int(np.isin(failed, labels[gallery]).sum())
+    ranks += [len(gallery) + 1] * failed_mated
+    mate_scores += [-np.inf] * failed_mated
     ranks_arr, mate_arr = np.array(ranks), np.array(mate_scores)
     cmc = [float(np.mean(ranks_arr <= r)) if len(ranks) else 0.0 for r in range(1, min(candidates, len(gallery)) + 1)]
     nonmate_top = np.array([scores[p, gallery].max() for p in nonmated])
@@ -151,7 +157,7 @@ def identification(scores: NDArray[np.float64], labels: NDArray, candidates: int
         threshold = float(np.nextafter(ranked[int(math.floor(fpir * len(ranked)))], np.inf))
         missed = (ranks_arr > candidates) | (mate_arr < threshold)
         fnir[f"{fpir:g}"] = {"fnir": float(np.mean(missed)), "threshold": threshold}
-    return Identification(len(gallery), len(mated), len(nonmated), cmc, fnir)
+    return Identification(len(gallery), len(ranks), len(nonmated), cmc, fnir)
 
 
 @dataclass(frozen=True)
@@ -216,9 +222,10 @@ def operating_threshold(metrics: dict) -> tuple[str, float]:
 
 
 def evaluate_embeddings(vectors: NDArray[np.float32], identities: NDArray, groups: dict[str, NDArray],
-                        bootstrap: int, candidates: int) -> tuple[dict, PairScores]:
+                        bootstrap: int, candidates: int, failed: NDArray) -> tuple[dict, PairScores]:
     """Every metric of one model on one labeled set, and its pair scores. ``groups``: per
-    group column, each image's value; compared at the operating threshold."""
+    group column, each image's value; compared at the operating threshold. ``failed``: the
+    identities of images that failed to enroll, misses in identification."""
     scores = score_matrix(vectors)
     pairs = pair_scores(scores, identities)
     verification = verification_metrics(pairs)
@@ -227,7 +234,7 @@ def evaluate_embeddings(vectors: NDArray[np.float32], identities: NDArray, group
         "verification": verification,
         "intervals": bootstrap_by_identity(scores, identities, bootstrap) if bootstrap
         else {"eer": None, **{f"tar@{far:g}": None for far in FARS}},
-        "identification": asdict(identification(scores, identities, candidates)),
+        "identification": asdict(identification(scores, identities, candidates, failed)),
         "groups": {column: {**group_differentials(scores, identities, values, threshold), "operating_point": point}
                    for column, values in groups.items()},
     }, pairs

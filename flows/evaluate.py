@@ -77,7 +77,8 @@ def evaluate(
         if len(set(embedded.identities.tolist())) < 2:
             raise EvaluationRefused("too_few_identities", f"{source}: fewer than two identities embedded with {model_id}")
         groups = {c: np.array([labeled.groups[p][c] for p in embedded.paths]) for c in group_columns or []}
-        metrics, pairs = evaluate_embeddings(embedded.vectors, embedded.identities, groups, bootstrap, candidates)
+        metrics, pairs = evaluate_embeddings(embedded.vectors, embedded.identities, groups, bootstrap, candidates,
+                                             embedded.failed_identities)
         evaluation_id, calibration_id = uuid.uuid4().hex, uuid.uuid4().hex
         results.append(ModelEvaluation(evaluation_id, model_id, len(labeled.refs) + len(labeled.problems) - repeats,
                                        embedded.failures, metrics, pairs, calibration_id))

@@ -76,6 +76,7 @@ class Embedded:
     identities: NDArray
     vectors: NDArray[np.float32]
     failures: dict[str, int]  # reason -> images that could not be enrolled
+    failed_identities: NDArray  # one entry per image that could not be enrolled
 
 
 def gather(batches: list[BatchResult], unusable: list[Refused]) -> Embedded:
@@ -83,12 +84,15 @@ def gather(batches: list[BatchResult], unusable: list[Refused]) -> Embedded:
     enrolled = pa.concat_tables([b.enrolled for b in batches]) if batches else None
     rows = sorted(enrolled.select(["source_path", "sha256", "subject_id", "vector"]).to_pylist(),
                   key=lambda r: r["source_path"]) if enrolled is not None else []
+    refused = [(r["reason"], r["subject_id"]) for b in batches for r in b.refused.select(["reason", "subject_id"]).to_pylist()]
+    refused += [(u.reason, u.subject_id) for u in unusable]
     failures: dict[str, int] = {}
-    for reason in [r for b in batches for r in b.refused.column("reason").to_pylist()] + [u.reason for u in unusable]:
+    for reason, _ in refused:
         failures[reason] = failures.get(reason, 0) + 1
     vectors = np.array([r["vector"] for r in rows], np.float32).reshape(len(rows), -1)
     return Embedded([r["source_path"] for r in rows], [r["sha256"] for r in rows],
-                    np.array([r["subject_id"] for r in rows]), vectors, failures)
+                    np.array([r["subject_id"] for r in rows]), vectors, failures,
+                    np.array([who or "" for _, who in refused]))
 
 
 def dataset_hash(embedded: Embedded, groups: dict[str, dict[str, str]]) -> str:
@@ -163,7 +167,8 @@ def markdown(dataset: str, results: list[ModelEvaluation]) -> str:
                        else f"| {far} | not reportable: needs {needs:,} impostor pairs, has {v['impostor_pairs']:,} | |")
         ranks = ", ".join(f"rank {k}: {i['cmc'][k - 1]:.4f}" for k in (1, 5, 10, 20) if k <= len(i["cmc"]))
         out += ["", f"Identification: gallery of {i['gallery_size']} (one image per enrolled identity), "
-                f"{i['mated_searches']} mated and {i['nonmated_searches']} non-mated searches. {ranks}."]
+                f"{i['mated_searches']} mated searches (a probe that failed to enroll counts as a miss) and "
+                f"{i['nonmated_searches']} non-mated searches. {ranks}."]
         for fpir, found in i["fnir_at_fpir"].items():
             out.append(f"- FNIR at FPIR {fpir}: " + (f"{found['fnir']:.4f} (threshold {found['threshold']:.3f})" if found
                                                       else "not reportable with this many non-mated searches"))

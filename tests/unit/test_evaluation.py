@@ -44,6 +44,10 @@ def test_separable_identities_rank_their_mate_first_and_leave_non_mates_out():
     result = identification(scores, labels, candidates=5)
     assert result.cmc[0] == 1.0 and result.nonmated_searches == 4 * 3 and result.gallery_size == 12
     assert result.fnir_at_fpir["0.1"]["fnir"] == 0.0 and result.fnir_at_fpir["0.01"] is None
+    with_failures = identification(scores, labels, candidates=5, failed=np.array([1, 1, 0]))  # 0 is held out
+    assert with_failures.mated_searches == result.mated_searches + 2
+    assert with_failures.cmc[0] == pytest.approx(result.mated_searches / (result.mated_searches + 2))
+    assert with_failures.fnir_at_fpir["0.1"]["fnir"] == pytest.approx(2 / with_failures.mated_searches)
 
 
 def test_bootstrap_intervals_bracket_the_point_estimate():
