@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from facelead import LEAD_NOTICE
-from facelead.tasks.sheet import render_sheet
+from facelead.tasks.sheet import sheet_html
 from facelead.tasks.workflow import EXPORT_ROLES, acting_as_any
 from facelead.warehouse import db
 
@@ -44,8 +44,7 @@ def export_case(db_path: Path, actor: str, case_number: str, out_dir: Path) -> P
     with db.open_db(db_path) as conn:
         acting_as_any(conn, actor, EXPORT_ROLES, "case.export", f"case:{case_number}")
         records = db.case_records(conn, case_number)
-        sheets = {row["search_id"]: render_sheet(db.candidate_sheet_rows(conn, row["search_id"]))
-                  for row in records["searches"]}  # every search has candidates
+        sheets = {row["search_id"]: sheet_html(conn, row["search_id"]) for row in records["searches"]}
         folder = out_dir / f"case-{''.join(c if c.isalnum() or c in '-_' else '_' for c in case_number)}-{at:%Y%m%dT%H%M%SZ}"
         (folder / "sheets").mkdir(parents=True)
         for name in ("requests", "searches", "candidates", "determinations"):

@@ -42,13 +42,18 @@ def _b64(jpeg: bytes | None) -> str:
     return base64.b64encode(jpeg).decode() if jpeg else ""
 
 
+def sheet_html(conn, search_id: str) -> str:
+    """The sheet of a search as stored, with its recogniser's newest calibration."""
+    rows = db.candidate_sheet_rows(conn, search_id)
+    return render_sheet(rows, db.latest_calibration(conn, rows[0]["model_id"]) if rows else None)
+
+
 def render_to(conn, search_id: str, sheets_dir: Path, actor: str, action: str) -> Path:
     """Write the sheet to ``<sheets_dir>/<search_id>.html`` and audit it as ``action``."""
-    rows = db.candidate_sheet_rows(conn, search_id)
-    calibration = db.latest_calibration(conn, rows[0]["model_id"]) if rows else None
+    html = sheet_html(conn, search_id)
     sheets_dir.mkdir(parents=True, exist_ok=True)
     path = sheets_dir / f"{search_id}.html"
-    path.write_text(render_sheet(rows, calibration), encoding="utf-8")
+    path.write_text(html, encoding="utf-8")
     with db.transaction(conn):
         db.append_audit(conn, actor, action, f"search:{search_id}", {"path": str(path)})
     return path
