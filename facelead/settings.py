@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     user: str = Field(default_factory=getpass.getuser, description="who runs searches and enrollments")
     enroll_source: str | None = Field(
         None, description="manifest or <subject>/<image> folder the scheduled enrollment reads (the drop folder)")
+    image_roots: list[Path] = Field(
+        [], description="folders a manifest may name images in besides its own (JSON list); anything else is refused")
     max_image_pixels: int = Field(100_000_000, ge=1, description="refuse larger images before decoding")
     probe_retention_days: int = Field(
         365, ge=1, description="probe images kept with searches are purged after this many days")

@@ -94,7 +94,7 @@ def enroll_gallery(
     run_id, actor = str(flow_run.id or f"local-{time.time_ns()}"), settings.user
     models = face_models(settings)
     ctx = BatchContext(gallery, run_id, models.recogniser.model_id, models.detector.model_id)
-    refs, problems = collect_inputs(source, source_name)
+    refs, problems = collect_inputs(source, source_name, tuple(settings.image_roots))
     bar = quality_bar or settings.quality.gallery
     seen = start_enrollment(settings.database_path, run_id, gallery, models, source, actor, bar)
     summary = EnrollmentSummary(run_id, gallery, images_seen=len(refs) + len(problems))

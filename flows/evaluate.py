@@ -58,7 +58,7 @@ def evaluate(
         candidates: Candidate list length for rank-k and FNIR (a mate beyond it is missed).
     """
     settings, log = Settings(), get_run_logger()
-    labeled = read_labeled_set(Path(source), group_columns or [])
+    labeled = read_labeled_set(Path(source), group_columns or [], tuple(settings.image_roots))
     hashed, unreadable = hash_inputs(labeled.refs)
     unique, repeats = split_new(hashed, set())
     if repeats:

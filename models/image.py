@@ -25,8 +25,25 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+WIDE_GREY_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
+
+
+def to_rgb(image: Image.Image) -> NDArray[np.uint8]:
+    """(H,W,3) RGB uint8 of any mode. 16-bit and wider grey is scaled to 8 bits (a plain
+    conversion would clip it to near white); palette, CMYK and alpha images convert as
+    shown (alpha dropped); only the current frame of an animation is used."""
+    if image.mode in WIDE_GREY_MODES:
+        grey = np.asarray(image, dtype=np.float64)
+        top = grey.max(initial=0.0)
+        if top > 255:
+            grey = grey * (255.0 / (65535.0 if top <= 65535 else top))
+        return np.repeat(np.clip(grey, 0, 255).round().astype(np.uint8)[..., None], 3, axis=2)
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
 def decode_image(data: bytes, max_pixels: int) -> NDArray[np.uint8]:
-    """(H,W,3) RGB uint8, rotated upright by its EXIF orientation.
+    """(H,W,3) RGB uint8, rotated upright by its EXIF orientation; of an animation, the
+    first frame.
 
     Raises ImageDecodeError with reason ``empty``, ``not_an_image``, ``too_many_pixels``
     (checked from the header, before decoding) or ``corrupt``.
@@ -42,8 +59,7 @@ def decode_image(data: bytes, max_pixels: int) -> NDArray[np.uint8]:
                 raise ImageDecodeError("too_many_pixels", f"{width}x{height} exceeds the {max_pixels} pixel limit")
             image.seek(0)
             image.load()
-            upright = ImageOps.exif_transpose(image)
-            return np.asarray(upright.convert("RGB"), dtype=np.uint8)
+            return to_rgb(ImageOps.exif_transpose(image))
     except ImageDecodeError:
         raise
     except UnidentifiedImageError as exc:

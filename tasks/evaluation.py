@@ -15,7 +15,8 @@ from prefect import task
 
 from facelead.evaluation import PairScores, error_rates
 from facelead.tasks.batches import BatchResult
-from facelead.tasks.inputs import IMAGE_SUFFIXES, ImageRef, InputError, Refused, scan_folder
+from facelead.tasks.inputs import (
+    IMAGE_SUFFIXES, ImageRef, InputError, Refused, inside_roots, outside_refusal, scan_folder)
 from facelead.tasks.persist import DB_TASK
 from facelead.warehouse import db
 
@@ -32,9 +33,10 @@ class LabeledSet:
     problems: list[Refused]
 
 
-def read_labeled_set(source: Path, group_columns: list[str]) -> LabeledSet:
+def read_labeled_set(source: Path, group_columns: list[str], roots: tuple[Path, ...]) -> LabeledSet:
     """A CSV (path or image_path; identity or subject_id; the group columns) or an
-    ``<identity>/<image>`` folder. Relative paths are read from the CSV's folder."""
+    ``<identity>/<image>`` folder. Relative paths are read from the CSV's folder; images
+    outside it and ``roots`` are refused, as in enrollment."""
     if source.is_dir():
         if group_columns:
             raise InputError(f"{source}: group columns need a CSV that has them")
@@ -59,7 +61,11 @@ def read_labeled_set(source: Path, group_columns: list[str]) -> LabeledSet:
                 problems.append(Refused(path or f"{source} line {line}", who or None, "", "bad_manifest_row",
                                         f"{source} line {line}: needs an image path and an identity"))
                 continue
-            absolute = str((source.parent / path).absolute())
+            target = (source.parent / path).absolute()
+            if not inside_roots(target, (source.parent, *roots)):
+                problems.append(outside_refusal(target, who, f"{source} line {line}", (source.parent, *roots)))
+                continue
+            absolute = str(target)
             refs.append(ImageRef(absolute, who, source.stem))
             groups[absolute] = {c: (row[c] or "").strip() or "unknown" for c in group_columns}
     if len(refs) > MAX_IMAGES:

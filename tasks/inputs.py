@@ -54,11 +54,25 @@ def parse_time(text: str) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def read_manifest(path: Path, default_source: str) -> tuple[list[ImageRef], list[Refused]]:
+def inside_roots(path: Path, roots: tuple[Path, ...]) -> bool:
+    """Whether ``path``, with every symlink and ``..`` resolved, lies under one of ``roots``."""
+    real = path.resolve()
+    return any(real.is_relative_to(root.resolve()) for root in roots)
+
+
+def outside_refusal(path: Path, subject: str | None, where: str, roots: tuple[Path, ...]) -> Refused:
+    return Refused(str(path), subject, "", "outside_image_roots",
+                   f"{where}: {path} resolves outside the image roots ({', '.join(str(r) for r in roots)}); "
+                   "add its folder to FACELEAD_IMAGE_ROOTS if it belongs there")
+
+
+def read_manifest(path: Path, default_source: str, roots: tuple[Path, ...] = ()) -> tuple[list[ImageRef], list[Refused]]:
     """Rows of a CSV manifest (image_path, subject_id[, source, acquired_at]).
 
-    Relative image paths are taken from the manifest's folder. A bad row is returned as a
-    Refused entry naming the row; a missing column or file raises InputError.
+    Relative image paths are taken from the manifest's folder. An image must resolve
+    (``..`` and symlinks followed) inside the manifest's folder or one of ``roots``. A bad
+    row is returned as a Refused entry naming the row; a missing column or file raises
+    InputError.
     """
     if not path.is_file():
         raise InputError(f"{path}: manifest not found")
@@ -83,13 +97,17 @@ def read_manifest(path: Path, default_source: str) -> tuple[list[ImageRef], list
                 problems.append(Refused(image, subject, "", "bad_manifest_row",
                                         f"{where}: acquired_at {row.get('acquired_at')!r} is not an ISO 8601 date"))
                 continue
-            refs.append(ImageRef(str((path.parent / image).absolute()), subject,
-                                 (row.get("source") or "").strip() or default_source, acquired))
+            target = (path.parent / image).absolute()
+            if not inside_roots(target, (path.parent, *roots)):
+                problems.append(outside_refusal(target, subject, where, (path.parent, *roots)))
+                continue
+            refs.append(ImageRef(str(target), subject, (row.get("source") or "").strip() or default_source, acquired))
     return refs, problems
 
 
 def scan_folder(root: Path, source: str) -> tuple[list[ImageRef], list[Refused]]:
-    """Images under ``root/<subject>/``; image files directly in ``root`` are refused."""
+    """Images under ``root/<subject>/``; image files directly in ``root``, and symlinks that
+    lead out of ``root``, are refused."""
     if not root.is_dir():
         raise InputError(f"{root}: folder not found")
     refs, problems = [], []
@@ -100,6 +118,9 @@ def scan_folder(root: Path, source: str) -> tuple[list[ImageRef], list[Refused]]
         if len(relative.parts) < 2:
             problems.append(Refused(str(path.absolute()), None, "", "no_subject",
                                     f"{path}: put gallery images in a <subject>/ folder"))
+            continue
+        if not inside_roots(path, (root,)):
+            problems.append(outside_refusal(path.absolute(), relative.parts[0], str(root), (root,)))
             continue
         refs.append(ImageRef(str(path.absolute()), relative.parts[0], source))
     return refs, problems
@@ -125,11 +146,12 @@ def split_new(hashed: list[HashedRef], known: set[str]) -> tuple[list[HashedRef]
 
 
 @task
-def collect_inputs(source: str, source_name: str | None) -> tuple[list[ImageRef], list[Refused]]:
-    """Image refs from a CSV manifest or a ``<subject>/<image>`` folder, with per-row problems."""
+def collect_inputs(source: str, source_name: str | None, roots: tuple[Path, ...]) -> tuple[list[ImageRef], list[Refused]]:
+    """Image refs from a CSV manifest (images within its folder or ``roots``) or a
+    ``<subject>/<image>`` folder, with per-row problems."""
     path = Path(source)
     name = source_name or path.stem
-    return read_manifest(path, name) if path.suffix.lower() == ".csv" else scan_folder(path, name)
+    return read_manifest(path, name, roots) if path.suffix.lower() == ".csv" else scan_folder(path, name)
 
 
 @task

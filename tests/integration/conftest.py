@@ -4,6 +4,7 @@ the real models, and faces-dev enrolled once (leaving one photo out per person).
 from __future__ import annotations
 
 import csv
+import json
 import os
 from collections import defaultdict
 from dataclasses import dataclass
@@ -25,7 +26,8 @@ def data_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("facelead-data")
     with pytest.MonkeyPatch.context() as env:
         for name, value in {"FACELEAD_DATA_DIR": str(path), "FACELEAD_USER": "analyst.test",
-                            "FACELEAD_DASK__WORKERS": "2", "FACELEAD_DASK__IMAGES_PER_TASK": "8"}.items():
+                            "FACELEAD_DASK__WORKERS": "2", "FACELEAD_DASK__IMAGES_PER_TASK": "8",
+                            "FACELEAD_IMAGE_ROOTS": json.dumps([str(FACES_DEV)])}.items():
             env.setenv(name, value)
         yield path
 

@@ -18,7 +18,7 @@ def test_manifest_rows_resolve_relative_paths_and_parse_dates(tmp_path):
                       "image_path,subject_id,source,acquired_at\n"
                       "a/1.jpg,S-1,booking,2024-05-01\n"
                       "/abs/2.jpg,S-2,,2024-05-02T10:30:00+02:00\n")
-    refs, problems = read_manifest(manifest, "fallback")
+    refs, problems = read_manifest(manifest, "fallback", (Path("/abs"),))
     assert problems == []
     assert refs[0] == ImageRef(str(tmp_path / "m" / "a" / "1.jpg"), "S-1", "booking",
                                datetime(2024, 5, 1, tzinfo=timezone.utc))
@@ -91,3 +91,26 @@ def test_split_new_skips_known_and_repeated_content():
     items = [HashedRef(ref, h) for h in ["a", "b", "a", "c", "b"]]
     new, skipped = split_new(items, known={"c"})
     assert [i.sha256 for i in new] == ["a", "b"] and skipped == 3
+
+
+def test_images_outside_the_manifest_folder_and_the_image_roots_are_refused(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "m" / "in").mkdir(parents=True)
+    (tmp_path / "m" / "in" / "escape.jpg").symlink_to(tmp_path / "elsewhere" / "x.jpg")
+    manifest = _write(tmp_path / "m" / "gallery.csv", "image_path,subject_id\n"
+                      "ok/1.jpg,S-1\n../secrets/2.jpg,S-2\n/etc/passwd.jpg,S-3\nin/escape.jpg,S-4\n"
+                      f"{tmp_path / 'allowed' / '5.jpg'},S-5\n")
+    refs, problems = read_manifest(manifest, "src", (tmp_path / "allowed",))
+    assert [r.subject_id for r in refs] == ["S-1", "S-5"]
+    assert {p.subject_id: p.reason for p in problems} == {f"S-{i}": "outside_image_roots" for i in (2, 3, 4)}
+    assert all("gallery.csv line" in p.detail and "FACELEAD_IMAGE_ROOTS" in p.detail for p in problems)
+
+
+def test_a_symlink_leading_out_of_an_enrolled_folder_is_refused(tmp_path):
+    (tmp_path / "outside.jpg").write_bytes(b"x")
+    (tmp_path / "drop" / "S-1").mkdir(parents=True)
+    (tmp_path / "drop" / "S-1" / "in.jpg").write_bytes(b"x")
+    (tmp_path / "drop" / "S-1" / "link.jpg").symlink_to(tmp_path / "outside.jpg")
+    refs, problems = scan_folder(tmp_path / "drop", "src")
+    assert [Path(r.path).name for r in refs] == ["in.jpg"]
+    assert [(Path(p.path).name, p.reason) for p in problems] == [("link.jpg", "outside_image_roots")]
