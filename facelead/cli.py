@@ -340,7 +340,7 @@ def parser() -> argparse.ArgumentParser:
     search.add_argument("request_id", help="the approved request")
     search.add_argument("--k", type=int, default=20, help="candidates to return, 2..50 (default: %(default)s)")
     search.add_argument("--face", type=int, help="which probe face, 1 = highest detector score, as numbered on "
-                                                 "the candidate sheet; default the largest face")
+                                                 "the candidate sheet; needed when the probe shows several faces")
     search.add_argument("--quality-override", metavar="REASON",
                         help="search a probe below the quality bar anyway, for this reason (stored, audited "
                              "and printed on the candidate sheet)")

@@ -75,6 +75,12 @@ def reading_order(detections: Detections) -> list[int]:
     return [int(i) for row in rows for i in sorted(row, key=lambda j: centres[j, 0])]
 
 
+def nearest_centre(detections: Detections, width: int, height: int) -> int:
+    """Index of the face whose box centre is nearest the image's centre (the face a crop was cut around)."""
+    centres = detections.boxes[:, :2] + detections.boxes[:, 2:] / 2
+    return int(np.argmin(np.linalg.norm(centres - np.array([width / 2, height / 2]), axis=1)))
+
+
 def mask_other_faces(image: NDArray[np.uint8], boxes: NDArray, keep: int, grow: float = 0.15) -> NDArray[np.uint8]:
     """A copy of ``image`` with every face box but ``keep``'s (grown by ``grow``) painted mid-grey,
     so that a crop out of a crowd shows one person."""

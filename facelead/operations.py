@@ -129,15 +129,18 @@ def serve(settings: Settings, port: int, deploy: bool, project: Path, worker_lim
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
-        for process in reversed(processes):
-            _stop(process)
+        stop_all(processes)
 
 
-def _stop(process: subprocess.Popen, grace_s: float = 20.0) -> None:
-    if process.poll() is None:
+def stop_all(processes: list[subprocess.Popen], grace_s: float = 15.0) -> None:
+    """Interrupt every process at once, give them ``grace_s`` together to exit, then kill."""
+    alive = [p for p in processes if p.poll() is None]
+    for process in alive:
         process.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + grace_s
+    for process in alive:
         try:
-            process.wait(grace_s)
+            process.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Annotated
 
 import pyarrow as pa
@@ -42,6 +44,16 @@ class BuildSummary:
     exact_fallback: bool
 
 
+def check_writable(folder: Path) -> None:
+    """Raise IndexBuildError unless a new build can be written under ``folder``."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        Path(tempfile.mkdtemp(dir=folder, prefix=".write-check-")).rmdir()
+    except OSError as exc:
+        raise IndexBuildError("index_folder_unwritable", f"{folder}: cannot write a new index build here "
+                              f"({exc.strerror or exc}); the serving index is unchanged") from exc
+
+
 @flow(name="build-index", task_runner=dask_task_runner())
 def build_index(
     gallery: Annotated[str, Field(min_length=1)] = "default",
@@ -72,6 +84,7 @@ def build_index(
         raise IndexBuildError("too_few_faces", f"gallery {gallery!r} has {len(face_ids)} faces for "
                               f"{models.recogniser.model_id}: under {MIN_SHARD_FACES} a shard, too few to index")
     params = [index_params(len(rows), settings.index) for rows in parts]
+    check_writable(settings.index_dir)
     partial = settings.index_dir / f".{build_id}.partial"
     for stale in settings.index_dir.glob(".*.partial"):
         shutil.rmtree(stale, ignore_errors=True)

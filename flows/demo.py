@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
-from facelead.demo import SOLVAY_1927, crop_face, degrade, fetch_photo, mask_other_faces, reading_order
+from facelead.demo import SOLVAY_1927, crop_face, degrade, fetch_photo, mask_other_faces, nearest_centre, reading_order
 from facelead.flows.enroll_gallery import enroll_gallery
 from facelead.flows.search_probe import SearchOutcome, search_probe
 from facelead.models.faces import load
@@ -78,6 +78,10 @@ def run_demo(settings: Settings | None = None) -> tuple[SearchOutcome, str]:
     probe_index = detections.largest()
     probe = root / "probe_degraded.jpg"
     probe.write_bytes(degrade(crop_face(image, detections.boxes[probe_index], margin=0.8)))
+    probe_pixels = decode_image(probe.read_bytes(), settings.max_image_pixels)
+    in_probe = detector.detect(probe_pixels)
+    probe_face = nearest_centre(in_probe, probe_pixels.shape[1], probe_pixels.shape[0])  # the analyst's choice
+    print(f"demo probe shows {len(in_probe)} face(s); the analyst picks face {probe_face + 1}, the one it was cut around")
     print(f"demo gallery: {len(subjects)} people from {photo.name}; probe: {probe}")
     print(f"demo gallery quality bar: {DEMO_MIN_INTER_EYE_PX:g} px between the eyes instead of "
           f"{settings.quality.gallery.min_inter_eye_px:g} (a 1927 group photo)")
@@ -91,5 +95,5 @@ def run_demo(settings: Settings | None = None) -> tuple[SearchOutcome, str]:
                                settings.offense_codes)
         decide_request(database, "demo-supervisor", request, True, "demo")
         print(f"demo request {request}: filed by demo-analyst, approved by demo-supervisor; database {database}")
-        outcome = search_probe(request_id=request, k=10)
+        outcome = search_probe(request_id=request, k=10, face_index=probe_face)
     return outcome, subjects[probe_index]

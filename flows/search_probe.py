@@ -98,8 +98,8 @@ def search_probe(
     Args:
         request_id: The approved search request to run (`facelead request` prints it).
         k: Candidates to return, 2 to 50.
-        face_index: Which probe face to search, counted from 0 in detector order;
-            default the largest.
+        face_index: Which probe face to search, counted from 0 in detector order
+            (highest score first); needed when the probe shows several faces.
         quality_override: Why a probe below the quality bar must be searched anyway;
             stored, audited and printed on the candidate sheet.
     """

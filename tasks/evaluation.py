@@ -16,7 +16,7 @@ from prefect import task
 from facelead.evaluation import PairScores, error_rates
 from facelead.tasks.batches import BatchResult
 from facelead.tasks.inputs import (
-    IMAGE_SUFFIXES, ImageRef, InputError, Refused, inside_roots, outside_refusal, scan_folder)
+    IMAGE_SUFFIXES, ImageRef, InputError, Refused, csv_rows, inside_roots, outside_refusal, scan_folder)
 from facelead.tasks.persist import DB_TASK
 from facelead.warehouse import db
 
@@ -42,32 +42,27 @@ def read_labeled_set(source: Path, group_columns: list[str], roots: tuple[Path, 
             raise InputError(f"{source}: group columns need a CSV that has them")
         refs, problems = scan_folder(source, source.name)
         return LabeledSet(refs, {}, problems)
-    if not source.is_file():
-        raise InputError(f"{source}: labeled set not found")
-    with source.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        columns = reader.fieldnames or []
-        image = next((c for c in ("path", "image_path") if c in columns), None)
-        identity = next((c for c in ("identity", "subject_id") if c in columns), None)
-        missing = [c for c in group_columns if c not in columns]
-        if image is None or identity is None or missing:
-            raise InputError(f"{source}: needs columns path and identity"
-                             + (f" and the group column(s) {', '.join(missing)}" if missing else "")
-                             + f"; it has {', '.join(columns)}")
-        refs, groups, problems = [], {}, []
-        for line, row in enumerate(reader, start=2):
-            path, who = (row[image] or "").strip(), (row[identity] or "").strip()
-            if not path or not who or Path(path).suffix.lower() not in IMAGE_SUFFIXES:
-                problems.append(Refused(path or f"{source} line {line}", who or None, "", "bad_manifest_row",
-                                        f"{source} line {line}: needs an image path and an identity"))
-                continue
-            target = (source.parent / path).absolute()
-            if not inside_roots(target, (source.parent, *roots)):
-                problems.append(outside_refusal(target, who, f"{source} line {line}", (source.parent, *roots)))
-                continue
-            absolute = str(target)
-            refs.append(ImageRef(absolute, who, source.stem))
-            groups[absolute] = {c: (row[c] or "").strip() or "unknown" for c in group_columns}
+    columns, rows = csv_rows(source)
+    image = next((c for c in ("path", "image_path") if c in columns), None)
+    identity = next((c for c in ("identity", "subject_id") if c in columns), None)
+    missing = [c for c in group_columns if c not in columns]
+    if image is None or identity is None or missing:
+        raise InputError(f"{source}: needs columns path and identity"
+                         + (f" and the group column(s) {', '.join(missing)}" if missing else "")
+                         + f"; it has {', '.join(columns)}")
+    refs, groups, problems = [], {}, []
+    for line, row in rows:
+        path, who = row.get(image, "").strip(), row.get(identity, "").strip()
+        if not path or not who or Path(path).suffix.lower() not in IMAGE_SUFFIXES:
+            problems.append(Refused(path or f"{source} line {line}", who or None, "", "bad_manifest_row",
+                                    f"{source} line {line}: needs an image path and an identity"))
+            continue
+        target = (source.parent / path).absolute()
+        if not inside_roots(target, (source.parent, *roots)):
+            problems.append(outside_refusal(target, who, f"{source} line {line}", (source.parent, *roots)))
+            continue
+        refs.append(ImageRef(str(target), who, source.stem))
+        groups[str(target)] = {c: row.get(c, "").strip() or "unknown" for c in group_columns}
     if len(refs) > MAX_IMAGES:
         raise InputError(f"{source}: {len(refs)} images; evaluation scores every pair, at most {MAX_IMAGES} images")
     return LabeledSet(refs, groups, problems)

@@ -93,9 +93,10 @@ def embed_batch(items: list[HashedRef], models: FaceModels, max_pixels: int, ctx
 
 
 def probe_face(path: str, models: FaceModels, max_pixels: int, face_index: int | None, bar: QualityBar) -> ProbeFace:
-    """The probe's chosen face (largest unless ``face_index``), embedded and quality-checked.
+    """The probe's chosen face (``face_index``; may be left out when it shows one face),
+    embedded and quality-checked.
 
-    Raises SearchRefused when there is no usable face; a face below the quality bar is
+    Raises SearchRefused when there is no usable face, or several and none chosen; a face below the quality bar is
     returned with its failed verdict for the flow to refuse or override.
     """
     try:
@@ -110,7 +111,11 @@ def probe_face(path: str, models: FaceModels, max_pixels: int, face_index: int |
     detections = detector.detect(image)
     if not len(detections):
         raise SearchRefused("no_face", f"{path}: no face found in the probe")
-    index = detections.largest() if face_index is None else face_index
+    if face_index is None and len(detections) > 1:
+        raise SearchRefused("choose_face", f"{path}: {len(detections)} faces; say which to search (--face N): " + "; ".join(
+            f"face {i + 1}: {w:.0f}x{h:.0f} px at ({x:.0f}, {y:.0f}), detector score {s:.2f}"
+            for i, ((x, y, w, h), s) in enumerate(zip(detections.boxes, detections.scores))))
+    index = face_index or 0
     if not 0 <= index < len(detections):
         raise SearchRefused("no_such_face", f"{path}: face {index + 1} asked for, the probe has {len(detections)}")
     measured = measure_face(image, detections, index, detector, embedder.manifest.input_size)

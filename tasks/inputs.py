@@ -55,7 +55,10 @@ def parse_time(text: str) -> datetime | None:
 
 
 def inside_roots(path: Path, roots: tuple[Path, ...]) -> bool:
-    """Whether ``path``, with every symlink and ``..`` resolved, lies under one of ``roots``."""
+    """Whether ``path``, with every symlink and ``..`` resolved, lies under one of ``roots``
+    (a path no file system can hold, with a NUL byte, lies nowhere)."""
+    if "\x00" in str(path):
+        return False
     real = path.resolve()
     return any(real.is_relative_to(root.resolve()) for root in roots)
 
@@ -66,6 +69,23 @@ def outside_refusal(path: Path, subject: str | None, where: str, roots: tuple[Pa
                    "add its folder to FACELEAD_IMAGE_ROOTS if it belongs there")
 
 
+def csv_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """The columns and the (line number, row) pairs of a UTF-8 CSV file; a file that is
+    missing, not UTF-8 or not CSV raises InputError naming it."""
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            rows = [(line, {k: v or "" for k, v in row.items() if isinstance(k, str)})
+                    for line, row in enumerate(reader, start=2)]
+            return list(reader.fieldnames or []), rows
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save the CSV as UTF-8") from exc
+    except csv.Error as exc:
+        raise InputError(f"{path}: not a readable CSV ({exc})") from exc
+
+
 def read_manifest(path: Path, default_source: str, roots: tuple[Path, ...] = ()) -> tuple[list[ImageRef], list[Refused]]:
     """Rows of a CSV manifest (image_path, subject_id[, source, acquired_at]).
 
@@ -74,34 +94,31 @@ def read_manifest(path: Path, default_source: str, roots: tuple[Path, ...] = ())
     row is returned as a Refused entry naming the row; a missing column or file raises
     InputError.
     """
-    if not path.is_file():
-        raise InputError(f"{path}: manifest not found")
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(f"{path}: manifest lacks column(s) {', '.join(missing)}; "
-                             f"needs {', '.join(REQUIRED_COLUMNS)} and may have {', '.join(OPTIONAL_COLUMNS)}")
-        refs, problems = [], []
-        for line, row in enumerate(reader, start=2):
-            image = (row.get("image_path") or "").strip()
-            subject = (row.get("subject_id") or "").strip()
-            where = f"{path} line {line}"
-            if not image or not subject:
-                problems.append(Refused(image or where, subject or None, "", "bad_manifest_row",
-                                        f"{where}: image_path and subject_id are required"))
-                continue
-            try:
-                acquired = parse_time(row.get("acquired_at") or "")
-            except ValueError:
-                problems.append(Refused(image, subject, "", "bad_manifest_row",
-                                        f"{where}: acquired_at {row.get('acquired_at')!r} is not an ISO 8601 date"))
-                continue
-            target = (path.parent / image).absolute()
-            if not inside_roots(target, (path.parent, *roots)):
-                problems.append(outside_refusal(target, subject, where, (path.parent, *roots)))
-                continue
-            refs.append(ImageRef(str(target), subject, (row.get("source") or "").strip() or default_source, acquired))
+    columns, rows = csv_rows(path)
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise InputError(f"{path}: manifest lacks column(s) {', '.join(missing)}; "
+                         f"needs {', '.join(REQUIRED_COLUMNS)} and may have {', '.join(OPTIONAL_COLUMNS)}")
+    refs, problems = [], []
+    for line, row in rows:
+        image = row.get("image_path", "").strip()
+        subject = row.get("subject_id", "").strip()
+        where = f"{path} line {line}"
+        if not image or not subject:
+            problems.append(Refused(image or where, subject or None, "", "bad_manifest_row",
+                                    f"{where}: image_path and subject_id are required"))
+            continue
+        try:
+            acquired = parse_time(row.get("acquired_at", ""))
+        except ValueError:
+            problems.append(Refused(image, subject, "", "bad_manifest_row",
+                                    f"{where}: acquired_at {row.get('acquired_at')!r} is not an ISO 8601 date"))
+            continue
+        target = (path.parent / image).absolute()
+        if not inside_roots(target, (path.parent, *roots)):
+            problems.append(outside_refusal(target, subject, where, (path.parent, *roots)))
+            continue
+        refs.append(ImageRef(str(target), subject, row.get("source", "").strip() or default_source, acquired))
     return refs, problems
 
 

@@ -134,13 +134,15 @@ def test_enrolled_faces_per_subject_match_the_manifest(enrolled, settings):
     assert dict(rows) == {subject: len(hashes) for subject, hashes in expected.items()}
 
 
-def test_the_analyst_can_choose_which_probe_face_to_search(enrolled, faces_dev, approved):
+def test_a_probe_with_several_faces_asks_which_and_the_analyst_chooses(enrolled, faces_dev, approved):
     probe = faces_dev / "multi" / "obama_and_biden.jpg"
-    default = search_probe(request_id=approved(probe, "TEST-MULTI"), k=3)
-    tops = {search_probe(request_id=approved(probe, "TEST-MULTI"), k=3, face_index=i)
-            .candidates[0].subject_id for i in range(2)}
-    assert tops == {"obama", "biden"}
-    assert default.candidates[0].subject_id in tops
+    request = approved(probe, "TEST-MULTI")
+    with pytest.raises(SearchRefused, match=r"\d+ faces; say which to search \(--face N\): face 1: .*; face 2: ") as asked:
+        search_probe(request_id=request, k=3)
+    assert asked.value.reason == "choose_face"
+    first = search_probe(request_id=request, k=3, face_index=0)  # the same request, now that the analyst chose
+    second = search_probe(request_id=approved(probe, "TEST-MULTI"), k=3, face_index=1)
+    assert {first.candidates[0].subject_id, second.candidates[0].subject_id} == {"obama", "biden"}
     with pytest.raises(SearchRefused, match="face 10 asked for"):
         search_probe(request_id=approved(probe, "TEST-MULTI"), k=3, face_index=9)
 

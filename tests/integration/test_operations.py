@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from facelead.warehouse import db
+from fixtures import api_url
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -42,12 +43,6 @@ def _faces(db_path: Path, gallery: str, model_id: str) -> int:
         return db.gallery_size(conn, gallery, model_id)
 
 
-def _api_url() -> str:
-    from prefect.settings import PREFECT_API_URL
-
-    return PREFECT_API_URL.value()
-
-
 @pytest.fixture
 def served(tmp_path):
     """`facelead serve --deploy` on a free loopback port with its own data folder; stopped after."""
@@ -59,9 +54,12 @@ def served(tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "facelead.cli", "serve", "--port", str(port), "--deploy",
                                 "--project", str(PROJECT), "--limit", "2"], env=env, stdout=log, stderr=subprocess.STDOUT)
     yield process, f"http://127.0.0.1:{port}/api", data, tmp_path / "serve.log"
-    if process.poll() is None:
+    if process.poll() is None:  # the test failed before stopping it
         process.send_signal(signal.SIGINT)
-        process.wait(60)
+        try:
+            process.wait(120)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def _wait_for_deployments(client, process, log: Path, count: int, timeout_s: float = 240) -> list:
@@ -114,37 +112,9 @@ def test_serve_deploys_prefect_yaml_and_a_triggered_run_enrolls_then_rebuilds(se
     assert _faces(data / "facelead.duckdb", "ops", models.recogniser.model_id) == photos
 
     process.send_signal(signal.SIGINT)
-    assert process.wait(60) == 0
+    assert process.wait(120) == 0
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", int(api_url.rsplit(":", 1)[1].split("/")[0]))) != 0, "server left running"
-
-
-@pytest.fixture
-def hand_started_cluster(tmp_path):
-    """`dask scheduler` and two single-thread `dask worker` processes with their own data folder."""
-    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
-    scheduler_file = tmp_path / "scheduler.json"
-    env = {**os.environ, "FACELEAD_DATA_DIR": str(tmp_path / "worker-data"), "PREFECT_API_URL": _api_url()}
-    processes = [subprocess.Popen([*dask, "--host", "127.0.0.1", "--port", "0", "--dashboard-address", "127.0.0.1:0",
-                                   "--scheduler-file", str(scheduler_file)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    worker = [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file", str(scheduler_file),
-              "--nthreads", "1", "--no-dashboard", "--preload", "facelead.flows.worker_setup"]
-    for name in ("w1", "w2"):
-        processes.append(subprocess.Popen([*worker, "--name", name], env=env,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    from distributed import Client
-
-    deadline = time.monotonic() + 120
-    while not scheduler_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    with Client(scheduler_file=str(scheduler_file), timeout=60) as client:
-        client.wait_for_workers(2, timeout=120)
-        address = client.scheduler.address
-    yield address
-    for process in reversed(processes):
-        process.terminate()
-        process.wait(30)
 
 
 def test_enrollment_runs_on_a_dask_cluster_started_by_hand(hand_started_cluster, faces_dev, settings, models,
@@ -156,12 +126,13 @@ def test_enrollment_runs_on_a_dask_cluster_started_by_hand(hand_started_cluster,
     from facelead.settings import Settings
 
     photos = _photos(faces_dev, tmp_path / "photos", people=4)
-    monkeypatch.setenv("FACELEAD_DASK__ADDRESS", hand_started_cluster)
+    address, _ = hand_started_cluster
+    monkeypatch.setenv("FACELEAD_DASK__ADDRESS", address)
     monkeypatch.setenv("FACELEAD_DASK__IMAGES_PER_TASK", "2")
     summary = enroll_gallery.with_options(task_runner=dask_task_runner(Settings()))(
         source=str(tmp_path / "photos"), gallery="hand-started-cluster")
     assert summary.enrolled == photos == _faces(settings.database_path, "hand-started-cluster", models.recogniser.model_id)
-    with Client(hand_started_cluster) as client:
+    with Client(address) as client:
         executed = client.run(lambda dask_worker: dask_worker.state.transition_counter)
     assert len(executed) == 2 and all(count > 0 for count in executed.values()), executed
 
@@ -170,7 +141,7 @@ def _cli(args: list[str], user: str, token: str, data_dir: Path, start_new_sessi
          images_per_task: int = 8) -> subprocess.Popen:
     env = {**os.environ, "FACELEAD_DATA_DIR": str(data_dir), "FACELEAD_USER": user, "FACELEAD_TOKEN": token,
            "FACELEAD_DASK__WORKERS": "1", "FACELEAD_DASK__IMAGES_PER_TASK": str(images_per_task),
-           "PREFECT_API_URL": _api_url()}
+           "PREFECT_API_URL": api_url()}
     return subprocess.Popen([sys.executable, "-m", "facelead.cli", *args], env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=start_new_session)
 

@@ -3,7 +3,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from facelead.demo import crop_face, degrade, reading_order
+from facelead.demo import crop_face, degrade, nearest_centre, reading_order
 from facelead.models.detect import Detections
 
 
@@ -18,3 +18,9 @@ def test_degraded_probe_is_smaller_rotated_jpeg():
     assert face.size == (200, 200)
     probe = Image.open(io.BytesIO(degrade(face, scale=0.5, angle=7.0)))
     assert probe.format == "JPEG" and 100 < probe.width < 120
+
+
+def test_the_demo_analyst_picks_the_face_the_probe_was_cut_around():
+    boxes = np.array([[0, 0, 20, 20], [40, 30, 20, 20], [80, 0, 20, 20]], np.float32)
+    found = Detections(boxes, np.array([0.99, 0.8, 0.9], np.float32), np.zeros((3, 5, 2), np.float32))
+    assert nearest_centre(found, 100, 100) == 1

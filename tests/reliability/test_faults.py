@@ -1,0 +1,146 @@
+"""Faults: a Dask worker lost mid-enrollment, a database held by another process, an index
+folder that cannot be written. The audit chain is checked after each. (A flow process
+killed mid-enrollment: tests/integration/test_operations.py; an index build interrupted
+half-way: tests/integration/test_index_builds.py.)"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import multiprocessing as mp
+import os
+import shutil
+import subprocess
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from facelead.warehouse import db
+
+
+def _chain_ok(settings) -> bool:
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        return db.verify_audit(conn).ok
+
+
+def _copies(faces_dev: Path, folder: Path, count: int) -> int:
+    rows = list(csv.DictReader((faces_dev / "labels.csv").open()))
+    for i in range(count):
+        row = rows[i % len(rows)]
+        source = faces_dev / row["path"]
+        (folder / row["identity"]).mkdir(parents=True, exist_ok=True)
+        (folder / row["identity"] / f"{i:04d}{source.suffix}").write_bytes(source.read_bytes() + f"copy-{i}".encode())
+    return count
+
+
+def test_a_dask_worker_killed_mid_enrollment_loses_and_duplicates_nothing(hand_started_cluster, faces_dev, settings,
+                                                                          tmp_path, monkeypatch):
+    import threading
+
+    from facelead.flows.enroll_gallery import enroll_gallery
+    from facelead.flows.runtime import dask_task_runner
+    from facelead.settings import Settings
+
+    address, workers = hand_started_cluster
+    photos = _copies(faces_dev, tmp_path / "photos", 80)
+    monkeypatch.setenv("FACELEAD_DASK__ADDRESS", address)
+    monkeypatch.setenv("FACELEAD_DASK__IMAGES_PER_TASK", "4")
+
+    committed_at_kill = []
+
+    def kill_a_worker_once_work_is_committed():
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                with db.open_db(settings.database_path, read_only=True, lock_timeout_s=5) as conn:
+                    done = conn.execute("SELECT count(*) FROM enrollments WHERE gallery_id = 'worker-killed'").fetchone()[0]
+            except db.TransientDbError:
+                done = 0
+            if done:
+                workers[0].kill()
+                committed_at_kill.append(done)
+                return
+            time.sleep(0.3)
+
+    killer = threading.Thread(target=kill_a_worker_once_work_is_committed)
+    killer.start()
+    summary = enroll_gallery.with_options(task_runner=dask_task_runner(Settings()))(
+        source=str(tmp_path / "photos"), gallery="worker-killed")
+    killer.join()
+    assert committed_at_kill and committed_at_kill[0] < photos, "the worker was not killed during the run"
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        distinct, rows = conn.execute("SELECT count(DISTINCT f.image_sha256), count(*) FROM enrollments e "
+                                      "JOIN faces f USING (face_id) WHERE e.gallery_id = 'worker-killed'").fetchone()
+    assert summary.enrolled == distinct == rows == photos
+    assert _chain_ok(settings)
+
+
+def _hold(path: str, seconds: float, ready) -> None:
+    conn = db.connect(Path(path))
+    ready.set()
+    time.sleep(seconds)
+    conn.close()
+
+
+def test_a_database_held_by_another_process_is_waited_for_with_a_log_line(tmp_path, caplog):
+    path = tmp_path / "held.duckdb"
+    db.connect(path).close()
+    ready = mp.get_context("spawn").Event()
+    holder = mp.get_context("spawn").Process(target=_hold, args=(str(path), 3.0, ready))
+    holder.start()
+    assert ready.wait(60)
+    with caplog.at_level(logging.WARNING, logger="facelead.warehouse.db"):
+        started = time.monotonic()
+        with db.open_db(path, lock_timeout_s=120) as conn:  # waits until the holder lets go
+            conn.execute("SELECT 1")
+        waited = time.monotonic() - started
+    holder.join(30)
+    assert waited > 0.5 and "locked by another process; retrying" in caplog.text
+    ready = mp.get_context("spawn").Event()
+    holder = mp.get_context("spawn").Process(target=_hold, args=(str(path), 30.0, ready))
+    holder.start()
+    assert ready.wait(60)
+    try:
+        with pytest.raises(db.TransientDbError, match=rf"{path.name} is locked by another process.*gave up after 1s"):
+            db.connect(path, lock_timeout_s=1.0)
+    finally:
+        holder.kill()
+        holder.join(30)
+
+
+@contextmanager
+def _unwritable(folder: Path):
+    """``folder`` refuses new entries, for root too (immutable flag) or by mode otherwise."""
+    if os.geteuid() == 0:
+        if not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode:
+            pytest.skip("cannot make a folder unwritable for root here (chattr +i refused)")
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+    else:
+        mode = folder.stat().st_mode
+        folder.chmod(0o555)
+        try:
+            yield
+        finally:
+            folder.chmod(mode)
+
+
+def test_an_unwritable_index_folder_is_a_clear_error_and_the_old_index_keeps_serving(
+        enrolled, dask_runner, settings, models, approved, monkeypatch):
+    from facelead.flows.build_index import IndexBuildError, build_index
+    from facelead.flows.search_probe import search_probe
+
+    monkeypatch.setenv("FACELEAD_INDEX__EXACT_BELOW", "0")
+    serving = build_index.with_options(task_runner=dask_runner)(gallery="dev")
+    with _unwritable(settings.index_dir):
+        with pytest.raises(IndexBuildError, match="cannot write a new index build here.*serving index is unchanged"):
+            build_index.with_options(task_runner=dask_runner)(gallery="dev")
+        outcome = search_probe(request_id=approved(enrolled.probes[6][0], "REL-UNWRITABLE"), k=3)
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        used = conn.execute("SELECT index_build_id FROM searches WHERE search_id = ?", [outcome.search_id]).fetchone()[0]
+        active = db.active_build(conn, "dev", models.recogniser.model_id)["build_id"]
+    assert used == active == serving.build_id and _chain_ok(settings)
