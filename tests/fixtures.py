@@ -192,3 +192,15 @@ def hand_started_cluster(tmp_path):
     for process in reversed(processes):
         process.terminate()
         process.wait(30)
+
+
+def distinct_copies(faces_dev: Path, folder: Path, count: int) -> int:
+    """``count`` distinct files as ``<identity>/<n>.<ext>`` cycled from faces-dev's labeled
+    photos; a unique trailer after the image data makes each file's content hash its own."""
+    rows = list(csv.DictReader((faces_dev / "labels.csv").open()))
+    for i in range(count):
+        row = rows[i % len(rows)]
+        source = faces_dev / row["path"]
+        (folder / row["identity"]).mkdir(parents=True, exist_ok=True)
+        (folder / row["identity"] / f"{i:04d}{source.suffix}").write_bytes(source.read_bytes() + f"copy-{i}".encode())
+    return count

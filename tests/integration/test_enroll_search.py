@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -147,14 +148,24 @@ def test_a_probe_with_several_faces_asks_which_and_the_analyst_chooses(enrolled,
         search_probe(request_id=approved(probe, "TEST-MULTI"), k=3, face_index=9)
 
 
-def test_enrollment_reports_its_progress_and_ends_with_a_summary_artifact(enrolled):
+def _artifacts(key):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    def artifacts(key):
-        with get_client(sync_client=True) as client:
-            return client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
 
-    assert any(float(a.data) == 100.0 for a in artifacts("enrollment-progress"))
-    summaries = [a.data for a in artifacts("enrollment-summary")]
+
+def test_enrollment_reports_its_progress_and_ends_with_a_summary_artifact(enrolled):
+    assert any(float(a.data) == 100.0 for a in _artifacts("enrollment-progress"))
+    summaries = [a.data for a in _artifacts("enrollment-summary")]
     assert any("images seen" in text and f"| enrolled | {enrolled.summary.enrolled} |" in text for text in summaries)
+
+
+def test_a_search_ends_with_a_table_of_ids_and_scores_and_a_link_to_its_sheet(enrolled, approved):
+    outcome = search_probe(request_id=approved(enrolled.probes[7][0], "TEST-ARTIFACTS"), k=4)
+    [table] = [a for a in _artifacts("search-candidates") if outcome.search_id in (a.description or "")]
+    rows = json.loads(table.data) if isinstance(table.data, str) else table.data
+    assert [set(r) for r in rows] == [{"rank", "score", "subject_id", "face_id"}] * 4  # no face images
+    assert [r["face_id"] for r in rows] == [c.face_id for c in outcome.candidates]
+    assert any(outcome.sheet.absolute().as_uri() in (a.data or "") for a in _artifacts("candidate-sheet"))

@@ -3,7 +3,6 @@ from prefect.yaml, a Dask cluster started by hand, and two flow runs on one data
 
 from __future__ import annotations
 
-import csv
 import os
 import shutil
 import signal
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from facelead.warehouse import db
-from fixtures import api_url
+from fixtures import api_url, distinct_copies
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -167,17 +166,6 @@ def test_an_enrollment_and_a_search_at_the_same_time_both_complete_with_every_ro
     assert searches == 1 and candidates == 5 and chain.ok, chain
 
 
-def _distinct_copies(faces_dev: Path, folder: Path, count: int) -> int:
-    """``count`` distinct files (a unique trailer after the image data) of faces-dev's people."""
-    rows = list(csv.DictReader((faces_dev / "labels.csv").open()))
-    for i in range(count):
-        row = rows[i % len(rows)]
-        source = faces_dev / row["path"]
-        (folder / row["identity"]).mkdir(parents=True, exist_ok=True)
-        (folder / row["identity"] / f"{i:04d}{source.suffix}").write_bytes(source.read_bytes() + f"copy-{i}".encode())
-    return count
-
-
 def _enrolled_images(db_path: Path, gallery: str) -> tuple[int, int]:
     """(distinct images enrolled into ``gallery``, enrollment rows); equal unless duplicated."""
     with db.open_db(db_path, read_only=True) as conn:
@@ -186,7 +174,7 @@ def _enrolled_images(db_path: Path, gallery: str) -> tuple[int, int]:
 
 
 def test_an_enrollment_killed_mid_run_resumes_without_duplicating_a_row(people, settings, faces_dev, tmp_path):
-    photos = _distinct_copies(faces_dev, tmp_path / "photos", 120)
+    photos = distinct_copies(faces_dev, tmp_path / "photos", 120)
     command = ["enroll", str(tmp_path / "photos"), "--gallery", "killed"]
     env_user = ("admin.test", people["admin.test"], settings.data_dir)
     crashed = _cli(command, *env_user, start_new_session=True, images_per_task=2)

@@ -3,15 +3,13 @@ all complete, every audit row is there and the chain verifies."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from facelead.warehouse import db
-from fixtures import api_url
+from fixtures import api_url, distinct_copies
 
 SEARCHES = 3
 
@@ -25,11 +23,7 @@ def _facelead(args: list[str], user: str, token: str, settings) -> subprocess.Po
 
 def test_searches_during_an_enrollment_all_complete_and_are_all_audited(enrolled, people, approved, settings,
                                                                        faces_dev, tmp_path):
-    rows = list(csv.DictReader((faces_dev / "labels.csv").open()))
-    for i, row in enumerate(rows[:30]):
-        target = tmp_path / "photos" / row["identity"] / f"{i:03d}.jpg"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes((faces_dev / row["path"]).read_bytes() + f"concurrent-{i}".encode())
+    photos = distinct_copies(faces_dev, tmp_path / "photos", 30)
     requests = [approved(enrolled.probes[i][0], f"REL-CONCURRENT-{i}") for i in range(SEARCHES)]
     enrollment = _facelead(["enroll", str(tmp_path / "photos"), "--gallery", "concurrent-many"],
                            "admin.test", people["admin.test"], settings)
@@ -40,4 +34,4 @@ def test_searches_during_an_enrollment_all_complete_and_are_all_audited(enrolled
         audited = {json.loads(r.details).get("request_id") for r in db.audit_rows(conn) if r.action == "search.run"}
         enrolled_now = conn.execute("SELECT count(*) FROM enrollments WHERE gallery_id = 'concurrent-many'").fetchone()[0]
         chain = db.verify_audit(conn)
-    assert set(requests) <= audited and enrolled_now == 30 and chain.ok
+    assert set(requests) <= audited and enrolled_now == photos and chain.ok

@@ -5,7 +5,6 @@ half-way: tests/integration/test_index_builds.py.)"""
 
 from __future__ import annotations
 
-import csv
 import logging
 import multiprocessing as mp
 import os
@@ -18,21 +17,12 @@ from pathlib import Path
 import pytest
 
 from facelead.warehouse import db
+from fixtures import distinct_copies
 
 
 def _chain_ok(settings) -> bool:
     with db.open_db(settings.database_path, read_only=True) as conn:
         return db.verify_audit(conn).ok
-
-
-def _copies(faces_dev: Path, folder: Path, count: int) -> int:
-    rows = list(csv.DictReader((faces_dev / "labels.csv").open()))
-    for i in range(count):
-        row = rows[i % len(rows)]
-        source = faces_dev / row["path"]
-        (folder / row["identity"]).mkdir(parents=True, exist_ok=True)
-        (folder / row["identity"] / f"{i:04d}{source.suffix}").write_bytes(source.read_bytes() + f"copy-{i}".encode())
-    return count
 
 
 def test_a_dask_worker_killed_mid_enrollment_loses_and_duplicates_nothing(hand_started_cluster, faces_dev, settings,
@@ -44,32 +34,32 @@ def test_a_dask_worker_killed_mid_enrollment_loses_and_duplicates_nothing(hand_s
     from facelead.settings import Settings
 
     address, workers = hand_started_cluster
-    photos = _copies(faces_dev, tmp_path / "photos", 80)
+    photos = distinct_copies(faces_dev, tmp_path / "photos", 80)
     monkeypatch.setenv("FACELEAD_DASK__ADDRESS", address)
     monkeypatch.setenv("FACELEAD_DASK__IMAGES_PER_TASK", "4")
 
-    committed_at_kill = []
+    batches, done_at_kill = photos // 4, []
 
-    def kill_a_worker_once_work_is_committed():
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            try:
-                with db.open_db(settings.database_path, read_only=True, lock_timeout_s=5) as conn:
-                    done = conn.execute("SELECT count(*) FROM enrollments WHERE gallery_id = 'worker-killed'").fetchone()[0]
-            except db.TransientDbError:
-                done = 0
-            if done:
-                workers[0].kill()
-                committed_at_kill.append(done)
-                return
-            time.sleep(0.3)
+    def kill_a_worker_once_a_batch_is_done():
+        from distributed import Client
 
-    killer = threading.Thread(target=kill_a_worker_once_work_is_committed)
+        with Client(address, timeout=60) as client:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                done = client.run_on_scheduler(
+                    lambda dask_scheduler: sum(t.state == "memory" for t in dask_scheduler.tasks.values()))
+                if done:
+                    workers[0].kill()
+                    done_at_kill.append(done)
+                    return
+                time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_a_worker_once_a_batch_is_done)
     killer.start()
     summary = enroll_gallery.with_options(task_runner=dask_task_runner(Settings()))(
         source=str(tmp_path / "photos"), gallery="worker-killed")
     killer.join()
-    assert committed_at_kill and committed_at_kill[0] < photos, "the worker was not killed during the run"
+    assert done_at_kill and done_at_kill[0] < batches, "the worker was not killed during the run"
     with db.open_db(settings.database_path, read_only=True) as conn:
         distinct, rows = conn.execute("SELECT count(DISTINCT f.image_sha256), count(*) FROM enrollments e "
                                       "JOIN faces f USING (face_id) WHERE e.gallery_id = 'worker-killed'").fetchone()
