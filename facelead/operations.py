@@ -109,7 +109,9 @@ def serve(settings: Settings, port: int, deploy: bool, project: Path, worker_lim
     def stop(*_):
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    # Installed, not inherited: a shell's background job starts with SIGINT ignored, and
+    # the children started below then get the default handling back.
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         processes.append(subprocess.Popen(
             prefect_command("server", "start", "--host", server.host, "--port", str(server.port)), env=env))
@@ -128,15 +130,16 @@ def serve(settings: Settings, port: int, deploy: bool, project: Path, worker_lim
     except KeyboardInterrupt:
         return 0
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         stop_all(processes)
 
 
 def stop_all(processes: list[subprocess.Popen], grace_s: float = 15.0) -> None:
-    """Interrupt every process at once, give them ``grace_s`` together to exit, then kill."""
+    """Ask every process to stop at once (SIGTERM), give them ``grace_s`` together, then kill."""
     alive = [p for p in processes if p.poll() is None]
     for process in alive:
-        process.send_signal(signal.SIGINT)
+        process.terminate()
     deadline = time.monotonic() + grace_s
     for process in alive:
         try:
