@@ -41,13 +41,15 @@ def pair_scores(scores: NDArray[np.float64], labels: NDArray, rows: NDArray[np.b
     return PairScores(scores[i[same], j[same]], scores[i[~same], j[~same]])
 
 
+def threshold_passing(scores: NDArray[np.float64], share: float) -> float:
+    """The lowest threshold that at most ``share`` of ``scores`` reach (at or above it)."""
+    ranked = np.sort(scores)[::-1]
+    return float(np.nextafter(ranked[int(math.floor(share * len(ranked)))], np.inf))
+
+
 def threshold_at_far(impostor: NDArray[np.float64], far: float) -> float | None:
     """The lowest threshold whose FAR is at most ``far``; None when too few impostor pairs."""
-    if len(impostor) * far < MIN_TAIL:
-        return None
-    ranked = np.sort(impostor)[::-1]
-    allowed = int(math.floor(far * len(ranked)))  # impostor pairs that may reach the threshold
-    return float(np.nextafter(ranked[allowed], np.inf))
+    return None if len(impostor) * far < MIN_TAIL else threshold_passing(impostor, far)
 
 
 def tar_at_far(pairs: PairScores, far: float) -> tuple[float, float] | None:
@@ -133,7 +135,8 @@ def identification(scores: NDArray[np.float64], labels: NDArray, candidates: int
     held_out = set(identities[::held_out_every]) if len(identities) >= 2 * held_out_every else set()
     first = {identity: int(np.flatnonzero(labels == identity)[0]) for identity in identities}
     gallery = np.array([first[i] for i in identities if i not in held_out])
-    probes = np.array([r for r in range(len(labels)) if r not in set(gallery)])
+    enrolled = set(gallery.tolist())
+    probes = np.array([r for r in range(len(labels)) if r not in enrolled])
     mated = np.array([p for p in probes if labels[p] not in held_out], dtype=int)
     nonmated = np.array([p for p in probes if labels[p] in held_out], dtype=int)
     ranks, mate_scores = [], []
@@ -153,8 +156,7 @@ def identification(scores: NDArray[np.float64], labels: NDArray, candidates: int
         if len(nonmate_top) * fpir < 1 or not len(ranks):
             fnir[f"{fpir:g}"] = None
             continue
-        ranked = np.sort(nonmate_top)[::-1]
-        threshold = float(np.nextafter(ranked[int(math.floor(fpir * len(ranked)))], np.inf))
+        threshold = threshold_passing(nonmate_top, fpir)
         missed = (ranks_arr > candidates) | (mate_arr < threshold)
         fnir[f"{fpir:g}"] = {"fnir": float(np.mean(missed)), "threshold": threshold}
     return Identification(len(gallery), len(ranks), len(nonmated), cmc, fnir)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from prefect import task
 from facelead.evaluation import PairScores, error_rates
 from facelead.tasks.batches import BatchResult
 from facelead.tasks.inputs import (
-    IMAGE_SUFFIXES, ImageRef, InputError, Refused, csv_rows, inside_roots, outside_refusal, scan_folder)
+    IMAGE_SUFFIXES, ImageRef, InputError, Refused, csv_rows, image_in_roots, scan_folder)
 from facelead.tasks.persist import DB_TASK
 from facelead.warehouse import db
 
@@ -57,9 +58,9 @@ def read_labeled_set(source: Path, group_columns: list[str], roots: tuple[Path, 
             problems.append(Refused(path or f"{source} line {line}", who or None, "", "bad_manifest_row",
                                     f"{source} line {line}: needs an image path and an identity"))
             continue
-        target = (source.parent / path).absolute()
-        if not inside_roots(target, (source.parent, *roots)):
-            problems.append(outside_refusal(target, who, f"{source} line {line}", (source.parent, *roots)))
+        target = image_in_roots(source, path, who, f"{source} line {line}", roots)
+        if isinstance(target, Refused):
+            problems.append(target)
             continue
         refs.append(ImageRef(str(target), who, source.stem))
         groups[str(target)] = {c: row.get(c, "").strip() or "unknown" for c in group_columns}
@@ -76,8 +77,16 @@ class Embedded:
     sha256: list[str]
     identities: NDArray
     vectors: NDArray[np.float32]
-    failures: dict[str, int]  # reason -> images that could not be enrolled
-    failed_identities: NDArray  # one entry per image that could not be enrolled
+    failed: list[tuple[str, str]]  # (reason, identity) of each image that could not be enrolled
+
+    @property
+    def failures(self) -> dict[str, int]:
+        """Images that could not be enrolled, by reason."""
+        return dict(Counter(reason for reason, _ in self.failed))
+
+    @property
+    def failed_identities(self) -> NDArray:
+        return np.array([identity for _, identity in self.failed])
 
 
 def gather(batches: list[BatchResult], unusable: list[Refused]) -> Embedded:
@@ -87,13 +96,10 @@ def gather(batches: list[BatchResult], unusable: list[Refused]) -> Embedded:
                   key=lambda r: r["source_path"]) if enrolled is not None else []
     refused = [(r["reason"], r["subject_id"]) for b in batches for r in b.refused.select(["reason", "subject_id"]).to_pylist()]
     refused += [(u.reason, u.subject_id) for u in unusable]
-    failures: dict[str, int] = {}
-    for reason, _ in refused:
-        failures[reason] = failures.get(reason, 0) + 1
     vectors = np.array([r["vector"] for r in rows], np.float32).reshape(len(rows), -1)
     return Embedded([r["source_path"] for r in rows], [r["sha256"] for r in rows],
-                    np.array([r["subject_id"] for r in rows]), vectors, failures,
-                    np.array([who or "" for _, who in refused]))
+                    np.array([r["subject_id"] for r in rows]), vectors,
+                    [(reason, who or "") for reason, who in refused])
 
 
 def dataset_hash(embedded: Embedded, groups: dict[str, dict[str, str]]) -> str:

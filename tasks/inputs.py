@@ -86,6 +86,14 @@ def csv_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
         raise InputError(f"{path}: not a readable CSV ({exc})") from exc
 
 
+def image_in_roots(listing: Path, image: str, subject: str | None, where: str,
+                   roots: tuple[Path, ...]) -> Path | Refused:
+    """``image`` as named by a row of the CSV ``listing``, absolute; or its refusal when it
+    resolves outside the listing's folder and ``roots``."""
+    target, allowed = (listing.parent / image).absolute(), (listing.parent, *roots)
+    return target if inside_roots(target, allowed) else outside_refusal(target, subject, where, allowed)
+
+
 def read_manifest(path: Path, default_source: str, roots: tuple[Path, ...] = ()) -> tuple[list[ImageRef], list[Refused]]:
     """Rows of a CSV manifest (image_path, subject_id[, source, acquired_at]).
 
@@ -114,9 +122,9 @@ def read_manifest(path: Path, default_source: str, roots: tuple[Path, ...] = ())
             problems.append(Refused(image, subject, "", "bad_manifest_row",
                                     f"{where}: acquired_at {row.get('acquired_at')!r} is not an ISO 8601 date"))
             continue
-        target = (path.parent / image).absolute()
-        if not inside_roots(target, (path.parent, *roots)):
-            problems.append(outside_refusal(target, subject, where, (path.parent, *roots)))
+        target = image_in_roots(path, image, subject, where, roots)
+        if isinstance(target, Refused):
+            problems.append(target)
             continue
         refs.append(ImageRef(str(target), subject, row.get("source", "").strip() or default_source, acquired))
     return refs, problems
