@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
+from threadpoolctl import ThreadpoolController
+
+TILE_SCORES = 1 << 21  # scores computed per block (8 MB): large enough for BLAS, small enough to stay cached
+MIN_ROWS_PER_THREAD = 50_000  # below this, splitting the gallery across threads costs more than it saves
+_blas = ThreadpoolController()
 
 
 class VectorIndex(Protocol):
@@ -16,30 +22,96 @@ class VectorIndex(Protocol):
         ...
 
 
-class ExactIndex:
-    """Exact inner-product top-k with ScaNN's float32 brute-force scorer.
+def _ranked(scores: NDArray[np.float32], rows: NDArray[np.int64]) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """Each row's entries by score descending, ties by row number ascending."""
+    order = np.lexsort((rows, -scores), axis=1)
+    return np.take_along_axis(scores, order, 1), np.take_along_axis(rows, order, 1)
 
-    Scores every vector, like a matrix product, but selects the top k while scoring:
-    numpy's matmul + argpartition spends more on the selection than on the product.
+
+def _best_k(scores: NDArray[np.float32], rows: NDArray[np.int64], k: int) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """Each row's k highest scores (unordered) and their row numbers."""
+    if scores.shape[1] > k:
+        keep = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        scores, rows = np.take_along_axis(scores, keep, 1), np.take_along_axis(rows, keep, 1)
+    return scores, rows
+
+
+def _merge(best: tuple[NDArray[np.float32], NDArray[np.int64]], probe_of: NDArray[np.int64],
+           scores: NDArray[np.float32], rows: NDArray[np.int64], k: int) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """The current best k per probe merged with new (probe, score, row) hits."""
+    best_scores, best_rows = best
+    probes = len(best_scores)
+    counts = np.bincount(probe_of, minlength=probes)
+    width = best_scores.shape[1] + int(counts.max())
+    merged_scores = np.full((probes, width), -np.inf, np.float32)
+    merged_rows = np.full((probes, width), -1, np.int64)
+    merged_scores[:, :best_scores.shape[1]], merged_rows[:, :best_rows.shape[1]] = best_scores, best_rows
+    order = np.argsort(probe_of, kind="stable")
+    probe_of, scores, rows = probe_of[order], scores[order], rows[order]
+    column = np.arange(len(probe_of)) - (np.cumsum(counts) - counts)[probe_of] + best_scores.shape[1]
+    merged_scores[probe_of, column], merged_rows[probe_of, column] = scores, rows
+    return _best_k(merged_scores, merged_rows, k)
+
+
+def top_k(queries: NDArray[np.float32], vectors: NDArray[np.float32], k: int) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """Exact top-k rows of ``vectors`` by inner product for each query, unordered; 0 < k <= len(vectors).
+
+    Scores a block of rows at a time with one matrix product and keeps only the scores
+    that beat each query's current k-th best, so selection is one comparison per score
+    instead of a partition of every row.
+    """
+    probes, size = len(queries), len(vectors)
+    block = max(k, min(size, max(1024, TILE_SCORES // probes)))
+    first = queries @ vectors[:block].T
+    best = _best_k(first, np.broadcast_to(np.arange(block, dtype=np.int64), first.shape), k)
+    threshold = best[0].min(axis=1, keepdims=True)
+    hits: list[tuple[NDArray, NDArray, NDArray]] = []
+    pending = 0
+    tile = np.empty((probes, block), np.float32)
+    for start in range(block, size, block):
+        chunk = vectors[start:start + block]
+        scores = np.matmul(queries, chunk.T, out=tile[:, :len(chunk)])
+        found = np.flatnonzero(scores > threshold)
+        if found.size:
+            probe_of, column = np.divmod(found, len(chunk))
+            hits.append((probe_of, scores[probe_of, column], column + start))
+            pending += found.size
+        if pending > 4 * probes or (hits and start + block >= size):
+            best = _merge(best, *(np.concatenate(parts) for parts in zip(*hits)), k)
+            threshold = best[0].min(axis=1, keepdims=True)
+            hits, pending = [], 0
+    return best
+
+
+class ExactIndex:
+    """Exact inner-product top-k by blocked matrix products (``top_k``).
+
+    With several threads the gallery is split into contiguous ranges searched at once,
+    one BLAS thread each, and their top-k merged: selection runs in every thread, not
+    only the product.
     """
 
     def __init__(self, vectors: NDArray[np.float32], threads: int = 1) -> None:
-        import scann
-
-        self._size = len(vectors)
-        self._searcher = None
-        if self._size:
-            data = np.ascontiguousarray(vectors, dtype=np.float32)
-            self._searcher = scann.scann_ops_pybind.builder(data, 10, "dot_product").score_brute_force().build()
-            self._searcher.set_num_threads(threads)
+        self._vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self._threads = max(1, min(threads, len(self._vectors) // MIN_ROWS_PER_THREAD))
 
     def __len__(self) -> int:
-        return self._size
+        return len(self._vectors)
 
     def search(self, queries: NDArray[np.float32], k: int) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
-        k = min(k, self._size)
+        k = min(k, len(self._vectors))
         if not k:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
-        rows, scores = self._searcher.search_batched_parallel(queries, k, batch_size=max(1, len(queries)))
-        return np.asarray(scores, np.float32), np.asarray(rows, np.int64)
+        if self._threads == 1:
+            return _ranked(*top_k(queries, self._vectors, k))
+        bounds = np.linspace(0, len(self._vectors), self._threads + 1).astype(int)
+
+        def search_range(start: int, end: int):
+            scores, rows = top_k(queries, self._vectors[start:end], min(k, end - start))
+            return scores, rows + start
+
+        with _blas.limit(limits=1, user_api="blas"), ThreadPoolExecutor(self._threads) as pool:
+            parts = list(pool.map(search_range, bounds[:-1], bounds[1:]))
+        scores, rows = (np.concatenate(side, axis=1) for side in zip(*parts))
+        return _ranked(*_best_k(scores, rows, k))
