@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from facelead.models.ann import ScannParams, build_scann, save_scann, tune_leaves
+from facelead.models.ann import ScannIndex, ScannParams, build_tuned, save_scann
 from facelead.models.embed import l2_normalise
 from facelead.models.index import ExactIndex
 from facelead.models.manifest import load_manifest
@@ -74,6 +74,7 @@ def measure(name: str, search_batch, search_one, queries, truth, k, threads_list
     single = queries[:200]
     for threads in threads_list:
         with threadpool_limits(threads):
+            search_batch(queries[:20], threads)  # first-call set-up is not search time
             found, seconds = timed(search_batch, queries, threads)
             _, one_s = timed(lambda: [search_one(q, threads) for q in single])
         rows.append({"n": n, "method": name, "threads": threads, "build_s": build_s, "bytes_per_face": nbytes / n,
@@ -111,20 +112,20 @@ def run(n: int, kind: str, args, rows, scratch: Path) -> None:
 
     for rescore in ("float32", "int8"):
         base = ScannParams.for_size(n, rescore)
-        searcher, build = timed(build_scann, data, base, k, max(args.threads))
+        (searcher, params, _), build = timed(build_tuned, data, base, k, args.target, max(args.threads))  # as a build does
         folder = scratch / f"scann-{n}-{rescore}"
         save_scann(searcher, folder)
         nbytes = folder_bytes(folder)
         shutil.rmtree(folder)
-        params, _ = tune_leaves(searcher, data, base, k, args.target)  # as a build does, on gallery vectors
-        chosen = params.leaves_to_search
+        index = ScannIndex(searcher, n, params.leaves_to_search, params.reorder)
 
-        def batch(q, t, s=searcher, leaves=chosen):
+        def batch(q, t, s=searcher, p=params):
             s.set_num_threads(t)
-            return np.asarray((s.search_batched_parallel(q, k, None, leaves) if t > 1 else s.search_batched(q, k, None, leaves))[0])
+            search = s.search_batched_parallel if t > 1 else s.search_batched
+            return np.asarray(search(q, k, p.reorder, p.leaves_to_search)[0])
 
-        measure(f"{label} ScaNN {rescore} ({params.leaves} leaves, {chosen} searched)", batch,
-                lambda q, t, s=searcher, leaves=chosen: s.search(q, k, -1, leaves), queries, truth, k,
+        measure(f"{label} ScaNN {rescore} ({params.leaves} leaves, {params.leaves_to_search} searched, "
+                f"{params.reorder} re-scored, {params.dims_per_block}-d AH)", batch, lambda q, t, index=index: index.search(q, k), queries, truth, k,
                 args.threads, build, nbytes, n, rows)
 
     if not args.skip_hnsw:
@@ -177,10 +178,10 @@ def main() -> None:
                 print(f"# {kind} {n:,}: {time.perf_counter() - started:.0f} s", flush=True)
     k = args.k
     print(f"\n{args.dim}-d unit vectors, {args.queries} probes, k={k}, recall@{k} against exact")
-    header = f"{'method':<58}{'thr':>4}{'build s':>9}{'B/face':>8}{'QPS batch':>11}{'QPS 1-by-1':>11}{'ms/probe':>9}{'recall':>8}"
+    header = f"{'method':<82}{'thr':>4}{'build s':>9}{'B/face':>8}{'QPS batch':>11}{'QPS 1-by-1':>11}{'ms/probe':>9}{'recall':>8}"
     print(header)
     for r in rows:
-        print(f"{r['method']:<58}{r['threads']:>4}{r['build_s']:>9.1f}{r['bytes_per_face']:>8.0f}{r['qps_batch']:>11.0f}"
+        print(f"{r['method']:<82}{r['threads']:>4}{r['build_s']:>9.1f}{r['bytes_per_face']:>8.0f}{r['qps_batch']:>11.0f}"
               f"{r['qps_single']:>11.0f}{r['latency_ms']:>9.2f}{r[f'recall@{k}']:>8.3f}")
     print()
     for n in args.sizes:

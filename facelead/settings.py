@@ -49,7 +49,7 @@ class IndexSettings(BaseModel):
     rescore: str = Field("float32", pattern="^(float32|int8)$", description="exact re-scoring precision")
     target_recall: float = Field(0.99, gt=0, le=1, description="recall@50 each build is tuned to; unmet: search exactly")
     leaves_to_search: int | None = Field(None, ge=1, description="start tuning from this many leaves searched per probe")
-    reorder: int | None = Field(None, ge=1, description="override the candidates re-scored per probe")
+    reorder: int | None = Field(None, ge=1, description="start tuning from this many candidates re-scored per probe")
 
 
 class QualityBar(BaseModel):

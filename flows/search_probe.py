@@ -48,7 +48,7 @@ def search_shards(folder: Path, build: dict, probe: NDArray[np.float32], k: int)
     def args(shard: int):
         prefix = f"shard-{shard:03d}/"
         shard_hashes = {name[len(prefix):]: h for name, h in hashes.items() if name.startswith(prefix)}
-        return folder / prefix, shard, sizes[shard], params[shard]["leaves_to_search"], shard_hashes, probe, k
+        return folder / prefix, shard, sizes[shard], params[shard], shard_hashes, probe, k
 
     if build["shards"] == 1:
         return [search_shard(*args(0))]

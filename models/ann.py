@@ -16,22 +16,29 @@ import numpy as np
 from numpy.typing import NDArray
 
 
+HASH_BLOCKS = (4, 2)  # dimensions per hashing block: coarse (faster) first, finer where coarse cannot reach the target
+REORDER_CHOICES = (2, 3, 5, 8)  # candidates re-scored per probe, as multiples of k, tried by tuning
+RESCORE_COST = 30  # re-scoring one candidate costs about as much as hashing-scoring this many (measured)
+
+
 @dataclass(frozen=True)
 class ScannParams:
     """How a ScaNN index is built and searched; stored with every build and search."""
 
     leaves: int
     leaves_to_search: int
-    dims_per_block: int = 2
+    dims_per_block: int = 4
     anisotropic_threshold: float = 0.2
-    reorder: int = 250
+    reorder: int = 100
     rescore: str = "float32"  # or "int8"
     training_sample: int = 100_000
+    spherical: bool = True  # k-means on the unit sphere: the vectors are unit length
+    noise_shaping: float = 0.2  # int8 re-scoring: quantise anisotropically, as the hashing does
 
     @classmethod
     def for_size(cls, vectors: int, rescore: str = "float32") -> ScannParams:
         """Starting points: about sqrt(N) leaves, 0.5% of them searched (a build then tunes
-        this up to its target recall), 250 candidates re-scored."""
+        leaves searched and candidates re-scored to its target recall)."""
         leaves = max(2, min(vectors // 50, round(math.sqrt(vectors))))
         return cls(leaves=leaves, leaves_to_search=max(1, math.ceil(leaves * 0.005)), rescore=rescore)
 
@@ -48,9 +55,10 @@ def build_scann(vectors: NDArray[np.float32], params: ScannParams, k: int, threa
     builder = (
         scann.scann_ops_pybind.builder(np.ascontiguousarray(vectors, np.float32), k, "dot_product")
         .tree(num_leaves=params.leaves, num_leaves_to_search=params.leaves_to_search,
-              training_sample_size=min(params.training_sample, len(vectors)))
+              training_sample_size=min(params.training_sample, len(vectors)), spherical=params.spherical)
         .score_ah(params.dims_per_block, anisotropic_quantization_threshold=params.anisotropic_threshold)
-        .reorder(params.reorder, quantize=rescore)
+        .reorder(params.reorder, quantize=rescore,
+                 anisotropic_quantization_threshold=params.noise_shaping if params.rescore == "int8" else float("nan"))
     )
     builder.set_n_training_threads(threads)
     return builder.build()
@@ -61,39 +69,84 @@ def recall_at(found: NDArray[np.int64], truth: NDArray[np.int64]) -> float:
     return float(np.mean([len(set(f.tolist()) & set(t.tolist())) / len(t) for f, t in zip(found, truth)]))
 
 
-def tune_leaves(searcher, vectors: NDArray[np.float32], params: ScannParams, k: int, target: float,
-                probes: int = 200, seed: int = 0) -> tuple[ScannParams, float]:
-    """The fewest leaves to search that reach recall@k >= target, probing with gallery vectors.
+def _without_self(rows: NDArray[np.int64], selves: NDArray[np.int64], k: int) -> NDArray[np.int64]:
+    """Each row's first k entries other than its probe's own row."""
+    return np.array([[r for r in row if r != own][:k] for row, own in zip(rows.tolist(), selves.tolist())])
 
-    Returns the tuned parameters and the recall they reached; a recall below ``target``
-    (every leaf searched) means this gallery should be searched exactly.
+
+def _leaf_steps(start: int, leaves: int) -> list[int]:
+    """Leaves to search, from ``start`` up to every leaf in steps of about 25%."""
+    steps = [min(start, leaves)]
+    while steps[-1] < leaves:
+        steps.append(min(leaves, max(steps[-1] + 1, math.ceil(steps[-1] * 1.25))))
+    return steps
+
+
+def tune_leaves(searcher, vectors: NDArray[np.float32], params: ScannParams, k: int, target: float,
+                probes: int = 500, seed: int = 0) -> tuple[ScannParams, float]:
+    """The cheapest (leaves searched, candidates re-scored) that reach recall@k >= target.
+
+    Probes are gallery vectors searched as if they were not in the gallery (their own row
+    is dropped from both answers), so the recall is what an outside probe would see. Cost
+    is leaves searched x leaf size + RESCORE_COST x candidates; tuning starts from
+    ``params.leaves_to_search`` leaves and ``params.reorder`` candidates. Returns the tuned
+    parameters and the recall they reached; a recall below ``target`` (every leaf searched,
+    most candidates) means this gallery should be searched exactly.
     """
     from facelead.models.index import ExactIndex
 
-    sample = vectors[np.random.default_rng(seed).choice(len(vectors), min(probes, len(vectors)), replace=False)]
-    k = min(k, len(vectors))
-    truth = ExactIndex(vectors).search(sample, k)[1]
-    leaves, reached = params.leaves_to_search, 0.0
-    while True:
-        rows = np.asarray(searcher.search_batched(sample, k, None, leaves)[0])
-        reached = recall_at(rows, truth)
-        if reached >= target or leaves >= params.leaves:
-            return replace(params, leaves_to_search=leaves), reached
-        leaves = min(params.leaves, leaves * 2)
+    selves = np.random.default_rng(seed).choice(len(vectors), min(probes, len(vectors)), replace=False)
+    sample, k = vectors[selves], min(k, len(vectors) - 1)
+    truth = _without_self(ExactIndex(vectors).search(sample, k + 1)[1], selves, k)
+    leaf_size = len(vectors) / params.leaves
+    best: tuple[float, ScannParams, float] | None = None
+    fallback = (params, 0.0)
+    reorders = {max(k + 1, r) for r in (params.reorder, *(m * k for m in REORDER_CHOICES)) if r >= params.reorder}
+    for reorder in sorted(reorders):
+        for leaves in _leaf_steps(params.leaves_to_search, params.leaves):
+            cost = leaves * leaf_size + RESCORE_COST * reorder
+            if best and cost >= best[0]:
+                break
+            found = np.asarray(searcher.search_batched(sample, k + 1, reorder, leaves)[0])
+            reached = recall_at(_without_self(found, selves, k), truth)
+            if reached >= target:
+                best = (cost, replace(params, leaves_to_search=leaves, reorder=reorder), reached)
+                break
+            if reached > fallback[1]:
+                fallback = (replace(params, leaves_to_search=leaves, reorder=reorder), reached)
+    return (best[1], best[2]) if best else fallback
+
+
+def build_tuned(vectors: NDArray[np.float32], params: ScannParams, k: int, target: float, threads: int = 1):
+    """A searcher tuned to recall@k >= target: coarse hashing first, finer hashing if coarse
+    cannot reach it. Returns (searcher, tuned parameters, recall reached); a recall below
+    ``target`` means the gallery should be searched exactly."""
+    best = None
+    for block in HASH_BLOCKS:
+        trial = replace(params, dims_per_block=block)
+        searcher = build_scann(vectors, trial, k, threads)
+        tuned, reached = tune_leaves(searcher, vectors, trial, k, target)
+        if best is None or reached > best[2]:
+            best = (searcher, tuned, reached)
+        if reached >= target:
+            break
+    return best
 
 
 class ScannIndex:
-    """A loaded ScaNN searcher behind the VectorIndex interface, searching ``leaves`` leaves."""
+    """A loaded ScaNN searcher behind the VectorIndex interface, searching ``leaves`` leaves
+    and re-scoring ``reorder`` candidates (at least k)."""
 
-    def __init__(self, searcher, size: int, leaves: int = -1) -> None:
-        self._searcher, self._size, self._leaves = searcher, size, leaves
+    def __init__(self, searcher, size: int, leaves: int = -1, reorder: int | None = None) -> None:
+        self._searcher, self._size, self._leaves, self._reorder = searcher, size, leaves, reorder
 
     def __len__(self) -> int:
         return self._size
 
     def search(self, queries: NDArray[np.float32], k: int) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
         k = min(k, self._size)
-        rows, scores = self._searcher.search_batched(np.atleast_2d(queries).astype(np.float32), k, None, self._leaves)
+        reorder = max(k, self._reorder) if self._reorder else None
+        rows, scores = self._searcher.search_batched(np.atleast_2d(queries).astype(np.float32), k, reorder, self._leaves)
         return np.asarray(scores, np.float32), np.asarray(rows, np.int64)
 
 
@@ -111,6 +164,7 @@ def _load_searcher(folder: Path, threads: int):
     return searcher
 
 
-def load_scann(folder: Path, size: int, leaves: int, threads: int = 1) -> ScannIndex:
-    """The searcher saved in ``folder`` (loaded once per process), searching ``leaves`` leaves."""
-    return ScannIndex(_load_searcher(folder, threads), size, leaves)
+def load_scann(folder: Path, size: int, params: dict, threads: int = 1) -> ScannIndex:
+    """The searcher saved in ``folder`` (loaded once per process), searched with its build's
+    stored ``params`` (leaves searched and candidates re-scored)."""
+    return ScannIndex(_load_searcher(folder, threads), size, params["leaves_to_search"], params.get("reorder"))

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from prefect import task
 from prefect.cache_policies import NONE
 
-from facelead.models.ann import ScannParams, build_scann, load_scann, save_scann, tune_leaves
+from facelead.models.ann import ScannParams, build_tuned, load_scann, save_scann
 from facelead.settings import IndexSettings
 from facelead.tasks.search import Ranked
 
@@ -52,8 +52,7 @@ def build_shard(vectors: NDArray[np.float32], params: ScannParams, k: int, folde
 
     Returns the parameters tuned to ``target_recall`` and the recall@k they reached.
     """
-    searcher = build_scann(vectors, params, k, threads)
-    tuned, reached = tune_leaves(searcher, vectors, params, k, target_recall)
+    searcher, tuned, reached = build_tuned(vectors, params, k, target_recall, threads)
     save_scann(searcher, folder)
     return tuned, reached
 
@@ -68,11 +67,11 @@ def _verified(folder: Path, expected: tuple[tuple[str, str], ...]) -> Path:
 
 
 @task(cache_policy=NONE)
-def search_shard(folder: Path, shard: int, size: int, leaves: int, hashes: dict[str, str],
+def search_shard(folder: Path, shard: int, size: int, params: dict, hashes: dict[str, str],
                  probe: NDArray[np.float32], k: int) -> ShardHits:
     """Top-k rows of one shard; the shard is hash-checked and loaded once per process."""
     _verified(folder, tuple(sorted(hashes.items())))
-    scores, rows = load_scann(folder, size, leaves).search(probe[None, :], k)
+    scores, rows = load_scann(folder, size, params).search(probe[None, :], k)
     return ShardHits(shard, scores[0], rows[0])
 
 

@@ -28,12 +28,26 @@ def test_params_scale_with_the_gallery():
     assert small.leaves < large.leaves and 1 <= large.leaves_to_search < large.leaves
 
 
-def test_tuning_raises_leaves_until_recall_is_met_on_hard_data():
-    vectors = l2_normalise(np.random.default_rng(0).normal(size=(3000, 32)).astype(np.float32))
+def _clustered(n, dim, seed):
+    """Unit vectors around 60 centres, as face embeddings cluster by identity."""
+    rng = np.random.default_rng(seed)
+    centres = l2_normalise(rng.normal(size=(60, dim)).astype(np.float32))
+    return l2_normalise(centres[rng.integers(0, 60, n)] + rng.normal(size=(n, dim)).astype(np.float32) * 0.12)
+
+
+def test_tuning_raises_leaves_and_candidates_until_recall_is_met():
+    vectors = _clustered(3000, 32, 0)
     params = ScannParams(leaves=30, leaves_to_search=1)
     searcher = build_scann(vectors, params, 50)
     tuned, reached = tune_leaves(searcher, vectors, params, 50, target=0.99)
     assert tuned.leaves_to_search > 1 and reached >= 0.99
-    queries = vectors[:50]
-    rows = ScannIndex(searcher, len(vectors), tuned.leaves_to_search).search(queries, 50)[1]
+    queries = l2_normalise(vectors[:50] + 0.05)
+    rows = ScannIndex(searcher, len(vectors), tuned.leaves_to_search, tuned.reorder).search(queries, 50)[1]
     assert recall_at(rows, ExactIndex(vectors).search(queries, 50)[1]) >= 0.97
+
+
+def test_tuning_reports_unreachable_recall_on_uniform_random_vectors():
+    vectors = l2_normalise(np.random.default_rng(1).normal(size=(3000, 32)).astype(np.float32))
+    params = ScannParams(leaves=30, leaves_to_search=1)
+    tuned, reached = tune_leaves(build_scann(vectors, params, 50), vectors, params, 50, target=0.999)
+    assert reached < 0.999  # the build then searches exactly
