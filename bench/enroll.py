@@ -51,9 +51,17 @@ def _raw_one(path: str) -> int:
 
 
 def _init(models) -> None:
+    """Each raw worker process: single-threaded like a Dask worker (which sets
+    OMP/MKL/OPENBLAS_NUM_THREADS=1, so OpenCV runs one thread too), models loaded."""
     global _MODELS
     _MODELS = models
+    import cv2
+    from threadpoolctl import threadpool_limits
+
     from facelead.models.faces import load
+
+    cv2.setNumThreads(1)
+    threadpool_limits(1)
 
     load(models)  # model loading is set-up, not per-image work, in both measurements
 
