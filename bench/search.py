@@ -182,7 +182,7 @@ def main() -> None:
     print(header)
     for r in rows:
         print(f"{r['method']:<82}{r['threads']:>4}{r['build_s']:>9.1f}{r['bytes_per_face']:>8.0f}{r['qps_batch']:>11.0f}"
-              f"{r['qps_single']:>11.0f}{r['latency_ms']:>9.2f}{r[f'recall@{k}']:>8.3f}")
+              f"{r['qps_single']:>11.0f}{r['latency_ms']:>9.2f}{r[f'recall@{k}']:>8.4f}")
     print()
     for n in args.sizes:
         by = {(r["method"].split(" ", 2)[2].split(" (")[0].split(" ef")[0].split(" 4")[0], r["threads"]): r
