@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -64,14 +65,16 @@ def build_scann(vectors: NDArray[np.float32], params: ScannParams, k: int, threa
     return builder.build()
 
 
-def recall_at(found: NDArray[np.int64], truth: NDArray[np.int64]) -> float:
-    """Mean fraction of each row of ``truth`` that ``found`` contains."""
-    return float(np.mean([len(set(f.tolist()) & set(t.tolist())) / len(t) for f, t in zip(found, truth)]))
+def recall_at(found: Sequence[Sequence[int]], truth: Sequence[Sequence[int]]) -> float:
+    """Mean fraction of each row of ``truth`` that the same row of ``found`` contains."""
+    return float(np.mean([len(set(np.asarray(f).tolist()) & set(np.asarray(t).tolist())) / len(t)
+                          for f, t in zip(found, truth)]))
 
 
-def _without_self(rows: NDArray[np.int64], selves: NDArray[np.int64], k: int) -> NDArray[np.int64]:
-    """Each row's first k entries other than its probe's own row."""
-    return np.array([[r for r in row if r != own][:k] for row, own in zip(rows.tolist(), selves.tolist())])
+def _without_self(rows: NDArray[np.int64], selves: NDArray[np.int64], k: int) -> list[list[int]]:
+    """Each row's first k entries other than its probe's own row (fewer where the index
+    returned fewer, or padded its answer with the probe's own row)."""
+    return [[r for r in row if r != own][:k] for row, own in zip(rows.tolist(), selves.tolist())]
 
 
 def _leaf_steps(start: int, leaves: int) -> list[int]:

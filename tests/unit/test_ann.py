@@ -51,3 +51,10 @@ def test_tuning_reports_unreachable_recall_on_uniform_random_vectors():
     params = ScannParams(leaves=30, leaves_to_search=1)
     tuned, reached = tune_leaves(build_scann(vectors, params, 50), vectors, params, 50, target=0.999)
     assert reached < 0.999  # the build then searches exactly
+
+
+def test_tuning_a_gallery_smaller_than_its_leaves_can_answer():
+    vectors = _clustered(65, 16, 2)  # two leaves of about 32: one leaf holds fewer than k+1 faces
+    params = ScannParams(leaves=2, leaves_to_search=1)
+    tuned, reached = tune_leaves(build_scann(vectors, params, 50), vectors, params, 50, target=0.99)
+    assert 1 <= tuned.leaves_to_search <= 2 and 0 < reached <= 1
