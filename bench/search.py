@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from facelead.models.ann import ScannIndex, ScannParams, build_tuned, save_scann
+from facelead.models.ann import ScannIndex, ScannParams, build_tuned, recall_at, save_scann
 from facelead.models.embed import l2_normalise
 from facelead.models.index import ExactIndex
 from facelead.models.manifest import load_manifest
@@ -58,11 +58,6 @@ def random_data(n: int, queries: int, dim: int, seed: int = 1):
             l2_normalise(rng.normal(size=(queries, dim)).astype(np.float32)))
 
 
-def recall(found: np.ndarray, truth: np.ndarray) -> float:
-    k = truth.shape[1]
-    return float(np.mean([len(set(a[:k]) & set(b)) / k for a, b in zip(found, truth)]))
-
-
 def timed(fn, *args):
     start = time.perf_counter()
     out = fn(*args)
@@ -79,7 +74,7 @@ def measure(name: str, search_batch, search_one, queries, truth, k, threads_list
             _, one_s = timed(lambda: [search_one(q, threads) for q in single])
         rows.append({"n": n, "method": name, "threads": threads, "build_s": build_s, "bytes_per_face": nbytes / n,
                      "qps_batch": len(queries) / seconds, "qps_single": len(single) / one_s,
-                     "latency_ms": 1000 * one_s / len(single), f"recall@{k}": recall(found, truth)})
+                     "latency_ms": 1000 * one_s / len(single), f"recall@{k}": recall_at(found, truth)})
 
 
 def folder_bytes(folder: Path) -> int:
@@ -135,7 +130,7 @@ def run(n: int, kind: str, args, rows, scratch: Path) -> None:
         _, build = timed(hnsw.add, data)
         for ef in (64, 128, 256, 512, 1024):
             hnsw.hnsw.efSearch = ef
-            if recall(hnsw.search(queries, k)[1], truth) >= args.target:
+            if recall_at(hnsw.search(queries, k)[1], truth) >= args.target:
                 break
         measure(f"{label} faiss HNSW M16 ef{ef}", lambda q, t: (faiss_threads(t), hnsw.search(q, k)[1])[1],
                 lambda q, t: hnsw.search(q[None], k), queries, truth, k, args.threads, build,
@@ -147,7 +142,7 @@ def run(n: int, kind: str, args, rows, scratch: Path) -> None:
     _, build = timed(lambda: (ivf.train(data), ivf.add(data)))
     for nprobe in (8, 16, 32, 64, 128, 256):
         ivf.nprobe = nprobe
-        if recall(ivf.search(queries, k)[1], truth) >= args.target:
+        if recall_at(ivf.search(queries, k)[1], truth) >= args.target:
             break
     measure(f"{label} faiss IVFFlat {nlist} lists, nprobe {nprobe}", lambda q, t: (faiss_threads(t), ivf.search(q, k)[1])[1],
             lambda q, t: ivf.search(q[None], k), queries, truth, k, args.threads, build,

@@ -85,23 +85,37 @@ def _leaf_steps(start: int, leaves: int) -> list[int]:
     return steps
 
 
-def tune_leaves(searcher, vectors: NDArray[np.float32], params: ScannParams, k: int, target: float,
-                probes: int = 500, seed: int = 0) -> tuple[ScannParams, float]:
-    """The cheapest (leaves searched, candidates re-scored) that reach recall@k >= target.
+@dataclass(frozen=True)
+class TuningProbes:
+    """Gallery rows searched as outside probes, and each one's exact top k without itself."""
 
-    Probes are gallery vectors searched as if they were not in the gallery (their own row
-    is dropped from both answers), so the recall is what an outside probe would see. Cost
-    is leaves searched x leaf size + RESCORE_COST x candidates; tuning starts from
-    ``params.leaves_to_search`` leaves and ``params.reorder`` candidates. Returns the tuned
-    parameters and the recall they reached; a recall below ``target`` (every leaf searched,
-    most candidates) means this gallery should be searched exactly.
-    """
+    rows: NDArray[np.int64]
+    truth: list[list[int]]
+
+
+def tuning_probes(vectors: NDArray[np.float32], k: int, probes: int = 500, seed: int = 0) -> TuningProbes:
+    """``probes`` random gallery rows and their exact answers, their own rows left out."""
     from facelead.models.index import ExactIndex
 
-    selves = np.random.default_rng(seed).choice(len(vectors), min(probes, len(vectors)), replace=False)
-    sample, k = vectors[selves], min(k, len(vectors) - 1)
-    truth = _without_self(ExactIndex(vectors).search(sample, k + 1)[1], selves, k)
-    leaf_size = len(vectors) / params.leaves
+    rows = np.random.default_rng(seed).choice(len(vectors), min(probes, len(vectors)), replace=False)
+    return TuningProbes(rows, _without_self(ExactIndex(vectors).search(vectors[rows], k + 1)[1], rows, k))
+
+
+def tune_leaves(searcher, vectors: NDArray[np.float32], params: ScannParams, k: int, target: float,
+                probes: TuningProbes | None = None) -> tuple[ScannParams, float]:
+    """The cheapest (leaves searched, candidates re-scored) that reach recall@k >= target.
+
+    Probes (``tuning_probes`` unless given) are gallery vectors searched as if they were
+    not in the gallery (their own row is dropped from both answers), so the recall is what
+    an outside probe would see. Cost is leaves searched x leaf size + RESCORE_COST x
+    candidates; tuning starts from ``params.leaves_to_search`` leaves and ``params.reorder``
+    candidates. Returns the tuned parameters and the recall they reached; a recall below
+    ``target`` (every leaf searched, most candidates) means this gallery should be searched
+    exactly.
+    """
+    k = min(k, len(vectors) - 1)
+    probes = probes or tuning_probes(vectors, k)
+    sample, leaf_size = vectors[probes.rows], len(vectors) / params.leaves
     best: tuple[float, ScannParams, float] | None = None
     fallback = (params, 0.0)
     reorders = {max(k + 1, r) for r in (params.reorder, *(m * k for m in REORDER_CHOICES)) if r >= params.reorder}
@@ -111,7 +125,7 @@ def tune_leaves(searcher, vectors: NDArray[np.float32], params: ScannParams, k: 
             if best and cost >= best[0]:
                 break
             found = np.asarray(searcher.search_batched(sample, k + 1, reorder, leaves)[0])
-            reached = recall_at(_without_self(found, selves, k), truth)
+            reached = recall_at(_without_self(found, probes.rows, k), probes.truth)
             if reached >= target:
                 best = (cost, replace(params, leaves_to_search=leaves, reorder=reorder), reached)
                 break
@@ -123,17 +137,15 @@ def tune_leaves(searcher, vectors: NDArray[np.float32], params: ScannParams, k: 
 def build_tuned(vectors: NDArray[np.float32], params: ScannParams, k: int, target: float, threads: int = 1):
     """A searcher tuned to recall@k >= target: coarse hashing first, finer hashing if coarse
     cannot reach it. Returns (searcher, tuned parameters, recall reached); a recall below
-    ``target`` means the gallery should be searched exactly."""
-    best = None
+    ``target`` (finest hashing) means the gallery should be searched exactly."""
+    probes = tuning_probes(vectors, min(k, len(vectors) - 1))
     for block in HASH_BLOCKS:
         trial = replace(params, dims_per_block=block)
         searcher = build_scann(vectors, trial, k, threads)
-        tuned, reached = tune_leaves(searcher, vectors, trial, k, target)
-        if best is None or reached > best[2]:
-            best = (searcher, tuned, reached)
+        tuned, reached = tune_leaves(searcher, vectors, trial, k, target, probes)
         if reached >= target:
             break
-    return best
+    return searcher, tuned, reached
 
 
 class ScannIndex:
