@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from facelead.models.ann import ScannIndex, ScannParams, build_tuned, recall_at, save_scann
+from facelead.models.ann import ScannParams, build_tuned, recall_at, save_scann
 from facelead.models.embed import l2_normalise
 from facelead.models.index import ExactIndex
 from facelead.models.manifest import load_manifest
@@ -64,10 +64,13 @@ def timed(fn, *args):
     return out, time.perf_counter() - start
 
 
-def measure(name: str, search_batch, search_one, queries, truth, k, threads_list, build_s, nbytes, n, rows):
-    """Batched QPS (batches of all queries), one-at-a-time QPS and latency, recall@k."""
+def measure(name: str, search_batch, search_one, queries, truth, k, threads_list, build_s, nbytes, n, rows,
+            use_threads=lambda threads: None):
+    """Batched QPS (batches of all queries), one-at-a-time QPS and latency, recall@k;
+    ``use_threads`` sets a method's own thread count before each thread count is timed."""
     single = queries[:200]
     for threads in threads_list:
+        use_threads(threads)
         with threadpool_limits(threads):
             search_batch(queries, threads)  # one untimed pass: first touches of index memory are not search time
             found, seconds = timed(search_batch, queries, threads)
@@ -107,21 +110,22 @@ def run(n: int, kind: str, args, rows, scratch: Path) -> None:
 
     for rescore in ("float32", "int8"):
         base = ScannParams.for_size(n, rescore)
-        (searcher, params, _), build = timed(build_tuned, data, base, k, args.target, max(args.threads))  # as a build does
+        (index, params, _), build = timed(build_tuned, data, base, k, args.target, max(args.threads))  # as a build does
         folder = scratch / f"scann-{n}-{rescore}"
-        save_scann(searcher, folder)
+        save_scann(index, folder)
         nbytes = folder_bytes(folder)
         shutil.rmtree(folder)
-        index = ScannIndex(searcher, n, params.leaves_to_search, params.reorder)
+        threaded = {}
 
-        def batch(q, t, s=searcher, p=params):
-            s.set_num_threads(t)
-            search = s.search_batched_parallel if t > 1 else s.search_batched
-            return np.asarray(search(q, k, p.reorder, p.leaves_to_search)[0])
+        def search(q, t):
+            return threaded[t].search(q, k)[1]
+
+        def use_threads(t, index=index):
+            threaded[t] = index.using_threads(t)
 
         measure(f"{label} ScaNN {rescore} ({params.leaves} leaves, {params.leaves_to_search} searched, "
-                f"{params.reorder} re-scored, {params.dims_per_block}-d AH)", batch, lambda q, t, index=index: index.search(q, k), queries, truth, k,
-                args.threads, build, nbytes, n, rows)
+                f"{params.reorder} re-scored, {params.dims_per_block}-d AH)", search, search, queries, truth, k,
+                args.threads, build, nbytes, n, rows, use_threads)
 
     if not args.skip_hnsw:
         hnsw = faiss.IndexHNSWFlat(dim, 16, faiss.METRIC_INNER_PRODUCT)

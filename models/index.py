@@ -22,13 +22,13 @@ class VectorIndex(Protocol):
         ...
 
 
-def _ranked(scores: NDArray[np.float32], rows: NDArray[np.int64]) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+def ranked(scores: NDArray[np.float32], rows: NDArray[np.int64]) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     """Each row's entries by score descending, ties by row number ascending."""
     order = np.lexsort((rows, -scores), axis=1)
     return np.take_along_axis(scores, order, 1), np.take_along_axis(rows, order, 1)
 
 
-def _best_k(scores: NDArray[np.float32], rows: NDArray[np.int64], k: int) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+def best_k(scores: NDArray[np.float32], rows: NDArray[np.int64], k: int) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     """Each row's k highest scores (unordered) and their row numbers."""
     if scores.shape[1] > k:
         keep = np.argpartition(-scores, k - 1, axis=1)[:, :k]
@@ -50,7 +50,7 @@ def _merge(best: tuple[NDArray[np.float32], NDArray[np.int64]], probe_of: NDArra
     probe_of, scores, rows = probe_of[order], scores[order], rows[order]
     column = np.arange(len(probe_of)) - (np.cumsum(counts) - counts)[probe_of] + best_scores.shape[1]
     merged_scores[probe_of, column], merged_rows[probe_of, column] = scores, rows
-    return _best_k(merged_scores, merged_rows, k)
+    return best_k(merged_scores, merged_rows, k)
 
 
 def top_k(queries: NDArray[np.float32], vectors: NDArray[np.float32], k: int) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
@@ -63,7 +63,7 @@ def top_k(queries: NDArray[np.float32], vectors: NDArray[np.float32], k: int) ->
     probes, size = len(queries), len(vectors)
     block = max(k, min(size, max(1024, TILE_SCORES // probes)))
     first = queries @ vectors[:block].T
-    best = _best_k(first, np.broadcast_to(np.arange(block, dtype=np.int64), first.shape), k)
+    best = best_k(first, np.broadcast_to(np.arange(block, dtype=np.int64), first.shape), k)
     threshold = best[0].min(axis=1, keepdims=True)
     hits: list[tuple[NDArray, NDArray, NDArray]] = []
     pending = 0
@@ -104,7 +104,7 @@ class ExactIndex:
         if not k:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
         if self._threads == 1:
-            return _ranked(*top_k(queries, self._vectors, k))
+            return ranked(*top_k(queries, self._vectors, k))
         bounds = np.linspace(0, len(self._vectors), self._threads + 1).astype(int)
 
         def search_range(start: int, end: int):
@@ -114,4 +114,4 @@ class ExactIndex:
         with _blas.limit(limits=1, user_api="blas"), ThreadPoolExecutor(self._threads) as pool:
             parts = list(pool.map(search_range, bounds[:-1], bounds[1:]))
         scores, rows = (np.concatenate(side, axis=1) for side in zip(*parts))
-        return _ranked(*_best_k(scores, rows, k))
+        return ranked(*best_k(scores, rows, k))

@@ -52,8 +52,8 @@ def build_shard(vectors: NDArray[np.float32], params: ScannParams, k: int, folde
 
     Returns the parameters tuned to ``target_recall`` and the recall@k they reached.
     """
-    searcher, tuned, reached = build_tuned(vectors, params, k, target_recall, threads)
-    save_scann(searcher, folder)
+    index, tuned, reached = build_tuned(vectors, params, k, target_recall, threads)
+    save_scann(index, folder)
     return tuned, reached
 
 

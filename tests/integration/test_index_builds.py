@@ -113,3 +113,16 @@ def test_a_removed_subject_is_never_returned(indexed, settings, monkeypatch, app
     assert len(indexed_result.candidates) == 10
     monkeypatch.setenv("FACELEAD_INDEX__EXACT_BELOW", "1000000")
     assert person not in {c.subject_id for c in _search(approved, probe)[1].candidates}
+
+
+def test_an_int8_build_finds_what_exact_search_finds(indexed, settings, monkeypatch, dask_runner, approved):
+    monkeypatch.setenv("FACELEAD_INDEX__RESCORE", "int8")
+    build = build_index.with_options(task_runner=dask_runner)(gallery=GALLERY, shards=2)
+    assert build.params["rescore"] == "int8"
+    assert list((settings.index_dir / build.build_id).rglob("int8_codes.npy"))
+    for probe, _ in indexed.probes[:4]:
+        candidates, outcome = _search(approved, probe)
+        exact = _exact(approved, probe, monkeypatch)
+        assert _stored(settings, outcome.search_id)[1] == build.build_id
+        assert candidates[0][0] == exact[0][0] and len({f for f, _ in candidates} & {f for f, _ in exact}) >= 9
+        assert max(abs(a - b) for (_, a), (_, b) in zip(candidates, exact)) < 5e-3  # int8 scores are approximate
