@@ -124,7 +124,7 @@ def run(n: int, kind: str, args, rows, scratch: Path) -> None:
             threaded[t] = index.using_threads(t)
 
         measure(f"{label} ScaNN {rescore} ({params.leaves} leaves, {params.leaves_to_search} searched, "
-                f"{params.reorder} re-scored, {params.dims_per_block}-d AH)", search, search, queries, truth, k,
+                f"{params.reorder} re-scored, {params.dims_per_block}-d/{params.centres_per_block} AH)", search, search, queries, truth, k,
                 args.threads, build, nbytes, n, rows, use_threads)
 
     if not args.skip_hnsw:

@@ -20,7 +20,10 @@ from numpy.typing import NDArray
 from facelead.models.index import ExactIndex, best_k, ranked
 
 
-HASH_BLOCKS = (4, 2)  # dimensions per hashing block: coarse (faster) first, finer where coarse cannot reach the target
+# Hashings a build tries, coarse (faster) first, finer where coarse cannot reach the target:
+# (dimensions per block, centres per block). int8 indexes exist to save memory, so they
+# refine with 256 centres (still a byte per block) rather than with smaller blocks.
+HASHINGS = {"float32": ((4, 16), (2, 16)), "int8": ((4, 16), (4, 256))}
 REORDER_CHOICES = (2, 3, 5, 8)  # candidates re-scored per probe, as multiples of k, tried by tuning
 RESCORE_COST = 30  # re-scoring one candidate costs about as much as hashing-scoring this many (measured)
 CONFIDENCE_Z = 1.645  # one-sided 95%: tuning's recall is a lower bound, so fresh probes meet the target
@@ -34,6 +37,7 @@ class ScannParams:
     leaves: int
     leaves_to_search: int
     dims_per_block: int = 4
+    centres_per_block: int = 16  # 16 (4-bit codes, fastest) or 256
     anisotropic_threshold: float = 0.2
     reorder: int = 100
     rescore: str = "float32"  # or "int8"
@@ -60,7 +64,8 @@ def build_scann(vectors: NDArray[np.float32], params: ScannParams, k: int, threa
         scann.scann_ops_pybind.builder(np.ascontiguousarray(vectors, np.float32), k, "dot_product")
         .tree(num_leaves=params.leaves, num_leaves_to_search=params.leaves_to_search,
               training_sample_size=min(params.training_sample, len(vectors)), spherical=params.spherical)
-        .score_ah(params.dims_per_block, anisotropic_quantization_threshold=params.anisotropic_threshold)
+        .score_ah(params.dims_per_block, anisotropic_quantization_threshold=params.anisotropic_threshold,
+                  hash_type=f"lut{params.centres_per_block}")
     )
     if params.rescore == "float32":
         builder = builder.reorder(params.reorder)
@@ -207,8 +212,8 @@ def build_tuned(vectors: NDArray[np.float32], params: ScannParams, k: int, targe
     recall reached); a recall below ``target`` (finest hashing) means the gallery should
     be searched exactly."""
     probes = tuning_probes(vectors, min(k, len(vectors) - 1))
-    for block in HASH_BLOCKS:
-        trial = replace(params, dims_per_block=block)
+    for block, centres in HASHINGS[params.rescore]:
+        trial = replace(params, dims_per_block=block, centres_per_block=centres)
         index = build_index(vectors, trial, k, threads)
         tuned, reached = tune_leaves(index, vectors, trial, k, target, probes)
         if reached >= target:
