@@ -2,8 +2,9 @@
 
 ``facelead serve`` starts ``prefect server start`` bound to 127.0.0.1 with analytics and
 promotional content off, waits until it answers, makes sure the ``facelead`` process
-work pool exists, optionally deploys ``prefect.yaml``, then starts a worker on the pool
-and supervises both until interrupted.
+work pool exists, optionally deploys ``prefect.yaml``, starts a Dask LocalCluster that
+every flow run shares (unless ``FACELEAD_DASK__ADDRESS`` names a cluster already), then
+starts a worker on the pool and supervises them until interrupted.
 """
 
 from __future__ import annotations
@@ -98,13 +99,29 @@ def deploy_all(env: dict[str, str], project: Path) -> None:
     subprocess.run(prefect_command("--no-prompt", "deploy", "--all"), cwd=project, env=env, check=True)
 
 
+def shared_cluster(settings: Settings, server: LocalServer):
+    """A LocalCluster (``settings`` name no cluster address) for every flow run of
+    ``server``: its workers keep the models and index shards loaded between runs, and
+    report task runs to ``server``."""
+    import dask
+    from distributed import LocalCluster
+
+    from facelead.flows.runtime import LOCAL_WORKER_CONFIG, dask_task_runner
+
+    os.environ.update(prefect_env(server, {}))  # worker processes inherit this process's environment
+    dask.config.set(LOCAL_WORKER_CONFIG)
+    return LocalCluster(**dask_task_runner(settings).cluster_kwargs)
+
+
 def serve(settings: Settings, port: int, deploy: bool, project: Path, worker_limit: int,
           startup_timeout_s: float = 180.0) -> int:
-    """Run the server and a worker until SIGINT or SIGTERM, or until either exits; return an exit code."""
+    """Run the server, a shared Dask cluster and a worker until SIGINT or SIGTERM, or until
+    the server or the worker exits; return an exit code."""
     server = local_server(settings, port)
     server.home.mkdir(parents=True, exist_ok=True)
     env = prefect_env(server, dict(os.environ))
     processes: list[subprocess.Popen] = []
+    cluster = None
 
     def stop(*_):
         raise KeyboardInterrupt
@@ -119,6 +136,11 @@ def serve(settings: Settings, port: int, deploy: bool, project: Path, worker_lim
         ensure_work_pool(env)
         if deploy:
             deploy_all(env, project)
+        if not settings.dask.address:
+            cluster = shared_cluster(settings, server)
+            env["FACELEAD_DASK__ADDRESS"] = cluster.scheduler_address
+            print(f"facelead: Dask cluster for flow runs at {cluster.scheduler_address} "
+                  f"({settings.dask.workers} worker processes)", flush=True)
         processes.append(subprocess.Popen(
             prefect_command("worker", "start", "--pool", WORK_POOL, "--type", "process", "--limit", str(worker_limit)),
             env=env, cwd=project))
@@ -133,6 +155,8 @@ def serve(settings: Settings, port: int, deploy: bool, project: Path, worker_lim
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         stop_all(processes)
+        if cluster is not None:
+            cluster.close()
 
 
 def stop_all(processes: list[subprocess.Popen], grace_s: float = 15.0) -> None:

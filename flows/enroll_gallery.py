@@ -19,7 +19,7 @@ from facelead.refusal import Refusal
 from facelead.settings import QualityBar, Settings
 from facelead.tasks.batches import BatchContext, BatchResult, batch_result
 from facelead.tasks.faces import embed_batch, face_models
-from facelead.tasks.inputs import collect_inputs, hash_inputs, split_new
+from facelead.tasks.inputs import ImageBatch, collect_inputs, hash_inputs, split_new
 from facelead.tasks.persist import finish_enrollment, persist_batch, start_enrollment
 
 
@@ -106,9 +106,9 @@ def enroll_gallery(
         summary.duplicates += skipped
         unusable += unreadable
         if new:
-            futures.append(embed_batch.submit(new, models, settings.max_image_pixels, ctx, bar))
-    log.info("%d images: %d batches submitted, %d already known, %d unusable", len(refs), len(futures),
-             summary.duplicates, len(unusable))
+            futures.append(embed_batch.submit(ImageBatch(new), models, settings.max_image_pixels, ctx, bar))
+    log.info("%d images: %d batches submitted to the Dask cluster %s, %d already known, %d unusable", len(refs),
+             len(futures), settings.dask.address or "started for this run", summary.duplicates, len(unusable))
     progress = create_progress_artifact(0.0 if futures else 100.0, key="enrollment-progress",
                                         description=f"gallery {gallery}: share of new images' batches done")
     results = (future.result() for future in as_completed(futures))

@@ -21,7 +21,7 @@ from facelead.tasks.batches import BatchContext
 from facelead.tasks.evaluation import (
     ModelEvaluation, calibration_scores, dataset_hash, gather, read_labeled_set, record_evaluation, write_report)
 from facelead.tasks.faces import embed_batch, face_models
-from facelead.tasks.inputs import hash_inputs, split_new
+from facelead.tasks.inputs import ImageBatch, hash_inputs, split_new
 
 
 class EvaluationRefused(Refusal, ValueError):
@@ -71,7 +71,7 @@ def evaluate(
         models = face_models(settings, manifest)
         model_id = models.recogniser.model_id
         ctx = BatchContext(f"evaluation:{report_id}", report_id, model_id, models.detector.model_id)
-        futures = [embed_batch.submit(unique[i:i + size], models, settings.max_image_pixels, ctx, settings.quality.gallery)
+        futures = [embed_batch.submit(ImageBatch(unique[i:i + size]), models, settings.max_image_pixels, ctx, settings.quality.gallery)
                    for i in range(0, len(unique), size)]
         embedded = gather([f.result() for f in futures], [*labeled.problems, *unreadable])
         if len(set(embedded.identities.tolist())) < 2:

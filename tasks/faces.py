@@ -15,7 +15,7 @@ from facelead.models.manifest import load_manifest
 from facelead.models.store import prepare_model
 from facelead.settings import QualityBar, Settings
 from facelead.tasks.batches import BatchContext, BatchResult, GatedFace, batch_result
-from facelead.tasks.inputs import HashedRef, Refused
+from facelead.tasks.inputs import HashedRef, ImageBatch, Refused
 from facelead.tasks.search import SearchRefused
 
 
@@ -81,13 +81,13 @@ def gate_and_embed(measured: list[Measured], models: FaceModels, bar: QualityBar
 
 
 @task(cache_policy=NONE, retries=2, retry_delay_seconds=[2, 10])
-def embed_batch(items: list[HashedRef], models: FaceModels, max_pixels: int, ctx: BatchContext,
+def embed_batch(batch: ImageBatch, models: FaceModels, max_pixels: int, ctx: BatchContext,
                 bar: QualityBar) -> BatchResult:
     """Measure, quality-gate and embed a batch of gallery images on a Dask worker.
 
     Returns the enrolled faces, the refusals and every face's quality verdict as Arrow tables.
     """
-    outcomes = [measure_image(item, models, max_pixels) for item in items]
+    outcomes = [measure_image(item, models, max_pixels) for item in batch.items]
     enrolled, failed, gated = gate_and_embed([o for o in outcomes if not isinstance(o, Refused)], models, bar)
     return batch_result([*enrolled, *failed, *(o for o in outcomes if isinstance(o, Refused))], gated, ctx)
 

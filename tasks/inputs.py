@@ -160,6 +160,20 @@ def hash_ref(ref: ImageRef) -> HashedRef | Refused:
     return HashedRef(ref, digest)
 
 
+class ImageBatch:
+    """Hashed images handed to a task as one value. Prefect walks lists and dataclasses in
+    task parameters looking for futures, in the flow and again on the worker (about 0.06 s
+    a batch of 150); it does not walk this."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[HashedRef]) -> None:
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
 def split_new(hashed: list[HashedRef], known: set[str]) -> tuple[list[HashedRef], int]:
     """Entries whose content is neither known nor repeated earlier in the input; and how many were not."""
     seen, new = set(known), []
@@ -179,7 +193,6 @@ def collect_inputs(source: str, source_name: str | None, roots: tuple[Path, ...]
     return read_manifest(path, name, roots) if path.suffix.lower() == ".csv" else scan_folder(path, name)
 
 
-@task
 def hash_inputs(refs: list[ImageRef]) -> tuple[list[HashedRef], list[Refused]]:
     """Content hashes of every readable input; unreadable ones come back refused."""
     results = [hash_ref(r) for r in refs]

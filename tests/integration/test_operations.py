@@ -4,6 +4,7 @@ from prefect.yaml, a Dask cluster started by hand, and two flow runs on one data
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -108,12 +109,20 @@ def test_serve_deploys_prefect_yaml_and_a_triggered_run_enrolls_then_rebuilds(se
 
         rebuild = _wait_for_run(client, "build-index")  # the deployment trigger on facelead.enrollment.completed
         assert rebuild.state.is_completed() and rebuild.parameters == {"gallery": "ops"}
+
+        from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+        [cluster] = re.findall(r"Dask cluster for flow runs at (tcp://[\d.:]+)", log.read_text())
+        run_logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
+        assert any(cluster in entry.message for entry in run_logs), "the run did not use serve's Dask cluster"
     assert _faces(data / "facelead.duckdb", "ops", models.recogniser.model_id) == photos
 
     process.send_signal(signal.SIGINT)
     assert process.wait(120) == 0
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", int(api_url.rsplit(":", 1)[1].split("/")[0]))) != 0, "server left running"
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", int(cluster.rsplit(":", 1)[1]))) != 0, "Dask scheduler left running"
 
 
 def test_enrollment_runs_on_a_dask_cluster_started_by_hand(hand_started_cluster, faces_dev, settings, models,
