@@ -6,8 +6,9 @@ trailer after the image data, so content hashes differ while decoding is unchang
 
     .venv/bin/python bench/enroll.py [--images 1200] [--workers N] [--faces-dev PATH]
 
-The flow is timed twice: starting its own LocalCluster (the default), and on a cluster
-already running (``FACELEAD_DASK__ADDRESS``, as in a long-running deployment).
+The flow is timed twice: starting its own LocalCluster (a command run without a
+server), and on a cluster already running (as under ``facelead serve``, or with
+``FACELEAD_DASK__ADDRESS``).
 """
 
 from __future__ import annotations
@@ -97,10 +98,11 @@ def main() -> None:
 
         raw_faces, raw_s = raw_loop([p for p, _ in images], models, args.workers)
 
+        import dask
         from distributed import LocalCluster
         from prefect import flow
 
-        from facelead.flows.runtime import dask_task_runner, share_prefect_api
+        from facelead.flows.runtime import LOCAL_WORKER_CONFIG, dask_task_runner, share_prefect_api
 
         flow(lambda: None, name="warm-up")()  # the Prefect API starts before timing, as a server would be up
         timings = []
@@ -109,13 +111,13 @@ def main() -> None:
         timings.append(("flow, starting its LocalCluster", summary.enrolled, time.perf_counter() - start))
 
         share_prefect_api()
-        runner = dask_task_runner(Settings())
-        with LocalCluster(**runner.cluster_kwargs) as cluster:
+        dask.config.set(LOCAL_WORKER_CONFIG)  # as facelead serve's shared cluster
+        with LocalCluster(**dask_task_runner(Settings()).cluster_kwargs) as cluster:
             os.environ["FACELEAD_DASK__ADDRESS"] = cluster.scheduler_address
             start = time.perf_counter()
             summary = enroll_gallery.with_options(task_runner=dask_task_runner(Settings()))(
                 source=str(manifest), gallery="bench-running-cluster")
-            timings.append(("flow, on a running cluster", summary.enrolled, time.perf_counter() - start))
+            timings.append(("flow, on a running cluster (serve)", summary.enrolled, time.perf_counter() - start))
 
     raw_rate = raw_faces / raw_s
     print(f"\n{args.images} images, {args.workers} worker processes x 1 thread, "
