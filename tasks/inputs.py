@@ -170,9 +170,6 @@ class ImageBatch:
     def __init__(self, items: list[HashedRef]) -> None:
         self.items = items
 
-    def __len__(self) -> int:
-        return len(self.items)
-
 
 def split_new(hashed: list[HashedRef], known: set[str]) -> tuple[list[HashedRef], int]:
     """Entries whose content is neither known nor repeated earlier in the input; and how many were not."""
