@@ -139,8 +139,8 @@ def recall_lower_bound(found: Sequence[Sequence[int]], truth: Sequence[Sequence[
 
 
 def _without_self(rows: NDArray[np.int64], selves: NDArray[np.int64], k: int) -> list[list[int]]:
-    """Each row's first k entries other than its probe's own row (fewer where the index
-    returned fewer, or padded its answer with the probe's own row)."""
+    """Each row's first k entries other than its probe's own row (padding, row -1, where
+    the index found fewer, never matches an exact answer)."""
     return [[r for r in row if r != own][:k] for row, own in zip(rows.tolist(), selves.tolist())]
 
 
@@ -199,9 +199,11 @@ def tune_leaves(index: ScannIndex, vectors: NDArray[np.float32], params: ScannPa
     return (best[1], best[2]) if best else fallback
 
 
-def build_index(vectors: NDArray[np.float32], params: ScannParams, k: int, threads: int = 1) -> ScannIndex:
-    """An untuned index over ``vectors`` searched with ``params``."""
-    int8 = Int8Rows.of(vectors) if params.rescore == "int8" else None
+def build_index(vectors: NDArray[np.float32], params: ScannParams, k: int, threads: int = 1,
+                int8: Int8Rows | None = None) -> ScannIndex:
+    """An untuned index over ``vectors`` searched with ``params``; an int8 index re-scores
+    with ``int8`` (``Int8Rows.of(vectors)`` unless given)."""
+    int8 = (int8 or Int8Rows.of(vectors)) if params.rescore == "int8" else None
     return ScannIndex(build_scann(vectors, params, k, threads), len(vectors), params.leaves_to_search, params.reorder, int8)
 
 
@@ -212,9 +214,10 @@ def build_tuned(vectors: NDArray[np.float32], params: ScannParams, k: int, targe
     recall reached); a recall below ``target`` (finest hashing) means the gallery should
     be searched exactly."""
     probes = tuning_probes(vectors, min(k, len(vectors) - 1))
+    int8 = Int8Rows.of(vectors) if params.rescore == "int8" else None  # the same for every hashing tried
     for block, centres in HASHINGS[params.rescore]:
         trial = replace(params, dims_per_block=block, centres_per_block=centres)
-        index = build_index(vectors, trial, k, threads)
+        index = build_index(vectors, trial, k, threads, int8)
         tuned, reached = tune_leaves(index, vectors, trial, k, target, probes)
         if reached >= target:
             break
@@ -265,8 +268,7 @@ class ScannIndex:
             candidates = reorder or k
             rows, hashed = search(queries, candidates, candidates, leaves)
             rows = np.asarray(rows, np.int64)
-            scores = np.where(np.isnan(hashed), -np.inf, self.int8.scores(queries, rows)).astype(np.float32)
-            scores, rows = ranked(*best_k(scores, rows, k))
+            scores, rows = ranked(*best_k(np.where(np.isnan(hashed), -np.inf, self.int8.scores(queries, rows)), rows, k))
         padded = ~np.isfinite(scores)  # ScaNN pads short answers with row 0 and NaN
         return np.where(padded, -np.inf, scores).astype(np.float32), np.where(padded, -1, rows)
 
