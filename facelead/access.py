@@ -1,23 +1,24 @@
-"""Who may do what: roles, personal tokens and certification, as pure functions.
+"""Users and their secrets, as pure functions: who may do what is ``facelead.policy``.
 
-A user holds one or more roles. Analysts and reviewers also need an unexpired
-facial-comparison certification. Tokens are random, shown once, and stored only as a
-salted scrypt hash.
+A user holds one or more roles. Secrets are chosen by their user (with a one-time
+enrollment code an admin hands over) and stored only as a salted scrypt hash; the
+enrollment code is stored the same way.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import date
 
 from facelead.refusal import Refusal
 
-ROLES = ("operator", "analyst", "supervisor", "reviewer", "auditor", "admin")
-CERTIFIED_ROLES = frozenset({"analyst", "reviewer"})
 SALT_BYTES = 16
+MIN_SECRET_CHARS = 12
+USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 
 
 class AccessDenied(Refusal, PermissionError):
@@ -34,7 +35,7 @@ class User:
 
 
 def new_token() -> str:
-    """A fresh personal token (32 URL-safe characters)."""
+    """A fresh random token: enrollment codes, session tokens (32 URL-safe characters)."""
     return secrets.token_urlsafe(24)
 
 
@@ -43,29 +44,38 @@ def new_salt() -> bytes:
 
 
 def hash_token(token: str, salt: bytes) -> bytes:
-    """scrypt (N=2^14, r=8, p=1): about 50 ms a check, so tokens cannot be guessed quickly."""
+    """scrypt (N=2^14, r=8, p=1): about 50 ms a check, so secrets cannot be guessed quickly."""
     return hashlib.scrypt(token.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
 
 
-def token_matches(token: str, salt: bytes, expected: bytes) -> bool:
-    return hmac.compare_digest(hash_token(token, salt), expected)
+def check_user_id(user_id: str) -> str:
+    """``user_id`` if it is 1-64 letters, digits, ``. _ @ -`` (starting with a letter or
+    digit); else ValueError. No separator or control character can reach the audit log."""
+    if not USER_ID.fullmatch(user_id):
+        raise ValueError(f"user id {clean_name(user_id)!r}: use 1-64 letters, digits, '.', '_', '@' or '-', "
+                         "starting with a letter or digit")
+    return user_id
 
 
-def check_roles(roles: list[str]) -> frozenset[str]:
-    """The roles as a set; raises ValueError naming any unknown role."""
-    unknown = sorted(set(roles) - set(ROLES))
-    if unknown or not roles:
-        raise ValueError(f"unknown role(s) {', '.join(unknown) or '(none given)'}; roles are {', '.join(ROLES)}")
-    return frozenset(roles)
+def clean_name(claimed: str, limit: int = 64) -> str:
+    """A claimed user name as it may be written to the audit log: printable characters
+    only, at most ``limit`` of them (longer names are cut and marked)."""
+    printable = "".join(c if c.isprintable() else "?" for c in claimed)
+    return printable if len(printable) <= limit else printable[:limit - 1] + "…"
 
 
-def require(user: User, role: str, today: date) -> None:
-    """Raise AccessDenied unless ``user`` is enabled, holds ``role`` and, for analyst and
-    reviewer work, is certified through ``today``."""
-    if user.disabled:
-        raise AccessDenied("disabled", f"user {user.user_id} is disabled")
-    if role not in user.roles:
-        raise AccessDenied("role", f"user {user.user_id} does not hold the {role} role")
-    if role in CERTIFIED_ROLES and (user.certified_until is None or user.certified_until < today):
-        when = "has no certification date" if user.certified_until is None else f"expired on {user.certified_until}"
-        raise AccessDenied("certification", f"user {user.user_id}'s {role} certification {when}")
+def check_secret(secret: str) -> str:
+    """``secret`` if it is long enough to stand as a personal secret; else ValueError."""
+    if len(secret) < MIN_SECRET_CHARS:
+        raise ValueError(f"a secret needs at least {MIN_SECRET_CHARS} characters")
+    return secret
+
+
+_DUMMY_SALT = secrets.token_bytes(SALT_BYTES)
+
+
+def secret_matches(secret: str, stored: tuple[bytes, bytes] | None) -> bool:
+    """Whether ``secret`` matches ``stored`` (salt, hash); with nothing stored (unknown
+    user, no secret set yet) the same scrypt work is done, so timing tells nothing."""
+    salt, expected = stored or (_DUMMY_SALT, b"\0" * 32)
+    return hmac.compare_digest(hash_token(secret, salt), expected) and stored is not None

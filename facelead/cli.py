@@ -10,7 +10,8 @@ from datetime import date
 from pathlib import Path
 
 from facelead import LEAD_NOTICE
-from facelead.access import ROLES, AccessDenied
+from facelead.access import AccessDenied
+from facelead.policy import ROLES, Action
 from facelead.refusal import Refusal
 
 EXIT_REFUSED = 3
@@ -27,47 +28,51 @@ def _print_candidates(outcome) -> None:
     print(f"\ncandidate sheet: {outcome.sheet}")
 
 
-OPERATORS = ("operator", "admin")
+def _signed_in() -> str:
+    """The configured user (FACELEAD_USER), once their own secret checks out.
+
+    The secret comes from FACELEAD_TOKEN or a prompt, never from the command line.
+    """
+    from facelead.settings import Settings
+    from facelead.tasks.workflow import sign_in
+
+    settings = Settings()
+    secret = os.environ.get("FACELEAD_TOKEN") or _ask(f"facelead secret for {settings.user}: ")
+    return sign_in(settings.database_path, settings.user, secret, settings.security).user_id
+
+
+def _ask(prompt: str) -> str:
+    """A secret typed at the terminal (not echoed), or the next line of standard input."""
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        if not line:
+            raise AccessDenied("no_secret", f"{prompt.rstrip(': ')}: none given; set FACELEAD_TOKEN or run in a terminal")
+        return line.rstrip("\n")
+    return getpass.getpass(prompt)
+
+
+def _run_flow(action: Action, target: str, flow, **params):
+    """Run ``flow`` for the signed-in user, under a grant the policy allows (audited when not)."""
+    from facelead.settings import Settings
+    from facelead.tasks.workflow import run_flow_for
+
+    settings = Settings()
+    return run_flow_for(settings, _signed_in(), action, target, flow, **params)
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:
     from facelead.flows.enroll_gallery import enroll_gallery
 
-    _signed_in_as(OPERATORS, "enrollment", f"gallery:{args.gallery}")
     source = str(Path(args.source).absolute()) if args.source else None
-    summary = enroll_gallery(source=source, gallery=args.gallery, source_name=args.source_name)
+    summary = _run_flow(Action.ENROLL, f"gallery:{args.gallery}", enroll_gallery, source=source,
+                        gallery=args.gallery, source_name=args.source_name)
     print(summary.markdown())
     return 0
 
 
-def _signed_in() -> str:
-    """The configured user (FACELEAD_USER), once their personal token checks out.
-
-    The token comes from FACELEAD_TOKEN or a prompt, never from the command line.
-    """
-    from facelead.settings import Settings
-    from facelead.tasks.workflow import authenticate
-
-    settings = Settings()
-    token = os.environ.get("FACELEAD_TOKEN")
-    if not token:
-        try:
-            token = getpass.getpass(f"facelead token for {settings.user}: ")
-        except EOFError:
-            raise AccessDenied("token", f"no token for {settings.user}: set FACELEAD_TOKEN or run in a terminal") from None
-    return authenticate(settings.database_path, settings.user, token).user_id
-
-
-def _signed_in_as(roles: tuple[str, ...], action: str, target: str) -> str:
-    """The signed-in user, if they hold one of ``roles`` now; refusals are audited."""
-    from facelead.settings import Settings
-    from facelead.tasks.workflow import acting_as_any
-    from facelead.warehouse import db
-
-    user = _signed_in()
-    with db.open_db(Settings().database_path) as conn:
-        acting_as_any(conn, user, roles, action, target)
-    return user
+def _print_code(user_id: str, code: str, hours: float) -> None:
+    print(f"one-time enrollment code for {user_id}, valid {hours:g} hours; give it to them privately:\n{code}\n"
+          f"They choose their own secret with: facelead users set-secret {user_id}")
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
@@ -79,9 +84,36 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     with db.open_db(settings.database_path) as conn:
         first = db.count_users(conn) == 0
     actor = None if first else _signed_in()
-    token = add_user(settings.database_path, actor, args.user_id, args.name, args.roles.split(","), args.certified_until)
+    code = add_user(settings.database_path, actor, args.user_id, args.name, args.roles.split(","),
+                    args.certified_until, settings.security)
     print(f"user {args.user_id} added{' (first user: the administrator)' if first else ''}.")
-    print(f"personal token, shown once; give it to {args.user_id} privately:\n{token}")
+    _print_code(args.user_id, code, settings.security.enrollment_code_hours)
+    return 0
+
+
+def cmd_users_reset(args: argparse.Namespace) -> int:
+    from facelead.settings import Settings
+    from facelead.tasks.workflow import reset_user
+
+    settings = Settings()
+    code = reset_user(settings.database_path, _signed_in(), args.user_id, settings.security)
+    print(f"{args.user_id}'s secret no longer works.")
+    _print_code(args.user_id, code, settings.security.enrollment_code_hours)
+    return 0
+
+
+def cmd_users_set_secret(args: argparse.Namespace) -> int:
+    from facelead.settings import Settings
+    from facelead.tasks.workflow import set_secret
+
+    settings = Settings()
+    proof = _ask(f"enrollment code or current secret for {args.user_id}: ")
+    secret = _ask("new secret (at least 12 characters): ")
+    if sys.stdin.isatty() and _ask("new secret again: ") != secret:
+        print("the two entries differ; nothing changed", file=sys.stderr)
+        return 2
+    set_secret(settings.database_path, args.user_id, proof, secret, settings.security)
+    print(f"secret set for {args.user_id}; sign in with FACELEAD_USER={args.user_id}")
     return 0
 
 
@@ -90,7 +122,8 @@ def cmd_users_list(args: argparse.Namespace) -> int:
     from facelead.tasks.workflow import list_users
 
     for u in list_users(Settings().database_path, _signed_in()):
-        state = f"disabled {u['disabled_at']:%Y-%m-%d}" if u["disabled_at"] else "active"
+        state = (f"disabled {u['disabled_at']:%Y-%m-%d}" if u["disabled_at"] else "active" if u["secret_set_at"]
+                 else f"code until {u['code_expires_at']:%Y-%m-%d %H:%M}")
         certified = f"certified until {u['certified_until']}" if u["certified_until"] else "no certification"
         print(f"{u['user_id']:<20} {','.join(u['roles']):<32} {certified:<28} {state:<20} {u['display_name']}")
     return 0
@@ -129,10 +162,9 @@ def cmd_decide(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from facelead.flows.search_probe import search_probe
 
-    _signed_in()
     face_index = None if args.face is None else args.face - 1
-    outcome = search_probe(request_id=args.request_id, k=args.k, face_index=face_index,
-                           quality_override=args.quality_override)
+    outcome = _run_flow(Action.SEARCH, f"request:{args.request_id}", search_probe, request_id=args.request_id,
+                        k=args.k, face_index=face_index, quality_override=args.quality_override)
     _print_candidates(outcome)
     return 0
 
@@ -149,10 +181,8 @@ def cmd_determine(args: argparse.Namespace) -> int:
 
 def cmd_rerun(args: argparse.Namespace) -> int:
     from facelead.flows.rerun_search import rerun_search
-    from facelead.tasks.workflow import SHEET_ROLES
 
-    _signed_in_as(SHEET_ROLES, "search.rerun", f"search:{args.search_id}")
-    report = rerun_search(search_id=args.search_id)
+    report = _run_flow(Action.RERUN, f"search:{args.search_id}", rerun_search, search_id=args.search_id)
     if report.identical:
         print(f"search {args.search_id}: re-run gives the same {len(report.candidates)} candidates")
         return 0
@@ -197,10 +227,8 @@ def cmd_case_export(args: argparse.Namespace) -> int:
 
 def cmd_report_oversight(args: argparse.Namespace) -> int:
     from facelead.flows.oversight_report import oversight_report
-    from facelead.tasks.workflow import EXPORT_ROLES
 
-    _signed_in_as((*EXPORT_ROLES, "admin"), "report.oversight", "reports")
-    report = oversight_report(start=args.start, end=args.end)
+    report = _run_flow(Action.REPORT, "reports", oversight_report, start=args.start, end=args.end)
     print(f"{report.markdown}\n\nCSV: {report.csv_path}")
     return 0
 
@@ -209,8 +237,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from facelead.flows.evaluate import evaluate
 
     source = str(Path(args.source).absolute())
-    _signed_in_as(("admin", "operator", "auditor"), "evaluation", f"dataset:{source}")
-    outcome = evaluate(source=source, recognisers=args.recogniser, group_columns=args.group, bootstrap=args.bootstrap)
+    outcome = _run_flow(Action.EVALUATE, f"dataset:{source}", evaluate, source=source, recognisers=args.recogniser,
+                        group_columns=args.group, bootstrap=args.bootstrap)
     print(f"{outcome.summary.read_text()}\n\nreport: {outcome.summary.parent}")
     return 0
 
@@ -218,8 +246,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_purge(args: argparse.Namespace) -> int:
     from facelead.flows.retention_purge import retention_purge
 
-    _signed_in_as(("admin",), "retention.purge", "warehouse")
-    counts = retention_purge()
+    counts = _run_flow(Action.PURGE, "warehouse", retention_purge)
     print("retention purge: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
 
@@ -255,8 +282,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_index_build(args: argparse.Namespace) -> int:
     from facelead.flows.build_index import build_index
 
-    _signed_in_as(OPERATORS, "index.build", f"gallery:{args.gallery}")
-    summary = build_index(gallery=args.gallery, shards=args.shards)
+    summary = _run_flow(Action.BUILD, f"gallery:{args.gallery}", build_index, gallery=args.gallery, shards=args.shards)
     if summary is None:
         print(f"gallery {args.gallery} is smaller than FACELEAD_INDEX__EXACT_BELOW: it is searched exactly, no index built")
         return 0
@@ -268,9 +294,10 @@ def cmd_index_build(args: argparse.Namespace) -> int:
 def cmd_remove(args: argparse.Namespace) -> int:
     from facelead.settings import Settings
     from facelead.tasks.persist import remove_subject
+    from facelead.tasks.workflow import authorized
 
     settings = Settings()
-    actor = _signed_in_as(OPERATORS, "enrollment.remove", f"gallery:{args.gallery}")
+    actor = authorized(settings.database_path, _signed_in(), Action.REMOVE, f"gallery:{args.gallery}").user_id
     removed = remove_subject.fn(settings.database_path, args.gallery, args.subject, actor, args.reason)
     print(f"removed {len(removed)} face(s) of {args.subject!r} from gallery {args.gallery!r}; "
           "no search returns them from now on")
@@ -305,9 +332,10 @@ def parser() -> argparse.ArgumentParser:
     enroll.add_argument("--source-name", help="provenance recorded for each image (default: file or folder name)")
     enroll.set_defaults(run=cmd_enroll)
 
-    users = sub.add_parser("users", help="people and their roles (admin; the very first user needs no token)")
+    users = sub.add_parser("users", help="people and their roles (admin; the very first user needs no secret); "
+                                         "your own secret")
     users_sub = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
-    add = users_sub.add_parser("add", help="add a user and print their personal token once")
+    add = users_sub.add_parser("add", help="add a user and print their one-time enrollment code")
     add.add_argument("user_id", help="login name, as FACELEAD_USER will give it")
     add.add_argument("--name", required=True, help="full name")
     add.add_argument("--roles", required=True, help=f"comma-separated: {', '.join(ROLES)}")
@@ -320,6 +348,15 @@ def parser() -> argparse.ArgumentParser:
     disable.add_argument("user_id")
     disable.add_argument("--reason", required=True, help="why, for the audit log")
     disable.set_defaults(run=cmd_users_disable)
+    reset = users_sub.add_parser("reset", help="a new enrollment code for a user who lost their secret (admin); "
+                                               "their secret stops working")
+    reset.add_argument("user_id")
+    reset.set_defaults(run=cmd_users_reset)
+    set_secret = users_sub.add_parser("set-secret", help="choose your own secret with your enrollment code, or "
+                                                         "rotate it with your current one (both prompted, or read as "
+                                                         "two lines from standard input)")
+    set_secret.add_argument("user_id", help="your user id")
+    set_secret.set_defaults(run=cmd_users_set_secret)
 
     request = sub.add_parser("request", help="file a search request for a probe photo (analyst)")
     request.add_argument("probe", help="probe photo; it is never enrolled")

@@ -94,6 +94,17 @@ class QualitySettings(BaseModel):
         return {**defaults, **value} if isinstance(value, dict) else value
 
 
+class SecuritySettings(BaseModel):
+    """How long permissions last and how hard guessing secrets is."""
+
+    approval_days: float = Field(7, gt=0, description="an approved request may be searched for this many days")
+    enrollment_code_hours: float = Field(24, gt=0, description="an enrollment code sets a secret within this many hours")
+    grant_seconds: float = Field(900, gt=0, description="a flow run must start within this many seconds of its grant")
+    sign_in_window_minutes: float = Field(15, gt=0, description="failed sign-ins are counted over this window")
+    max_failures_per_user: int = Field(5, ge=1, description="failed sign-ins for one user name within the window")
+    max_failures_per_address: int = Field(20, ge=1, description="failed sign-ins from one address within the window")
+
+
 class Settings(BaseSettings):
     """facelead configuration; derived paths live under ``data_dir`` unless set."""
 
@@ -101,7 +112,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("data"), description="database, model cache, sheets, demo files")
     database: Path | None = Field(None, description="DuckDB file; default <data_dir>/facelead.duckdb")
-    user: str = Field(default_factory=getpass.getuser, description="who runs searches and enrollments")
+    user: str = Field(default_factory=getpass.getuser, description="who signs in at the command line (FACELEAD_USER)")
     enroll_source: str | None = Field(
         None, description="manifest or <subject>/<image> folder the scheduled enrollment reads (the drop folder)")
     image_roots: list[Path] = Field(
@@ -116,6 +127,7 @@ class Settings(BaseSettings):
     models: ModelSettings = ModelSettings()
     index: IndexSettings = IndexSettings()
     quality: QualitySettings = QualitySettings()
+    security: SecuritySettings = SecuritySettings()
 
     @model_validator(mode="after")
     def _threads_fit_cores(self) -> Settings:
@@ -138,6 +150,15 @@ class Settings(BaseSettings):
     def index_dir(self) -> Path:
         """Index builds live beside the database, one folder each."""
         return self.database_path.parent / "indexes"
+
+    @cached_property
+    def secrets_dir(self) -> Path:
+        """Owner-only: the grant key and the service's other secrets, never in the database."""
+        return self.database_path.parent / "secrets"
+
+    @cached_property
+    def grant_key_path(self) -> Path:
+        return self.secrets_dir / "grant.key"
 
     @cached_property
     def sheets_dir(self) -> Path:

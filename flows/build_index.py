@@ -17,7 +17,8 @@ import pyarrow as pa
 from prefect import flow, get_run_logger
 from pydantic import Field
 
-from facelead.flows.runtime import dask_task_runner
+from facelead.flows.runtime import acting_user, dask_task_runner
+from facelead.policy import Action
 from facelead.refusal import Refusal
 from facelead.settings import Settings
 from facelead.tasks.faces import face_models
@@ -58,6 +59,7 @@ def check_writable(folder: Path) -> None:
 def build_index(
     gallery: Annotated[str, Field(min_length=1)] = "default",
     shards: Annotated[int | None, Field(ge=1)] = None,
+    grant: str | None = None,
 ) -> BuildSummary | None:
     """Index every searchable face of ``gallery`` into a new build folder, then make it serve.
     A gallery smaller than FACELEAD_INDEX__EXACT_BELOW is searched exactly: nothing is built.
@@ -69,8 +71,11 @@ def build_index(
     Args:
         gallery: The gallery to index.
         shards: Index shards, searched in parallel on Dask; default FACELEAD_INDEX__SHARDS.
+        grant: Issued by facelead when a person starts the run; leave empty in the UI
+            (a run of the deployment acts as the operator console).
     """
     started, settings, log = time.monotonic(), Settings(), get_run_logger()
+    actor = acting_user(settings, Action.BUILD, f"gallery:{gallery}", grant, gallery=gallery, shards=shards).user_id
     models = face_models(settings)
     face_ids, _, vectors = load_gallery(settings.database_path, gallery, models.recogniser.model_id,
                                         datetime.now(timezone.utc))
@@ -110,7 +115,7 @@ def build_index(
         "shards": len(parts), "vectors": len(face_ids), "recall": reached, "exact_fallback": exact_fallback,
         "params": json.dumps([p.as_dict() for p in params]),
         "file_hashes": json.dumps(folder_hashes(final), sort_keys=True), "build_seconds": seconds,
-        "actor": settings.user, "built_at": datetime.now(timezone.utc),
+        "actor": actor, "built_at": datetime.now(timezone.utc),
     }, members)
     log.info("index %s of gallery %s: %d faces in %d shard(s), %.1f s", build_id, gallery, len(face_ids), len(parts), seconds)
     return BuildSummary(build_id, gallery, len(face_ids), len(parts), seconds, params[0].as_dict(), reached, exact_fallback)

@@ -15,7 +15,9 @@ from facelead.models.faces import load
 from facelead.models.image import decode_image
 from facelead.settings import Settings
 from facelead.tasks.faces import face_models
-from facelead.tasks.workflow import add_user, decide_request, file_request
+from facelead.policy import Action
+from facelead.settings import SecuritySettings
+from facelead.tasks.workflow import add_user, decide_request, file_request, run_flow_for
 from facelead.warehouse import db
 
 DEMO_GALLERY = "demo-solvay-1927"
@@ -43,15 +45,16 @@ def environment(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def demo_people(db_path: Path) -> None:
-    """An administrator, a certified analyst and a supervisor in the demo's own database."""
+def demo_people(db_path: Path, limits: SecuritySettings) -> None:
+    """An administrator, a certified analyst and a supervisor in the demo's own database.
+    The demo acts for them itself, so nobody sets a secret and the codes are dropped."""
     with db.open_db(db_path) as conn:
         if db.count_users(conn):
             return
-    add_user(db_path, None, "demo-admin", "Demo administrator", ["admin"], None)
+    add_user(db_path, None, "demo-admin", "Demo administrator", ["admin"], None, limits)
     for user_id, roles in DEMO_PEOPLE.items():
         add_user(db_path, "demo-admin", user_id, user_id.replace("-", " ").title(), roles,
-                 date.today() + timedelta(days=365))
+                 date.today() + timedelta(days=365), limits)
 
 
 def run_demo(settings: Settings | None = None) -> tuple[SearchOutcome, str]:
@@ -85,15 +88,18 @@ def run_demo(settings: Settings | None = None) -> tuple[SearchOutcome, str]:
     print(f"demo gallery: {len(subjects)} people from {photo.name}; probe: {probe}")
     print(f"demo gallery quality bar: {DEMO_MIN_INTER_EYE_PX:g} px between the eyes instead of "
           f"{settings.quality.gallery.min_inter_eye_px:g} (a 1927 group photo)")
-    with environment(FACELEAD_DATABASE=str(database.absolute()), FACELEAD_USER="demo-analyst"):
-        demo_people(database)
-        enroll_gallery(source=str((root / "gallery").absolute()), gallery=DEMO_GALLERY,
-                       source_name="Solvay conference 1927 (public domain)",
-                       quality_bar=settings.quality.gallery.model_copy(update={"min_inter_eye_px": DEMO_MIN_INTER_EYE_PX}))
+    with environment(FACELEAD_DATABASE=str(database.absolute())):
+        demo_settings = Settings()
+        demo_people(database, settings.security)
+        run_flow_for(demo_settings, "demo-admin", Action.ENROLL, f"gallery:{DEMO_GALLERY}", enroll_gallery,
+                     source=str((root / "gallery").absolute()), gallery=DEMO_GALLERY,
+                     source_name="Solvay conference 1927 (public domain)",
+                     quality_bar=settings.quality.gallery.model_copy(update={"min_inter_eye_px": DEMO_MIN_INTER_EYE_PX}))
         request = file_request(database, "demo-analyst", DEMO_CASE, settings.offense_codes[0],
                                "demo: identify a person in a public-domain photo", probe.absolute(), DEMO_GALLERY,
                                settings.offense_codes)
         decide_request(database, "demo-supervisor", request, True, "demo")
         print(f"demo request {request}: filed by demo-analyst, approved by demo-supervisor; database {database}")
-        outcome = search_probe(request_id=request, k=10, face_index=probe_face)
+        outcome = run_flow_for(demo_settings, "demo-analyst", Action.SEARCH, f"request:{request}", search_probe,
+                               request_id=request, k=10, face_index=probe_face)
     return outcome, subjects[probe_index]

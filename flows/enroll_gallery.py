@@ -14,7 +14,8 @@ from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from pydantic import Field
 
-from facelead.flows.runtime import dask_task_runner
+from facelead.flows.runtime import acting_user, dask_task_runner
+from facelead.policy import Action
 from facelead.refusal import Refusal
 from facelead.settings import QualityBar, Settings
 from facelead.tasks.batches import BatchContext, BatchResult, batch_result
@@ -70,6 +71,7 @@ def enroll_gallery(
     gallery: Annotated[str, Field(min_length=1)] = "default",
     source_name: str | None = None,
     quality_bar: QualityBar | None = None,
+    grant: str | None = None,
 ) -> EnrollmentSummary:
     """Enroll every new image of ``source`` (CSV manifest or folder) into ``gallery``.
 
@@ -84,14 +86,18 @@ def enroll_gallery(
         source_name: Where the photos come from, when the manifest does not say.
         quality_bar: This run's gallery quality bar (a legacy gallery, say); default the
             configured one. Its limits are audited; every verdict carries its suite version.
+        grant: Issued by facelead when a person starts the run; leave empty in the UI
+            (a run of the deployment acts as the operator console).
     """
     started = time.monotonic()
     settings, log = Settings(), get_run_logger()
+    actor = acting_user(settings, Action.ENROLL, f"gallery:{gallery}", grant, source=source, gallery=gallery,
+                        source_name=source_name, quality_bar=quality_bar).user_id
     source = source or settings.enroll_source
     if not source:
         raise NoSourceError("no_source", "nothing to enroll: pass source, or set FACELEAD_ENROLL_SOURCE "
                             "to the drop folder or manifest")
-    run_id, actor = str(flow_run.id or f"local-{time.time_ns()}"), settings.user
+    run_id = str(flow_run.id or f"local-{time.time_ns()}")
     models = face_models(settings)
     ctx = BatchContext(gallery, run_id, models.recogniser.model_id, models.detector.model_id)
     refs, problems = collect_inputs(source, source_name, tuple(settings.image_roots))

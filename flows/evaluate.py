@@ -14,7 +14,8 @@ from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
 from facelead.evaluation import evaluate_embeddings
-from facelead.flows.runtime import dask_task_runner
+from facelead.flows.runtime import acting_user, dask_task_runner
+from facelead.policy import Action
 from facelead.refusal import Refusal
 from facelead.settings import Settings
 from facelead.tasks.batches import BatchContext
@@ -42,6 +43,7 @@ def evaluate(
     group_columns: list[str] | None = None,
     bootstrap: Annotated[int, Field(ge=0, le=5000)] = 200,
     candidates: Annotated[int, Field(ge=1, le=50)] = 20,
+    grant: str | None = None,
 ) -> EvaluationOutcome:
     """Detect, quality-check and embed a labeled set on Dask, then report verification,
     identification, failures to enroll and group differentials for each recogniser; store
@@ -56,8 +58,12 @@ def evaluate(
         group_columns: CSV columns that label demographic or other groups (sex, age band).
         bootstrap: Resamples of identities for the 95% intervals; 0 for none.
         candidates: Candidate list length for rank-k and FNIR (a mate beyond it is missed).
+        grant: Issued by facelead when a person starts the run; leave empty in the UI
+            (a run of the deployment acts as the operator console).
     """
     settings, log = Settings(), get_run_logger()
+    actor = acting_user(settings, Action.EVALUATE, f"dataset:{source}", grant, source=source, recognisers=recognisers,
+                        group_columns=group_columns, bootstrap=bootstrap, candidates=candidates).user_id
     labeled = read_labeled_set(Path(source), group_columns or [], tuple(settings.image_roots))
     hashed, unreadable = hash_inputs(labeled.refs)
     unique, repeats = split_new(hashed, set())
@@ -95,6 +101,6 @@ def evaluate(
                  results[-1].images, metrics["identification"]["cmc"][0])
     summary = write_report(folder, source, results)
     for record, calibration in records:
-        record_evaluation(settings.database_path, record, calibration, settings.user)
+        record_evaluation(settings.database_path, record, calibration, actor)
     create_markdown_artifact(summary.read_text(), key="evaluation-summary", description=str(folder))
     return EvaluationOutcome(report_id, summary, results)

@@ -10,6 +10,8 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
+from facelead.flows.runtime import acting_user
+from facelead.policy import Action
 from facelead.settings import Settings
 from facelead.tasks.persist import DB_TASK
 from facelead.warehouse import db
@@ -50,7 +52,7 @@ def previous_month(today: date) -> tuple[date, date]:
 
 
 @flow(name="oversight-report")
-def oversight_report(start: date | None = None, end: date | None = None) -> OversightReport:
+def oversight_report(start: date | None = None, end: date | None = None, grant: str | None = None) -> OversightReport:
     """Write ``<data>/reports/oversight-<start>-<end>.csv`` and a markdown artifact of the
     period's requests, denials, searches, releases, disputes and "no candidate" outcomes
     by offense code.
@@ -58,14 +60,17 @@ def oversight_report(start: date | None = None, end: date | None = None) -> Over
     Args:
         start: First day of the period (UTC); default the first of the previous month.
         end: First day after the period; default the first of this month.
+        grant: Issued by facelead when a person starts the run; leave empty in the UI
+            (a run of the deployment acts as the operator console).
     """
     settings = Settings()
+    actor = acting_user(settings, Action.REPORT, "reports", grant, start=start, end=end).user_id
     if start is None or end is None:
         month_start, month_end = previous_month(datetime.now(timezone.utc).date())
         start, end = start or month_start, end or month_end
     if end <= start:
         raise ValueError(f"the period must end after it starts ({start} to {end})")
-    rows = oversight_rows(settings.database_path, start, end, settings.user)
+    rows = oversight_rows(settings.database_path, start, end, actor)
     path = settings.data_dir / "reports" / f"oversight-{start}-{end}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as fh:

@@ -8,7 +8,9 @@ from typing import Annotated
 from prefect import flow
 from pydantic import Field
 
+from facelead.flows.runtime import acting_user
 from facelead.flows.search_probe import rank_gallery
+from facelead.policy import Action
 from facelead.settings import Settings
 from facelead.tasks.faces import embed_probe, face_models
 from facelead.tasks.persist import record_event, search_record
@@ -47,15 +49,17 @@ def compare(stored: list[dict], rerun: list[Ranked]) -> list[str]:
 
 
 @flow(name="rerun-search")
-def rerun_search(search_id: Annotated[str, Field(min_length=1)]) -> RerunReport:
+def rerun_search(search_id: Annotated[str, Field(min_length=1)], grant: str | None = None) -> RerunReport:
     """Search the same probe bytes and face with the same models, method and index build,
     against the gallery as it stood when the search ran (minus faces removed since), and
     report every difference from the stored candidates; the re-run is audited.
 
     Args:
         search_id: The past search to re-run (as printed by `facelead search`).
+        grant: Issued by facelead for this run (`facelead rerun`); a run without one is refused.
     """
     settings = Settings()
+    actor = acting_user(settings, Action.RERUN, f"search:{search_id}", grant, search_id=search_id).user_id
     record, build = search_record(settings.database_path, search_id)
     if record is None:
         raise WorkflowRefused("no_such_search", f"no search {search_id}")
@@ -73,6 +77,6 @@ def rerun_search(search_id: Annotated[str, Field(min_length=1)]) -> RerunReport:
     ranked, _ = rank_gallery(settings, record["gallery_id"], record["model_id"], probe.face.vector, record["k"],
                              build, record["created_at"])
     differences = compare(record["candidates"], ranked)
-    record_event(settings.database_path, settings.user, "search.rerun", f"search:{search_id}",
+    record_event(settings.database_path, actor, "search.rerun", f"search:{search_id}",
                  {"identical": not differences, "differences": differences})
     return RerunReport(search_id, ranked, differences)

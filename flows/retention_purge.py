@@ -8,6 +8,8 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
+from facelead.flows.runtime import acting_user
+from facelead.policy import Action
 from facelead.settings import Settings
 from facelead.tasks.persist import DB_TASK
 from facelead.warehouse import db
@@ -28,15 +30,20 @@ def purge_warehouse(db_path: Path, probe_days: int, sheets_dir: Path, actor: str
 
 
 @flow(name="retention-purge")
-def retention_purge() -> dict:
+def retention_purge(grant: str | None = None) -> dict:
     """Delete the faces, thumbnails, embeddings and images of subjects removed from every
     gallery, subjects left with none, and probe images older than the retention period.
 
     Searches stop returning removed faces when they are removed; this makes it final. The
     faces leave the ScaNN index at its next build; until then the serving index filters them.
+    An admin runs it with `facelead purge`; a run of the deployment acts as the operator console.
+
+    Args:
+        grant: Issued by facelead when an admin asks (`facelead purge`); leave empty in the UI.
     """
     settings = Settings()
-    counts = purge_warehouse(settings.database_path, settings.probe_retention_days, settings.sheets_dir, settings.user)
+    actor = acting_user(settings, Action.PURGE, "warehouse", grant).user_id
+    counts = purge_warehouse(settings.database_path, settings.probe_retention_days, settings.sheets_dir, actor)
     create_markdown_artifact("# Retention purge\n\n| | count |\n|---|---|\n"
                              + "".join(f"| {k} | {v} |\n" for k, v in counts.items()), key="retention-purge")
     return counts

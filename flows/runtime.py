@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 
+from typing import Any
+
 import dask
+from prefect.context import FlowRunContext
 from prefect.settings import get_current_settings
 from prefect_dask import DaskTaskRunner
 
+from facelead.access import User
+from facelead.policy import Action
 from facelead.settings import Settings
+from facelead.tasks.workflow import run_principal
 
 
 def share_prefect_api() -> str:
@@ -74,3 +80,13 @@ def dask_task_runner(settings: Settings | None = None) -> DaskTaskRunner:
             "preload": ["facelead.flows.worker_setup"],
         },
     )
+
+
+def acting_user(settings: Settings, action: Action, target: str, grant: str | None, **params: Any) -> User:
+    """Who this flow run acts for (``tasks.workflow.run_principal``): the user its grant
+    names for ``action`` with exactly ``params``, or, for a run of a deployment that carries
+    no grant, the operator console. Whether the run belongs to a deployment is read from the
+    run as the Prefect server recorded it, not from the environment."""
+    context = FlowRunContext.get()
+    from_deployment = bool(context and context.flow_run and context.flow_run.deployment_id)
+    return run_principal(settings, action, target, params, grant, from_deployment)

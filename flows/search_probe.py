@@ -13,10 +13,10 @@ import numpy as np
 from numpy.typing import NDArray
 from prefect import flow
 from prefect.artifacts import create_link_artifact, create_table_artifact
-from prefect.runtime import deployment
 from pydantic import Field
 
-from facelead.flows.runtime import dask_task_runner
+from facelead.flows.runtime import acting_user, dask_task_runner
+from facelead.policy import Action
 from facelead.settings import Settings
 from facelead.tasks.faces import embed_probe, face_models
 from facelead.tasks.index import ShardHits, merge_hits, search_shard, shard_rows
@@ -85,15 +85,19 @@ def search_probe(
     k: Annotated[int, Field(ge=K_MIN, le=K_MAX)] = 20,
     face_index: Annotated[int | None, Field(ge=0)] = None,
     quality_override: Annotated[str | None, Field(min_length=1, pattern=r"\S")] = None,
+    grant: str | None = None,
 ) -> SearchOutcome:
-    """Run an approved request once: rank its gallery's faces against its probe's face;
-    persist, audit, write the sheet. The actor is the configured user, an analyst; a run
-    started from the deployment (the Prefect UI) runs for the analyst who filed the request.
+    """Run an approved request once, for the analyst who filed it: rank its gallery's faces
+    against its probe's face; persist, audit, write the sheet.
 
-    The probe is never enrolled. A request that is not approved or has run already, a
-    user who may not search, a probe changed since the request, no face, a probe below
-    the quality bar without an override reason, or an empty gallery: the refusal is
-    audited and raised (AccessDenied, WorkflowRefused or SearchRefused).
+    The run acts for the user its grant names; facelead issues the grant when that
+    analyst asks for the search (`facelead search`). A run without a valid grant (the
+    Prefect UI's Run button, a direct call) is refused and audited. The probe is never
+    enrolled. A request that is not approved, was approved too long ago, has run already
+    or was filed by someone else, a user who may not search, a probe changed since the
+    request, no face, a probe below the quality bar without an override reason, or an
+    empty gallery: the refusal is audited and raised (AccessDenied, WorkflowRefused or
+    SearchRefused).
 
     Args:
         request_id: The approved search request to run (`facelead request` prints it).
@@ -102,12 +106,13 @@ def search_probe(
             (highest score first); needed when the probe shows several faces.
         quality_override: Why a probe below the quality bar must be searched anyway;
             stored, audited and printed on the candidate sheet.
+        grant: Issued by facelead for this run; a run without one is refused.
     """
     settings = Settings()
     db_path, search_id = settings.database_path, str(uuid.uuid4())
-    signed_in = None if deployment.id else settings.user  # a deployment run has nobody signed in
-    request = runnable_request(db_path, signed_in, request_id)
-    actor = signed_in or request["requested_by"]
+    actor = acting_user(settings, Action.SEARCH, f"request:{request_id}", grant, request_id=request_id, k=k,
+                        face_index=face_index, quality_override=quality_override).user_id
+    request = runnable_request(db_path, actor, request_id, settings.security.approval_days)
     probe, case_number, gallery = request["probe_path"], request["case_number"], request["gallery_id"]
     models = face_models(settings)
     model_id = models.recogniser.model_id

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from facelead import LEAD_NOTICE
 from facelead.tasks.sheet import sheet_html
-from facelead.tasks.workflow import EXPORT_ROLES, acting_as_any
+from facelead.policy import Action
+from facelead.tasks.workflow import authorize
 from facelead.warehouse import db
 
 MANIFEST = "MANIFEST.sha256"
@@ -42,7 +43,7 @@ def export_case(db_path: Path, actor: str, case_number: str, out_dir: Path) -> P
     (with the manifest's hash); returns the folder. Supervisors and auditors only."""
     at = datetime.now(timezone.utc)
     with db.open_db(db_path) as conn:
-        acting_as_any(conn, actor, EXPORT_ROLES, "case.export", f"case:{case_number}")
+        authorize(conn, actor, Action.EXPORT, f"case:{case_number}")
         records = db.case_records(conn, case_number)
         sheets = {row["search_id"]: sheet_html(conn, row["search_id"]) for row in records["searches"]}
         folder = out_dir / f"case-{''.join(c if c.isalnum() or c in '-_' else '_' for c in case_number)}-{at:%Y%m%dT%H%M%SZ}"

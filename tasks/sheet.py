@@ -12,7 +12,8 @@ from prefect import task
 from facelead import LEAD_NOTICE
 from facelead.evaluation import chance_candidates
 from facelead.tasks.persist import DB_TASK
-from facelead.tasks.workflow import viewer_may
+from facelead.policy import Action
+from facelead.tasks.workflow import WorkflowRefused, audited, authorize
 from facelead.warehouse import db
 
 _TEMPLATES = jinja2.Environment(
@@ -70,5 +71,9 @@ def view_sheet(db_path: Path, search_id: str, sheets_dir: Path, actor: str) -> P
     """The sheet of a past search for an analyst, reviewer, supervisor or auditor; audited as
     ``sheet.view`` (refusals too). It never shows anyone's determination."""
     with db.open_db(db_path) as conn:
-        viewer_may(conn, actor, search_id)
+        target = f"search:{search_id}"
+        with audited(conn, actor, Action.SHEET_VIEW, target):
+            if db.search_summary(conn, search_id) is None:
+                raise WorkflowRefused("no_such_search", f"no search {search_id}")
+        authorize(conn, actor, Action.SHEET_VIEW, target)
         return render_to(conn, search_id, sheets_dir, actor, "sheet.view")

@@ -1,23 +1,37 @@
-"""The investigative workflow's controls: users, requests, approvals, blind review.
+"""The investigative workflow's controls: sign-in, users, requests, approvals, flow-run
+grants, blind review.
 
-Each function opens the warehouse, checks who may act, writes and audits in one
-transaction. A refusal raises AccessDenied (who may not) or WorkflowRefused (what may
-not happen now), and is audited too. Flows and the CLI call these directly.
+``authorize`` is the one place a user is checked against the policy table
+(``facelead.policy``); ``audited`` is the one place a refusal is written to the audit log.
+Each function opens the warehouse, checks, writes and audits in one transaction. A
+refusal raises AccessDenied (who may not) or WorkflowRefused (what may not happen now).
+The CLI and the flows call these.
 """
 
 from __future__ import annotations
 
+import inspect
+import time
 import uuid
-from datetime import date, datetime, timezone
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
+from prefect import Flow
+
+from facelead import grants
 from facelead.access import (
-    AccessDenied, User, check_roles, hash_token, new_salt, new_token, require, token_matches)
+    AccessDenied, User, check_secret, check_user_id, clean_name, hash_token, new_salt, new_token, secret_matches)
 from facelead.models.image import sha256_hex
+from facelead.policy import CONSOLE, Action, check_roles, permits
 from facelead.refusal import Refusal
+from facelead.settings import SecuritySettings, Settings
 from facelead.warehouse import db
 
 NO_CANDIDATE = None  # a determination that no candidate is the probe's person
+LOCAL_ADDRESS = "local"  # where a command-line sign-in comes from, for rate limiting
 
 
 class WorkflowRefused(Refusal, ValueError):
@@ -32,95 +46,147 @@ def _user(row: dict) -> User:
     return User(row["user_id"], row["display_name"], frozenset(row["roles"]), row["certified_until"], row["disabled"])
 
 
-def _refuse(conn, actor: str, action: str, target: str, exc: AccessDenied | WorkflowRefused, details: dict) -> None:
-    with db.transaction(conn):
-        db.append_audit(conn, actor, f"{action}.refused", target, {**details, "reason": exc.reason, "detail": exc.detail})
+@contextmanager
+def audited(conn, actor: str, action: str, target: str, details: Mapping[str, Any] | None = None) -> Iterator[None]:
+    """Any Refusal raised in the block is appended to the audit log as ``<action>.refused``
+    (the claimed actor cleaned of control characters and cut to length), then re-raised."""
+    try:
+        yield
+    except Refusal as exc:
+        with db.transaction(conn):
+            db.append_audit(conn, clean_name(actor), f"{action}.refused", target,
+                            {**(details or {}), "reason": exc.reason, "detail": exc.detail})
+        raise
 
 
-SHEET_ROLES = ("analyst", "reviewer", "supervisor", "auditor")
-EXPORT_ROLES = ("supervisor", "auditor")
+def authorize(conn, user_id: str, action: Action, target: str, details: Mapping[str, Any] | None = None) -> User:
+    """The user, if the policy lets them do ``action`` now; else the refusal is audited and raised."""
+    with audited(conn, user_id, action, target, details):
+        if user_id == CONSOLE.user_id:
+            user = CONSOLE
+        else:
+            row = db.get_user(conn, user_id)
+            if row is None:
+                raise AccessDenied("unknown_user", f"no user {clean_name(user_id)!r}")
+            user = _user(row)
+        refusal = permits(user, action, _today())
+        if refusal is not None:
+            raise refusal
+    return user
 
 
-def acting_as_any(conn, user_id: str, roles: tuple[str, ...], action: str, target: str,
-                  details: dict | None = None) -> User:
-    """The user, if they may act now in any of ``roles``; otherwise the refusal is audited and raised."""
-    row = db.get_user(conn, user_id)
-    refusal = AccessDenied("unknown_user", f"no user {user_id!r}")
-    if row is not None:
-        user = _user(row)
-        held = [role for role in roles if role in user.roles]
-        if not held and len(roles) > 1:
-            refusal = AccessDenied("role", f"user {user_id} holds none of the roles that may do this: {', '.join(roles)}")
-        for role in held or (roles if len(roles) == 1 else ()):  # one role asked for: require() says it is missing
-            try:
-                require(user, role, _today())
-                return user
-            except AccessDenied as exc:
-                refusal = exc
-    _refuse(conn, user_id, action, target, refusal, details or {})
-    raise refusal
-
-
-def viewer_may(conn, user_id: str, search_id: str) -> User:
-    """The user, if they may view the search's sheet (any of SHEET_ROLES, in force); else audited refusal."""
-    target = f"search:{search_id}"
-    if db.search_summary(conn, search_id) is None:
-        refusal = WorkflowRefused("no_such_search", f"no search {search_id}")
-        _refuse(conn, user_id, "sheet.view", target, refusal, {})
-        raise refusal
-    return acting_as_any(conn, user_id, SHEET_ROLES, "sheet.view", target)
-
-
-def authenticate(db_path: Path, user_id: str, token: str) -> User:
-    """The user whose personal token this is; a wrong token or unknown user is audited and refused."""
+def authorized(db_path: Path, user_id: str, action: Action, target: str) -> User:
+    """``authorize`` on its own connection, for a check before work starts."""
     with db.open_db(db_path) as conn:
-        row = db.get_user(conn, user_id)
-        if row is None or not token_matches(token, row["token_salt"], row["token_hash"]):
-            exc = AccessDenied("token", f"unknown user or wrong token for {user_id!r}")
-            _refuse(conn, user_id, "auth", f"user:{user_id}", exc, {})
-            raise exc
+        return authorize(conn, user_id, action, target)
+
+
+def sign_in(db_path: Path, user_id: str, secret: str, limits: SecuritySettings, address: str = LOCAL_ADDRESS) -> User:
+    """The user whose own secret this is. Unknown user, wrong secret and no secret set yet
+    take the same time and give the same answer; too many recent failures for the name or
+    from the address are refused before the secret is checked. Every refusal is audited."""
+    claimed, target = clean_name(user_id), f"user:{clean_name(user_id)}"
+    with db.open_db(db_path) as conn:
+        with audited(conn, claimed, "auth", target, {"address": address}):
+            since = db.now() - timedelta(minutes=limits.sign_in_window_minutes)
+            by_user, by_address = db.recent_sign_in_failures(conn, claimed, address, since)
+            if by_user >= limits.max_failures_per_user or by_address >= limits.max_failures_per_address:
+                raise AccessDenied("rate_limited", f"too many failed sign-ins for {claimed!r} or from {address}; "
+                                                   f"try again in {limits.sign_in_window_minutes:.0f} minutes")
+            row = db.get_user(conn, user_id)
+            stored = (row["token_salt"], row["token_hash"]) if row and row["token_hash"] else None
+            if not secret_matches(secret, stored):
+                with db.transaction(conn):
+                    db.record_sign_in_failure(conn, claimed, address)
+                raise AccessDenied("sign_in", f"unknown user or wrong secret for {claimed!r}")
         return _user(row)
 
 
+def _code_record(limits: SecuritySettings) -> tuple[str, dict]:
+    """A fresh enrollment code and what is stored of it (salt, scrypt hash, expiry)."""
+    code, salt = new_token(), new_salt()
+    return code, {"salt": salt, "hash": hash_token(code, salt),
+                  "expires_at": db.now() + timedelta(hours=limits.enrollment_code_hours)}
+
+
 def add_user(db_path: Path, actor: str | None, user_id: str, display_name: str, roles: list[str],
-             certified_until: date | None) -> str:
-    """Create a user and return their token (shown once, stored only hashed).
+             certified_until: date | None, limits: SecuritySettings) -> str:
+    """Create a user; return their one-time enrollment code, with which they set their own
+    secret (``set_secret``) before it expires. Only its hash is stored.
 
     The first user of a database must be an admin and needs no actor; after that only an
     admin may add users.
     """
     role_set = check_roles(roles)
+    check_user_id(user_id)
+    if user_id == CONSOLE.user_id:
+        raise WorkflowRefused("reserved", f"{user_id!r} is the Prefect console's identity, not a person's")
     with db.open_db(db_path) as conn:
         bootstrap = db.count_users(conn) == 0
         if bootstrap and "admin" not in role_set:
             raise WorkflowRefused("bootstrap", "the first user must hold the admin role")
         if not bootstrap and not actor:
             raise AccessDenied("sign_in", "only a signed-in user with the admin role may add users")
-        creator = user_id if bootstrap else acting_as_any(conn, actor, ("admin",), "user.add", f"user:{user_id}").user_id
+        creator = user_id if bootstrap else authorize(conn, actor, Action.USER_ADMIN, f"user:{user_id}").user_id
         if db.get_user(conn, user_id) is not None:
             raise WorkflowRefused("exists", f"user {user_id!r} exists already")
-        token, salt = new_token(), new_salt()
+        code, stored = _code_record(limits)
         with db.transaction(conn):
             db.insert_user(conn, {
                 "user_id": user_id, "display_name": display_name, "roles": sorted(role_set),
-                "certified_until": certified_until, "token_salt": salt, "token_hash": hash_token(token, salt),
-                "created_at": db.now(), "created_by": creator})
+                "certified_until": certified_until, "code_salt": stored["salt"], "code_hash": stored["hash"],
+                "code_expires_at": stored["expires_at"], "created_at": db.now(), "created_by": creator})
             db.append_audit(conn, creator, "user.add", f"user:{user_id}", {
                 "display_name": display_name, "roles": sorted(role_set),
-                "certified_until": certified_until.isoformat() if certified_until else None, "bootstrap": bootstrap})
-        return token
+                "certified_until": certified_until.isoformat() if certified_until else None, "bootstrap": bootstrap,
+                "code_expires_at": stored["expires_at"]})
+        return code
+
+
+def reset_user(db_path: Path, actor: str, user_id: str, limits: SecuritySettings) -> str:
+    """An admin's reset: a new enrollment code for ``user_id``, whose current secret stops working."""
+    with db.open_db(db_path) as conn:
+        authorize(conn, actor, Action.USER_ADMIN, f"user:{user_id}")
+        code, stored = _code_record(limits)
+        with db.transaction(conn):
+            with audited(conn, actor, "user.reset", f"user:{user_id}"):
+                if not db.set_enrollment_code(conn, user_id, stored["salt"], stored["hash"], stored["expires_at"]):
+                    raise WorkflowRefused("no_such_user", f"no enabled user {user_id!r}")
+            db.append_audit(conn, actor, "user.reset", f"user:{user_id}", {"code_expires_at": stored["expires_at"]})
+        return code
+
+
+def set_secret(db_path: Path, user_id: str, proof: str, new_secret: str, limits: SecuritySettings,
+               address: str = LOCAL_ADDRESS) -> None:
+    """Set the user's own secret. ``proof`` is their unexpired enrollment code (first time,
+    or after an admin's reset) or their current secret (rotation). A wrong proof counts as a
+    failed sign-in; the code is spent once used."""
+    check_secret(new_secret)
+    with db.open_db(db_path) as conn:
+        row = db.get_user(conn, user_id)
+    code = (row["code_salt"], row["code_hash"]) if row and row["code_hash"] else None
+    by_code = code is not None and row["code_expires_at"] >= db.now() and secret_matches(proof, code)
+    if not by_code:
+        sign_in(db_path, user_id, proof, limits, address)  # rotation: the current secret, rate-limited and audited
+    salt = new_salt()
+    with db.open_db(db_path) as conn, audited(conn, user_id, "user.secret", f"user:{user_id}"):
+        with db.transaction(conn):
+            if not db.set_secret(conn, user_id, salt, hash_token(new_secret, salt)):
+                raise AccessDenied("disabled", f"user {user_id} is disabled")
+            db.append_audit(conn, user_id, "user.secret", f"user:{user_id}",
+                            {"with": "enrollment code" if by_code else "current secret"})
 
 
 def list_users(db_path: Path, actor: str) -> list[dict]:
     with db.open_db(db_path) as conn:
-        acting_as_any(conn, actor, ("admin",), "user.list", "users")
+        authorize(conn, actor, Action.USER_ADMIN, "users")
         return db.list_users(conn)
 
 
 def disable_user(db_path: Path, actor: str, user_id: str, reason: str) -> None:
     with db.open_db(db_path) as conn:
-        acting_as_any(conn, actor, ("admin",), "user.disable", f"user:{user_id}")
-        with db.transaction(conn):
+        authorize(conn, actor, Action.USER_ADMIN, f"user:{user_id}")
+        with audited(conn, actor, "user.disable", f"user:{user_id}"), db.transaction(conn):
             if not db.disable_user(conn, user_id):
                 raise WorkflowRefused("no_such_user", f"no enabled user {user_id!r}")
             db.append_audit(conn, actor, "user.disable", f"user:{user_id}", {"reason": reason})
@@ -130,9 +196,10 @@ def file_request(db_path: Path, actor: str, case_number: str, offense_code: str,
                  probe: Path, gallery_id: str, permitted_offenses: list[str]) -> str:
     """File a search request for ``probe``; returns its id. Refusals are audited."""
     details = {"case_number": case_number, "offense_code": offense_code, "probe": str(probe), "gallery_id": gallery_id}
+    target = f"case:{case_number}"
     with db.open_db(db_path) as conn:
-        acting_as_any(conn, actor, ("analyst",), "request", f"case:{case_number}", details)
-        try:
+        authorize(conn, actor, Action.REQUEST, target, details)
+        with audited(conn, actor, Action.REQUEST, target, details):
             missing = [name for name, value in (("case number", case_number), ("offense code", offense_code),
                                                 ("justification", justification)) if not value.strip()]
             if missing:
@@ -144,9 +211,6 @@ def file_request(db_path: Path, actor: str, case_number: str, offense_code: str,
                 digest = sha256_hex(probe.read_bytes())
             except OSError as exc:
                 raise WorkflowRefused("probe", f"{probe}: cannot read the probe ({exc.strerror or exc})") from exc
-        except WorkflowRefused as exc:
-            _refuse(conn, actor, "request", f"case:{case_number}", exc, details)
-            raise
         request_id = str(uuid.uuid4())
         with db.transaction(conn):
             db.insert_request(conn, {
@@ -160,21 +224,18 @@ def file_request(db_path: Path, actor: str, case_number: str, offense_code: str,
 
 def decide_request(db_path: Path, actor: str, request_id: str, approve: bool, reason: str) -> None:
     """A supervisor other than the requester approves or denies a pending request."""
-    action = "request.approve" if approve else "request.deny"
+    action = Action.APPROVE if approve else Action.DENY
     target = f"request:{request_id}"
     with db.open_db(db_path) as conn:
-        acting_as_any(conn, actor, ("supervisor",), action, target)
+        authorize(conn, actor, action, target)
         request = db.get_request(conn, request_id)
-        try:
+        with audited(conn, actor, action, target):
             if request is None:
                 raise WorkflowRefused("no_such_request", f"no request {request_id}")
             if request["requested_by"] == actor:
                 raise WorkflowRefused("self_approval", f"{actor} filed request {request_id} and cannot decide it")
             if request["decision"] is not None:
                 raise WorkflowRefused("decided", f"request {request_id} was {request['decision']} already")
-        except WorkflowRefused as exc:
-            _refuse(conn, actor, action, target, exc, {})
-            raise
         with db.transaction(conn):
             db.decide_request(conn, request_id, "approved" if approve else "denied", actor, reason)
             db.append_audit(conn, actor, action, target, {"case_number": request["case_number"], "reason": reason})
@@ -200,22 +261,28 @@ def claim_request(conn, request_id: str, search_id: str) -> dict:
     return request
 
 
-def runnable_request(db_path: Path, actor: str | None, request_id: str) -> dict:
-    """The request an analyst may search now, checked before any work; refusals are audited.
-
-    ``actor`` None: nobody signed in (a run started from a Prefect deployment), so the
-    search runs on behalf of the analyst who filed the request, who must still be one.
-    """
+def runnable_request(db_path: Path, actor: str, request_id: str, approval_days: float) -> dict:
+    """The request ``actor`` may search now: approved within ``approval_days``, not run, and
+    filed by ``actor`` (a request is its filer's). Checked before any work; refusals are audited."""
     target = f"request:{request_id}"
-    with db.open_db(db_path) as conn:
-        request = db.get_request(conn, request_id)
-        actor = actor or (request["requested_by"] if request else "unknown")
-        acting_as_any(conn, actor, ("analyst",), "search", target)
-        try:
-            return _check_runnable(request, request_id)
-        except WorkflowRefused as exc:
-            _refuse(conn, actor, "search", target, exc, {})
-            raise
+    with db.open_db(db_path) as conn, audited(conn, actor, Action.SEARCH, target):
+        request = _check_runnable(db.get_request(conn, request_id), request_id)
+        if request["decided_at"] + timedelta(days=approval_days) < db.now():
+            raise WorkflowRefused("approval_expired", f"request {request_id} was approved on "
+                                  f"{request['decided_at']:%Y-%m-%d}; approvals last {approval_days:g} days: file it again")
+        if request["requested_by"] != actor:
+            raise WorkflowRefused("not_filer", f"request {request_id} was filed by {request['requested_by']}; "
+                                               "only its filer may run it")
+        return request
+
+
+def _outcome(recorded: dict[str, dict]) -> str:
+    """'released', 'disputed', 'awaiting review' or 'awaiting determination'."""
+    if "analyst" not in recorded:
+        return "awaiting determination"
+    if "reviewer" not in recorded:
+        return "awaiting review"
+    return "released" if recorded["analyst"]["face_id"] == recorded["reviewer"]["face_id"] else "disputed"
 
 
 def record_determination(db_path: Path, actor: str, search_id: str, rank: int | None) -> str:
@@ -228,17 +295,15 @@ def record_determination(db_path: Path, actor: str, search_id: str, rank: int | 
     target = f"search:{search_id}"
     with db.open_db(db_path) as conn:
         search = db.search_summary(conn, search_id)
-        try:
+        with audited(conn, actor, Action.DETERMINE, target):
             if search is None:
                 raise WorkflowRefused("no_such_search", f"no search {search_id}")
-        except WorkflowRefused as exc:
-            _refuse(conn, actor, "determination", target, exc, {})
-            raise
         stage = "analyst" if search["actor"] == actor else "reviewer"
-        acting_as_any(conn, actor, (stage,), "determination", target, {"stage": stage})
+        action = Action.DETERMINE if stage == "analyst" else Action.REVIEW
+        authorize(conn, actor, action, target, {"stage": stage})
         recorded = db.determinations(conn, search_id)
         face_id = NO_CANDIDATE if rank is None else db.candidate_at_rank(conn, search_id, rank)
-        try:
+        with audited(conn, actor, action, target, {"stage": stage}):
             if stage == "analyst" and "analyst" in recorded:
                 raise WorkflowRefused("own_search", f"{actor} ran search {search_id} and recorded a determination; "
                                                     "its review needs a different reviewer")
@@ -248,12 +313,7 @@ def record_determination(db_path: Path, actor: str, search_id: str, rank: int | 
                 raise WorkflowRefused("analyst_first", f"search {search_id} awaits the analyst's determination")
             if rank is not None and face_id is None:
                 raise WorkflowRefused("no_such_rank", f"search {search_id} has no candidate at rank {rank}")
-        except WorkflowRefused as exc:
-            _refuse(conn, actor, "determination", target, exc, {"stage": stage})
-            raise
-        outcome = "awaiting review"
-        if stage == "reviewer":
-            outcome = "released" if recorded["analyst"]["face_id"] == face_id else "disputed"
+        outcome = _outcome({**recorded, stage: {"face_id": face_id}})
         with db.transaction(conn):
             db.insert_determination(conn, search_id, stage, actor, face_id)
             db.append_audit(conn, actor, "determination", target, {
@@ -263,24 +323,62 @@ def record_determination(db_path: Path, actor: str, search_id: str, rank: int | 
         return outcome
 
 
+def review_outcome(db_path: Path, search_id: str) -> str:
+    """'released', 'disputed', 'awaiting review' or 'awaiting determination'."""
+    with db.open_db(db_path, read_only=True) as conn:
+        return _outcome(db.determinations(conn, search_id))
+
+
 def auditor_query(db_path: Path, actor: str, sql: str) -> tuple[list[str], list[tuple]]:
     """Run an auditor's SQL on a read-only connection; the query itself is audited first.
 
     Raises AccessDenied for non-auditors and db.QueryRefused for anything that would write.
     """
     with db.open_db(db_path) as conn:
-        acting_as_any(conn, actor, ("auditor",), "audit.query", "database", {"sql": sql})
+        authorize(conn, actor, Action.AUDIT_QUERY, "database", {"sql": sql})
         with db.transaction(conn):
             db.append_audit(conn, actor, "audit.query", "database", {"sql": sql})
     return db.read_only_query(db_path, sql)
 
 
-def review_outcome(db_path: Path, search_id: str) -> str:
-    """'released', 'disputed', 'awaiting review' or 'awaiting determination'."""
-    with db.open_db(db_path, read_only=True) as conn:
-        recorded = db.determinations(conn, search_id)
-    if "analyst" not in recorded:
-        return "awaiting determination"
-    if "reviewer" not in recorded:
-        return "awaiting review"
-    return "released" if recorded["analyst"]["face_id"] == recorded["reviewer"]["face_id"] else "disputed"
+def grant_for(settings: Settings, user_id: str, action: Action, flow: Flow, params: Mapping[str, Any]) -> str:
+    """A grant for one run of ``flow`` (doing ``action``) by ``user_id`` with ``params``: bound
+    to every parameter the run gets, defaults included. The caller has authorized the user;
+    the grant key is made on first use."""
+    bound = inspect.signature(flow.fn).bind(**params)
+    bound.apply_defaults()
+    granted = {name: value for name, value in bound.arguments.items() if name != "grant"}
+    key = grants.read_key(settings.grant_key_path, create=True)
+    return grants.issue(key, user_id, action, granted, settings.security.grant_seconds, time.time())
+
+
+def run_principal(settings: Settings, action: Action, target: str, params: Mapping[str, Any], grant: str | None,
+                  from_deployment: bool) -> User:
+    """Who a flow run acts for: the user of a valid, unspent grant for exactly this action
+    and these parameters (spent now); with no grant, a run of a deployment acts as the
+    operator console. Either is then checked against the policy. A direct call without a
+    grant, a forged, expired, mismatched or replayed grant, or a console run of an action
+    the console may not do is refused and audited."""
+    claimed = grants.claimed_user(grant) if grant else CONSOLE.user_id if from_deployment else "anonymous"
+    with db.open_db(settings.database_path) as conn:
+        with audited(conn, claimed or "anonymous", action, target, {"grant": bool(grant), "deployment": from_deployment}):
+            if grant:
+                verified = grants.verify(grants.read_key(settings.grant_key_path, create=False), grant, action, params,
+                                         time.time())
+                with db.transaction(conn):
+                    if not db.spend_grant(conn, verified.nonce, verified.user_id, action):
+                        raise grants.GrantRefused("grant_spent", "the run's grant has started a run already")
+                user_id = verified.user_id
+            elif from_deployment:
+                user_id = CONSOLE.user_id
+            else:
+                raise grants.GrantRefused("no_grant", f"{action.value} acts for a person: start it through facelead, "
+                                                      "which signs the person in and grants the run")
+        return authorize(conn, user_id, action, target)
+
+
+def run_flow_for(settings: Settings, user_id: str, action: Action, target: str, flow: Flow, **params: Any) -> Any:
+    """Run ``flow`` for ``user_id`` with ``params``: the policy check first (audited when it
+    refuses), then under a grant for exactly this run, which the flow verifies and spends."""
+    authorized(settings.database_path, user_id, action, target)
+    return flow(**params, grant=grant_for(settings, user_id, action, flow, params))

@@ -61,15 +61,49 @@ TEST_PEOPLE = {  # user id: (roles, certified until)
 }
 
 
+def add_person(db_path: Path, actor: str | None, user_id: str, roles: list[str], certified: date | None) -> str:
+    """Add a user as an admin would and set their own secret with the enrollment code, as
+    they would; returns the secret."""
+    from facelead.settings import SecuritySettings
+    from facelead.tasks.workflow import add_user, set_secret
+
+    code = add_user(db_path, actor, user_id, user_id, roles, certified, SecuritySettings())
+    secret = f"secret of {user_id}"
+    set_secret(db_path, user_id, code, secret, SecuritySettings())
+    return secret
+
+
 @pytest.fixture(scope="session")
 def people(settings) -> dict[str, str]:
-    """Users of the test database and their tokens; FACELEAD_USER is analyst.test."""
-    from facelead.tasks.workflow import add_user
-
-    tokens = {"admin.test": add_user(settings.database_path, None, "admin.test", "Admin Test", ["admin"], None)}
+    """Users of the test database and their own secrets; FACELEAD_USER is analyst.test."""
+    secrets = {"admin.test": add_person(settings.database_path, None, "admin.test", ["admin"], None)}
     for user_id, (roles, certified) in TEST_PEOPLE.items():
-        tokens[user_id] = add_user(settings.database_path, "admin.test", user_id, user_id, roles, certified)
-    return tokens
+        secrets[user_id] = add_person(settings.database_path, "admin.test", user_id, roles, certified)
+    return secrets
+
+
+def as_user(user_id: str, action, flow, **params):
+    """Run ``flow`` with ``params`` under a grant for ``user_id``, as facelead starts a run for
+    a signed-in person (the flow itself checks the policy)."""
+    from facelead.settings import Settings
+    from facelead.tasks.workflow import grant_for
+
+    return flow(**params, grant=grant_for(Settings(), user_id, action, flow, params))
+
+
+def run_search(request_id: str, user: str = "analyst.test", **params):
+    """``search_probe`` of ``request_id`` for ``user`` (by default the fixtures' filer)."""
+    from facelead.flows.search_probe import search_probe
+    from facelead.policy import Action
+
+    return as_user(user, Action.SEARCH, search_probe, request_id=request_id, **params)
+
+
+def enroll_as_admin(flow, **params):
+    """An enrollment run (``flow`` may carry other options) for admin.test."""
+    from facelead.policy import Action
+
+    return as_user("admin.test", Action.ENROLL, flow, **params)
 
 
 @pytest.fixture(scope="session")
@@ -129,7 +163,7 @@ def _bad_inputs(folder: Path, sample_jpeg: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def enrolled(faces_dev, settings, dask_runner, models, tmp_path_factory) -> EnrolledSet:
+def enrolled(faces_dev, settings, people, dask_runner, models, tmp_path_factory) -> EnrolledSet:
     from facelead.flows.enroll_gallery import enroll_gallery
 
     rows = list(csv.DictReader((faces_dev / "labels.csv").open()))
@@ -154,7 +188,7 @@ def enrolled(faces_dev, settings, dask_runner, models, tmp_path_factory) -> Enro
         writer.writerows([f"bad/{name}", "S-BAD", "faces-dev", ""] for name in bad)
         writer.writerow(["bad/undated.jpg", "S-BAD", "faces-dev", "last tuesday"])
         writer.writerows([f"below-bar/{name}", "S-BELOW-BAR", "faces-dev", ""] for name in below_bar)
-    summary = enroll_gallery.with_options(task_runner=dask_runner)(source=str(manifest), gallery="dev")
+    summary = enroll_as_admin(enroll_gallery.with_options(task_runner=dask_runner), source=str(manifest), gallery="dev")
     return EnrolledSet(manifest, probes, len(gallery), bad, below_bar, summary)
 
 

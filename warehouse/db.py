@@ -364,6 +364,35 @@ def list_users(conn: duckdb.DuckDBPyConnection) -> list[dict]:
     return _dicts(conn.execute(query("list_users")))
 
 
+def set_secret(conn: duckdb.DuckDBPyConnection, user_id: str, salt: bytes, hashed: bytes) -> bool:
+    """Store the user's own secret and spend their enrollment code; False if no enabled user."""
+    return conn.execute(query("set_secret"), {"user_id": user_id, "salt": salt, "hash": hashed, "at": now()}
+                        ).fetchone() is not None
+
+
+def set_enrollment_code(conn: duckdb.DuckDBPyConnection, user_id: str, salt: bytes, hashed: bytes,
+                        expires_at: datetime) -> bool:
+    """A fresh enrollment code for the user, whose secret stops working; False if no enabled user."""
+    return conn.execute(query("set_enrollment_code"), {
+        "user_id": user_id, "salt": salt, "hash": hashed, "expires_at": expires_at}).fetchone() is not None
+
+
+def record_sign_in_failure(conn: duckdb.DuckDBPyConnection, claimed_user: str, address: str) -> None:
+    conn.execute(query("insert_sign_in_failure"), [claimed_user, address, now()])
+
+
+def recent_sign_in_failures(conn: duckdb.DuckDBPyConnection, claimed_user: str, address: str,
+                            since: datetime) -> tuple[int, int]:
+    """(failures for the claimed user, failures from the address) since ``since``."""
+    return conn.execute(query("recent_sign_in_failures"), {
+        "claimed_user": claimed_user, "address": address, "since": since}).fetchone()
+
+
+def spend_grant(conn: duckdb.DuckDBPyConnection, nonce: str, user_id: str, action: str) -> bool:
+    """Mark a grant spent; False if it was spent before (a replay)."""
+    return conn.execute(query("spend_grant"), [nonce, user_id, action, now()]).fetchone() is not None
+
+
 def disable_user(conn: duckdb.DuckDBPyConnection, user_id: str) -> bool:
     """True if the user was enabled and now is not."""
     return conn.execute(query("disable_user"), [now(), user_id]).fetchone() is not None

@@ -15,9 +15,9 @@ import pytest
 from PIL import Image
 
 from facelead.flows.enroll_gallery import enroll_gallery
-from facelead.flows.search_probe import search_probe
 from facelead.tasks.search import SearchRefused
 from facelead.warehouse import db
+from fixtures import run_search, enroll_as_admin
 
 
 def _counts(settings) -> dict[str, int]:
@@ -28,7 +28,7 @@ def _counts(settings) -> dict[str, int]:
 def test_every_left_out_photo_finds_its_person_at_rank_1(enrolled, approved):
     assert len(enrolled.probes) >= 10
     for probe, person in enrolled.probes:
-        outcome = search_probe(request_id=approved(probe, "TEST-LOO"), k=5)
+        outcome = run_search(approved(probe, "TEST-LOO"), k=5)
         assert outcome.candidates[0].subject_id == person, f"{probe.name}: rank 1 was {outcome.candidates[0]}"
         assert [c.rank for c in outcome.candidates] == [1, 2, 3, 4, 5]
         assert outcome.sheet.is_file()
@@ -64,7 +64,7 @@ def test_bad_inputs_are_recorded_with_reasons_and_the_rest_enrolled(enrolled, se
 
 def test_rerunning_the_same_input_adds_nothing(enrolled, settings, dask_runner):
     before = _counts(settings)
-    again = enroll_gallery.with_options(task_runner=dask_runner)(source=str(enrolled.manifest), gallery="dev")
+    again = enroll_as_admin(enroll_gallery.with_options(task_runner=dask_runner), source=str(enrolled.manifest), gallery="dev")
     after = _counts(settings)
     assert again.enrolled == 0
     for table in ("images", "faces", "embeddings", "enrollments", "refusals", "subjects"):
@@ -75,7 +75,7 @@ def test_rerunning_the_same_input_adds_nothing(enrolled, settings, dask_runner):
 def test_probe_is_never_enrolled_and_every_search_is_audited(enrolled, settings, approved):
     probe, _ = enrolled.probes[0]
     before = _counts(settings)
-    outcome = search_probe(request_id=approved(probe, "TEST-PROBE"), k=3)
+    outcome = run_search(approved(probe, "TEST-PROBE"), k=3)
     after = _counts(settings)
     assert after["images"] == before["images"] and after["enrollments"] == before["enrollments"]
     digest = hashlib.sha256(probe.read_bytes()).hexdigest()
@@ -92,7 +92,7 @@ def test_a_probe_without_a_face_is_refused_and_audited(enrolled, settings, tmp_p
     blank = tmp_path / "blank.jpg"
     Image.fromarray(np.full((240, 320, 3), 90, np.uint8)).save(blank)
     with pytest.raises(SearchRefused, match="no face"):
-        search_probe(request_id=approved(blank, "TEST-BLANK"), k=5)
+        run_search(approved(blank, "TEST-BLANK"), k=5)
     with db.open_db(settings.database_path, read_only=True) as conn:
         last = db.audit_rows(conn)[-1]
     assert (last.action, last.target) == ("search.refused", "case:TEST-BLANK") and '"no_face"' in last.details
@@ -103,7 +103,7 @@ def test_k_outside_2_to_50_is_refused_by_the_flow(enrolled, settings, approved):
     searches = _counts(settings)["searches"]
     for k in (1, 51):
         with pytest.raises(Exception, match="k"):
-            search_probe(request_id=approved(probe, "TEST-K"), k=k)
+            run_search(approved(probe, "TEST-K"), k=k)
     assert _counts(settings)["searches"] == searches
 
 
@@ -139,13 +139,13 @@ def test_a_probe_with_several_faces_asks_which_and_the_analyst_chooses(enrolled,
     probe = faces_dev / "multi" / "obama_and_biden.jpg"
     request = approved(probe, "TEST-MULTI")
     with pytest.raises(SearchRefused, match=r"\d+ faces; say which to search \(--face N\): face 1: .*; face 2: ") as asked:
-        search_probe(request_id=request, k=3)
+        run_search(request, k=3)
     assert asked.value.reason == "choose_face"
-    first = search_probe(request_id=request, k=3, face_index=0)  # the same request, now that the analyst chose
-    second = search_probe(request_id=approved(probe, "TEST-MULTI"), k=3, face_index=1)
+    first = run_search(request, k=3, face_index=0)  # the same request, now that the analyst chose
+    second = run_search(approved(probe, "TEST-MULTI"), k=3, face_index=1)
     assert {first.candidates[0].subject_id, second.candidates[0].subject_id} == {"obama", "biden"}
     with pytest.raises(SearchRefused, match="face 10 asked for"):
-        search_probe(request_id=approved(probe, "TEST-MULTI"), k=3, face_index=9)
+        run_search(approved(probe, "TEST-MULTI"), k=3, face_index=9)
 
 
 def _artifacts(key):
@@ -163,7 +163,7 @@ def test_enrollment_reports_its_progress_and_ends_with_a_summary_artifact(enroll
 
 
 def test_a_search_ends_with_a_table_of_ids_and_scores_and_a_link_to_its_sheet(enrolled, approved):
-    outcome = search_probe(request_id=approved(enrolled.probes[7][0], "TEST-ARTIFACTS"), k=4)
+    outcome = run_search(approved(enrolled.probes[7][0], "TEST-ARTIFACTS"), k=4)
     [table] = [a for a in _artifacts("search-candidates") if outcome.search_id in (a.description or "")]
     rows = json.loads(table.data) if isinstance(table.data, str) else table.data
     assert [set(r) for r in rows] == [{"rank", "score", "subject_id", "face_id"}] * 4  # no face images

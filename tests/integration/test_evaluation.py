@@ -16,6 +16,7 @@ from facelead.models.faces import load
 from facelead.models.image import decode_image
 from facelead.models.manifest import MANIFEST_DIR
 from facelead.warehouse import db
+from fixtures import run_search
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +103,6 @@ def test_a_group_with_too_few_pairs_is_flagged(evaluated):
 
 
 def test_the_calibration_is_monotone_bounded_and_reaches_the_candidate_sheet(evaluated, enrolled, approved, models, settings):
-    from facelead.flows.search_probe import search_probe
 
     outcome, _ = evaluated
     with db.open_db(settings.database_path, read_only=True) as conn:
@@ -112,7 +112,7 @@ def test_the_calibration_is_monotone_bounded_and_reaches_the_candidate_sheet(eva
     assert np.all(np.diff(impostor) >= 0)
     chances = [chance_probability(impostor, s)[0] for s in np.linspace(-1, 1, 101)]
     assert all(0 < c <= 1 for c in chances) and all(a >= b for a, b in zip(chances, chances[1:]))
-    result = search_probe(request_id=approved(enrolled.probes[5][0], "EVAL-SHEET"), k=3)
+    result = run_search(approved(enrolled.probes[5][0], "EVAL-SHEET"), k=3)
     html = result.sheet.read_text()
     assert html.count("expected chance candidates at this score in a gallery of") == 3
     assert calibration["source"] in html

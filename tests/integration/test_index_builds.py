@@ -10,9 +10,10 @@ from facelead.flows import build_index as build_module
 from facelead.flows.build_index import build_index
 from facelead.flows.enroll_gallery import enroll_gallery
 from facelead.flows.rerun_search import rerun_search
-from facelead.flows.search_probe import search_probe
 from facelead.tasks.persist import remove_subject
 from facelead.warehouse import db
+from facelead.policy import Action
+from fixtures import run_search, as_user, enroll_as_admin
 
 GALLERY = "indexed"
 
@@ -20,7 +21,7 @@ GALLERY = "indexed"
 @pytest.fixture(scope="module")
 def indexed(enrolled, dask_runner):
     """The faces-dev gallery enrolled again under its own id, so these tests may change it."""
-    enroll_gallery.with_options(task_runner=dask_runner)(source=str(enrolled.manifest), gallery=GALLERY)
+    enroll_as_admin(enroll_gallery.with_options(task_runner=dask_runner), source=str(enrolled.manifest), gallery=GALLERY)
     return enrolled
 
 
@@ -32,7 +33,7 @@ def index_everything(monkeypatch):
 
 
 def _search(approved, probe, **kwargs):
-    outcome = search_probe(request_id=approved(probe, "TEST-INDEX", GALLERY), k=10, **kwargs)
+    outcome = run_search(approved(probe, "TEST-INDEX", GALLERY), k=10, **kwargs)
     return [(c.face_id, round(c.score, 4)) for c in outcome.candidates], outcome
 
 
@@ -62,7 +63,7 @@ def test_indexed_search_equals_exact_search_and_is_recorded(indexed, settings, m
 def test_a_rerun_gives_the_same_candidates(indexed, approved):
     probe, _ = indexed.probes[0]
     candidates, outcome = _search(approved, probe)
-    report = rerun_search(search_id=outcome.search_id)
+    report = as_user("analyst.test", Action.RERUN, rerun_search, search_id=outcome.search_id)
     assert report.identical and [(c.face_id, round(c.score, 4)) for c in report.candidates] == candidates
     assert candidates == _search(approved, probe)[0]
 
@@ -96,11 +97,11 @@ def test_faces_enrolled_after_the_build_are_searched_as_a_delta(indexed, setting
     _, earlier = _search(approved, probe)
     manifest = tmp_path / "late.csv"
     manifest.write_text(f"image_path,subject_id\n{probe},late-arrival\n")
-    enroll_gallery.with_options(task_runner=dask_runner)(source=str(manifest), gallery=GALLERY)
+    enroll_as_admin(enroll_gallery.with_options(task_runner=dask_runner), source=str(manifest), gallery=GALLERY)
     _, outcome = _search(approved, probe)
     assert outcome.candidates[0].subject_id == "late-arrival"
     assert _stored(settings, outcome.search_id)[2] == 1
-    assert rerun_search(search_id=earlier.search_id).identical  # the gallery as it stood then
+    assert as_user("analyst.test", Action.RERUN, rerun_search, search_id=earlier.search_id).identical  # the gallery as it stood then
 
 
 def test_a_removed_subject_is_never_returned(indexed, settings, monkeypatch, approved):

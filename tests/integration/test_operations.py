@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from facelead.warehouse import db
-from fixtures import api_url, distinct_copies
+from fixtures import api_url, distinct_copies, enroll_as_admin
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -137,8 +137,8 @@ def test_enrollment_runs_on_a_dask_cluster_started_by_hand(hand_started_cluster,
     address, _ = hand_started_cluster
     monkeypatch.setenv("FACELEAD_DASK__ADDRESS", address)
     monkeypatch.setenv("FACELEAD_DASK__IMAGES_PER_TASK", "2")
-    summary = enroll_gallery.with_options(task_runner=dask_task_runner(Settings()))(
-        source=str(tmp_path / "photos"), gallery="hand-started-cluster")
+    summary = enroll_as_admin(enroll_gallery.with_options(task_runner=dask_task_runner(Settings())),
+                              source=str(tmp_path / "photos"), gallery="hand-started-cluster")
     assert summary.enrolled == photos == _faces(settings.database_path, "hand-started-cluster", models.recogniser.model_id)
     with Client(address) as client:
         executed = client.run(lambda dask_worker: dask_worker.state.transition_counter)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import html
 import json
 
@@ -11,7 +12,6 @@ from PIL import Image
 
 from facelead.expectations.quality import validate
 from facelead.flows.enroll_gallery import enroll_gallery
-from facelead.flows.search_probe import search_probe
 from facelead.models import degrade
 from facelead.models.faces import load, measure_face
 from facelead.models.image import decode_image
@@ -19,6 +19,7 @@ from facelead.tasks.search import SearchRefused
 from facelead.warehouse import db
 
 from degraded import below_bar_inputs, detected_inter_eye_px
+from fixtures import enroll_as_admin, run_search
 
 POSE = {"head tilted", "head turned", "head nodded up or down"}
 
@@ -124,7 +125,7 @@ def test_a_changed_gallery_bar_rechecks_what_an_earlier_bar_refused(faces_dev, m
     below_bar_inputs(tmp_path / "in", faces_dev, models)
     manifest = tmp_path / "small.csv"
     manifest.write_text("image_path,subject_id\nin/small.jpg,S-SMALL\n")
-    run = enroll_gallery.with_options(task_runner=dask_runner)
+    run = functools.partial(enroll_as_admin, enroll_gallery.with_options(task_runner=dask_runner))
     first = run(source=str(manifest), gallery="dev-bar")
     again = run(source=str(manifest), gallery="dev-bar")
     lowered = run(source=str(manifest), gallery="dev-bar",
@@ -151,7 +152,7 @@ def test_a_probe_below_the_bar_is_refused_listing_its_failed_checks(dark_probe, 
     with db.open_db(settings.database_path, read_only=True) as conn:
         searches = db.table_counts(conn)["searches"]
     with pytest.raises(SearchRefused, match="probe below the quality bar: .*too dark") as refused:
-        search_probe(request_id=approved(probe, "TEST-DARK"), k=5)
+        run_search(approved(probe, "TEST-DARK"), k=5)
     assert refused.value.reason == "probe_quality"
     with db.open_db(settings.database_path, read_only=True) as conn:
         last = db.audit_rows(conn)[-1]
@@ -168,7 +169,7 @@ def test_a_probe_below_the_bar_is_refused_listing_its_failed_checks(dark_probe, 
 def test_an_override_reason_lets_the_search_run_and_is_stored_audited_and_printed(dark_probe, settings, approved):
     probe, _ = dark_probe
     reason = "only frame of the suspect; requested by Det. Ruiz"
-    outcome = search_probe(request_id=approved(probe, "TEST-OVERRIDE"), k=5, quality_override=reason)
+    outcome = run_search(approved(probe, "TEST-OVERRIDE"), k=5, quality_override=reason)
     with db.open_db(settings.database_path, read_only=True) as conn:
         stored = conn.execute("SELECT quality_failures, quality_override, quality_check_id FROM searches "
                               "WHERE search_id = ?", [outcome.search_id]).fetchone()
@@ -185,12 +186,12 @@ def test_an_override_reason_lets_the_search_run_and_is_stored_audited_and_printe
 def test_a_blank_override_reason_is_no_override(dark_probe, approved):
     probe, _ = dark_probe
     with pytest.raises(Exception, match="quality_override"):
-        search_probe(request_id=approved(probe, "TEST-BLANK-OVERRIDE"), k=5, quality_override="  ")
+        run_search(approved(probe, "TEST-BLANK-OVERRIDE"), k=5, quality_override="  ")
 
 
 def test_a_probe_that_meets_the_bar_needs_no_override_and_records_its_verdict(enrolled, settings, approved):
     probe, person = enrolled.probes[1]
-    outcome = search_probe(request_id=approved(probe, "TEST-GOOD-PROBE"), k=3,
+    outcome = run_search(approved(probe, "TEST-GOOD-PROBE"), k=3,
                            quality_override="not needed")
     with db.open_db(settings.database_path, read_only=True) as conn:
         stored = conn.execute("SELECT quality_failures, quality_override FROM searches WHERE search_id = ?",

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from facelead import LEAD_NOTICE
-from facelead.flows.search_probe import search_probe
+from fixtures import run_search
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 NOTICE_RED = np.array([0xB0, 0x00, 0x20])
@@ -26,7 +26,7 @@ def _chromium(*args: str, profile) -> subprocess.CompletedProcess:
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (scripts/setup installs Debian's chromium as root)")
 def test_the_sheet_renders_with_its_notice(enrolled, approved, tmp_path):
     probe, _ = enrolled.probes[0]
-    outcome = search_probe(request_id=approved(probe, "TEST-RENDER"), k=3)
+    outcome = run_search(approved(probe, "TEST-RENDER"), k=3)
     url = outcome.sheet.absolute().as_uri()
     dom = _chromium("--dump-dom", url, profile=tmp_path / "profile").stdout
     assert dom.count(LEAD_NOTICE) == 2 and "TEST-RENDER" in dom

@@ -12,13 +12,15 @@ import pytest
 from facelead import LEAD_NOTICE
 from facelead.access import AccessDenied
 from facelead.cli import main
-from facelead.flows.search_probe import search_probe
+from facelead.policy import Action
 from facelead.tasks.disclosure import export_case
 from facelead.tasks.sheet import view_sheet
+from facelead.settings import SecuritySettings
 from facelead.tasks.workflow import (
-    WorkflowRefused, add_user, auditor_query, authenticate, decide_request, disable_user, file_request, record_determination,
-    review_outcome, runnable_request)
+    WorkflowRefused, add_user, auditor_query, authorized, decide_request, disable_user, file_request,
+    record_determination, review_outcome, sign_in)
 from facelead.warehouse import db
+from fixtures import as_user, run_search
 
 
 def _last_audit(settings, action_prefix: str):
@@ -31,28 +33,36 @@ def _file(settings, probe, case="WF-1", user="analyst.test", offense=None, justi
                         probe, "dev", settings.offense_codes)
 
 
-def test_tokens_are_kept_only_as_salted_slow_hashes(people, settings):
-    token = people["analyst.test"]
-    assert authenticate(settings.database_path, "analyst.test", token).user_id == "analyst.test"
+LIMITS = SecuritySettings()
+
+
+def test_secrets_are_kept_only_as_salted_slow_hashes(people, settings):
+    secret = people["analyst.test"]
+    assert sign_in(settings.database_path, "analyst.test", secret, LIMITS).user_id == "analyst.test"
     with db.open_db(settings.database_path, read_only=True) as conn:
         row = db.get_user(conn, "analyst.test")
-    assert token.encode() not in row["token_hash"] and len(row["token_salt"]) == 16
-    with pytest.raises(AccessDenied, match="wrong token"):
-        authenticate(settings.database_path, "analyst.test", token[:-1] + "x")
+    assert secret.encode() not in row["token_hash"] and len(row["token_salt"]) == 16
+    with pytest.raises(AccessDenied, match="wrong secret"):
+        sign_in(settings.database_path, "analyst.test", secret[:-1] + "x", LIMITS)
     assert _last_audit(settings, "auth").action == "auth.refused"
 
 
 def test_the_first_user_must_be_an_admin_and_later_only_admins_add_users(tmp_path, people, settings):
     fresh = tmp_path / "fresh.duckdb"
     with pytest.raises(WorkflowRefused, match="admin"):
-        add_user(fresh, None, "ana", "Ana", ["analyst"], date(2099, 1, 1))
-    add_user(fresh, None, "root", "Root", ["admin"], None)
+        add_user(fresh, None, "ana", "Ana", ["analyst"], date(2099, 1, 1), LIMITS)
+    add_user(fresh, None, "root", "Root", ["admin"], None, LIMITS)
     with pytest.raises(AccessDenied, match="signed-in user with the admin role"):
-        add_user(fresh, None, "ana", "Ana", ["analyst"], date(2099, 1, 1))
+        add_user(fresh, None, "ana", "Ana", ["analyst"], date(2099, 1, 1), LIMITS)
     with pytest.raises(AccessDenied, match="admin role"):
-        add_user(settings.database_path, "supervisor.test", "sneaky", "Sneaky", ["admin"], None)
+        add_user(settings.database_path, "supervisor.test", "sneaky", "Sneaky", ["admin"], None, LIMITS)
     with pytest.raises(ValueError, match="unknown role"):
-        add_user(fresh, "root", "bob", "Bob", ["detective"], None)
+        add_user(fresh, "root", "bob", "Bob", ["detective"], None, LIMITS)
+    for bad in ("ana\x1fadmin", "ana|x", "", "x" * 65, "operator console"):
+        with pytest.raises(ValueError, match="user id"):
+            add_user(fresh, "root", bad, "Bad", ["analyst"], None, LIMITS)
+    with pytest.raises(WorkflowRefused, match="console"):
+        add_user(fresh, "root", "operator-console", "Console", ["operator"], None, LIMITS)
 
 
 def test_a_request_needs_a_permitted_offense_and_a_justification(enrolled, people, settings):
@@ -67,7 +77,7 @@ def test_a_request_needs_a_permitted_offense_and_a_justification(enrolled, peopl
 
 
 def test_the_requester_cannot_approve_their_own_request(enrolled, people, settings):
-    add_user(settings.database_path, "admin.test", "dual.test", "Dual", ["analyst", "supervisor"], date(2099, 1, 1))
+    add_user(settings.database_path, "admin.test", "dual.test", "Dual", ["analyst", "supervisor"], date(2099, 1, 1), LIMITS)
     request = _file(settings, enrolled.probes[0][0], user="dual.test")
     with pytest.raises(WorkflowRefused, match="cannot decide"):
         decide_request(settings.database_path, "dual.test", request, True, "mine")
@@ -80,64 +90,65 @@ def test_only_an_approved_request_runs_and_only_once(enrolled, people, settings)
     probe = enrolled.probes[0][0]
     pending = _file(settings, probe)
     with pytest.raises(WorkflowRefused, match="pending"):
-        search_probe(request_id=pending, k=3)
+        run_search(pending, k=3)
     denied = _file(settings, probe)
     decide_request(settings.database_path, "supervisor.test", denied, False, "not a violent felony")
     with pytest.raises(WorkflowRefused, match="denied"):
-        search_probe(request_id=denied, k=3)
+        run_search(denied, k=3)
     decide_request(settings.database_path, "supervisor.test", pending, True, "ok")
     with pytest.raises(WorkflowRefused, match="already"):
         decide_request(settings.database_path, "supervisor.test", pending, False, "changed my mind")
-    outcome = search_probe(request_id=pending, k=3)
+    outcome = run_search(pending, k=3)
     with pytest.raises(WorkflowRefused, match="run already"):
-        search_probe(request_id=pending, k=3)
+        run_search(pending, k=3)
     assert json.loads(_last_audit(settings, "search").details)["reason"] == "already_run"
     with db.open_db(settings.database_path, read_only=True) as conn:
         assert db.get_request(conn, pending)["search_id"] == outcome.search_id
         assert db.search_summary(conn, outcome.search_id)["request_id"] == pending
 
 
-def test_expired_disabled_or_uncertified_users_cannot_search_or_review(enrolled, people, settings, approved, monkeypatch):
+def test_expired_disabled_or_uncertified_users_cannot_search_or_review(enrolled, people, settings, approved):
     request = approved(enrolled.probes[1][0], "WF-EXPIRED")
     with pytest.raises(AccessDenied, match="expired"):
-        runnable_request(settings.database_path, "expired.test", request)
-    monkeypatch.setenv("FACELEAD_USER", "expired.test")
+        authorized(settings.database_path, "expired.test", Action.SEARCH, f"request:{request}")
     with pytest.raises(AccessDenied, match="expired"):
-        search_probe(request_id=request, k=3)
-    monkeypatch.setenv("FACELEAD_USER", "analyst.test")
-    outcome = search_probe(request_id=request, k=3)
+        run_search(request, user="expired.test", k=3)
+    outcome = run_search(request, k=3)
     record_determination(settings.database_path, "analyst.test", outcome.search_id, 1)
     with pytest.raises(AccessDenied, match="expired"):
         record_determination(settings.database_path, "expired.test", outcome.search_id, 1)
     with pytest.raises(AccessDenied, match="reviewer role"):
         record_determination(settings.database_path, "supervisor.test", outcome.search_id, 1)
-    add_user(settings.database_path, "admin.test", "leaver.test", "Leaver", ["analyst"], date(2099, 1, 1))
+    add_user(settings.database_path, "admin.test", "leaver.test", "Leaver", ["analyst"], date(2099, 1, 1), LIMITS)
     disable_user(settings.database_path, "admin.test", "leaver.test", "left the unit")
     with pytest.raises(AccessDenied, match="disabled"):
-        runnable_request(settings.database_path, "leaver.test", request)
+        authorized(settings.database_path, "leaver.test", Action.SEARCH, f"request:{request}")
 
 
-def test_a_run_started_from_the_deployment_searches_for_the_analyst_who_filed_the_request(
-        enrolled, people, settings, monkeypatch):
+def test_a_request_runs_only_for_its_filer_and_only_while_its_approval_lasts(enrolled, people, settings):
     probe = enrolled.probes[4][0]
-    request = _file(settings, probe, case="WF-DEPLOYED", user="analyst2.test")
+    request = _file(settings, probe, case="WF-FILER", user="analyst2.test")
     decide_request(settings.database_path, "supervisor.test", request, True, "ok")
-    monkeypatch.setenv("PREFECT__RUNTIME__DEPLOYMENT__ID", "00000000-0000-0000-0000-000000000001")
-    monkeypatch.setenv("FACELEAD_USER", "auditor.test")  # the worker's account plays no part
-    outcome = search_probe(request_id=request, k=3)
+    with pytest.raises(WorkflowRefused, match="only its filer"):
+        run_search(request, user="analyst.test", k=3)
+    refused = _last_audit(settings, "search")
+    assert (refused.action, refused.actor, json.loads(refused.details)["reason"]) == (
+        "search.refused", "analyst.test", "not_filer")
+    stale = _file(settings, probe, case="WF-STALE")
+    decide_request(settings.database_path, "supervisor.test", stale, True, "ok")
+    with db.open_db(settings.database_path) as conn:  # approved eight days ago
+        conn.execute("UPDATE requests SET decided_at = decided_at - INTERVAL 8 DAY WHERE request_id = ?", [stale])
+    with pytest.raises(WorkflowRefused, match="approvals last 7 days"):
+        run_search(stale, k=3)
+    assert json.loads(_last_audit(settings, "search").details)["reason"] == "approval_expired"
+    outcome = run_search(request, user="analyst2.test", k=3)
     with db.open_db(settings.database_path, read_only=True) as conn:
         assert db.search_summary(conn, outcome.search_id)["actor"] == "analyst2.test"
-    add_user(settings.database_path, "admin.test", "mover.test", "Mover", ["analyst"], date(2099, 1, 1))
-    left_behind = _file(settings, probe, case="WF-DEPLOYED-2", user="mover.test")
-    decide_request(settings.database_path, "supervisor.test", left_behind, True, "ok")
-    disable_user(settings.database_path, "admin.test", "mover.test", "moved to another unit")
-    with pytest.raises(AccessDenied, match="disabled"):
-        search_probe(request_id=left_behind, k=3)
 
 
 def test_blind_review_releases_only_when_both_agree(enrolled, people, settings, approved):
-    agreed = search_probe(request_id=approved(enrolled.probes[2][0], "WF-AGREE"), k=3)
-    disputed = search_probe(request_id=approved(enrolled.probes[3][0], "WF-DISPUTE"), k=3)
+    agreed = run_search(approved(enrolled.probes[2][0], "WF-AGREE"), k=3)
+    disputed = run_search(approved(enrolled.probes[3][0], "WF-DISPUTE"), k=3)
     db_path = settings.database_path
     with pytest.raises(WorkflowRefused, match="awaits the analyst"):
         record_determination(db_path, "reviewer.test", agreed.search_id, 1)
@@ -155,7 +166,7 @@ def test_blind_review_releases_only_when_both_agree(enrolled, people, settings, 
 
 
 def test_every_sheet_view_is_audited_and_never_shows_a_determination(enrolled, people, settings, approved):
-    outcome = search_probe(request_id=approved(enrolled.probes[4][0], "WF-SHEET"), k=3)
+    outcome = run_search(approved(enrolled.probes[4][0], "WF-SHEET"), k=3)
     record_determination(settings.database_path, "analyst.test", outcome.search_id, 1)
     path = view_sheet(settings.database_path, outcome.search_id, settings.sheets_dir, "reviewer.test")
     view = _last_audit(settings, "sheet.view")
@@ -175,8 +186,8 @@ def test_the_cli_takes_the_token_from_the_environment_never_the_command_line(enr
     assert main(args) == 0
     request_id = capsys.readouterr().out.split()[1]
     monkeypatch.setenv("FACELEAD_TOKEN", people["supervisor.test"])
-    assert main(["approve", request_id]) == 3  # FACELEAD_USER is still analyst.test: wrong token for them
-    assert "wrong token" in capsys.readouterr().err
+    assert main(["approve", request_id]) == 3  # FACELEAD_USER is still analyst.test: wrong secret for them
+    assert "wrong secret" in capsys.readouterr().err
     monkeypatch.setenv("FACELEAD_USER", "supervisor.test")
     assert main(["approve", request_id, "--reason", "homicide"]) == 0
     with pytest.raises(SystemExit):
@@ -187,7 +198,7 @@ def test_the_cli_takes_the_token_from_the_environment_never_the_command_line(enr
 
 
 def test_auditors_read_through_a_connection_that_cannot_write(enrolled, people, settings, approved):
-    outcome = search_probe(request_id=approved(enrolled.probes[5][0], "WF-AUDIT"), k=3)
+    outcome = run_search(approved(enrolled.probes[5][0], "WF-AUDIT"), k=3)
     columns, rows = auditor_query(settings.database_path, "auditor.test",
                                   f"SELECT case_number, offense_code, requested_by, approved_by, searched_by, outcome "
                                   f"FROM search_history WHERE search_id = '{outcome.search_id}'")
@@ -208,8 +219,8 @@ def test_auditors_read_through_a_connection_that_cannot_write(enrolled, people, 
 
 def test_a_case_exports_as_one_hashed_packet_with_every_search_and_determination(enrolled, people, settings, approved,
                                                                                   tmp_path):
-    first = search_probe(request_id=approved(enrolled.probes[6][0], "WF-PACKET"), k=3)
-    second = search_probe(request_id=approved(enrolled.probes[7][0], "WF-PACKET"), k=3)
+    first = run_search(approved(enrolled.probes[6][0], "WF-PACKET"), k=3)
+    second = run_search(approved(enrolled.probes[7][0], "WF-PACKET"), k=3)
     record_determination(settings.database_path, "analyst.test", first.search_id, 1)
     record_determination(settings.database_path, "reviewer.test", first.search_id, 1)
     record_determination(settings.database_path, "analyst.test", second.search_id, None)
@@ -246,13 +257,12 @@ def test_the_oversight_report_counts_each_outcome_by_offense(enrolled, people, s
     released = file_request(db_path, "analyst2.test", "WF-OVERSIGHT", codes[1], "threat call", probe, "dev", codes)
     decide_request(db_path, "supervisor.test", released, True, "ok")
     file_request(db_path, "analyst2.test", "WF-OVERSIGHT", codes[2], "unidentified patient", probe, "dev", codes)
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("FACELEAD_USER", "analyst2.test")
-        outcome = search_probe(request_id=released, k=3)
+    outcome = run_search(released, user="analyst2.test", k=3)
     record_determination(db_path, "analyst2.test", outcome.search_id, None)
     record_determination(db_path, "reviewer.test", outcome.search_id, None)
     today = datetime.now(timezone.utc).date()
-    report = oversight_report(start=today.replace(day=1), end=date.fromordinal(today.toordinal() + 1))
+    report = as_user("auditor.test", Action.REPORT, oversight_report, start=today.replace(day=1),
+                     end=date.fromordinal(today.toordinal() + 1))
     rows = {row["offense_code"]: row for row in csv.DictReader(report.csv_path.open())}
     threat, deceased = rows[codes[1]], rows[codes[2]]
     assert (int(threat["requests"]), int(threat["denied"]), int(threat["searches"]), int(threat["released"]),

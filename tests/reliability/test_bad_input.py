@@ -16,6 +16,7 @@ from PIL import Image
 from facelead.models.align import roll_degrees
 from facelead.models.image import decode_image
 from facelead.warehouse import db
+from fixtures import enroll_as_admin
 
 GALLERY = "reliability-bad-input"
 HOSTILE_SUBJECT = "O'Brien\"; DROP TABLE subjects;--"
@@ -101,7 +102,7 @@ def batch(faces_dev, settings, dask_runner, tmp_path_factory):
         writer.writerow(["../outside.jpg", "S-TRAVERSAL"])
         writer.writerow([str(work / "outside.jpg"), "S-ABSOLUTE"])
         writer.writerow(["escape.jpg", "S-SYMLINK"])
-    summary = enroll_gallery.with_options(task_runner=dask_runner)(source=str(manifest), gallery=GALLERY)
+    summary = enroll_as_admin(enroll_gallery.with_options(task_runner=dask_runner), source=str(manifest), gallery=GALLERY)
     with db.open_db(settings.database_path, read_only=True) as conn:
         refused = {Path(r[0]).name if r[2] != "outside_image_roots" else r[3]: (r[1], r[2], r[4]) for r in conn.execute(
             "SELECT source_path, sha256, reason, subject_id, detail FROM refusals WHERE gallery_id = ?", [GALLERY]).fetchall()}

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from facelead.warehouse import db
-from fixtures import distinct_copies
+from fixtures import distinct_copies, enroll_as_admin, run_search
 
 
 def _chain_ok(settings) -> bool:
@@ -56,8 +56,8 @@ def test_a_dask_worker_killed_mid_enrollment_loses_and_duplicates_nothing(hand_s
 
     killer = threading.Thread(target=kill_a_worker_once_a_batch_is_done)
     killer.start()
-    summary = enroll_gallery.with_options(task_runner=dask_task_runner(Settings()))(
-        source=str(tmp_path / "photos"), gallery="worker-killed")
+    summary = enroll_as_admin(enroll_gallery.with_options(task_runner=dask_task_runner(Settings())),
+                              source=str(tmp_path / "photos"), gallery="worker-killed")
     killer.join()
     assert done_at_kill and done_at_kill[0] < batches, "the worker was not killed during the run"
     with db.open_db(settings.database_path, read_only=True) as conn:
@@ -122,14 +122,13 @@ def _unwritable(folder: Path):
 def test_an_unwritable_index_folder_is_a_clear_error_and_the_old_index_keeps_serving(
         enrolled, dask_runner, settings, models, approved, monkeypatch):
     from facelead.flows.build_index import IndexBuildError, build_index
-    from facelead.flows.search_probe import search_probe
 
     monkeypatch.setenv("FACELEAD_INDEX__EXACT_BELOW", "0")
     serving = build_index.with_options(task_runner=dask_runner)(gallery="dev")
     with _unwritable(settings.index_dir):
         with pytest.raises(IndexBuildError, match="cannot write a new index build here.*serving index is unchanged"):
             build_index.with_options(task_runner=dask_runner)(gallery="dev")
-        outcome = search_probe(request_id=approved(enrolled.probes[6][0], "REL-UNWRITABLE"), k=3)
+        outcome = run_search(approved(enrolled.probes[6][0], "REL-UNWRITABLE"), k=3)
     with db.open_db(settings.database_path, read_only=True) as conn:
         used = conn.execute("SELECT index_build_id FROM searches WHERE search_id = ?", [outcome.search_id]).fetchone()[0]
         active = db.active_build(conn, "dev", models.recogniser.model_id)["build_id"]

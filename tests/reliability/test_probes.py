@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from facelead.warehouse import db
+from fixtures import run_search
 
 KEPT = ("images", "faces", "embeddings", "enrollments", "subjects")
 
@@ -13,10 +14,9 @@ def _counts(settings) -> dict[str, int]:
 
 
 def test_a_probe_already_in_the_gallery_is_searched_and_never_enrolled(enrolled, approved, settings):
-    from facelead.flows.search_probe import search_probe
 
     path, subject = enrolled.manifest.read_text().splitlines()[1].split(",")[:2]
     before = _counts(settings)
-    outcome = search_probe(request_id=approved(path, "REL-IN-GALLERY"), k=3)
+    outcome = run_search(approved(path, "REL-IN-GALLERY"), k=3)
     assert outcome.candidates[0].subject_id == subject and outcome.candidates[0].score > 0.99
     assert _counts(settings) == before

@@ -1,2 +1,4 @@
-INSERT INTO users (user_id, display_name, roles, certified_until, token_salt, token_hash, created_at, created_by)
-VALUES ($user_id, $display_name, $roles, $certified_until, $token_salt, $token_hash, $created_at, $created_by);
+INSERT INTO users (user_id, display_name, roles, certified_until, code_salt, code_hash, code_expires_at,
+                   created_at, created_by)
+VALUES ($user_id, $display_name, $roles, $certified_until, $code_salt, $code_hash, $code_expires_at,
+        $created_at, $created_by);

@@ -1,0 +1,150 @@
+"""The policy below every entry point, as an attacker would try it: each action by each
+role (and by nobody, an unknown name, a disabled user, an expired certification), through
+the service's check and through a flow run's grant; every refusal audited."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date
+
+import pytest
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from facelead import grants
+from facelead.access import AccessDenied
+from facelead.flows.build_index import build_index
+from facelead.flows.enroll_gallery import enroll_gallery
+from facelead.flows.evaluate import evaluate
+from facelead.flows.oversight_report import oversight_report
+from facelead.flows.rerun_search import rerun_search
+from facelead.flows.retention_purge import retention_purge
+from facelead.flows.search_probe import search_probe
+from facelead.policy import CONSOLE, POLICY, ROLES, Action
+from facelead.settings import SecuritySettings, Settings
+from facelead.tasks.workflow import add_user, authorized, disable_user, grant_for, run_principal
+from facelead.warehouse import db
+
+LIMITS = SecuritySettings()
+SPECIAL = {"disabled.p": (["analyst", "admin", "auditor", "operator", "supervisor", "reviewer"], date(2099, 1, 1)),
+           "expired.p": (["analyst", "reviewer"], date(2020, 1, 1))}
+
+
+@pytest.fixture(scope="module")
+def office(tmp_path_factory):
+    """Settings of a fresh data folder with one user per role, a disabled and an expired one."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("policy"))
+    db_path = settings.database_path
+    add_user(db_path, None, "admin.p", "Admin", ["admin"], None, LIMITS)
+    for role in ROLES:
+        if role != "admin":
+            add_user(db_path, "admin.p", f"{role}.p", role, [role], date(2099, 1, 1), LIMITS)
+    for user_id, (roles, certified) in SPECIAL.items():
+        add_user(db_path, "admin.p", user_id, user_id, roles, certified, LIMITS)
+    disable_user(db_path, "admin.p", "disabled.p", "left")
+    return settings
+
+
+def _last_audit(settings):
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        return db.audit_rows(conn)[-1]
+
+
+CLAIMS = [f"{role}.p" for role in ROLES] + ["disabled.p", "expired.p", "nobody.p", "", "ev\x1fil\nname" + "x" * 200]
+
+
+def _allowed(claim: str, action: Action) -> bool:
+    role = claim.removesuffix(".p")
+    return role in ROLES and role in POLICY[action]
+
+
+@pytest.mark.parametrize("action", list(Action))
+def test_the_service_check_allows_exactly_what_the_policy_says_and_audits_each_refusal(office, action):
+    for claim in CLAIMS:
+        target = f"test:{action.value}"
+        if _allowed(claim, action):
+            assert authorized(office.database_path, claim, action, target).user_id == claim
+            continue
+        with pytest.raises(AccessDenied):
+            authorized(office.database_path, claim, action, target)
+        row = _last_audit(office)
+        assert (row.action, row.target) == (f"{action.value}.refused", target), claim
+        assert row.actor.isprintable() and len(row.actor) <= 64  # a claimed name never plants a control character
+
+
+FLOW_ACTIONS = [Action.SEARCH, Action.RERUN, Action.ENROLL, Action.BUILD, Action.PURGE, Action.EVALUATE,
+                Action.REPORT]
+
+
+@pytest.mark.parametrize("action", FLOW_ACTIONS)
+def test_a_flow_run_acts_only_for_a_granted_user_the_policy_allows(office, action):
+    params = {"thing": action.value}
+    for claim in [f"{role}.p" for role in ROLES] + ["disabled.p", "expired.p", "nobody.p"]:
+        grant = grants.issue(grants.read_key(office.grant_key_path, create=True), claim, action, params, 60, time.time())
+        if _allowed(claim, action):
+            assert run_principal(office, action, "t", params, grant, from_deployment=False).user_id == claim
+            continue
+        with pytest.raises(AccessDenied):
+            run_principal(office, action, "t", params, grant, from_deployment=False)
+        assert _last_audit(office).action == f"{action.value}.refused"
+    if "console" in POLICY[action]:
+        assert run_principal(office, action, "t", params, None, from_deployment=True) == CONSOLE
+    else:  # the Prefect UI's Run button on a flow that acts for a person
+        with pytest.raises(AccessDenied, match="console"):
+            run_principal(office, action, "t", params, None, from_deployment=True)
+        assert (_last_audit(office).actor, _last_audit(office).action) == (CONSOLE.user_id, f"{action.value}.refused")
+
+
+def _grant_refusal(office, action, params, grant) -> str:
+    with pytest.raises(grants.GrantRefused) as refused:
+        run_principal(office, action, "t", params, grant, from_deployment=False)
+    row = _last_audit(office)
+    assert row.action == f"{action.value}.refused" and json.loads(row.details)["reason"] == refused.value.reason
+    return refused.value.reason
+
+
+def test_forged_expired_mismatched_and_replayed_grants_are_refused_and_audited(office, tmp_path):
+    key = grants.read_key(office.grant_key_path, create=True)
+    params = {"request_id": "R-1", "k": 3}
+    issue = lambda **kw: grants.issue(key, "analyst.p", Action.SEARCH, {**params, **kw}, 60, time.time())  # noqa: E731
+    grant = issue()
+    payload, mac = grant.split(".")
+    assert _grant_refusal(office, Action.SEARCH, params, None) == "no_grant"
+    assert _grant_refusal(office, Action.SEARCH, params, f"{payload}.{'0' * 64}") == "grant_invalid"
+    other_install = grants.read_key(tmp_path / "other.key", create=True)
+    assert _grant_refusal(office, Action.SEARCH, params,
+                          grants.issue(other_install, "analyst.p", Action.SEARCH, params, 60, time.time())) == "grant_invalid"
+    assert _grant_refusal(office, Action.SEARCH, params,
+                          grants.issue(key, "analyst.p", Action.SEARCH, params, 60, time.time() - 120)) == "grant_expired"
+    assert _grant_refusal(office, Action.SEARCH, params, issue(k=50)) == "grant_params"
+    assert _grant_refusal(office, Action.RERUN, params, grant) == "grant_action"
+    assert run_principal(office, Action.SEARCH, "t", params, grant, from_deployment=False).user_id == "analyst.p"
+    assert _grant_refusal(office, Action.SEARCH, params, grant) == "grant_spent"
+    assert oct(office.grant_key_path.stat().st_mode & 0o777) == "0o600"
+    assert oct(office.grant_key_path.parent.stat().st_mode & 0o777) == "0o700"
+
+
+QUICK = ThreadPoolTaskRunner(max_workers=1)
+
+
+@pytest.mark.parametrize("flow, action, params, other", [
+    (search_probe, Action.SEARCH, {"request_id": "R-1"}, {"request_id": "R-2"}),
+    (rerun_search, Action.RERUN, {"search_id": "S-1"}, {"search_id": "S-2"}),
+    (retention_purge, Action.PURGE, {}, None),
+    (enroll_gallery.with_options(task_runner=QUICK), Action.ENROLL, {"source": "/nowhere", "gallery": "g"},
+     {"source": "/nowhere", "gallery": "g", "quality_bar": {"min_inter_eye_px": 1}}),
+    (build_index.with_options(task_runner=QUICK), Action.BUILD, {"gallery": "g"}, {"gallery": "h"}),
+    (evaluate.with_options(task_runner=QUICK), Action.EVALUATE, {"source": "/nowhere"}, {"source": "/elsewhere"}),
+    (oversight_report, Action.REPORT, {}, {"start": date(2020, 1, 1), "end": date(2020, 2, 1)}),
+], ids=lambda v: getattr(v, "name", None) if hasattr(v, "fn") else "")
+def test_every_flow_called_from_python_without_a_grant_or_with_another_runs_grant_is_refused(
+        prefect_api, office, monkeypatch, flow, action, params, other):
+    monkeypatch.setenv("FACELEAD_DATA_DIR", str(office.data_dir))
+    monkeypatch.setenv("FACELEAD_USER", "admin.p")  # the environment names nobody a flow trusts
+    with pytest.raises(grants.GrantRefused, match="start it through facelead"):
+        flow(**params)
+    row = _last_audit(office)
+    assert (row.actor, row.action, json.loads(row.details)["reason"]) == ("anonymous", f"{action.value}.refused", "no_grant")
+    if other is not None:  # a grant issued for another run of the same flow
+        with pytest.raises(grants.GrantRefused, match="other parameters"):
+            flow(**params, grant=grant_for(office, "admin.p", action, flow, other))
