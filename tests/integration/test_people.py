@@ -1,0 +1,106 @@
+"""People own their secrets: enrollment codes that expire and are spent once, rotation,
+admin resets, and sign-in that tells nothing and cannot be hammered."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from facelead.access import AccessDenied
+from facelead.settings import SecuritySettings
+from facelead.tasks.workflow import add_user, list_users, reset_user, set_secret, sign_in
+from facelead.warehouse import db
+
+LIMITS = SecuritySettings()
+
+
+@pytest.fixture
+def office(tmp_path):
+    """A fresh database whose first user (admin ``chief``) has set a secret; its path."""
+    path = tmp_path / "people.duckdb"
+    set_secret(path, "chief", add_user(path, None, "chief", "Chief", ["admin"], None, LIMITS), "chief's own secret", LIMITS)
+    return path
+
+
+def _audit(path):
+    with db.open_db(path, read_only=True) as conn:
+        return db.audit_rows(conn)
+
+
+def test_a_user_signs_in_only_with_the_secret_they_chose_with_their_one_time_code(office):
+    code = add_user(office, "chief", "ana", "Ana", ["analyst"], date(2099, 1, 1), LIMITS)
+    with pytest.raises(AccessDenied, match="unknown user or wrong secret"):
+        sign_in(office, "ana", code, LIMITS)  # the code is not a secret
+    set_secret(office, "ana", code, "ana chose this one", LIMITS)
+    assert sign_in(office, "ana", "ana chose this one", LIMITS).user_id == "ana"
+    with pytest.raises(AccessDenied):
+        set_secret(office, "ana", code, "someone else's pick", LIMITS)  # the code is spent
+    assert sign_in(office, "ana", "ana chose this one", LIMITS).user_id == "ana"
+    details = [json.loads(r.details) for r in _audit(office) if r.action in ("user.add", "user.secret")]
+    assert not any("ana chose this one" in json.dumps(d) or code in json.dumps(d) for d in details)
+    assert all(set(u) >= {"user_id", "secret_set_at"} and "token_hash" not in u for u in list_users(office, "chief"))
+
+
+def test_an_enrollment_code_expires(office):
+    code = add_user(office, "chief", "late", "Late", ["auditor"], None, LIMITS)
+    with db.open_db(office) as conn:
+        conn.execute("UPDATE users SET code_expires_at = now() - INTERVAL 1 MINUTE WHERE user_id = 'late'")
+    with pytest.raises(AccessDenied, match="unknown user or wrong secret"):
+        set_secret(office, "late", code, "too late for this", LIMITS)
+    assert _audit(office)[-1].action == "auth.refused"
+
+
+def test_a_user_rotates_their_secret_and_an_admin_reset_stops_the_old_one(office):
+    set_secret(office, "ana", add_user(office, "chief", "ana", "Ana", ["analyst"], date(2099, 1, 1), LIMITS),
+               "first secret of ana", LIMITS)
+    set_secret(office, "ana", "first secret of ana", "second secret of ana", LIMITS)
+    with pytest.raises(AccessDenied):
+        sign_in(office, "ana", "first secret of ana", LIMITS)
+    with pytest.raises(AccessDenied):
+        set_secret(office, "ana", "wrong current secret", "third secret of ana", LIMITS)
+    with pytest.raises(AccessDenied, match="admin role"):
+        reset_user(office, "ana", "chief", LIMITS)
+    code = reset_user(office, "chief", "ana", LIMITS)
+    with pytest.raises(AccessDenied):
+        sign_in(office, "ana", "second secret of ana", LIMITS)
+    set_secret(office, "ana", code, "after the reset, ana", LIMITS)
+    assert sign_in(office, "ana", "after the reset, ana", LIMITS).user_id == "ana"
+    with pytest.raises(ValueError, match="12 characters"):
+        set_secret(office, "ana", "after the reset, ana", "short", LIMITS)
+
+
+def test_an_unknown_user_and_a_wrong_secret_get_the_same_answer(office):
+    answers = []
+    for user in ("chief", "nobody"):
+        with pytest.raises(AccessDenied) as refused:
+            sign_in(office, user, "not the secret", LIMITS)
+        answers.append((refused.value.reason, refused.value.detail.replace(user, "<user>")))
+    assert answers[0] == answers[1]
+
+
+def test_failed_sign_ins_are_limited_per_name_and_per_address_and_audited(office):
+    limits = SecuritySettings(max_failures_per_user=3, max_failures_per_address=5)
+    for _ in range(3):
+        with pytest.raises(AccessDenied, match="wrong secret"):
+            sign_in(office, "chief", "guess", limits, address="10.0.0.1")
+    with pytest.raises(AccessDenied, match="too many failed sign-ins"):
+        sign_in(office, "chief", "chief's own secret", limits, address="10.0.0.2")  # even the right secret, for now
+    for name in ("a", "b"):
+        with pytest.raises(AccessDenied, match="wrong secret"):
+            sign_in(office, name, "guess", limits, address="10.0.0.1")
+    with pytest.raises(AccessDenied, match="too many failed sign-ins"):
+        sign_in(office, "someone-new", "guess", limits, address="10.0.0.1")  # that address spent its five
+    limited = [json.loads(r.details) for r in _audit(office) if r.action == "auth.refused"]
+    assert [d["reason"] for d in limited][-1] == "rate_limited" and limited[-1]["address"] == "10.0.0.1"
+    assert sign_in(office, "chief", "chief's own secret", SecuritySettings(), address="10.0.0.3").user_id == "chief"
+
+
+def test_a_claimed_name_with_separators_or_control_characters_is_audited_cleaned(office):
+    with pytest.raises(AccessDenied):
+        sign_in(office, "chief\x1fuser.add\nforged", "guess", LIMITS)
+    row = _audit(office)[-1]
+    assert row.actor == "chief?user.add?forged" and row.action == "auth.refused"
+    with db.open_db(office, read_only=True) as conn:
+        assert db.verify_audit(conn).ok
