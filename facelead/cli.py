@@ -475,6 +475,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.umask(0o077)  # everything facelead and its children write is the owner's alone
     args = parser().parse_args(argv)
     if getattr(args, "k", None) is not None and not 2 <= args.k <= 50:
         parser().error("--k must be between 2 and 50")

@@ -1,8 +1,12 @@
-"""A local Prefect server and a process worker for facelead, on loopback, offline.
+"""A local Prefect server and a process worker for facelead, on loopback, offline, locked.
 
-``facelead serve`` starts ``prefect server start`` bound to 127.0.0.1 with analytics and
+``facelead serve`` runs as the service account. It makes the data folder owner-only,
+drops every secret-looking variable from its environment (children inherit none),
+starts ``prefect server start`` bound to 127.0.0.1 behind basic authentication (a
+generated secret kept owner-only; the server, the worker and flow runs read it from an
+owner-only Prefect profile, never from their environment), with analytics and
 promotional content off, waits until it answers, makes sure the ``facelead`` process
-work pool exists, optionally deploys ``prefect.yaml``, starts a Dask LocalCluster that
+work pool exists, optionally deploys ``prefect.yaml``, starts a TLS Dask LocalCluster that
 every flow run shares (unless ``FACELEAD_DASK__ADDRESS`` names a cluster already), then
 starts a worker on the pool and supervises them until interrupted.
 """
@@ -10,6 +14,8 @@ starts a worker on the pool and supervises them until interrupted.
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -40,6 +46,35 @@ class LocalServer:
         return f"http://{self.host}:{self.port}"
 
 
+# Variables a child must never inherit: credentials travel in owner-only files instead.
+SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|AUTH_STRING|CREDENTIAL|PRIVATE_KEY", re.IGNORECASE)
+CONSOLE_USER = "operator"
+
+
+def write_private(path: Path, text: str) -> None:
+    """``text`` into ``path``, readable and writable by the owner only (folder too)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+
+
+def console_secret(settings: Settings) -> str:
+    """The Prefect console's basic-auth ``user:password``, made once and kept owner-only."""
+    path = settings.secrets_dir / "prefect-console"
+    if not path.is_file():
+        write_private(path, f"{CONSOLE_USER}:{secrets.token_urlsafe(24)}")
+    return path.read_text().strip()
+
+
+def write_profile(server: LocalServer, auth: str) -> None:
+    """An owner-only Prefect profile in the server's home that gives the server its basic
+    auth and every client (worker, flow runs, the deploy command) the matching credential."""
+    write_private(server.home / "profiles.toml", "\n".join([
+        'active = "facelead"', "", "[profiles.facelead]",
+        f"PREFECT_SERVER_API_AUTH_STRING = {auth!r}", f"PREFECT_API_AUTH_STRING = {auth!r}", ""]))
+
+
 def local_server(settings: Settings, port: int) -> LocalServer:
     """The server for ``settings``: loopback, its database under ``<data>/prefect``."""
     return LocalServer("127.0.0.1", port, (settings.data_dir / "prefect").absolute())
@@ -51,6 +86,7 @@ def prefect_env(server: LocalServer, base: dict[str, str]) -> dict[str, str]:
     return {
         **base,
         "PREFECT_HOME": str(server.home),
+        "PREFECT_PROFILE": "facelead",
         "PREFECT_API_URL": server.api_url,
         "PREFECT_UI_API_URL": server.api_url,
         "PREFECT_SERVER_API_HOST": server.host,
@@ -100,25 +136,34 @@ def deploy_all(env: dict[str, str], project: Path) -> None:
 
 
 def shared_cluster(settings: Settings, server: LocalServer):
-    """A LocalCluster (``settings`` name no cluster address) for every flow run of
+    """A TLS LocalCluster (``settings`` name no cluster address) for every flow run of
     ``server``: its workers keep the models and index shards loaded between runs, and
-    report task runs to ``server``."""
+    report task runs to ``server``. Its certificates are made now; the client's are
+    written owner-only to ``<secrets>/dask`` for flow runs to present."""
     import dask
     from distributed import LocalCluster
+    from distributed.security import Security
 
-    from facelead.flows.runtime import LOCAL_WORKER_CONFIG, dask_task_runner
+    from facelead.flows.runtime import LOCAL_WORKER_CONFIG, dask_task_runner, write_tls_files
 
     os.environ.update(prefect_env(server, {}))  # worker processes inherit this process's environment
     dask.config.set(LOCAL_WORKER_CONFIG)
-    return LocalCluster(**dask_task_runner(settings).cluster_kwargs)
+    security = Security.temporary()
+    write_tls_files(security, settings.secrets_dir / "dask")
+    return LocalCluster(**{**dask_task_runner(settings).cluster_kwargs, "security": security})
 
 
 def serve(settings: Settings, port: int, deploy: bool, project: Path, worker_limit: int,
           startup_timeout_s: float = 180.0) -> int:
     """Run the server, a shared Dask cluster and a worker until SIGINT or SIGTERM, or until
     the server or the worker exits; return an exit code."""
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    settings.data_dir.chmod(0o700)
+    for name in [name for name in os.environ if SECRET_NAME.search(name)]:
+        del os.environ[name]  # nothing serve starts, Dask workers included, inherits a credential
     server = local_server(settings, port)
-    server.home.mkdir(parents=True, exist_ok=True)
+    server.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    write_profile(server, console_secret(settings))
     env = prefect_env(server, dict(os.environ))
     processes: list[subprocess.Popen] = []
     cluster = None
@@ -139,13 +184,15 @@ def serve(settings: Settings, port: int, deploy: bool, project: Path, worker_lim
         if not settings.dask.address:
             cluster = shared_cluster(settings, server)
             env["FACELEAD_DASK__ADDRESS"] = cluster.scheduler_address
+            env["FACELEAD_DASK__TLS_DIR"] = str((settings.secrets_dir / "dask").absolute())
             print(f"facelead: Dask cluster for flow runs at {cluster.scheduler_address} "
                   f"({settings.dask.workers} worker processes)", flush=True)
         processes.append(subprocess.Popen(
             prefect_command("worker", "start", "--pool", WORK_POOL, "--type", "process", "--limit", str(worker_limit)),
             env=env, cwd=project))
-        print(f"facelead: Prefect UI at {server.ui_url}; worker on pool {WORK_POOL!r}. "
-              f"Point other shells at it with: export PREFECT_API_URL={server.api_url}", flush=True)
+        print(f"facelead: Prefect UI at {server.ui_url} (sign in with the user:password in "
+              f"{(settings.secrets_dir / 'prefect-console').absolute()}, readable by this account only); "
+              f"worker on pool {WORK_POOL!r}.", flush=True)
         while all(p.poll() is None for p in processes):
             time.sleep(1)
         return next(p.returncode for p in processes if p.returncode is not None) or 1

@@ -19,7 +19,9 @@ def _cores() -> int:
 class DaskSettings(BaseModel):
     """Where enrollment runs: an existing cluster's address, or a LocalCluster."""
 
-    address: str | None = Field(None, description="tcp://host:8786 of an existing Dask scheduler")
+    address: str | None = Field(None, description="tcp://host:8786 or tls://host:8786 of an existing Dask scheduler")
+    tls_dir: Path | None = Field(
+        None, description="folder with the TLS cluster's ca.pem, cert.pem and key.pem (facelead serve writes its own)")
     workers: int = Field(default_factory=_cores, ge=1, description="LocalCluster worker processes")
     images_per_task: int | None = Field(
         None, ge=1, description="images per Dask task; default: about 4 tasks a worker, at most 256")

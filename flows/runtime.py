@@ -1,14 +1,20 @@
-"""Where flows run their tasks: a Dask LocalCluster on loopback, or an existing cluster."""
+"""Where flows run their tasks: a Dask LocalCluster on loopback, or an existing cluster.
+
+Every cluster facelead starts speaks TLS with certificates made at start (mutual: a
+client needs the cluster's CA and a certificate it signed), so another process on the
+host cannot connect to the scheduler or the workers and run code in them.
+"""
 
 from __future__ import annotations
 
 import os
-
+from pathlib import Path
 from typing import Any
 
 import dask
 from prefect.context import FlowRunContext
 from prefect.settings import get_current_settings
+from distributed.security import Security
 from prefect_dask import DaskTaskRunner
 
 from facelead.access import User
@@ -50,22 +56,45 @@ LOCAL_WORKER_CONFIG = {
 }
 
 
+TLS_FILES = {"tls_ca_file": "ca.pem", "tls_client_cert": "cert.pem", "tls_client_key": "key.pem"}
+
+
+def write_tls_files(security: Security, folder: Path) -> None:
+    """The certificates of ``security`` (made with ``Security.temporary()``) as owner-only
+    files in ``folder``, for clients in other processes (flow runs) to present."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for attribute, name in TLS_FILES.items():
+        fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(getattr(security, attribute))
+
+
+def client_security(tls_dir: Path) -> Security:
+    """Client credentials for a TLS cluster whose files ``write_tls_files`` wrote to ``tls_dir``."""
+    return Security(require_encryption=True, **{attribute: str(tls_dir / name) for attribute, name in TLS_FILES.items()})
+
+
 class FaceleadDaskTaskRunner(DaskTaskRunner):
-    """DaskTaskRunner whose local workers report to the flow's own Prefect API."""
+    """DaskTaskRunner whose local workers report to the flow's own Prefect API, and whose
+    LocalCluster speaks TLS with certificates made for this run."""
 
     def __enter__(self):
         if self.address is None:
             share_prefect_api()
             dask.config.set(LOCAL_WORKER_CONFIG)
+            self.cluster_kwargs["security"] = Security.temporary()
         return super().__enter__()
 
 
 def dask_task_runner(settings: Settings | None = None) -> DaskTaskRunner:
-    """A task runner on ``settings.dask.address``, else a LocalCluster of single-thread
-    worker processes bound to 127.0.0.1 with scratch files under the data folder."""
+    """A task runner on ``settings.dask.address`` (with the TLS credentials in
+    ``settings.dask.tls_dir`` when given), else a LocalCluster of single-thread worker
+    processes bound to 127.0.0.1 with scratch files under the data folder."""
     settings = settings or Settings()
     if settings.dask.address:
-        return FaceleadDaskTaskRunner(address=settings.dask.address)
+        tls = settings.dask.tls_dir
+        return FaceleadDaskTaskRunner(address=settings.dask.address,
+                                      client_kwargs={"security": client_security(tls)} if tls else {})
     return FaceleadDaskTaskRunner(
         cluster_class="distributed.LocalCluster",
         cluster_kwargs={

@@ -372,8 +372,8 @@ def run_principal(settings: Settings, action: Action, target: str, params: Mappi
             elif from_deployment:
                 user_id = CONSOLE.user_id
             else:
-                raise grants.GrantRefused("no_grant", f"{action.value} acts for a person: start it through facelead, "
-                                                      "which signs the person in and grants the run")
+                raise grants.GrantRefused("no_grant", f"a run of {action.value} needs facelead's grant: start it through "
+                                                      "facelead, which signs the person in and grants the run")
         return authorize(conn, user_id, action, target)
 
 

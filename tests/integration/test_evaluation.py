@@ -16,11 +16,12 @@ from facelead.models.faces import load
 from facelead.models.image import decode_image
 from facelead.models.manifest import MANIFEST_DIR
 from facelead.warehouse import db
-from fixtures import run_search
+from facelead.policy import Action
+from fixtures import as_user, run_search
 
 
 @pytest.fixture(scope="module")
-def evaluated(faces_dev, settings, dask_runner, tmp_path_factory):
+def evaluated(faces_dev, settings, people, dask_runner, tmp_path_factory):
     """faces-dev with a made-up `band` column (one identity alone in band C), evaluated with
     SFace and with a manifest that feeds it BGR, the colour-order slip."""
     from facelead.flows.evaluate import evaluate
@@ -38,8 +39,8 @@ def evaluated(faces_dev, settings, dask_runner, tmp_path_factory):
     source = (MANIFEST_DIR / "sface-2021dec.toml").read_text()
     bgr.write_text(source.replace('id = "sface-2021dec"', 'id = "sface-2021dec-fed-bgr"')
                    .replace('colour_order = "RGB"', 'colour_order = "BGR"'))
-    outcome = evaluate.with_options(task_runner=dask_runner)(
-        source=str(labeled), recognisers=["sface-2021dec", str(bgr)], group_columns=["band"], bootstrap=50)
+    outcome = as_user("auditor.test", Action.EVALUATE, evaluate.with_options(task_runner=dask_runner),
+                      source=str(labeled), recognisers=["sface-2021dec", str(bgr)], group_columns=["band"], bootstrap=50)
     return outcome, rows
 
 

@@ -13,7 +13,7 @@ from facelead.flows.rerun_search import rerun_search
 from facelead.tasks.persist import remove_subject
 from facelead.warehouse import db
 from facelead.policy import Action
-from fixtures import run_search, as_user, enroll_as_admin
+from fixtures import as_user, enroll_as_admin, run_search
 
 GALLERY = "indexed"
 
@@ -52,7 +52,7 @@ def _stored(settings, search_id):
 
 
 def test_indexed_search_equals_exact_search_and_is_recorded(indexed, settings, monkeypatch, dask_runner, approved):
-    build = build_index.with_options(task_runner=dask_runner)(gallery=GALLERY, shards=1)
+    build = as_user("admin.test", Action.BUILD, build_index.with_options(task_runner=dask_runner), gallery=GALLERY, shards=1)
     for probe, _ in indexed.probes[:4]:
         candidates, outcome = _search(approved, probe)
         assert candidates == _exact(approved, probe, monkeypatch)
@@ -69,7 +69,7 @@ def test_a_rerun_gives_the_same_candidates(indexed, approved):
 
 
 def test_sharded_equals_unsharded(indexed, settings, monkeypatch, dask_runner, approved):
-    build = build_index.with_options(task_runner=dask_runner)(gallery=GALLERY, shards=3)
+    build = as_user("admin.test", Action.BUILD, build_index.with_options(task_runner=dask_runner), gallery=GALLERY, shards=3)
     assert build.shards == 3
     for probe, _ in indexed.probes[:3]:
         candidates, outcome = _search(approved, probe)
@@ -86,7 +86,7 @@ def test_an_interrupted_build_leaves_the_old_index_serving(indexed, settings, mo
 
     monkeypatch.setattr(build_module.os, "replace", crash)
     with pytest.raises(OSError, match="killed"):
-        build_index.with_options(task_runner=dask_runner)(gallery=GALLERY, shards=1)
+        as_user("admin.test", Action.BUILD, build_index.with_options(task_runner=dask_runner), gallery=GALLERY, shards=1)
     monkeypatch.setattr(build_module.os, "replace", os.replace)
     assert _stored(settings, _search(approved, probe)[1].search_id)[1] == serving
     assert (settings.index_dir / serving).is_dir()
@@ -118,7 +118,7 @@ def test_a_removed_subject_is_never_returned(indexed, settings, monkeypatch, app
 
 def test_an_int8_build_finds_what_exact_search_finds(indexed, settings, monkeypatch, dask_runner, approved):
     monkeypatch.setenv("FACELEAD_INDEX__RESCORE", "int8")
-    build = build_index.with_options(task_runner=dask_runner)(gallery=GALLERY, shards=2)
+    build = as_user("admin.test", Action.BUILD, build_index.with_options(task_runner=dask_runner), gallery=GALLERY, shards=2)
     assert build.params["rescore"] == "int8"
     assert list((settings.index_dir / build.build_id).rglob("int8_codes.npy"))
     for probe, _ in indexed.probes[:4]:

@@ -3,6 +3,7 @@ from prefect.yaml, a Dask cluster started by hand, and two flow runs on one data
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -11,14 +12,17 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from facelead.policy import Action
 from facelead.warehouse import db
 from fixtures import api_url, distinct_copies, enroll_as_admin
 
 PROJECT = Path(__file__).resolve().parents[2]
+LEAKY = "a-credential-no-child-may-inherit"
 
 
 def _free_port() -> int:
@@ -48,7 +52,7 @@ def served(tmp_path):
     """`facelead serve --deploy` on a free loopback port with its own data folder; stopped after."""
     port, data = _free_port(), tmp_path / "served-data"
     env = {**os.environ, "FACELEAD_DATA_DIR": str(data), "FACELEAD_DASK__WORKERS": "1",
-           "FACELEAD_DASK__IMAGES_PER_TASK": "4", "FACELEAD_USER": "operator.test"}
+           "FACELEAD_DASK__IMAGES_PER_TASK": "4", "FACELEAD_TOKEN": LEAKY, "SOME_API_SECRET": LEAKY}
     env.pop("PREFECT_API_URL", None)
     log = (tmp_path / "serve.log").open("w")
     process = subprocess.Popen([sys.executable, "-m", "facelead.cli", "serve", "--port", str(port), "--deploy",
@@ -62,7 +66,7 @@ def served(tmp_path):
             process.kill()
 
 
-def _wait_for_deployments(client, process, log: Path, count: int, timeout_s: float = 240) -> list:
+def _wait_for_deployments(client, process, log: Path, count: int, timeout_s: float = 240, swallow: bool = True) -> list:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         assert process.poll() is None, log.read_text()[-3000:]
@@ -70,8 +74,9 @@ def _wait_for_deployments(client, process, log: Path, count: int, timeout_s: flo
             deployments = client.read_deployments()
             if len(deployments) >= count and "Worker '" in log.read_text():
                 return deployments
-        except Exception:  # the server is still starting
-            pass
+        except Exception as exc:  # the server is still starting
+            if not swallow and "401" in str(exc):
+                raise
         time.sleep(2)
     raise AssertionError(f"deployments did not appear: {log.read_text()[-3000:]}")
 
@@ -88,14 +93,80 @@ def _wait_for_run(client, flow_name: str, timeout_s: float = 240):
     raise AssertionError(f"no {flow_name} run finished within {timeout_s}s")
 
 
+def _descendants(pid: int) -> list[int]:
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _environ(pid: int) -> dict[str, str]:
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return {}
+    return dict(item.split("=", 1) for item in raw.decode(errors="replace").split("\0") if "=" in item)
+
+
+def _refused_search_runs(data: Path, faces_dev: Path) -> list[str]:
+    """Runs of the search-probe deployment through the Prefect API: without a grant, with an
+    expired grant, with a grant for other parameters, and with a grant already spent; the
+    reasons the audit log gives for each refusal."""
+    from prefect.deployments import run_deployment
+
+    from facelead import grants
+    from facelead.flows.search_probe import search_probe
+    from facelead.settings import Settings
+    from facelead.tasks.workflow import decide_request, file_request, grant_for, run_principal
+    from fixtures import add_person
+
+    settings = Settings(data_dir=data)
+    add_person(settings.database_path, None, "admin.ops", ["admin"], None)
+    add_person(settings.database_path, "admin.ops", "analyst.ops", ["analyst"], date(2099, 1, 1))
+    add_person(settings.database_path, "admin.ops", "supervisor.ops", ["supervisor"], None)
+    probe = next((faces_dev / "identities").glob("*/*"))
+    request = file_request(settings.database_path, "analyst.ops", "OPS-API", settings.offense_codes[0], "test",
+                           probe, "ops", settings.offense_codes)
+    decide_request(settings.database_path, "supervisor.ops", request, True, "ok")
+    params = {"request_id": request, "k": 20, "face_index": None, "quality_override": None}
+    key = grants.read_key(settings.grant_key_path, create=True)
+    spent = grant_for(settings, "analyst.ops", Action.SEARCH, search_probe, params)
+    run_principal(settings, Action.SEARCH, f"request:{request}", params, spent, from_deployment=False)
+    for grant in (None, grants.issue(key, "analyst.ops", Action.SEARCH, params, 60, time.time() - 3600),
+                  grant_for(settings, "analyst.ops", Action.SEARCH, search_probe, {**params, "k": 50}), spent):
+        run = run_deployment("search-probe/search-probe", parameters={**params, "grant": grant}, timeout=300)
+        assert run.state.is_failed(), run.state
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        return [json.loads(r.details)["reason"] for r in db.audit_rows(conn) if r.action == "search.refused"]
+
+
 def test_serve_deploys_prefect_yaml_and_a_triggered_run_enrolls_then_rebuilds(served, faces_dev, models, tmp_path):
+    from distributed import Client
+    from distributed.security import Security
     from prefect.client.orchestration import get_client
     from prefect.deployments import run_deployment
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
     process, api_url, data, log = served
     photos = _photos(faces_dev, tmp_path / "drop", people=3)
+    deadline = time.monotonic() + 240
+    while not (data / "secrets" / "prefect-console").is_file() and time.monotonic() < deadline:
+        time.sleep(1)
+    console = (data / "secrets" / "prefect-console").read_text().strip()
     with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+        with pytest.raises(Exception, match="401|Unauthorized"):  # the operator console is behind basic auth
+            _wait_for_deployments(client, process, log, 7, timeout_s=60, swallow=False)
+    with temporary_settings({PREFECT_API_URL: api_url, PREFECT_API_AUTH_STRING: console}), \
+            get_client(sync_client=True) as client:
         deployments = {d.name: d for d in _wait_for_deployments(client, process, log, 7)}
         assert {n for n, d in deployments.items() if d.schedules} == {
             "enroll-gallery", "build-index", "retention-purge", "oversight-report"}
@@ -112,10 +183,34 @@ def test_serve_deploys_prefect_yaml_and_a_triggered_run_enrolls_then_rebuilds(se
 
         from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
-        [cluster] = re.findall(r"Dask cluster for flow runs at (tcp://[\d.:]+)", log.read_text())
+        [cluster] = re.findall(r"Dask cluster for flow runs at (tls://[\d.:]+)", log.read_text())
         run_logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
         assert any(cluster in entry.message for entry in run_logs), "the run did not use serve's Dask cluster"
+
+        reasons = _refused_search_runs(data, faces_dev)
+        assert reasons == ["role", "grant_expired", "grant_params", "grant_spent"]
+
     assert _faces(data / "facelead.duckdb", "ops", models.recogniser.model_id) == photos
+    with db.open_db(data / "facelead.duckdb", read_only=True) as conn:
+        started = [r for r in db.audit_rows(conn) if r.action == "enrollment.start"]
+    assert started and started[0].actor == "operator-console"  # the UI's identity, named as such
+
+    for attempt in (None, Security.temporary(),  # no certificates; certificates of another CA
+                    Security(tls_ca_file=str(data / "secrets" / "dask" / "ca.pem"), require_encryption=True)):
+        with pytest.raises(Exception):  # noqa: B017 (TLS, handshake or timeout errors, by attempt)
+            Client(cluster, security=attempt, timeout=5)
+    with pytest.raises(Exception):  # noqa: B017
+        Client(cluster.replace("tls://", "tcp://"), timeout=5)
+
+    children = _descendants(process.pid)
+    assert len(children) >= 3, children  # the Prefect server, the worker, the Dask processes
+    for pid in children:
+        environ = _environ(pid)
+        leaked = [name for name, value in environ.items()
+                  if LEAKY in value or console.split(":", 1)[1] in value or "TOKEN" in name or "SECRET" in name]
+        assert not leaked, (pid, leaked)
+    loose = [p for p in [data, *data.rglob("*")] if not p.is_symlink() and p.stat().st_mode & 0o077]
+    assert not loose, loose[:10]
 
     process.send_signal(signal.SIGINT)
     assert process.wait(120) == 0

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from facelead.policy import Action
 from facelead.warehouse import db
-from fixtures import distinct_copies, enroll_as_admin, run_search
+from fixtures import as_user, distinct_copies, enroll_as_admin, run_search
 
 
 def _chain_ok(settings) -> bool:
@@ -124,10 +125,10 @@ def test_an_unwritable_index_folder_is_a_clear_error_and_the_old_index_keeps_ser
     from facelead.flows.build_index import IndexBuildError, build_index
 
     monkeypatch.setenv("FACELEAD_INDEX__EXACT_BELOW", "0")
-    serving = build_index.with_options(task_runner=dask_runner)(gallery="dev")
+    serving = as_user("admin.test", Action.BUILD, build_index.with_options(task_runner=dask_runner), gallery="dev")
     with _unwritable(settings.index_dir):
         with pytest.raises(IndexBuildError, match="cannot write a new index build here.*serving index is unchanged"):
-            build_index.with_options(task_runner=dask_runner)(gallery="dev")
+            as_user("admin.test", Action.BUILD, build_index.with_options(task_runner=dask_runner), gallery="dev")
         outcome = run_search(approved(enrolled.probes[6][0], "REL-UNWRITABLE"), k=3)
     with db.open_db(settings.database_path, read_only=True) as conn:
         used = conn.execute("SELECT index_build_id FROM searches WHERE search_id = ?", [outcome.search_id]).fetchone()[0]
