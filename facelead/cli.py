@@ -1,44 +1,41 @@
-"""The ``facelead`` command: thin wrappers over the same flows the Prefect deployments run."""
+"""The ``facelead`` command: a client of the facelead service (``facelead serve``).
+
+Everything a person does goes through the service's HTTP API, signed in as themselves;
+only the service account's own commands (``serve``, ``demo``, ``models``, and adding the
+very first user) work on the data folder directly.
+"""
 
 from __future__ import annotations
 
 import argparse
+import base64
+import csv
 import getpass
+import io
 import os
 import sys
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 from facelead import LEAD_NOTICE
 from facelead.access import AccessDenied
-from facelead.policy import ROLES, Action
+from facelead.policy import ROLES
 from facelead.refusal import Refusal
 
 EXIT_REFUSED = 3
 
 
-def _print_candidates(outcome) -> None:
+def _print_candidates(case_number: str, search_id: str, quality_failures: str, candidates: list[dict]) -> None:
     print(f"\n{LEAD_NOTICE}\n")
-    print(f"case {outcome.case_number}, search {outcome.search_id}")
-    if outcome.probe_quality_failures:
-        print(f"probe below quality bar: {outcome.probe_quality_failures}; searched on override")
+    print(f"case {case_number}, search {search_id}")
+    if quality_failures:
+        print(f"probe below quality bar: {quality_failures}; searched on override")
     print(f"{'rank':>4}  {'score':>6}  subject")
-    for c in outcome.candidates:
-        print(f"{c.rank:>4}  {c.score:6.3f}  {c.subject_id}")
-    print(f"\ncandidate sheet: {outcome.sheet}")
-
-
-def _signed_in() -> str:
-    """The configured user (FACELEAD_USER), once their own secret checks out.
-
-    The secret comes from FACELEAD_TOKEN or a prompt, never from the command line.
-    """
-    from facelead.settings import Settings
-    from facelead.tasks.workflow import sign_in
-
-    settings = Settings()
-    secret = os.environ.get("FACELEAD_TOKEN") or _ask(f"facelead secret for {settings.user}: ")
-    return sign_in(settings.database_path, settings.user, secret, settings.security).user_id
+    for c in candidates:
+        print(f"{c['rank']:>4}  {c['score']:6.3f}  {c['subject_id']}")
 
 
 def _ask(prompt: str) -> str:
@@ -51,255 +48,276 @@ def _ask(prompt: str) -> str:
     return getpass.getpass(prompt)
 
 
-def _run_flow(action: Action, target: str, flow, **params):
-    """Run ``flow`` for the signed-in user, under a grant the policy allows (audited when not)."""
+def _settings():
     from facelead.settings import Settings
-    from facelead.tasks.workflow import run_flow_for
 
-    settings = Settings()
-    return run_flow_for(settings, _signed_in(), action, target, flow, **params)
+    return Settings()
 
 
-def cmd_enroll(args: argparse.Namespace) -> int:
-    from facelead.flows.enroll_gallery import enroll_gallery
+@contextmanager
+def _service() -> Iterator:
+    """A client of the service, signed in: with the secret in FACELEAD_TOKEN (for this one
+    command), else with the session `facelead login` saved, else with a secret typed now."""
+    from facelead.client import ServiceClient, saved_session
 
-    source = str(Path(args.source).absolute()) if args.source else None
-    summary = _run_flow(Action.ENROLL, f"gallery:{args.gallery}", enroll_gallery, source=source,
-                        gallery=args.gallery, source_name=args.source_name)
-    print(summary.markdown())
+    settings = _settings()
+    client = ServiceClient(settings.service.base_url)
+    secret = os.environ.get("FACELEAD_TOKEN")
+    saved = None if secret else saved_session(settings.service.session_file.expanduser(), client.base_url)
+    if saved:
+        client.token = saved["token"]
+        yield client
+        return
+    client.sign_in(settings.user, secret or _ask(f"facelead secret for {settings.user}: "))
+    try:
+        yield client
+    finally:
+        client.sign_out()
+
+
+def _call(method: str, path: str, body: dict | None = None):
+    """One signed-in call's JSON answer."""
+    with _service() as client:
+        return client.json(method, path, body)
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    from facelead.client import ServiceClient, save_session
+
+    settings = _settings()
+    user_id = args.user or settings.user
+    client = ServiceClient(settings.service.base_url)
+    token = client.sign_in(user_id, os.environ.get("FACELEAD_TOKEN") or _ask(f"facelead secret for {user_id}: "))
+    save_session(settings.service.session_file.expanduser(), client.base_url, user_id, token)
+    print(f"signed in to {client.base_url} as {user_id}; the session ends after "
+          f"{settings.security.session_idle_minutes:g} minutes unused (facelead logout ends it now)")
     return 0
 
 
-def _print_code(user_id: str, code: str, hours: float) -> None:
-    print(f"one-time enrollment code for {user_id}, valid {hours:g} hours; give it to them privately:\n{code}\n"
-          f"They choose their own secret with: facelead users set-secret {user_id}")
+def cmd_logout(args: argparse.Namespace) -> int:
+    from facelead.client import ServiceClient, saved_session
+
+    settings = _settings()
+    path = settings.service.session_file.expanduser()
+    saved = saved_session(path, settings.service.base_url)
+    if saved:
+        ServiceClient(settings.service.base_url, saved["token"]).sign_out()
+    path.unlink(missing_ok=True)
+    print("signed out")
+    return 0
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    source = str(Path(args.source).absolute()) if args.source else None
+    summary = _call("POST", "/api/enrollments", {"source": source, "gallery": args.gallery,
+                                                 "source_name": args.source_name})
+    print(summary["markdown"])
+    return 0
+
+
+def _print_code(answer: dict) -> None:
+    print(f"one-time enrollment code for {answer['user_id']}, valid {answer['hours']:g} hours; give it to them "
+          f"privately:\n{answer['code']}\nThey choose their own secret with: facelead users set-secret {answer['user_id']}")
+
+
+def _first_user_here(settings) -> bool:
+    """Whether this account can open the warehouse and it has no user yet (a fresh install,
+    set up by the service account)."""
+    from facelead.warehouse import db
+
+    try:
+        with db.open_db(settings.database_path, lock_timeout_s=5) as conn:
+            return db.count_users(conn) == 0
+    except (OSError, db.TerminalDbError, db.TransientDbError):
+        return False
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
-    from facelead.settings import Settings
-    from facelead.tasks.workflow import add_user
-    from facelead.warehouse import db
+    settings = _settings()
+    roles = args.roles.split(",")
+    if _first_user_here(settings):
+        from facelead.tasks.workflow import add_user
 
-    settings = Settings()
-    with db.open_db(settings.database_path) as conn:
-        first = db.count_users(conn) == 0
-    actor = None if first else _signed_in()
-    code = add_user(settings.database_path, actor, args.user_id, args.name, args.roles.split(","),
-                    args.certified_until, settings.security)
-    print(f"user {args.user_id} added{' (first user: the administrator)' if first else ''}.")
-    _print_code(args.user_id, code, settings.security.enrollment_code_hours)
+        code = add_user(settings.database_path, None, args.user_id, args.name, roles, args.certified_until,
+                        settings.security)
+        print(f"user {args.user_id} added (first user: the administrator).")
+        _print_code({"user_id": args.user_id, "code": code, "hours": settings.security.enrollment_code_hours})
+        return 0
+    answer = _call("POST", "/api/users", {"user_id": args.user_id, "name": args.name, "roles": roles,
+                                          "certified_until": args.certified_until and args.certified_until.isoformat()})
+    print(f"user {args.user_id} added.")
+    _print_code(answer)
     return 0
 
 
 def cmd_users_reset(args: argparse.Namespace) -> int:
-    from facelead.settings import Settings
-    from facelead.tasks.workflow import reset_user
-
-    settings = Settings()
-    code = reset_user(settings.database_path, _signed_in(), args.user_id, settings.security)
+    answer = _call("POST", f"/api/users/{args.user_id}/reset")
     print(f"{args.user_id}'s secret no longer works.")
-    _print_code(args.user_id, code, settings.security.enrollment_code_hours)
+    _print_code(answer)
     return 0
 
 
 def cmd_users_set_secret(args: argparse.Namespace) -> int:
-    from facelead.settings import Settings
-    from facelead.tasks.workflow import set_secret
+    from facelead.client import ServiceClient
 
-    settings = Settings()
     proof = _ask(f"enrollment code or current secret for {args.user_id}: ")
     secret = _ask("new secret (at least 12 characters): ")
     if sys.stdin.isatty() and _ask("new secret again: ") != secret:
         print("the two entries differ; nothing changed", file=sys.stderr)
         return 2
-    set_secret(settings.database_path, args.user_id, proof, secret, settings.security)
-    print(f"secret set for {args.user_id}; sign in with FACELEAD_USER={args.user_id}")
+    ServiceClient(_settings().service.base_url).json("POST", f"/api/users/{args.user_id}/secret",
+                                                     {"proof": proof, "secret": secret})
+    print(f"secret set for {args.user_id}; sign in with: facelead login --user {args.user_id}")
     return 0
 
 
 def cmd_users_list(args: argparse.Namespace) -> int:
-    from facelead.settings import Settings
-    from facelead.tasks.workflow import list_users
-
-    for u in list_users(Settings().database_path, _signed_in()):
-        state = (f"disabled {u['disabled_at']:%Y-%m-%d}" if u["disabled_at"] else "active" if u["secret_set_at"]
-                 else f"code until {u['code_expires_at']:%Y-%m-%d %H:%M}")
+    for u in _call("GET", "/api/users"):
+        state = (f"disabled {u['disabled_at'][:10]}" if u["disabled_at"] else "active" if u["secret_set_at"]
+                 else f"code until {str(u['code_expires_at'])[:16]}")
         certified = f"certified until {u['certified_until']}" if u["certified_until"] else "no certification"
-        print(f"{u['user_id']:<20} {','.join(u['roles']):<32} {certified:<28} {state:<20} {u['display_name']}")
+        print(f"{u['user_id']:<20} {u['roles']:<32} {certified:<28} {state:<20} {u['display_name']}")
     return 0
 
 
 def cmd_users_disable(args: argparse.Namespace) -> int:
-    from facelead.settings import Settings
-    from facelead.tasks.workflow import disable_user
-
-    disable_user(Settings().database_path, _signed_in(), args.user_id, args.reason)
+    _call("POST", f"/api/users/{args.user_id}/disable", {"reason": args.reason})
     print(f"user {args.user_id} disabled")
     return 0
 
 
 def cmd_request(args: argparse.Namespace) -> int:
-    from facelead.settings import Settings
-    from facelead.tasks.workflow import file_request
-
-    settings = Settings()
-    request_id = file_request(settings.database_path, _signed_in(), args.case, args.offense, args.justification,
-                              Path(args.probe), args.gallery, settings.offense_codes)
-    print(f"request {request_id} filed for case {args.case}; a supervisor other than you must approve it")
+    probe = Path(args.probe)
+    try:
+        data = probe.read_bytes()
+    except OSError as exc:
+        raise AccessDenied("probe", f"{probe}: cannot read the probe ({exc.strerror or exc})") from None
+    answer = _call("POST", "/api/requests", {
+        "case_number": args.case, "offense_code": args.offense, "justification": args.justification,
+        "gallery": args.gallery, "probe_name": probe.name, "probe_base64": base64.b64encode(data).decode()})
+    print(f"request {answer['request_id']} filed for case {args.case}; a supervisor other than you must approve it")
     return 0
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
-    from facelead.settings import Settings
-    from facelead.tasks.workflow import decide_request
-
-    approve = args.command == "approve"
-    decide_request(Settings().database_path, _signed_in(), args.request_id, approve, args.reason or "")
-    print(f"request {args.request_id} {'approved' if approve else 'denied'}")
+    answer = _call("POST", f"/api/requests/{args.request_id}/{args.command}", {"reason": args.reason or ""})
+    print(f"request {args.request_id} {answer['decision']}")
     return 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from facelead.flows.search_probe import search_probe
-
     face_index = None if args.face is None else args.face - 1
-    outcome = _run_flow(Action.SEARCH, f"request:{args.request_id}", search_probe, request_id=args.request_id,
-                        k=args.k, face_index=face_index, quality_override=args.quality_override)
-    _print_candidates(outcome)
+    outcome = _call("POST", f"/api/requests/{args.request_id}/search",
+                    {"k": args.k, "face_index": face_index, "quality_override": args.quality_override})
+    _print_candidates(outcome["case_number"], outcome["search_id"], outcome["probe_quality_failures"],
+                      outcome["candidates"])
+    print(f"\ncandidate sheet: facelead sheet {outcome['search_id']}")
     return 0
 
 
 def cmd_determine(args: argparse.Namespace) -> int:
-    from facelead.settings import Settings
-    from facelead.tasks.workflow import record_determination
-
-    outcome = record_determination(Settings().database_path, _signed_in(), args.search_id, args.rank)
+    answer = _call("POST", f"/api/searches/{args.search_id}/determination", {"rank": args.rank})
     print(f"determination recorded ({'no candidate' if args.rank is None else f'rank {args.rank}'}); "
-          f"search {args.search_id}: {outcome}")
+          f"search {args.search_id}: {answer['outcome']}")
     return 0
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
-    from facelead.flows.rerun_search import rerun_search
-
-    report = _run_flow(Action.RERUN, f"search:{args.search_id}", rerun_search, search_id=args.search_id)
-    if report.identical:
-        print(f"search {args.search_id}: re-run gives the same {len(report.candidates)} candidates")
+    report = _call("POST", f"/api/searches/{args.search_id}/rerun")
+    if report["identical"]:
+        print(f"search {args.search_id}: re-run gives the same {report['candidates']} candidates")
         return 0
-    print(f"search {args.search_id}: re-run DIFFERS:\n  " + "\n  ".join(report.differences))
+    print(f"search {args.search_id}: re-run DIFFERS:\n  " + "\n  ".join(report["differences"]))
     return 1
 
 
-def cmd_sheet(args: argparse.Namespace) -> int:
-    from facelead.settings import Settings
-    from facelead.tasks.sheet import view_sheet
+def _write_private(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    return path
 
-    settings = Settings()
-    print(view_sheet(settings.database_path, args.search_id, settings.sheets_dir, _signed_in()))
+
+def cmd_sheet(args: argparse.Namespace) -> int:
+    with _service() as client:
+        html = client.call("GET", f"/api/searches/{args.search_id}/sheet").content
+    print(_write_private(Path(args.out) / f"{args.search_id}.html", html))
     return 0
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from facelead.settings import Settings
-    from facelead.warehouse import db
-
-    path = Settings().database_path
-    if not path.is_file():
-        print(f"{path}: no database here (set FACELEAD_DATA_DIR or FACELEAD_DATABASE)", file=sys.stderr)
-        return 1
-    with db.open_db(path, read_only=True) as conn:
-        verdict = db.verify_audit(conn)
-    if verdict.ok:
-        print(f"audit chain intact: {verdict.rows} rows, head hash {verdict.head_hash}")
+    verdict = _call("GET", "/api/audit/verify")
+    if verdict["ok"]:
+        print(f"audit chain intact: {verdict['rows']} rows, head hash {verdict['head_hash']}")
         return 0
-    print(f"audit chain BROKEN at row {verdict.first_broken}: {verdict.reason} ({verdict.rows} rows)")
+    print(f"audit chain BROKEN at row {verdict['first_broken']}: {verdict['reason']} ({verdict['rows']} rows)")
     return 1
 
 
 def cmd_case_export(args: argparse.Namespace) -> int:
-    from facelead.settings import Settings
-    from facelead.tasks.disclosure import export_case
-
-    folder = export_case(Settings().database_path, _signed_in(), args.case_number, Path(args.out))
-    print(f"disclosure packet for case {args.case_number}: {folder}")
+    with _service() as client:
+        response = client.call("POST", f"/api/cases/{args.case_number}/export")
+    out = Path(args.out)
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        for name in archive.namelist():
+            _write_private(out / name, archive.read(name))
+    print(f"disclosure packet for case {args.case_number}: {out / response.headers['X-Facelead-Folder']}")
     return 0
 
 
 def cmd_report_oversight(args: argparse.Namespace) -> int:
-    from facelead.flows.oversight_report import oversight_report
-
-    report = _run_flow(Action.REPORT, "reports", oversight_report, start=args.start, end=args.end)
-    print(f"{report.markdown}\n\nCSV: {report.csv_path}")
+    report = _call("POST", "/api/reports/oversight", {"start": args.start and args.start.isoformat(),
+                                                      "end": args.end and args.end.isoformat()})
+    path = _write_private(Path(args.out) / report["csv_name"], report["csv"].encode())
+    print(f"{report['markdown']}\n\nCSV: {path}")
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from facelead.flows.evaluate import evaluate
-
-    source = str(Path(args.source).absolute())
-    outcome = _run_flow(Action.EVALUATE, f"dataset:{source}", evaluate, source=source, recognisers=args.recogniser,
-                        group_columns=args.group, bootstrap=args.bootstrap)
-    print(f"{outcome.summary.read_text()}\n\nreport: {outcome.summary.parent}")
+    outcome = _call("POST", "/api/evaluations", {"source": str(Path(args.source).absolute()),
+                                                 "recognisers": args.recogniser, "group_columns": args.group,
+                                                 "bootstrap": args.bootstrap})
+    print(f"{outcome['summary']}\n\nreport (on the facelead host): {outcome['report']}")
     return 0
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    from facelead.flows.retention_purge import retention_purge
-
-    counts = _run_flow(Action.PURGE, "warehouse", retention_purge)
+    counts = _call("POST", "/api/purge")
     print("retention purge: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
 
 
 def cmd_audit_query(args: argparse.Namespace) -> int:
-    import csv
-
-    from facelead.settings import Settings
-    from facelead.tasks.workflow import auditor_query
-    from facelead.warehouse.db import QueryRefused
-
-    try:
-        columns, rows = auditor_query(Settings().database_path, _signed_in(), args.sql)
-    except QueryRefused as exc:
-        print(f"refused (read_only): {exc}", file=sys.stderr)
-        return EXIT_REFUSED
+    answer = _call("POST", "/api/audit/query", {"sql": args.sql})
     out = csv.writer(sys.stdout)
-    out.writerow(columns)
-    out.writerows(rows)
+    out.writerow(answer["columns"])
+    out.writerows(answer["rows"])
     return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from facelead.settings import Settings
     from facelead.tasks.faces import face_models
 
-    models = face_models(Settings())
+    models = face_models(_settings())
     for m in (models.detector, models.recogniser):
         print(f"{m.manifest.role:<10} {m.model_id:<28} {m.path}  ({m.manifest.licence})")
     return 0
 
 
 def cmd_index_build(args: argparse.Namespace) -> int:
-    from facelead.flows.build_index import build_index
-
-    summary = _run_flow(Action.BUILD, f"gallery:{args.gallery}", build_index, gallery=args.gallery, shards=args.shards)
-    if summary is None:
+    built = _call("POST", f"/api/galleries/{args.gallery}/index", {"shards": args.shards})
+    if not built["built"]:
         print(f"gallery {args.gallery} is smaller than FACELEAD_INDEX__EXACT_BELOW: it is searched exactly, no index built")
         return 0
-    print(f"index {summary.build_id} now serves gallery {summary.gallery_id}: {summary.vectors} faces, "
-          f"{summary.shards} shard(s), built in {summary.seconds:.1f} s")
+    print(f"index {built['build_id']} now serves gallery {args.gallery}: {built['vectors']} faces, "
+          f"{built['shards']} shard(s), built in {built['seconds']:.1f} s")
     return 0
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from facelead.settings import Settings
-    from facelead.tasks.persist import remove_subject
-    from facelead.tasks.workflow import authorized
-
-    settings = Settings()
-    actor = authorized(settings.database_path, _signed_in(), Action.REMOVE, f"gallery:{args.gallery}").user_id
-    removed = remove_subject.fn(settings.database_path, args.gallery, args.subject, actor, args.reason)
-    print(f"removed {len(removed)} face(s) of {args.subject!r} from gallery {args.gallery!r}; "
+    removed = _call("POST", f"/api/galleries/{args.gallery}/remove", {"subject": args.subject, "reason": args.reason})
+    print(f"removed {len(removed['removed'])} face(s) of {args.subject!r} from gallery {args.gallery!r}; "
           "no search returns them from now on")
     return 0
 
@@ -308,7 +326,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from facelead.flows.demo import run_demo
 
     outcome, expected = run_demo()
-    _print_candidates(outcome)
+    _print_candidates(outcome.case_number, outcome.search_id, outcome.probe_quality_failures,
+                      [{"rank": c.rank, "score": c.score, "subject_id": c.subject_id} for c in outcome.candidates])
+    print(f"\ncandidate sheet: {outcome.sheet}")
     top = outcome.candidates[0].subject_id
     print(f"the probe is a degraded photo of {expected}; rank 1 is {top}")
     return 0
@@ -332,8 +352,8 @@ def parser() -> argparse.ArgumentParser:
     enroll.add_argument("--source-name", help="provenance recorded for each image (default: file or folder name)")
     enroll.set_defaults(run=cmd_enroll)
 
-    users = sub.add_parser("users", help="people and their roles (admin; the very first user needs no secret); "
-                                         "your own secret")
+    users = sub.add_parser("users", help="people and their roles (admin; the service account adds the very first "
+                                         "user); your own secret")
     users_sub = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
     add = users_sub.add_parser("add", help="add a user and print their one-time enrollment code")
     add.add_argument("user_id", help="login name, as FACELEAD_USER will give it")
@@ -396,8 +416,10 @@ def parser() -> argparse.ArgumentParser:
     rerun.add_argument("search_id")
     rerun.set_defaults(run=cmd_rerun)
 
-    sheet = sub.add_parser("sheet", help="write a search's candidate sheet and print its path (the view is audited)")
+    sheet = sub.add_parser("sheet", help="fetch a search's candidate sheet, write it here and print its path "
+                                         "(the view is audited)")
     sheet.add_argument("search_id")
+    sheet.add_argument("--out", default=".", help="folder to write <search id>.html into (default: here)")
     sheet.set_defaults(run=cmd_sheet)
 
     case = sub.add_parser("case", help="case tools")
@@ -420,6 +442,7 @@ def parser() -> argparse.ArgumentParser:
                       help="first day (default: the first of the previous month)")
     over.add_argument("--to", dest="end", type=date.fromisoformat, metavar="YYYY-MM-DD",
                       help="first day not included (default: the first of this month)")
+    over.add_argument("--out", default=".", help="folder to write the CSV into (default: here)")
     over.set_defaults(run=cmd_report_oversight)
 
     index = sub.add_parser("index", help="ScaNN index of a gallery")
@@ -453,14 +476,22 @@ def parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--bootstrap", type=int, default=200, help="identity resamples for 95%% intervals (default: %(default)s)")
     evaluation.set_defaults(run=cmd_evaluate)
 
-    serve = sub.add_parser("serve", help="run a local Prefect server (127.0.0.1, offline) and a worker for the "
-                                         "facelead work pool until interrupted")
-    serve.add_argument("--port", type=int, default=4200, help="server port on 127.0.0.1 (default: %(default)s)")
+    serve = sub.add_parser("serve", help="run the facelead service (as the service account): its HTTP API, a local "
+                                         "Prefect server behind basic auth (127.0.0.1, offline), a TLS Dask cluster "
+                                         "and a worker for the facelead work pool, until interrupted")
+    serve.add_argument("--port", type=int, default=4200, help="Prefect server port on 127.0.0.1 (default: %(default)s); "
+                                                              "the API's is FACELEAD_SERVICE__PORT (8470)")
     serve.add_argument("--deploy", action="store_true", help="deploy every flow in prefect.yaml before the worker starts")
     serve.add_argument("--project", type=Path, default=Path.cwd(),
                        help="folder holding prefect.yaml, where flow runs start (default: the current folder)")
     serve.add_argument("--limit", type=int, default=2, help="flow runs the worker runs at once (default: %(default)s)")
     serve.set_defaults(run=cmd_serve)
+
+    login = sub.add_parser("login", help="sign in to the facelead service and keep the session for later commands")
+    login.add_argument("--user", help="your user id (default: FACELEAD_USER, else your login name)")
+    login.set_defaults(run=cmd_login)
+    logout = sub.add_parser("logout", help="end your session")
+    logout.set_defaults(run=cmd_logout)
 
     models = sub.add_parser("models", help="check model hashes, convert once, print the model ids")
     models.set_defaults(run=cmd_models)
@@ -481,11 +512,16 @@ def main(argv: list[str] | None = None) -> int:
         parser().error("--k must be between 2 and 50")
     if getattr(args, "face", None) is not None and args.face < 1:
         parser().error("--face counts from 1")
+    from facelead.client import ServiceUnavailable
+
     try:
         return args.run(args)
     except Refusal as exc:
         print(f"refused ({exc.reason}): {exc.detail}", file=sys.stderr)
         return EXIT_REFUSED
+    except ServiceUnavailable as exc:
+        print(f"facelead: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

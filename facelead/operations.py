@@ -146,7 +146,6 @@ def shared_cluster(settings: Settings, server: LocalServer):
 
     from facelead.flows.runtime import LOCAL_WORKER_CONFIG, dask_task_runner, write_tls_files
 
-    os.environ.update(prefect_env(server, {}))  # worker processes inherit this process's environment
     dask.config.set(LOCAL_WORKER_CONFIG)
     security = Security.temporary()
     write_tls_files(security, settings.secrets_dir / "dask")
@@ -155,8 +154,8 @@ def shared_cluster(settings: Settings, server: LocalServer):
 
 def serve(settings: Settings, port: int, deploy: bool, project: Path, worker_limit: int,
           startup_timeout_s: float = 180.0) -> int:
-    """Run the server, a shared Dask cluster and a worker until SIGINT or SIGTERM, or until
-    the server or the worker exits; return an exit code."""
+    """Run the Prefect server, a shared Dask cluster, a worker and the HTTP API until SIGINT or
+    SIGTERM, or until the server or the worker exits; return an exit code."""
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     settings.data_dir.chmod(0o700)
     for name in [name for name in os.environ if SECRET_NAME.search(name)]:
@@ -164,9 +163,12 @@ def serve(settings: Settings, port: int, deploy: bool, project: Path, worker_lim
     server = local_server(settings, port)
     server.home.mkdir(mode=0o700, parents=True, exist_ok=True)
     write_profile(server, console_secret(settings))
-    env = prefect_env(server, dict(os.environ))
+    # Before anything here imports Prefect: this process (its API's flow runs, the Dask
+    # workers it starts) talks to the local server like every child does.
+    os.environ.update(prefect_env(server, {}))
+    env = dict(os.environ)
     processes: list[subprocess.Popen] = []
-    cluster = None
+    cluster = api = None
 
     def stop(*_):
         raise KeyboardInterrupt
@@ -183,14 +185,19 @@ def serve(settings: Settings, port: int, deploy: bool, project: Path, worker_lim
             deploy_all(env, project)
         if not settings.dask.address:
             cluster = shared_cluster(settings, server)
-            env["FACELEAD_DASK__ADDRESS"] = cluster.scheduler_address
-            env["FACELEAD_DASK__TLS_DIR"] = str((settings.secrets_dir / "dask").absolute())
+            os.environ["FACELEAD_DASK__ADDRESS"] = env["FACELEAD_DASK__ADDRESS"] = cluster.scheduler_address
+            os.environ["FACELEAD_DASK__TLS_DIR"] = env["FACELEAD_DASK__TLS_DIR"] = str(
+                (settings.secrets_dir / "dask").absolute())
             print(f"facelead: Dask cluster for flow runs at {cluster.scheduler_address} "
                   f"({settings.dask.workers} worker processes)", flush=True)
         processes.append(subprocess.Popen(
             prefect_command("worker", "start", "--pool", WORK_POOL, "--type", "process", "--limit", str(worker_limit)),
             env=env, cwd=project))
-        print(f"facelead: Prefect UI at {server.ui_url} (sign in with the user:password in "
+        from facelead.service import start_api, stop_api
+
+        api = start_api(settings)
+        print(f"facelead: API at {settings.service.base_url} (facelead login); "
+              f"Prefect UI at {server.ui_url} (sign in with the user:password in "
               f"{(settings.secrets_dir / 'prefect-console').absolute()}, readable by this account only); "
               f"worker on pool {WORK_POOL!r}.", flush=True)
         while all(p.poll() is None for p in processes):
@@ -201,6 +208,8 @@ def serve(settings: Settings, port: int, deploy: bool, project: Path, worker_lim
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if api is not None:
+            stop_api(*api)
         stop_all(processes)
         if cluster is not None:
             cluster.close()

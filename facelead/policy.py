@@ -40,6 +40,7 @@ class Action(StrEnum):
     EVALUATE = "evaluation"
     REPORT = "report.oversight"
     AUDIT_QUERY = "audit.query"
+    AUDIT_VERIFY = "audit.verify"
 
 
 _OPERATORS = frozenset({"operator", "admin", CONSOLE_ROLE})
@@ -61,6 +62,7 @@ POLICY: dict[Action, frozenset[str]] = {
     Action.EVALUATE: frozenset({"admin", "operator", "auditor", CONSOLE_ROLE}),
     Action.REPORT: frozenset({"supervisor", "auditor", "admin", CONSOLE_ROLE}),
     Action.AUDIT_QUERY: frozenset({"auditor"}),
+    Action.AUDIT_VERIFY: frozenset({"auditor", "admin", "supervisor"}),
 }
 
 

@@ -105,6 +105,22 @@ class SecuritySettings(BaseModel):
     sign_in_window_minutes: float = Field(15, gt=0, description="failed sign-ins are counted over this window")
     max_failures_per_user: int = Field(5, ge=1, description="failed sign-ins for one user name within the window")
     max_failures_per_address: int = Field(20, ge=1, description="failed sign-ins from one address within the window")
+    session_idle_minutes: float = Field(15, gt=0, description="a session unused this long ends")
+    session_hours: float = Field(12, gt=0, description="a session ends this long after sign-in, used or not")
+
+
+class ServiceSettings(BaseModel):
+    """Where ``facelead serve`` answers, and where the command line finds it."""
+
+    host: str = Field("127.0.0.1", description="address the HTTP API listens on; put TLS in front of it to go beyond")
+    port: int = Field(8470, ge=1, le=65535, description="port of the HTTP API")
+    url: str | None = Field(None, description="the API as clients reach it; default http://<host>:<port>")
+    session_file: Path = Field(Path("~/.config/facelead/session.json"),
+                               description="where `facelead login` keeps your session (owner-only)")
+
+    @property
+    def base_url(self) -> str:
+        return (self.url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
 class Settings(BaseSettings):
@@ -130,6 +146,7 @@ class Settings(BaseSettings):
     index: IndexSettings = IndexSettings()
     quality: QualitySettings = QualitySettings()
     security: SecuritySettings = SecuritySettings()
+    service: ServiceSettings = ServiceSettings()
 
     @model_validator(mode="after")
     def _threads_fit_cores(self) -> Settings:
@@ -161,6 +178,11 @@ class Settings(BaseSettings):
     @cached_property
     def grant_key_path(self) -> Path:
         return self.secrets_dir / "grant.key"
+
+    @cached_property
+    def probes_dir(self) -> Path:
+        """Probe photos as uploaded with their requests, named by SHA-256."""
+        return self.data_dir / "probes"
 
     @cached_property
     def sheets_dir(self) -> Path:

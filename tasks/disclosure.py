@@ -38,6 +38,19 @@ def _readme(case_number: str, records: dict[str, list[dict]], actor: str, at: da
             f"{MANIFEST}     SHA-256 of every file above (check: sha256sum -c {MANIFEST})\n")
 
 
+def _new_folder(parent: Path, name: str) -> Path:
+    """A new, empty folder ``parent/name`` (``name-2``, ``name-3``... when taken)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        folder = parent / (name if n == 1 else f"{name}-{n}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{parent / name}: 999 packets of this name already")
+
+
 def export_case(db_path: Path, actor: str, case_number: str, out_dir: Path) -> Path:
     """Write the case's packet to a new folder under ``out_dir`` and audit the export
     (with the manifest's hash); returns the folder. Supervisors and auditors only."""
@@ -46,8 +59,9 @@ def export_case(db_path: Path, actor: str, case_number: str, out_dir: Path) -> P
         authorize(conn, actor, Action.EXPORT, f"case:{case_number}")
         records = db.case_records(conn, case_number)
         sheets = {row["search_id"]: sheet_html(conn, row["search_id"]) for row in records["searches"]}
-        folder = out_dir / f"case-{''.join(c if c.isalnum() or c in '-_' else '_' for c in case_number)}-{at:%Y%m%dT%H%M%SZ}"
-        (folder / "sheets").mkdir(parents=True)
+        folder = _new_folder(out_dir, f"case-{''.join(c if c.isalnum() or c in '-_' else '_' for c in case_number)}"
+                                      f"-{at:%Y%m%dT%H%M%SZ}")
+        (folder / "sheets").mkdir()
         for name in ("requests", "searches", "candidates", "determinations"):
             _write_csv(folder / f"{name}.csv", records[name])
         with (folder / "audit.jsonl").open("w", encoding="utf-8") as fh:

@@ -4,8 +4,10 @@ folder, a real Dask LocalCluster runner, the real models, and faces-dev enrolled
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import json
+import socket
 import os
 import subprocess
 import sys
@@ -42,6 +44,30 @@ def prefect_api(data_dir):
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def service(settings, prefect_api) -> str:
+    """The facelead API on a free loopback port, served from a thread of this process (its
+    flows run here, on the test Prefect API); its URL, also in FACELEAD_SERVICE__URL for
+    the command line."""
+    from facelead.service import start_api, stop_api
+    from facelead.settings import Settings
+
+    port = free_port()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("FACELEAD_SERVICE__PORT", str(port))
+        env.setenv("FACELEAD_SERVICE__URL", f"http://127.0.0.1:{port}")
+        env.setenv("FACELEAD_SERVICE__SESSION_FILE", str(settings.data_dir.parent / "no-saved-session.json"))
+        api = start_api(Settings(), run_in=contextvars.copy_context().run)
+        yield f"http://127.0.0.1:{port}"
+        stop_api(*api)
 
 
 @pytest.fixture(scope="session")

@@ -52,7 +52,8 @@ def served(tmp_path):
     """`facelead serve --deploy` on a free loopback port with its own data folder; stopped after."""
     port, data = _free_port(), tmp_path / "served-data"
     env = {**os.environ, "FACELEAD_DATA_DIR": str(data), "FACELEAD_DASK__WORKERS": "1",
-           "FACELEAD_DASK__IMAGES_PER_TASK": "4", "FACELEAD_TOKEN": LEAKY, "SOME_API_SECRET": LEAKY}
+           "FACELEAD_DASK__IMAGES_PER_TASK": "4", "FACELEAD_SERVICE__PORT": str(_free_port()),
+           "FACELEAD_TOKEN": LEAKY, "SOME_API_SECRET": LEAKY}
     env.pop("PREFECT_API_URL", None)
     log = (tmp_path / "serve.log").open("w")
     process = subprocess.Popen([sys.executable, "-m", "facelead.cli", "serve", "--port", str(port), "--deploy",
@@ -240,23 +241,20 @@ def test_enrollment_runs_on_a_dask_cluster_started_by_hand(hand_started_cluster,
     assert len(executed) == 2 and all(count > 0 for count in executed.values()), executed
 
 
-def _cli(args: list[str], user: str, token: str, data_dir: Path, start_new_session: bool = False,
-         images_per_task: int = 8) -> subprocess.Popen:
-    env = {**os.environ, "FACELEAD_DATA_DIR": str(data_dir), "FACELEAD_USER": user, "FACELEAD_TOKEN": token,
-           "FACELEAD_DASK__WORKERS": "1", "FACELEAD_DASK__IMAGES_PER_TASK": str(images_per_task),
-           "PREFECT_API_URL": api_url()}
+def _cli(args: list[str], user: str, secret: str, service: str) -> subprocess.Popen:
+    env = {**os.environ, "FACELEAD_USER": user, "FACELEAD_TOKEN": secret, "FACELEAD_SERVICE__URL": service}
     return subprocess.Popen([sys.executable, "-m", "facelead.cli", *args], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=start_new_session)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
 def test_an_enrollment_and_a_search_at_the_same_time_both_complete_with_every_row(
-        enrolled, people, approved, settings, models, faces_dev, tmp_path):
+        enrolled, people, approved, settings, service, models, faces_dev, tmp_path):
     photos = _photos(faces_dev, tmp_path / "photos", people=6)
     probe, _ = enrolled.probes[0]
     request = approved(probe, "OPS-CONCURRENT")
     enrollment = _cli(["enroll", str(tmp_path / "photos"), "--gallery", "concurrent"], "admin.test",
-                      people["admin.test"], settings.data_dir)
-    search = _cli(["search", request, "--k", "5"], "analyst.test", people["analyst.test"], settings.data_dir)
+                      people["admin.test"], service)
+    search = _cli(["search", request, "--k", "5"], "analyst.test", people["analyst.test"], service)
     enroll_out, _ = enrollment.communicate(timeout=400)
     search_out, _ = search.communicate(timeout=400)
     assert enrollment.returncode == 0, enroll_out[-3000:]
@@ -277,22 +275,47 @@ def _enrolled_images(db_path: Path, gallery: str) -> tuple[int, int]:
                             "JOIN faces f USING (face_id) WHERE e.gallery_id = ?", [gallery]).fetchone()
 
 
-def test_an_enrollment_killed_mid_run_resumes_without_duplicating_a_row(people, settings, faces_dev, tmp_path):
+def _api_process(settings, port: int) -> subprocess.Popen:
+    """The API alone (`python -m facelead.service`) on ``port`` over the test data folder, in
+    a process group of its own (with the Dask workers its flow runs start)."""
+    env = {**os.environ, "FACELEAD_DATA_DIR": str(settings.data_dir), "FACELEAD_SERVICE__PORT": str(port),
+           "FACELEAD_DASK__WORKERS": "1", "FACELEAD_DASK__IMAGES_PER_TASK": "2", "PREFECT_API_URL": api_url()}
+    process = subprocess.Popen([sys.executable, "-m", "facelead.service"], env=env, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return process
+        assert process.poll() is None, "the API process exited"
+        time.sleep(0.5)
+    raise AssertionError("the API did not start")
+
+
+def test_a_service_killed_mid_enrollment_resumes_without_duplicating_a_row(people, settings, faces_dev, tmp_path):
     photos = distinct_copies(faces_dev, tmp_path / "photos", 120)
     command = ["enroll", str(tmp_path / "photos"), "--gallery", "killed"]
-    env_user = ("admin.test", people["admin.test"], settings.data_dir)
-    crashed = _cli(command, *env_user, start_new_session=True, images_per_task=2)
+    port = _free_port()
+    service = f"http://127.0.0.1:{port}"
+    crashed = _api_process(settings, port)
+    client = _cli(command, "admin.test", people["admin.test"], service)
     deadline = time.monotonic() + 300
     while _enrolled_images(settings.database_path, "killed")[0] == 0 and time.monotonic() < deadline:
-        assert crashed.poll() is None, crashed.communicate()[0][-3000:]
+        assert crashed.poll() is None and client.poll() is None, client.communicate()[0][-3000:]
         time.sleep(0.5)
-    os.killpg(crashed.pid, signal.SIGKILL)  # the flow process and its Dask workers, mid-run
+    os.killpg(crashed.pid, signal.SIGKILL)  # the service, its flow run and its Dask workers, mid-run
     crashed.wait(30)
+    assert client.wait(60) == 1 and "does not answer" in client.communicate()[0]
     committed, _ = _enrolled_images(settings.database_path, "killed")
     assert 0 < committed < photos
-    again = _cli(command, *env_user, images_per_task=2)
-    output, _ = again.communicate(timeout=400)
-    assert again.returncode == 0, output[-3000:]
+    again = _api_process(settings, port)
+    try:
+        rerun = _cli(command, "admin.test", people["admin.test"], service)
+        output, _ = rerun.communicate(timeout=400)
+    finally:
+        os.killpg(again.pid, signal.SIGTERM)
+        again.wait(60)
+    assert rerun.returncode == 0, output[-3000:]
     assert _enrolled_images(settings.database_path, "killed") == (photos, photos)
     with db.open_db(settings.database_path, read_only=True) as conn:
         assert db.verify_audit(conn).ok

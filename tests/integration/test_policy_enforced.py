@@ -4,6 +4,7 @@ the service's check and through a flow run's grant; every refusal audited."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from datetime import date
@@ -148,3 +149,76 @@ def test_every_flow_called_from_python_without_a_grant_or_with_another_runs_gran
     if other is not None:  # a grant issued for another run of the same flow
         with pytest.raises(grants.GrantRefused, match="other parameters"):
             flow(**params, grant=grant_for(office, "admin.p", action, flow, other))
+
+
+def _api_calls(user_id: str) -> dict[Action, tuple[str, str, dict | None]]:
+    """One call of the HTTP API for each action by ``user_id``: (method, path, body). A
+    determination is on the user's own search; a review, a sheet view on analyst.p's."""
+    probe = base64.b64encode(b"\xff\xd8 not really a photo").decode()
+    return {
+        Action.USER_ADMIN: ("GET", "/api/users", None),
+        Action.REQUEST: ("POST", "/api/requests", {"case_number": "C-1", "offense_code": "violent-felony",
+                                                   "justification": "test", "probe_name": "p.jpg", "probe_base64": probe}),
+        Action.APPROVE: ("POST", "/api/requests/R-0/approve", {"reason": "ok"}),
+        Action.DENY: ("POST", "/api/requests/R-0/deny", {"reason": "no"}),
+        Action.SEARCH: ("POST", "/api/requests/R-0/search", {"k": 3}),
+        Action.DETERMINE: ("POST", f"/api/searches/S-{user_id}/determination", {"rank": None}),
+        Action.REVIEW: ("POST", "/api/searches/S-analyst.p/determination", {"rank": None}),
+        Action.SHEET_VIEW: ("GET", "/api/searches/S-analyst.p/sheet", None),
+        Action.RERUN: ("POST", "/api/searches/S-0/rerun", None),
+        Action.EXPORT: ("POST", "/api/cases/C-0/export", None),
+        Action.ENROLL: ("POST", "/api/enrollments", {"gallery": "g"}),
+        Action.REMOVE: ("POST", "/api/galleries/g/remove", {"subject": "s", "reason": "r"}),
+        Action.BUILD: ("POST", "/api/galleries/g/index", {}),
+        Action.PURGE: ("POST", "/api/purge", None),
+        Action.EVALUATE: ("POST", "/api/evaluations", {"source": "/nowhere"}),
+        Action.REPORT: ("POST", "/api/reports/oversight", {}),
+        Action.AUDIT_QUERY: ("POST", "/api/audit/query", {"sql": "SELECT 1"}),
+        Action.AUDIT_VERIFY: ("GET", "/api/audit/verify", None),
+    }
+
+
+@pytest.fixture(scope="module")
+def api(office, prefect_api):
+    """A client of the real app over ``office``, each user signed in with their own secret;
+    a search row run by each of them for the determination, review and sheet actions."""
+    from fastapi.testclient import TestClient
+
+    from facelead.service import create_app
+    from facelead.tasks.workflow import reset_user, set_secret
+
+    with db.open_db(office.database_path) as conn:
+        for role in ROLES:
+            conn.execute("INSERT INTO searches (search_id, case_number, gallery_id, model_id, detector_id, method, k, "
+                         "gallery_size, probe_sha256, probe_path, probe_face_index, probe_face_count, probe_box, "
+                         "probe_thumbnail, actor, created_at) VALUES (?, 'C-API', 'g', 'm', 'd', 'exact', 3, 0, "
+                         "'x', 'x', 0, 1, [0, 0, 1, 1], ''::BLOB, ?, now())", [f"S-{role}.p", f"{role}.p"])
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("FACELEAD_DATA_DIR", str(office.data_dir))
+        client = TestClient(create_app(office))
+        tokens = {}
+        for role in ROLES:
+            user_id = f"{role}.p"
+            set_secret(office.database_path, user_id, reset_user(office.database_path, "admin.p", user_id, LIMITS),
+                       f"the secret of {user_id}", LIMITS)
+            tokens[user_id] = client.post("/api/session", json={"user_id": user_id,
+                                                                "secret": f"the secret of {user_id}"}).json()["token"]
+        yield client, tokens
+
+
+@pytest.mark.parametrize("action", list(Action))
+def test_the_api_allows_exactly_what_the_policy_says_and_audits_each_refusal(api, office, action):
+    client, tokens = api
+    for user_id, token in [*tokens.items(), ("no session", "forged-token"), ("no header", None)]:
+        if action == Action.REVIEW and user_id == "analyst.p":
+            continue  # analyst.p ran the search: theirs is the determination, not the review
+        method, path, body = _api_calls(user_id)[action]
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        answer = client.request(method, path, json=body, headers=headers)
+        if token in (None, "forged-token"):
+            assert answer.status_code == 401, (user_id, answer.text)
+        elif _allowed(user_id, action):
+            assert answer.status_code not in (401, 403), (user_id, answer.status_code, answer.text)
+        else:
+            assert answer.status_code == 403 and answer.json()["reason"] == "role", (user_id, answer.text)
+            assert (_last_audit(office).actor, _last_audit(office).action) == (user_id, f"{action.value}.refused")

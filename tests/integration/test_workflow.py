@@ -6,6 +6,7 @@ import csv
 import hashlib
 import json
 from datetime import date, datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -177,8 +178,8 @@ def test_every_sheet_view_is_audited_and_never_shows_a_determination(enrolled, p
     assert _last_audit(settings, "sheet.view").action == "sheet.view.refused"
 
 
-def test_the_cli_takes_the_token_from_the_environment_never_the_command_line(enrolled, people, settings, monkeypatch,
-                                                                             capsys):
+def test_the_cli_is_a_client_of_the_service_and_takes_the_secret_from_the_environment(
+        enrolled, people, settings, service, monkeypatch, capsys, tmp_path):
     probe = str(enrolled.probes[0][0])
     args = ["request", probe, "--case", "WF-CLI", "--offense", settings.offense_codes[0],
             "--justification", "homicide, witness photo", "--gallery", "dev"]
@@ -195,6 +196,18 @@ def test_the_cli_takes_the_token_from_the_environment_never_the_command_line(enr
     assert main(["enroll", str(enrolled.manifest), "--gallery", "dev"]) == 3  # a supervisor does not enroll
     assert "operator" in capsys.readouterr().err
     assert _last_audit(settings, "enrollment").action == "enrollment.refused"
+    monkeypatch.setenv("FACELEAD_USER", "analyst.test")
+    monkeypatch.setenv("FACELEAD_TOKEN", people["analyst.test"])
+    assert main(["search", request_id, "--k", "3"]) == 0
+    out = capsys.readouterr().out
+    assert LEAD_NOTICE in out and "   1  " in out
+    search_id = out.split("search ")[1].split()[0]
+    assert main(["sheet", search_id, "--out", str(tmp_path)]) == 0
+    sheet = tmp_path / f"{search_id}.html"
+    assert LEAD_NOTICE in sheet.read_text() and oct(sheet.stat().st_mode & 0o777) == "0o600"
+    with db.open_db(settings.database_path, read_only=True) as conn:  # the probe the service keeps, owner-only
+        kept = db.get_request(conn, request_id)["probe_path"]
+    assert kept.startswith(str(settings.probes_dir.absolute())) and oct(Path(kept).stat().st_mode & 0o777) == "0o600"
 
 
 def test_auditors_read_through_a_connection_that_cannot_write(enrolled, people, settings, approved):

@@ -28,6 +28,7 @@ EXPECTED = {
     "evaluation": {"admin", "operator", "auditor", "console"},
     "report.oversight": {"supervisor", "auditor", "admin", "console"},
     "audit.query": {"auditor"},
+    "audit.verify": {"auditor", "admin", "supervisor"},
 }
 
 

@@ -1,0 +1,397 @@
+"""facelead's HTTP API: the one way a person acts on the warehouse.
+
+``facelead serve`` runs it (on 127.0.0.1 by default) as the service account, the only
+account that can read the data folder. A person signs in with their user id and own
+secret and gets a session token; every other call carries it. Each route is thin: it
+calls the same workflow functions and flows as everything else, so the policy check
+(``tasks.workflow.authorize``) and its audit sit below it. Refusals answer 403 (who may
+not) or 409 (what may not happen now) with ``{"reason", "detail"}``; no session, 401.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import secrets
+import threading
+import time
+import zipfile
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from facelead.access import AccessDenied
+from facelead.policy import Action
+from facelead.refusal import Refusal
+from facelead.settings import Settings
+from facelead.warehouse.db import QueryRefused
+
+SESSION_HEADER = "authorization"
+
+
+@dataclass
+class _Session:
+    user_id: str
+    created: float
+    last_seen: float
+
+
+class Sessions:
+    """Signed-in people by session token, in the service's memory (a restart signs everyone
+    out). Only each token's SHA-256 is kept; a session ends after ``idle_s`` unused or
+    ``max_s`` in all."""
+
+    def __init__(self, idle_s: float, max_s: float) -> None:
+        self._idle_s, self._max_s = idle_s, max_s
+        self._by_digest: dict[str, _Session] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _digest(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def open(self, user_id: str) -> str:
+        token, now = secrets.token_urlsafe(32), time.monotonic()
+        with self._lock:
+            self._by_digest[self._digest(token)] = _Session(user_id, now, now)
+        return token
+
+    def user(self, token: str) -> str | None:
+        """The session's user, its idle clock restarted; None if unknown or ended."""
+        now, digest = time.monotonic(), self._digest(token)
+        with self._lock:
+            session = self._by_digest.get(digest)
+            if session is None:
+                return None
+            if now - session.last_seen > self._idle_s or now - session.created > self._max_s:
+                del self._by_digest[digest]
+                return None
+            session.last_seen = now
+            return session.user_id
+
+    def close(self, token: str) -> None:
+        with self._lock:
+            self._by_digest.pop(self._digest(token), None)
+
+
+class SignIn(BaseModel):
+    user_id: str
+    secret: str
+
+
+class NewUser(BaseModel):
+    user_id: str
+    name: str
+    roles: list[str]
+    certified_until: date | None = None
+
+
+class NewSecret(BaseModel):
+    proof: str = Field(description="your enrollment code, or your current secret to rotate it")
+    secret: str
+
+
+class Reason(BaseModel):
+    reason: str = ""
+
+
+class NewRequest(BaseModel):
+    case_number: str
+    offense_code: str
+    justification: str
+    gallery: str = "default"
+    probe_name: str = Field(description="the probe's file name, for the record")
+    probe_base64: str
+
+
+class SearchAsk(BaseModel):
+    k: int = 20
+    face_index: int | None = None
+    quality_override: str | None = None
+
+
+class Determination(BaseModel):
+    rank: int | None = None
+
+
+class Enrollment(BaseModel):
+    source: str | None = None
+    gallery: str = "default"
+    source_name: str | None = None
+
+
+class IndexBuild(BaseModel):
+    shards: int | None = None
+
+
+class Removal(BaseModel):
+    subject: str
+    reason: str
+
+
+class EvaluationAsk(BaseModel):
+    source: str
+    recognisers: list[str] | None = None
+    group_columns: list[str] | None = None
+    bootstrap: int = 200
+
+
+class Period(BaseModel):
+    start: date | None = None
+    end: date | None = None
+
+
+class Sql(BaseModel):
+    sql: str
+
+
+def signed_in(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+    """The user of the request's session token; AccessDenied (401) without a live one."""
+    token = (authorization or "").removeprefix("Bearer ").strip()
+    user_id = request.app.state.sessions.user(token) if token else None
+    if user_id is None:
+        raise AccessDenied("no_session", "not signed in, or the session ended: run facelead login")
+    return user_id
+
+
+User = Annotated[str, Depends(signed_in)]
+
+
+def store_probe(probes_dir: Path, data: bytes, name: str) -> Path:
+    """The uploaded probe kept owner-only under ``probes_dir``, named by its SHA-256."""
+    probes_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = probes_dir / f"{hashlib.sha256(data).hexdigest()}{Path(name).suffix.lower()[:8]}"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    return path
+
+
+def zipped(folder: Path) -> bytes:
+    """Every file under ``folder`` in a zip archive, paths relative to its parent."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder.parent).as_posix())
+    return buffer.getvalue()
+
+
+def _jsonable(value: Any) -> Any:
+    return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The API over ``settings``' warehouse; its sessions live as long as the app."""
+    from facelead.flows.build_index import build_index
+    from facelead.flows.enroll_gallery import enroll_gallery
+    from facelead.flows.evaluate import evaluate
+    from facelead.flows.oversight_report import oversight_report
+    from facelead.flows.rerun_search import rerun_search
+    from facelead.flows.retention_purge import retention_purge
+    from facelead.flows.search_probe import search_probe
+    from facelead.tasks import workflow
+    from facelead.tasks.disclosure import export_case
+    from facelead.tasks.persist import remove_subject
+    from facelead.tasks.sheet import view_sheet
+    from facelead.warehouse import db
+
+    db_path, limits = settings.database_path, settings.security
+    sessions = Sessions(settings.security.session_idle_minutes * 60, settings.security.session_hours * 3600)
+    app = FastAPI(title="facelead", description="Investigative face search: leads, never identifications.",
+                  docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(Refusal)
+    def refused(_: Request, exc: Refusal) -> JSONResponse:
+        status = (401 if exc.reason == "no_session" else 403) if isinstance(exc, AccessDenied) else 409
+        return JSONResponse({"reason": exc.reason, "detail": exc.detail}, status_code=status)
+
+    @app.exception_handler(QueryRefused)
+    def read_only(_: Request, exc: QueryRefused) -> JSONResponse:
+        return JSONResponse({"reason": "read_only", "detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(ValueError)
+    def bad_value(_: Request, exc: ValueError) -> JSONResponse:
+        return JSONResponse({"reason": "invalid", "detail": str(exc)}, status_code=422)
+
+    app.state.sessions = sessions
+
+    def run(user_id: str, action: Action, target: str, flow, **params):
+        return workflow.run_flow_for(settings, user_id, action, target, flow, **params)
+
+    @app.post("/api/session")
+    def sign_in(body: SignIn, request: Request) -> dict:
+        address = request.client.host if request.client else "unknown"
+        user = workflow.sign_in(db_path, body.user_id, body.secret, limits, address)
+        return {"user_id": user.user_id, "token": sessions.open(user.user_id)}
+
+    @app.delete("/api/session")
+    def sign_out(authorization: Annotated[str | None, Header()] = None) -> dict:
+        sessions.close((authorization or "").removeprefix("Bearer ").strip())
+        return {"signed_out": True}
+
+    @app.post("/api/users")
+    def add_user(body: NewUser, user: User) -> dict:
+        code = workflow.add_user(db_path, user, body.user_id, body.name, body.roles, body.certified_until, limits)
+        return {"user_id": body.user_id, "code": code, "hours": limits.enrollment_code_hours}
+
+    @app.get("/api/users")
+    def list_users(user: User) -> list[dict]:
+        return [{k: _jsonable(v) for k, v in row.items()} for row in workflow.list_users(db_path, user)]
+
+    @app.post("/api/users/{user_id}/disable")
+    def disable_user(user_id: str, body: Reason, user: User) -> dict:
+        workflow.disable_user(db_path, user, user_id, body.reason)
+        return {"user_id": user_id, "disabled": True}
+
+    @app.post("/api/users/{user_id}/reset")
+    def reset_user(user_id: str, user: User) -> dict:
+        return {"user_id": user_id, "code": workflow.reset_user(db_path, user, user_id, limits),
+                "hours": limits.enrollment_code_hours}
+
+    @app.post("/api/users/{user_id}/secret")
+    def set_secret(user_id: str, body: NewSecret, request: Request) -> dict:
+        address = request.client.host if request.client else "unknown"
+        workflow.set_secret(db_path, user_id, body.proof, body.secret, limits, address)
+        return {"user_id": user_id, "secret_set": True}
+
+    @app.post("/api/requests")
+    def file_request(body: NewRequest, user: User) -> dict:
+        probe = store_probe(settings.probes_dir, base64.b64decode(body.probe_base64, validate=True), body.probe_name)
+        request_id = workflow.file_request(db_path, user, body.case_number, body.offense_code, body.justification,
+                                           probe, body.gallery, settings.offense_codes)
+        return {"request_id": request_id}
+
+    @app.post("/api/requests/{request_id}/approve")
+    def approve(request_id: str, body: Reason, user: User) -> dict:
+        workflow.decide_request(db_path, user, request_id, True, body.reason)
+        return {"request_id": request_id, "decision": "approved"}
+
+    @app.post("/api/requests/{request_id}/deny")
+    def deny(request_id: str, body: Reason, user: User) -> dict:
+        workflow.decide_request(db_path, user, request_id, False, body.reason)
+        return {"request_id": request_id, "decision": "denied"}
+
+    @app.post("/api/requests/{request_id}/search")
+    def search(request_id: str, body: SearchAsk, user: User) -> dict:
+        outcome = run(user, Action.SEARCH, f"request:{request_id}", search_probe, request_id=request_id, k=body.k,
+                      face_index=body.face_index, quality_override=body.quality_override)
+        return {"search_id": outcome.search_id, "case_number": outcome.case_number,
+                "probe_quality_failures": outcome.probe_quality_failures,
+                "candidates": [{"rank": c.rank, "score": c.score, "subject_id": c.subject_id, "face_id": c.face_id}
+                               for c in outcome.candidates]}
+
+    @app.post("/api/searches/{search_id}/determination")
+    def determine(search_id: str, body: Determination, user: User) -> dict:
+        return {"outcome": workflow.record_determination(db_path, user, search_id, body.rank)}
+
+    @app.get("/api/searches/{search_id}/sheet")
+    def sheet(search_id: str, user: User) -> Response:
+        path = view_sheet(db_path, search_id, settings.sheets_dir, user)
+        return Response(path.read_bytes(), media_type="text/html", headers={"Cache-Control": "no-store"})
+
+    @app.post("/api/searches/{search_id}/rerun")
+    def rerun(search_id: str, user: User) -> dict:
+        report = run(user, Action.RERUN, f"search:{search_id}", rerun_search, search_id=search_id)
+        return {"identical": report.identical, "candidates": len(report.candidates), "differences": report.differences}
+
+    @app.post("/api/cases/{case_number}/export")
+    def export(case_number: str, user: User) -> Response:
+        folder = export_case(db_path, user, case_number, settings.data_dir / "exports")
+        return Response(zipped(folder), media_type="application/zip",
+                        headers={"Cache-Control": "no-store", "X-Facelead-Folder": folder.name})
+
+    @app.post("/api/enrollments")
+    def enroll(body: Enrollment, user: User) -> dict:
+        summary = run(user, Action.ENROLL, f"gallery:{body.gallery}", enroll_gallery, source=body.source,
+                      gallery=body.gallery, source_name=body.source_name)
+        return {"markdown": summary.markdown(), "enrolled": summary.enrolled, "refused": summary.refused}
+
+    @app.post("/api/galleries/{gallery}/index")
+    def index(gallery: str, body: IndexBuild, user: User) -> dict:
+        built = run(user, Action.BUILD, f"gallery:{gallery}", build_index, gallery=gallery, shards=body.shards)
+        if built is None:
+            return {"built": False}
+        return {"built": True, "build_id": built.build_id, "vectors": built.vectors, "shards": built.shards,
+                "seconds": built.seconds}
+
+    @app.post("/api/galleries/{gallery}/remove")
+    def remove(gallery: str, body: Removal, user: User) -> dict:
+        actor = workflow.authorized(db_path, user, Action.REMOVE, f"gallery:{gallery}").user_id
+        return {"removed": remove_subject.fn(db_path, gallery, body.subject, actor, body.reason)}
+
+    @app.post("/api/purge")
+    def purge(user: User) -> dict:
+        return run(user, Action.PURGE, "warehouse", retention_purge)
+
+    @app.post("/api/evaluations")
+    def evaluation(body: EvaluationAsk, user: User) -> dict:
+        outcome = run(user, Action.EVALUATE, f"dataset:{body.source}", evaluate, source=body.source,
+                      recognisers=body.recognisers, group_columns=body.group_columns, bootstrap=body.bootstrap)
+        return {"summary": outcome.summary.read_text(), "report": str(outcome.summary.parent)}
+
+    @app.post("/api/reports/oversight")
+    def oversight(body: Period, user: User) -> dict:
+        report = run(user, Action.REPORT, "reports", oversight_report, start=body.start, end=body.end)
+        return {"markdown": report.markdown, "csv_name": report.csv_path.name, "csv": report.csv_path.read_text()}
+
+    @app.post("/api/audit/query")
+    def audit_query(body: Sql, user: User) -> dict:
+        columns, rows = workflow.auditor_query(db_path, user, body.sql)
+        return {"columns": columns, "rows": [[_jsonable(v) for v in row] for row in rows]}
+
+    @app.get("/api/audit/verify")
+    def audit_verify(user: User) -> dict:
+        workflow.authorized(db_path, user, Action.AUDIT_VERIFY, "audit_log")
+        with db.open_db(db_path, read_only=True) as conn:
+            verdict = db.verify_audit(conn)
+        return {"ok": verdict.ok, "rows": verdict.rows, "first_broken": verdict.first_broken,
+                "reason": verdict.reason, "head_hash": verdict.head_hash}
+
+    return app
+
+
+def start_api(settings: Settings, run_in=None) -> tuple[Any, threading.Thread]:
+    """The API served by uvicorn on ``settings.service`` host and port from a background
+    thread (``run_in``, e.g. a copied context's ``run``, wraps the thread's work); returns
+    once it listens. Stop it with ``stop_api``."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.service.host, port=settings.service.port,
+                                           log_level="warning", access_log=False))
+    thread = threading.Thread(target=run_in or (lambda f: f()), args=(server.run,), name="facelead-api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the facelead API did not start on {settings.service.host}:{settings.service.port}")
+        time.sleep(0.05)
+    return server, thread
+
+
+def stop_api(server: Any, thread: threading.Thread) -> None:
+    server.should_exit = True
+    thread.join(30)
+
+
+def main() -> int:
+    """``python -m facelead.service``: the API alone, in the foreground, with this
+    environment's settings and Prefect API (``facelead serve`` runs it with the rest)."""
+    import uvicorn
+
+    os.umask(0o077)
+    settings = Settings()
+    uvicorn.run(create_app(settings), host=settings.service.host, port=settings.service.port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
