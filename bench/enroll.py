@@ -88,8 +88,12 @@ def main() -> None:
         work = Path(tmp)
         os.environ.update({"FACELEAD_DATA_DIR": str(work / "data"), "FACELEAD_DASK__WORKERS": str(args.workers)})
         from facelead.flows.enroll_gallery import enroll_gallery
+        from facelead.policy import Action
         from facelead.settings import Settings
         from facelead.tasks.faces import face_models
+        from facelead.tasks.workflow import add_user, run_flow_for
+
+        add_user(Settings().database_path, None, "bench-admin", "Bench", ["admin"], None, Settings().security)
 
         (work / "images").mkdir()
         images = make_images(args.faces_dev, args.images, work / "images")
@@ -104,21 +108,31 @@ def main() -> None:
         from distributed import LocalCluster
         from prefect import flow
 
-        from facelead.flows.runtime import LOCAL_WORKER_CONFIG, dask_task_runner, share_prefect_api
+        from distributed.security import Security
+
+        from facelead.flows.runtime import LOCAL_WORKER_CONFIG, dask_task_runner, share_prefect_api, write_tls_files
+
+        def enroll(flow, gallery: str):
+            """An enrollment as facelead runs one for a signed-in admin (policy check, grant)."""
+            return run_flow_for(Settings(), "bench-admin", Action.ENROLL, f"gallery:{gallery}", flow,
+                                source=str(manifest), gallery=gallery)
 
         flow(lambda: None, name="warm-up")()  # the Prefect API starts before timing, as a server would be up
         timings = []
         start = time.perf_counter()
-        summary = enroll_gallery(source=str(manifest), gallery="bench-own-cluster")
+        summary = enroll(enroll_gallery, "bench-own-cluster")
         timings.append(("flow, starting its LocalCluster", summary.enrolled, time.perf_counter() - start))
 
         share_prefect_api()
-        dask.config.set(LOCAL_WORKER_CONFIG)  # as facelead serve's shared cluster
-        with LocalCluster(**dask_task_runner(Settings()).cluster_kwargs) as cluster:
-            os.environ["FACELEAD_DASK__ADDRESS"] = cluster.scheduler_address
+        dask.config.set(LOCAL_WORKER_CONFIG)  # as facelead serve's shared cluster: TLS, client files for the flow
+        security = Security.temporary()
+        write_tls_files(security, work / "tls")
+        with LocalCluster(**{**dask_task_runner(Settings()).cluster_kwargs, "security": security}) as cluster:
+            os.environ.update({"FACELEAD_DASK__ADDRESS": cluster.scheduler_address,
+                               "FACELEAD_DASK__TLS_DIR": str(work / "tls")})
             start = time.perf_counter()
-            summary = enroll_gallery.with_options(task_runner=dask_task_runner(Settings()))(
-                source=str(manifest), gallery="bench-running-cluster")
+            summary = enroll(enroll_gallery.with_options(task_runner=dask_task_runner(Settings())),
+                             "bench-running-cluster")
             timings.append(("flow, on a running cluster (serve)", summary.enrolled, time.perf_counter() - start))
 
     # each flow timing against the raw loop in the same state: processes started in the timing or not

@@ -176,7 +176,7 @@ def cmd_users_list(args: argparse.Namespace) -> int:
         state = (f"disabled {u['disabled_at'][:10]}" if u["disabled_at"] else "active" if u["secret_set_at"]
                  else f"code until {str(u['code_expires_at'])[:16]}")
         certified = f"certified until {u['certified_until']}" if u["certified_until"] else "no certification"
-        print(f"{u['user_id']:<20} {u['roles']:<32} {certified:<28} {state:<20} {u['display_name']}")
+        print(f"{u['user_id']:<20} {','.join(u['roles']):<32} {certified:<28} {state:<20} {u['display_name']}")
     return 0
 
 
@@ -231,18 +231,12 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     return 1
 
 
-def _write_private(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    return path
-
-
 def cmd_sheet(args: argparse.Namespace) -> int:
+    from facelead.private import write_private
+
     with _service() as client:
         html = client.call("GET", f"/api/searches/{args.search_id}/sheet").content
-    print(_write_private(Path(args.out) / f"{args.search_id}.html", html))
+    print(write_private(Path(args.out) / f"{args.search_id}.html", html))
     return 0
 
 
@@ -256,20 +250,24 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_case_export(args: argparse.Namespace) -> int:
+    from facelead.private import write_private
+
     with _service() as client:
         response = client.call("POST", f"/api/cases/{args.case_number}/export")
     out = Path(args.out)
     with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
         for name in archive.namelist():
-            _write_private(out / name, archive.read(name))
+            write_private(out / name, archive.read(name))
     print(f"disclosure packet for case {args.case_number}: {out / response.headers['X-Facelead-Folder']}")
     return 0
 
 
 def cmd_report_oversight(args: argparse.Namespace) -> int:
+    from facelead.private import write_private
+
     report = _call("POST", "/api/reports/oversight", {"start": args.start and args.start.isoformat(),
                                                       "end": args.end and args.end.isoformat()})
-    path = _write_private(Path(args.out) / report["csv_name"], report["csv"].encode())
+    path = write_private(Path(args.out) / report["csv_name"], report["csv"].encode())
     print(f"{report['markdown']}\n\nCSV: {path}")
     return 0
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from facelead.access import AccessDenied
+from facelead.private import write_private
 from facelead.refusal import Refusal
 
 
@@ -60,10 +60,7 @@ class ServiceClient:
 
 def save_session(path: Path, base_url: str, user_id: str, token: str) -> None:
     """The session, readable by its owner only, for later commands."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump({"url": base_url, "user_id": user_id, "token": token}, fh)
+    write_private(path, json.dumps({"url": base_url, "user_id": user_id, "token": token}))
 
 
 def saved_session(path: Path, base_url: str) -> dict | None:

@@ -13,7 +13,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Any
 from pydantic_core import to_jsonable_python
 
 from facelead.access import AccessDenied
+from facelead.private import write_private
 
 KEY_BYTES = 32
 
@@ -89,14 +89,10 @@ def read_key(path: Path, create: bool) -> bytes:
     """The grant key in ``path``, made (owner-only, in an owner-only folder) when missing and
     ``create``; a missing key otherwise means no grant can verify."""
     if not path.is_file() and create:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            write_private(path, secrets.token_bytes(KEY_BYTES), exclusive=True)
         except FileExistsError:  # another process made it meanwhile
             pass
-        else:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(secrets.token_bytes(KEY_BYTES))
     try:
         return path.read_bytes()
     except FileNotFoundError:

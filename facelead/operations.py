@@ -24,6 +24,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from facelead.private import write_private
 from facelead.settings import Settings
 
 WORK_POOL = "facelead"
@@ -49,14 +50,6 @@ class LocalServer:
 # Variables a child must never inherit: credentials travel in owner-only files instead.
 SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|AUTH_STRING|CREDENTIAL|PRIVATE_KEY", re.IGNORECASE)
 CONSOLE_USER = "operator"
-
-
-def write_private(path: Path, text: str) -> None:
-    """``text`` into ``path``, readable and writable by the owner only (folder too)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
 
 
 def console_secret(settings: Settings) -> str:

@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 
 from facelead.access import AccessDenied
 from facelead.policy import Action
+from facelead.private import write_private
 from facelead.refusal import Refusal
 from facelead.settings import Settings
 from facelead.warehouse.db import QueryRefused
@@ -166,13 +167,8 @@ User = Annotated[str, Depends(signed_in)]
 
 def store_probe(probes_dir: Path, data: bytes, name: str) -> Path:
     """The uploaded probe kept owner-only under ``probes_dir``, named by its SHA-256."""
-    probes_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = probes_dir / f"{hashlib.sha256(data).hexdigest()}{Path(name).suffix.lower()[:8]}"
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-    return path
+    return path if path.exists() else write_private(path, data)
 
 
 def zipped(folder: Path) -> bytes:
@@ -186,6 +182,9 @@ def zipped(folder: Path) -> bytes:
 
 
 def _jsonable(value: Any) -> Any:
+    """JSON scalars and lists as they are; dates, times, bytes and the rest as text."""
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
     return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
 
 

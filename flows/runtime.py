@@ -19,6 +19,7 @@ from prefect_dask import DaskTaskRunner
 
 from facelead.access import User
 from facelead.policy import Action
+from facelead.private import write_private
 from facelead.settings import Settings
 from facelead.tasks.workflow import run_principal
 
@@ -62,11 +63,8 @@ TLS_FILES = {"tls_ca_file": "ca.pem", "tls_client_cert": "cert.pem", "tls_client
 def write_tls_files(security: Security, folder: Path) -> None:
     """The certificates of ``security`` (made with ``Security.temporary()``) as owner-only
     files in ``folder``, for clients in other processes (flow runs) to present."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     for attribute, name in TLS_FILES.items():
-        fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(getattr(security, attribute))
+        write_private(folder / name, getattr(security, attribute))
 
 
 def client_security(tls_dir: Path) -> Security:

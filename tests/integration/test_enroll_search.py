@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
-import sys
 from collections import defaultdict
 
 import duckdb
@@ -107,21 +105,26 @@ def test_k_outside_2_to_50_is_refused_by_the_flow(enrolled, settings, approved):
     assert _counts(settings)["searches"] == searches
 
 
-def test_audit_verify_names_the_tampered_row_in_a_copy(enrolled, settings, tmp_path):
+def test_audit_verify_names_the_tampered_row_in_a_copy(enrolled, people, settings, service, tmp_path, monkeypatch,
+                                                       capsys):
+    from fastapi.testclient import TestClient
+
+    from facelead.cli import main
+    from facelead.service import create_app
+    from facelead.settings import Settings
+
     copy = tmp_path / "copy.duckdb"
     shutil.copy(settings.database_path, copy)
     conn = duckdb.connect(str(copy))
     conn.execute("UPDATE audit_log SET actor = 'someone else' WHERE seq = 2")
     conn.close()
-
-    def verify(path):
-        env = {**__import__("os").environ, "FACELEAD_DATABASE": str(path)}
-        return subprocess.run([sys.executable, "-m", "facelead.cli", "audit", "verify"],
-                              capture_output=True, text=True, env=env)
-
-    intact, broken = verify(settings.database_path), verify(copy)
-    assert intact.returncode == 0 and "intact" in intact.stdout
-    assert broken.returncode == 1 and "BROKEN at row 2" in broken.stdout
+    monkeypatch.setenv("FACELEAD_USER", "auditor.test")
+    monkeypatch.setenv("FACELEAD_TOKEN", people["auditor.test"])
+    assert main(["audit", "verify"]) == 0 and "intact" in capsys.readouterr().out
+    client = TestClient(create_app(Settings(database=copy)))
+    token = client.post("/api/session", json={"user_id": "auditor.test", "secret": people["auditor.test"]}).json()["token"]
+    verdict = client.get("/api/audit/verify", headers={"Authorization": f"Bearer {token}"}).json()
+    assert (verdict["ok"], verdict["first_broken"]) == (False, 2)
 
 
 def test_enrolled_faces_per_subject_match_the_manifest(enrolled, settings):

@@ -3,6 +3,7 @@ from prefect.yaml, a Dask cluster started by hand, and two flow runs on one data
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -50,14 +51,15 @@ def _faces(db_path: Path, gallery: str, model_id: str) -> int:
 @pytest.fixture
 def served(tmp_path):
     """`facelead serve --deploy` on a free loopback port with its own data folder; stopped after."""
-    port, data = _free_port(), tmp_path / "served-data"
+    port, service_port, data = _free_port(), _free_port(), tmp_path / "served-data"
     env = {**os.environ, "FACELEAD_DATA_DIR": str(data), "FACELEAD_DASK__WORKERS": "1",
-           "FACELEAD_DASK__IMAGES_PER_TASK": "4", "FACELEAD_SERVICE__PORT": str(_free_port()),
+           "FACELEAD_DASK__IMAGES_PER_TASK": "4", "FACELEAD_SERVICE__PORT": str(service_port),
            "FACELEAD_TOKEN": LEAKY, "SOME_API_SECRET": LEAKY}
     env.pop("PREFECT_API_URL", None)
     log = (tmp_path / "serve.log").open("w")
     process = subprocess.Popen([sys.executable, "-m", "facelead.cli", "serve", "--port", str(port), "--deploy",
                                 "--project", str(PROJECT), "--limit", "2"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    process.service_url = f"http://127.0.0.1:{service_port}"
     yield process, f"http://127.0.0.1:{port}/api", data, tmp_path / "serve.log"
     if process.poll() is None:  # the test failed before stopping it
         process.send_signal(signal.SIGINT)
@@ -150,6 +152,25 @@ def _refused_search_runs(data: Path, faces_dev: Path) -> list[str]:
         return [json.loads(r.details)["reason"] for r in db.audit_rows(conn) if r.action == "search.refused"]
 
 
+def _search_through_the_api(service_url: str, data: Path, faces_dev: Path) -> list[dict]:
+    """An analyst's search through serve's own API (its flow runs in serve, on serve's
+    Prefect server behind basic auth): the candidates it returns."""
+    from facelead.client import ServiceClient
+
+    analyst, supervisor = ServiceClient(service_url), ServiceClient(service_url)
+    analyst.sign_in("analyst.ops", "secret of analyst.ops")
+    supervisor.sign_in("supervisor.ops", "secret of supervisor.ops")
+    probe = sorted((faces_dev / "identities").iterdir())[0]
+    photo = sorted(probe.iterdir())[-1]
+    request = analyst.json("POST", "/api/requests", {
+        "case_number": "OPS-SERVED", "offense_code": "violent-felony", "justification": "test", "gallery": "ops",
+        "probe_name": photo.name, "probe_base64": base64.b64encode(photo.read_bytes()).decode()})["request_id"]
+    supervisor.json("POST", f"/api/requests/{request}/approve", {"reason": "ok"})
+    outcome = analyst.json("POST", f"/api/requests/{request}/search", {"k": 3})
+    assert outcome["candidates"][0]["subject_id"] == probe.name, outcome
+    return outcome["candidates"]
+
+
 def test_serve_deploys_prefect_yaml_and_a_triggered_run_enrolls_then_rebuilds(served, faces_dev, models, tmp_path):
     from distributed import Client
     from distributed.security import Security
@@ -190,6 +211,7 @@ def test_serve_deploys_prefect_yaml_and_a_triggered_run_enrolls_then_rebuilds(se
 
         reasons = _refused_search_runs(data, faces_dev)
         assert reasons == ["role", "grant_expired", "grant_params", "grant_spent"]
+        assert _search_through_the_api(process.service_url, data, faces_dev)
 
     assert _faces(data / "facelead.duckdb", "ops", models.recogniser.model_id) == photos
     with db.open_db(data / "facelead.duckdb", read_only=True) as conn:

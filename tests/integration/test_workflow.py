@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -283,3 +284,25 @@ def test_the_oversight_report_counts_each_outcome_by_offense(enrolled, people, s
     assert int(deceased["pending"]) == 1 and int(deceased["searches"]) == 0
     assert "| **all** |" in report.markdown and codes[1] in report.markdown
 
+
+
+def test_a_person_signs_in_once_and_later_commands_use_the_session(people, settings, service, tmp_path, monkeypatch,
+                                                                   capsys):
+    session = tmp_path / "session.json"
+    monkeypatch.setenv("FACELEAD_SERVICE__SESSION_FILE", str(session))
+    monkeypatch.delenv("FACELEAD_TOKEN", raising=False)
+    monkeypatch.setenv("FACELEAD_USER", "admin.test")
+    monkeypatch.setattr("sys.stdin", io.StringIO(people["admin.test"] + "\n"))
+    assert main(["login"]) == 0
+    assert oct(session.stat().st_mode & 0o777) == "0o600" and people["admin.test"] not in session.read_text()
+    assert main(["users", "add", "newbie.test", "--name", "Newbie", "--roles", "auditor"]) == 0
+    code = capsys.readouterr().out.split("privately:\n")[1].split("\n")[0]
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{code}\nnewbie's own secret\n"))
+    assert main(["users", "set-secret", "newbie.test"]) == 0
+    assert main(["users", "list"]) == 0
+    listing = [line for line in capsys.readouterr().out.splitlines() if line.startswith("newbie.test")]
+    assert len(listing) == 1 and "auditor" in listing[0] and "active" in listing[0]
+    assert main(["logout"]) == 0 and not session.exists()
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main(["users", "list"]) == 3  # signed out, and no secret given
+    assert "none given" in capsys.readouterr().err
