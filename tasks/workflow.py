@@ -82,9 +82,10 @@ def authorized(db_path: Path, user_id: str, action: Action, target: str) -> User
 
 
 def sign_in(db_path: Path, user_id: str, secret: str, limits: SecuritySettings, address: str = LOCAL_ADDRESS) -> User:
-    """The user whose own secret this is. Unknown user, wrong secret and no secret set yet
-    take the same time and give the same answer; too many recent failures for the name or
-    from the address are refused before the secret is checked. Every refusal is audited."""
+    """The enabled user whose own secret this is. Unknown user, wrong secret and no secret
+    set yet take the same time and give the same answer; too many recent failures for the
+    name or from the address are refused before the secret is checked. Every refusal is
+    audited."""
     claimed, target = clean_name(user_id), f"user:{clean_name(user_id)}"
     with db.open_db(db_path) as conn:
         with audited(conn, claimed, "auth", target, {"address": address}):
@@ -99,6 +100,8 @@ def sign_in(db_path: Path, user_id: str, secret: str, limits: SecuritySettings, 
                 with db.transaction(conn):
                     db.record_sign_in_failure(conn, claimed, address)
                 raise AccessDenied("sign_in", f"unknown user or wrong secret for {claimed!r}")
+            if row["disabled"]:
+                raise AccessDenied("disabled", f"user {claimed} is disabled")
         return _user(row)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from facelead.access import AccessDenied
 from facelead.settings import SecuritySettings
-from facelead.tasks.workflow import add_user, list_users, reset_user, set_secret, sign_in
+from facelead.tasks.workflow import add_user, disable_user, list_users, reset_user, set_secret, sign_in
 from facelead.warehouse import db
 
 LIMITS = SecuritySettings()
@@ -69,6 +69,9 @@ def test_a_user_rotates_their_secret_and_an_admin_reset_stops_the_old_one(office
     assert sign_in(office, "ana", "after the reset, ana", LIMITS).user_id == "ana"
     with pytest.raises(ValueError, match="12 characters"):
         set_secret(office, "ana", "after the reset, ana", "short", LIMITS)
+    disable_user(office, "chief", "ana", "left the unit")
+    with pytest.raises(AccessDenied, match="disabled"):
+        sign_in(office, "ana", "after the reset, ana", LIMITS)  # no session for a disabled user
 
 
 def test_an_unknown_user_and_a_wrong_secret_get_the_same_answer(office):
