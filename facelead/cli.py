@@ -232,7 +232,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 
 
 def cmd_sheet(args: argparse.Namespace) -> int:
-    from facelead.private import write_private
+    from facelead.files import write_private
 
     with _service() as client:
         html = client.call("GET", f"/api/searches/{args.search_id}/sheet").content
@@ -250,7 +250,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_case_export(args: argparse.Namespace) -> int:
-    from facelead.private import write_private
+    from facelead.files import write_private
 
     with _service() as client:
         response = client.call("POST", f"/api/cases/{args.case_number}/export")
@@ -263,7 +263,7 @@ def cmd_case_export(args: argparse.Namespace) -> int:
 
 
 def cmd_report_oversight(args: argparse.Namespace) -> int:
-    from facelead.private import write_private
+    from facelead.files import write_private
 
     report = _call("POST", "/api/reports/oversight", {"start": args.start and args.start.isoformat(),
                                                       "end": args.end and args.end.isoformat()})
@@ -277,6 +277,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                                  "recognisers": args.recogniser, "group_columns": args.group,
                                                  "bootstrap": args.bootstrap})
     print(f"{outcome['summary']}\n\nreport (on the facelead host): {outcome['report']}")
+    return 0
+
+
+def cmd_audit_snapshot(args: argparse.Namespace) -> int:
+    from facelead.files import write_private
+
+    with _service() as client:
+        data = client.call("GET", "/api/audit/snapshot").content
+    path = write_private(Path(args.out), data)
+    print(f"auditors' snapshot of the warehouse (no faces, vectors or secrets): {path}\n"
+          f"open it with DuckDB, e.g. duckdb -readonly {path}")
     return 0
 
 
@@ -460,7 +471,12 @@ def parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     verify = audit_sub.add_parser("verify", help="recompute the hash chain and name the first broken row")
     verify.set_defaults(run=cmd_audit_verify)
-    audit_query = audit_sub.add_parser("query", help="run SQL on a read-only connection, print CSV (auditor)")
+    snapshot = audit_sub.add_parser("snapshot", help="fetch a DuckDB file of the warehouse for your own queries: every "
+                                                     "table and view without faces, vectors or secrets (auditor)")
+    snapshot.add_argument("--out", default="facelead-audit.duckdb", help="file to write (default: %(default)s)")
+    snapshot.set_defaults(run=cmd_audit_snapshot)
+    audit_query = audit_sub.add_parser("query", help="run one SELECT on a sandboxed snapshot of the warehouse, print "
+                                                     "CSV (auditor)")
     audit_query.add_argument("sql", help="e.g. \"SELECT * FROM search_history WHERE case_number = '2026-004211'\"")
     audit_query.set_defaults(run=cmd_audit_query)
 

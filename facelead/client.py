@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from facelead.access import AccessDenied
-from facelead.private import write_private
+from facelead.files import write_private
 from facelead.refusal import Refusal
 
 

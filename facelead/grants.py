@@ -22,7 +22,7 @@ from typing import Any
 from pydantic_core import to_jsonable_python
 
 from facelead.access import AccessDenied
-from facelead.private import write_private
+from facelead.files import write_private
 
 KEY_BYTES = 32
 

@@ -24,7 +24,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from facelead.private import write_private
+from facelead.files import write_private
 from facelead.settings import Settings
 
 WORK_POOL = "facelead"

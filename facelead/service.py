@@ -29,10 +29,9 @@ from pydantic import BaseModel, Field
 
 from facelead.access import AccessDenied
 from facelead.policy import Action
-from facelead.private import write_private
+from facelead.files import write_private
 from facelead.refusal import Refusal
 from facelead.settings import Settings
-from facelead.warehouse.db import QueryRefused
 
 SESSION_HEADER = "authorization"
 
@@ -213,10 +212,6 @@ def create_app(settings: Settings) -> FastAPI:
         status = (401 if exc.reason == "no_session" else 403) if isinstance(exc, AccessDenied) else 409
         return JSONResponse({"reason": exc.reason, "detail": exc.detail}, status_code=status)
 
-    @app.exception_handler(QueryRefused)
-    def read_only(_: Request, exc: QueryRefused) -> JSONResponse:
-        return JSONResponse({"reason": "read_only", "detail": str(exc)}, status_code=409)
-
     @app.exception_handler(ValueError)
     def bad_value(_: Request, exc: ValueError) -> JSONResponse:
         return JSONResponse({"reason": "invalid", "detail": str(exc)}, status_code=422)
@@ -344,8 +339,13 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.post("/api/audit/query")
     def audit_query(body: Sql, user: User) -> dict:
-        columns, rows = workflow.auditor_query(db_path, user, body.sql)
+        columns, rows = workflow.auditor_query(settings, user, body.sql)
         return {"columns": columns, "rows": [[_jsonable(v) for v in row] for row in rows]}
+
+    @app.get("/api/audit/snapshot")
+    def audit_snapshot(user: User) -> Response:
+        path = workflow.write_audit_snapshot(settings, user)
+        return Response(path.read_bytes(), media_type="application/octet-stream", headers={"Cache-Control": "no-store"})
 
     @app.get("/api/audit/verify")
     def audit_verify(user: User) -> dict:

@@ -107,6 +107,10 @@ class SecuritySettings(BaseModel):
     max_failures_per_address: int = Field(20, ge=1, description="failed sign-ins from one address within the window")
     session_idle_minutes: float = Field(15, gt=0, description="a session unused this long ends")
     session_hours: float = Field(12, gt=0, description="a session ends this long after sign-in, used or not")
+    audit_snapshot_seconds: float = Field(
+        60, ge=0, description="auditors' queries read a snapshot of the warehouse at most this old")
+    audit_query_seconds: float = Field(30, gt=0, description="an auditor's query is stopped after this long")
+    audit_query_memory: str = Field("1GB", description="memory an auditor's query may use (DuckDB's memory_limit)")
 
 
 class ServiceSettings(BaseModel):
@@ -178,6 +182,11 @@ class Settings(BaseSettings):
     @cached_property
     def grant_key_path(self) -> Path:
         return self.secrets_dir / "grant.key"
+
+    @cached_property
+    def audit_snapshot_path(self) -> Path:
+        """The auditors' snapshot of the warehouse (no pixels, vectors or secrets)."""
+        return self.data_dir / "audit" / "snapshot.duckdb"
 
     @cached_property
     def probes_dir(self) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
+from facelead.files import write_csv
 from facelead.flows.runtime import acting_user
 from facelead.policy import Action
 from facelead.settings import Settings
@@ -71,12 +71,7 @@ def oversight_report(start: date | None = None, end: date | None = None, grant: 
     if end <= start:
         raise ValueError(f"the period must end after it starts ({start} to {end})")
     rows = oversight_rows(settings.database_path, start, end, actor)
-    path = settings.data_dir / "reports" / f"oversight-{start}-{end}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    path = write_csv(settings.data_dir / "reports" / f"oversight-{start}-{end}.csv", rows, COLUMNS)
     report = OversightReport(path, markdown(rows, start, end))
     create_markdown_artifact(report.markdown, key="oversight-report", description=str(path))
     return report

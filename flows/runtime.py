@@ -19,7 +19,7 @@ from prefect_dask import DaskTaskRunner
 
 from facelead.access import User
 from facelead.policy import Action
-from facelead.private import write_private
+from facelead.files import write_private
 from facelead.settings import Settings
 from facelead.tasks.workflow import run_principal
 

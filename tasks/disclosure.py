@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 from datetime import datetime, timezone
 from pathlib import Path
 
 from facelead import LEAD_NOTICE
+from facelead.files import write_csv
 from facelead.tasks.sheet import sheet_html
 from facelead.policy import Action
 from facelead.tasks.workflow import authorize
 from facelead.warehouse import db
 
 MANIFEST = "MANIFEST.sha256"
-
-
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        if rows:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
 
 
 def _readme(case_number: str, records: dict[str, list[dict]], actor: str, at: datetime) -> str:
@@ -63,7 +55,7 @@ def export_case(db_path: Path, actor: str, case_number: str, out_dir: Path) -> P
                                       f"-{at:%Y%m%dT%H%M%SZ}")
         (folder / "sheets").mkdir()
         for name in ("requests", "searches", "candidates", "determinations"):
-            _write_csv(folder / f"{name}.csv", records[name])
+            write_csv(folder / f"{name}.csv", records[name], list(records[name][0]) if records[name] else [])
         with (folder / "audit.jsonl").open("w", encoding="utf-8") as fh:
             for row in records["audit"]:
                 fh.write(json.dumps(row, default=str, sort_keys=True) + "\n")

@@ -11,6 +11,7 @@ The CLI and the flows call these.
 from __future__ import annotations
 
 import inspect
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -332,16 +333,45 @@ def review_outcome(db_path: Path, search_id: str) -> str:
         return _outcome(db.determinations(conn, search_id))
 
 
-def auditor_query(db_path: Path, actor: str, sql: str) -> tuple[list[str], list[tuple]]:
-    """Run an auditor's SQL on a read-only connection; the query itself is audited first.
+_SNAPSHOT = threading.Lock()
 
-    Raises AccessDenied for non-auditors and db.QueryRefused for anything that would write.
-    """
-    with db.open_db(db_path) as conn:
+
+def audit_snapshot(settings: Settings, max_age_s: float) -> Path:
+    """The auditors' snapshot of the warehouse (``db.write_snapshot``), written again when
+    older than ``max_age_s``."""
+    path = settings.audit_snapshot_path
+    with _SNAPSHOT:
+        if not path.is_file() or time.time() - path.stat().st_mtime > max_age_s:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with db.open_db(settings.database_path) as conn:
+                db.write_snapshot(conn, path)
+    return path
+
+
+def auditor_query(settings: Settings, actor: str, sql: str) -> tuple[list[str], list[tuple]]:
+    """An auditor's one SELECT, run in the sandbox (``db.sandboxed_query``) on the auditors'
+    snapshot, never on the warehouse. Audited as run, with its row count, or as refused
+    (AccessDenied for non-auditors, db.QueryRefused for anything the sandbox will not run)."""
+    limits = settings.security
+    with db.open_db(settings.database_path) as conn:
         authorize(conn, actor, Action.AUDIT_QUERY, "database", {"sql": sql})
+    snapshot = audit_snapshot(settings, limits.audit_snapshot_seconds)
+    with db.open_db(settings.database_path) as conn:
+        with audited(conn, actor, Action.AUDIT_QUERY, "database", {"sql": sql}):
+            columns, rows = db.sandboxed_query(snapshot, sql, limits.audit_query_seconds, limits.audit_query_memory)
         with db.transaction(conn):
-            db.append_audit(conn, actor, "audit.query", "database", {"sql": sql})
-    return db.read_only_query(db_path, sql)
+            db.append_audit(conn, actor, "audit.query", "database", {"sql": sql, "rows": len(rows)})
+    return columns, rows
+
+
+def write_audit_snapshot(settings: Settings, actor: str) -> Path:
+    """A snapshot written now, for an auditor to take away and open in their own DuckDB; audited."""
+    with db.open_db(settings.database_path) as conn:
+        authorize(conn, actor, Action.AUDIT_QUERY, "snapshot")
+    path = audit_snapshot(settings, 0)
+    with db.open_db(settings.database_path) as conn, db.transaction(conn):
+        db.append_audit(conn, actor, "audit.snapshot", "database", {"bytes": path.stat().st_size})
+    return path
 
 
 def grant_for(settings: Settings, user_id: str, action: Action, flow: Flow, params: Mapping[str, Any]) -> str:

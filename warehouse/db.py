@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -21,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
+from facelead.refusal import Refusal
 from facelead.warehouse.audit import GENESIS_HASH, AuditRow, ChainVerdict, next_row, verify_chain
 
 log = logging.getLogger(__name__)
@@ -302,18 +304,66 @@ def candidate_sheet_rows(conn: duckdb.DuckDBPyConnection, search_id: str) -> lis
     return _dicts(conn.execute(query("candidate_sheet"), [search_id]))
 
 
-class QueryRefused(ValueError):
-    """An auditor's query that the read-only connection did not run (a write, or bad SQL)."""
+class QueryRefused(Refusal, ValueError):
+    """An auditor's query that the sandbox did not run: not one SELECT (``read_only``), past
+    its time limit (``time_limit``), or bad SQL, a file, setting or memory it may not use
+    (``query``)."""
 
 
-def read_only_query(path: Path, sql: str) -> tuple[list[str], list[tuple]]:
-    """(column names, rows) of ``sql`` run on a read-only connection, which cannot write."""
-    with open_db(path, read_only=True) as conn:
-        try:
-            cursor = conn.execute(sql)
-            return [d[0] for d in cursor.description or []], cursor.fetchall()
-        except duckdb.Error as exc:
-            raise QueryRefused(str(exc).splitlines()[0]) from exc
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def write_snapshot(conn: duckdb.DuckDBPyConnection, path: Path) -> dict[str, int]:
+    """A new DuckDB file at ``path`` for auditors: every table less its pixels, vectors and
+    secrets' hashes (``snapshot_columns.sql``), and every view; returns rows by table. It is
+    written beside ``path`` and renamed into place, so a reader never sees half of one."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.unlink(missing_ok=True)
+    counts = {}
+    snapshot = duckdb.connect(str(partial))
+    try:
+        for table, columns in conn.execute(query("snapshot_columns")).fetchall():
+            # identifiers from the catalog of facelead's own migrations, quoted; no value is spliced
+            rows = conn.sql(f"SELECT {', '.join(map(_identifier, columns))} FROM {_identifier(table)}").to_arrow_table()
+            snapshot.from_arrow(rows).create(table)
+            counts[table] = rows.num_rows
+        for (view_sql,) in conn.execute(query("snapshot_views")).fetchall():
+            snapshot.execute(view_sql)
+        snapshot.execute("CHECKPOINT")
+    finally:
+        snapshot.close()
+    partial.chmod(0o600)
+    partial.replace(path)
+    return counts
+
+
+def sandboxed_query(snapshot: Path, sql: str, seconds: float, memory: str) -> tuple[list[str], list[tuple]]:
+    """(column names, rows) of one SELECT (``WITH ... SELECT`` included) on ``snapshot``,
+    read-only, with external access off and the configuration locked, one thread, at most
+    ``memory`` and ``seconds``; anything else raises QueryRefused. The warehouse itself is
+    never opened, so no query holds a lock a writer waits for."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryRefused("query", str(exc).splitlines()[0]) from exc
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        kinds = ", ".join(s.type.name for s in statements) or "nothing"
+        raise QueryRefused("read_only", f"one SELECT statement only (read-only): this is {kinds}")
+    conn = duckdb.connect(str(snapshot), read_only=True, config={
+        "enable_external_access": False, "lock_configuration": True, "memory_limit": memory, "threads": 1})
+    timer = threading.Timer(seconds, conn.interrupt)
+    timer.start()
+    try:
+        cursor = conn.execute(sql)
+        return [d[0] for d in cursor.description or []], cursor.fetchall()
+    except duckdb.InterruptException as exc:
+        raise QueryRefused("time_limit", f"stopped after {seconds:g} s (the time limit)") from exc
+    except duckdb.Error as exc:
+        raise QueryRefused("query", str(exc).splitlines()[0]) from exc
+    finally:
+        timer.cancel()
+        conn.close()
 
 
 def case_records(conn: duckdb.DuckDBPyConnection, case_number: str) -> dict[str, list[dict]]:

@@ -152,6 +152,16 @@ def _refused_search_runs(data: Path, faces_dev: Path) -> list[str]:
         return [json.loads(r.details)["reason"] for r in db.audit_rows(conn) if r.action == "search.refused"]
 
 
+def _dask_connects(address: str, security: str) -> str:
+    """'connected' or 'refused': a Dask client in another process, as another local user's
+    would be, trying ``address`` with ``security`` (Python source of a Security or None)."""
+    script = ("from distributed import Client\nfrom distributed.security import Security\n"
+              f"try:\n    Client({address!r}, security={security}, timeout=5).close()\n    print('connected')\n"
+              "except Exception:\n    print('refused')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else f"no answer: {done.stderr[-500:]}"
+
+
 def _search_through_the_api(service_url: str, data: Path, faces_dev: Path) -> list[dict]:
     """An analyst's search through serve's own API (its flow runs in serve, on serve's
     Prefect server behind basic auth): the candidates it returns."""
@@ -172,8 +182,6 @@ def _search_through_the_api(service_url: str, data: Path, faces_dev: Path) -> li
 
 
 def test_serve_deploys_prefect_yaml_and_a_triggered_run_enrolls_then_rebuilds(served, faces_dev, models, tmp_path):
-    from distributed import Client
-    from distributed.security import Security
     from prefect.client.orchestration import get_client
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
@@ -218,12 +226,15 @@ def test_serve_deploys_prefect_yaml_and_a_triggered_run_enrolls_then_rebuilds(se
         started = [r for r in db.audit_rows(conn) if r.action == "enrollment.start"]
     assert started and started[0].actor == "operator-console"  # the UI's identity, named as such
 
-    for attempt in (None, Security.temporary(),  # no certificates; certificates of another CA
-                    Security(tls_ca_file=str(data / "secrets" / "dask" / "ca.pem"), require_encryption=True)):
-        with pytest.raises(Exception):  # noqa: B017 (TLS, handshake or timeout errors, by attempt)
-            Client(cluster, security=attempt, timeout=5)
-    with pytest.raises(Exception):  # noqa: B017
-        Client(cluster.replace("tls://", "tcp://"), timeout=5)
+    ca = data / "secrets" / "dask" / "ca.pem"
+    for attempt in ("None", "Security.temporary()",  # no certificates; certificates of another CA
+                    f"Security(tls_ca_file={str(ca)!r}, require_encryption=True)"):  # the CA, no client certificate
+        assert _dask_connects(cluster, attempt) == "refused", attempt
+    assert _dask_connects(cluster.replace("tls://", "tcp://"), "None") == "refused"
+    tls = data / "secrets" / "dask"
+    assert _dask_connects(cluster, f"Security(tls_ca_file={str(tls / 'ca.pem')!r}, require_encryption=True, "
+                                   f"tls_client_cert={str(tls / 'cert.pem')!r}, tls_client_key={str(tls / 'key.pem')!r})"
+                          ) == "connected"  # the service account's own files do connect
 
     children = _descendants(process.pid)
     assert len(children) >= 3, children  # the Prefect server, the worker, the Dask processes

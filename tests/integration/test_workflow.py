@@ -211,21 +211,23 @@ def test_the_cli_is_a_client_of_the_service_and_takes_the_secret_from_the_enviro
     assert kept.startswith(str(settings.probes_dir.absolute())) and oct(Path(kept).stat().st_mode & 0o777) == "0o600"
 
 
-def test_auditors_read_through_a_connection_that_cannot_write(enrolled, people, settings, approved):
+def test_auditors_read_a_fresh_snapshot_and_every_query_is_audited(enrolled, people, settings, approved):
     outcome = run_search(approved(enrolled.probes[5][0], "WF-AUDIT"), k=3)
-    columns, rows = auditor_query(settings.database_path, "auditor.test",
+    fresh = settings.model_copy(update={"security": settings.security.model_copy(update={"audit_snapshot_seconds": 0})})
+    columns, rows = auditor_query(fresh, "auditor.test",
                                   f"SELECT case_number, offense_code, requested_by, approved_by, searched_by, outcome "
                                   f"FROM search_history WHERE search_id = '{outcome.search_id}'")
     assert columns[0] == "case_number"
     assert rows == [("WF-AUDIT", settings.offense_codes[0], "analyst.test", "supervisor.test", "analyst.test",
                      "awaiting determination")]
+    assert json.loads(_last_audit(settings, "audit.query").details)["rows"] == 1
     with db.open_db(settings.database_path, read_only=True) as conn:
         before = db.table_counts(conn)["audit_log"]
     for write in ("DELETE FROM audit_log", "UPDATE searches SET k = 50", "DROP VIEW search_history"):
         with pytest.raises(db.QueryRefused, match="read-only"):
-            auditor_query(settings.database_path, "auditor.test", write)
+            auditor_query(settings, "auditor.test", write)
     with pytest.raises(AccessDenied, match="auditor role"):
-        auditor_query(settings.database_path, "analyst.test", "SELECT 1")
+        auditor_query(settings, "analyst.test", "SELECT 1")
     with db.open_db(settings.database_path, read_only=True) as conn:
         assert db.table_counts(conn)["audit_log"] == before + 4  # each attempt audited, nothing removed
         assert db.verify_audit(conn).ok
@@ -306,3 +308,15 @@ def test_a_person_signs_in_once_and_later_commands_use_the_session(people, setti
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     assert main(["users", "list"]) == 3  # signed out, and no secret given
     assert "none given" in capsys.readouterr().err
+
+
+def test_exported_cells_that_a_spreadsheet_would_run_are_escaped(enrolled, people, settings, tmp_path):
+    formula = '=HYPERLINK("http://example.invalid/x","click")'
+    _file(settings, enrolled.probes[0][0], case="WF-FORMULA", justification=formula)
+    folder = export_case(settings.database_path, "auditor.test", "WF-FORMULA", tmp_path)
+    [request] = list(csv.DictReader((folder / "requests.csv").open(newline="")))
+    assert request["justification"] == "'" + formula
+    for path in folder.glob("*.csv"):
+        for row in csv.reader(path.open(newline="")):
+            assert not any(cell.startswith(("=", "+", "@", "\t", "\r")) for cell in row), (path.name, row)
+        assert oct(path.stat().st_mode & 0o777) == "0o600"

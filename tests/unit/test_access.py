@@ -41,3 +41,22 @@ def test_claimed_names_are_cleaned_before_they_reach_the_audit_log():
 def test_short_secrets_are_refused():
     with pytest.raises(ValueError, match="12 characters"):
         check_secret("short")
+
+
+@pytest.mark.parametrize("cell", ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"])
+def test_a_cell_a_spreadsheet_would_run_as_a_formula_is_escaped(cell, tmp_path):
+    from facelead.files import spreadsheet_safe, write_csv
+
+    assert spreadsheet_safe(cell) == "'" + cell
+    path = write_csv(tmp_path / "x.csv", [{"subject_id": cell, "score": -0.5}], ["subject_id", "score"])
+    import csv
+
+    [header, row] = list(csv.reader(path.open(newline="")))
+    assert header == ["subject_id", "score"] and row == ["'" + cell, "-0.5"]  # numbers stay numbers
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_plain_cells_are_left_as_they_are():
+    from facelead.files import spreadsheet_safe
+
+    assert [spreadsheet_safe(v) for v in ("SUBJ-1", "2026-004211", "a=b", 3, None)] == ["SUBJ-1", "2026-004211", "a=b", 3, None]
