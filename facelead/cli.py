@@ -526,14 +526,14 @@ def main(argv: list[str] | None = None) -> int:
         parser().error("--k must be between 2 and 50")
     if getattr(args, "face", None) is not None and args.face < 1:
         parser().error("--face counts from 1")
-    from facelead.client import ServiceUnavailable
+    from facelead.client import ServiceFailed, ServiceUnavailable
 
     try:
         return args.run(args)
     except Refusal as exc:
         print(f"refused ({exc.reason}): {exc.detail}", file=sys.stderr)
         return EXIT_REFUSED
-    except ServiceUnavailable as exc:
+    except (ServiceUnavailable, ServiceFailed) as exc:
         print(f"facelead: {exc}", file=sys.stderr)
         return 1
 

@@ -21,6 +21,10 @@ class ServiceRefused(Refusal):
     """The service refused: what may not happen now, or a bad value."""
 
 
+class ServiceFailed(RuntimeError):
+    """The service failed while doing what was asked (its log has the details)."""
+
+
 class ServiceClient:
     """Calls to ``base_url`` carrying a session token once signed in."""
 
@@ -43,6 +47,8 @@ class ServiceClient:
             reason, detail = problem["reason"], problem["detail"]
         except (ValueError, KeyError, TypeError):
             reason, detail = f"http_{response.status_code}", response.text[:500]
+        if response.status_code >= 500:
+            raise ServiceFailed(f"the facelead service failed: {detail}")
         raise (AccessDenied if response.status_code in (401, 403) else ServiceRefused)(reason, detail)
 
     def json(self, method: str, path: str, body: dict | None = None) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import logging
 import os
 import secrets
 import threading
@@ -33,7 +34,7 @@ from facelead.files import write_private
 from facelead.refusal import Refusal
 from facelead.settings import Settings
 
-SESSION_HEADER = "authorization"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -215,6 +216,12 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(ValueError)
     def bad_value(_: Request, exc: ValueError) -> JSONResponse:
         return JSONResponse({"reason": "invalid", "detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(Exception)
+    def failed(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("%s %s failed", request.method, request.url.path)
+        detail = (str(exc).splitlines() or [""])[0]
+        return JSONResponse({"reason": "error", "detail": f"{type(exc).__name__}: {detail}"}, status_code=500)
 
     app.state.sessions = sessions
 
