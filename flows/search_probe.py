@@ -12,7 +12,7 @@ from typing import Annotated
 import numpy as np
 from numpy.typing import NDArray
 from prefect import flow
-from prefect.artifacts import create_link_artifact, create_table_artifact
+from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from pydantic import Field
 
 from facelead.flows.runtime import acting_user, dask_task_runner
@@ -139,9 +139,11 @@ def search_probe(
     record_search(db_path, search_id, request_id, case_number, gallery, models, k, method, size, probe_face,
                   quality_override, ranked, actor, as_of)
     sheet = write_sheet(db_path, search_id, settings.sheets_dir, actor)
-    create_table_artifact(
-        [{"rank": r.rank, "score": round(r.score, 4), "subject_id": r.subject_id, "face_id": r.face_id} for r in ranked],
-        key="search-candidates", description=f"case {case_number}, search {search_id}; sheet: {sheet}")
-    create_link_artifact(sheet.absolute().as_uri(), link_text=f"candidate sheet, case {case_number}",
+    # Prefect keeps artifacts beyond any purge and shows them to every operator: they name the
+    # search and count its candidates, never a subject, a case or a score.
+    create_markdown_artifact(f"Search `{search_id}`: {len(ranked)} candidates ({method['method']}). The candidates "
+                             f"are in facelead, for those the policy allows: `facelead sheet {search_id}` (audited).",
+                             key="search-candidates", description=f"search {search_id}")
+    create_link_artifact(sheet.absolute().as_uri(), link_text=f"candidate sheet of search {search_id}",
                          key="candidate-sheet", description=f"on the facelead host; for an audited view: facelead sheet {search_id}")
     return SearchOutcome(search_id, case_number, ranked, sheet, probe_face.verdict.describe())
