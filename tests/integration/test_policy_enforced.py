@@ -222,3 +222,15 @@ def test_the_api_allows_exactly_what_the_policy_says_and_audits_each_refusal(api
         else:
             assert answer.status_code == 403 and answer.json()["reason"] == "role", (user_id, answer.text)
             assert (_last_audit(office).actor, _last_audit(office).action) == (user_id, f"{action.value}.refused")
+
+
+def test_the_auditors_snapshot_goes_to_auditors_only(api, office):
+    client, tokens = api
+    for user_id, token in tokens.items():
+        answer = client.get("/api/audit/snapshot", headers={"Authorization": f"Bearer {token}"})
+        if user_id == "auditor.p":
+            assert answer.status_code == 200 and b"DUCK" in answer.content[:64]  # a DuckDB file
+            assert _last_audit(office).action == "audit.snapshot"
+        else:
+            assert answer.status_code == 403, (user_id, answer.text)
+            assert (_last_audit(office).actor, _last_audit(office).action) == (user_id, "audit.query.refused")
