@@ -109,20 +109,28 @@ def open_db(path: Path, read_only: bool = False, lock_timeout_s: float = 60.0) -
         conn.close()
 
 
+# DuckDB lets one process write a file; inside the service many threads write (searches,
+# enrollments, sign-ins), and two transactions appending to the audit chain at once would
+# both take the next row number. Write transactions therefore take turns in a process too.
+_ONE_WRITER = threading.RLock()
+
+
 @contextmanager
 def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """BEGIN ... COMMIT, rolled back on any error; DuckDB errors become Terminal/Transient."""
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        yield conn
-    except BaseException as exc:
-        conn.execute("ROLLBACK")
-        if isinstance(exc, duckdb.TransactionException) and "conflict" in str(exc).lower():
-            raise TransientDbError(str(exc)) from exc
-        if isinstance(exc, duckdb.Error):
-            raise TerminalDbError(str(exc)) from exc
-        raise
-    conn.execute("COMMIT")
+    """BEGIN ... COMMIT, one at a time in this process, rolled back on any error; DuckDB
+    errors become Terminal/Transient."""
+    with _ONE_WRITER:
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            yield conn
+        except BaseException as exc:
+            conn.execute("ROLLBACK")
+            if isinstance(exc, duckdb.TransactionException) and "conflict" in str(exc).lower():
+                raise TransientDbError(str(exc)) from exc
+            if isinstance(exc, duckdb.Error):
+                raise TerminalDbError(str(exc)) from exc
+            raise
+        conn.execute("COMMIT")
 
 
 @contextmanager
