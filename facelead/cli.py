@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from urllib.parse import quote
 
 from facelead import LEAD_NOTICE
 from facelead.access import AccessDenied
@@ -241,12 +242,18 @@ def cmd_sheet(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    verdict = _call("GET", "/api/audit/verify")
-    if verdict["ok"]:
-        print(f"audit chain intact: {verdict['rows']} rows, head hash {verdict['head_hash']}")
-        return 0
-    print(f"audit chain BROKEN at row {verdict['first_broken']}: {verdict['reason']} ({verdict['rows']} rows)")
-    return 1
+    query = "&".join(f"witness={quote(w)}" for w in args.witness)
+    verdict = _call("GET", "/api/audit/verify" + (f"?{query}" if query else ""))
+    if verdict["first_broken"] is not None:
+        print(f"audit chain BROKEN at row {verdict['first_broken']}: {verdict['reason']} ({verdict['rows']} rows)")
+    else:
+        print(f"audit chain intact: {verdict['rows']} rows; head {verdict['head']} (give it to your witness)")
+        if verdict["unanchored_rows"]:
+            print(f"note: the last {verdict['unanchored_rows']} rows were written but not anchored "
+                  f"(the service stopped between the two)")
+    for problem in verdict["problems"]:
+        print(f"records and audit log disagree: {problem}")
+    return 0 if verdict["ok"] else 1
 
 
 def cmd_case_export(args: argparse.Namespace) -> int:
@@ -469,7 +476,11 @@ def parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="audit trail tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    verify = audit_sub.add_parser("verify", help="recompute the hash chain and name the first broken row")
+    verify = audit_sub.add_parser("verify", help="check the keyed audit chain against its anchor log and the data "
+                                                 "tables; print its head for an external witness (auditor)")
+    verify.add_argument("--witness", action="append", default=[], metavar="SEQ:MAC",
+                        help="a head printed by an earlier verify and kept elsewhere; the chain must still hold it "
+                             "(repeatable)")
     verify.set_defaults(run=cmd_audit_verify)
     snapshot = audit_sub.add_parser("snapshot", help="fetch a DuckDB file of the warehouse for your own queries: every "
                                                      "table and view without faces, vectors or secrets (auditor)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,22 @@ def write_private(path: Path, data: bytes | str, exclusive: bool = False) -> Pat
     with os.fdopen(os.open(path, flags, 0o600), "wb") as fh:
         fh.write(data.encode() if isinstance(data, str) else data)
     return path
+
+
+def secrets_dir(database_path: Path) -> Path:
+    """Where the service's keys live: ``secrets/`` beside the database file, owner-only."""
+    return database_path.parent / "secrets"
+
+
+def secret_key(path: Path, create: bool, size: int = 32) -> bytes:
+    """The random key in ``path``, made owner-only (in an owner-only folder) when missing and
+    ``create``; FileNotFoundError when missing otherwise."""
+    if create and not path.is_file():
+        try:
+            write_private(path, secrets.token_bytes(size), exclusive=True)
+        except FileExistsError:  # another process made it meanwhile
+            pass
+    return path.read_bytes()
 
 
 def spreadsheet_safe(value: Any) -> Any:

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic_core import to_jsonable_python
 
 from facelead.access import AccessDenied
-from facelead.files import write_private
+from facelead.files import secret_key
 
 KEY_BYTES = 32
 
@@ -88,12 +88,7 @@ def verify(key: bytes, token: str, action: str, params: Mapping[str, Any], now: 
 def read_key(path: Path, create: bool) -> bytes:
     """The grant key in ``path``, made (owner-only, in an owner-only folder) when missing and
     ``create``; a missing key otherwise means no grant can verify."""
-    if not path.is_file() and create:
-        try:
-            write_private(path, secrets.token_bytes(KEY_BYTES), exclusive=True)
-        except FileExistsError:  # another process made it meanwhile
-            pass
     try:
-        return path.read_bytes()
+        return secret_key(path, create, KEY_BYTES)
     except FileNotFoundError:
         raise GrantRefused("no_grant_key", f"{path}: no grant key, so no grant can verify") from None

@@ -24,7 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -33,6 +33,7 @@ from facelead.policy import Action
 from facelead.files import write_private
 from facelead.refusal import Refusal
 from facelead.settings import Settings
+from facelead.warehouse.audit import Anchor
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +180,14 @@ def zipped(folder: Path) -> bytes:
             if path.is_file():
                 archive.write(path, path.relative_to(folder.parent).as_posix())
     return buffer.getvalue()
+
+
+def _witness(text: str) -> Anchor:
+    """``SEQ:MAC`` as a witness kept it (what ``facelead audit verify`` printed as the head)."""
+    seq, _, mac = text.partition(":")
+    if not (seq.isdigit() and len(mac) == 64 and all(c in "0123456789abcdef" for c in mac)):
+        raise HTTPException(422, f"witness {text!r} is not SEQ:MAC (a row number and 64 hex digits)")
+    return Anchor(int(seq), mac)
 
 
 def _jsonable(value: Any) -> Any:
@@ -355,12 +364,16 @@ def create_app(settings: Settings) -> FastAPI:
         return Response(path.read_bytes(), media_type="application/octet-stream", headers={"Cache-Control": "no-store"})
 
     @app.get("/api/audit/verify")
-    def audit_verify(user: User) -> dict:
+    def audit_verify(user: User, witness: Annotated[list[str], Query()] = []) -> dict:  # noqa: B006 (FastAPI copies)
+        """The chain under its key, against its anchor log and the ``SEQ:MAC`` heads a witness kept."""
+        heads = tuple(_witness(text) for text in witness)
         workflow.authorized(db_path, user, Action.AUDIT_VERIFY, "audit_log")
         with db.open_db(db_path, read_only=True) as conn:
-            verdict = db.verify_audit(conn)
+            verdict = db.verify_audit(conn, heads)
+            head = db.audit_head(conn)
         return {"ok": verdict.ok, "rows": verdict.rows, "first_broken": verdict.first_broken,
-                "reason": verdict.reason, "head_hash": verdict.head_hash}
+                "reason": verdict.reason, "problems": list(verdict.problems), "head": f"{head.seq}:{head.mac}",
+                "unanchored_rows": verdict.unanchored_rows}
 
     return app
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from facelead.files import secrets_dir
+
 
 def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -176,8 +178,9 @@ class Settings(BaseSettings):
 
     @cached_property
     def secrets_dir(self) -> Path:
-        """Owner-only: the grant key and the service's other secrets, never in the database."""
-        return self.database_path.parent / "secrets"
+        """Owner-only: the grant key, the audit key and the service's other secrets, never in
+        the database."""
+        return secrets_dir(self.database_path)
 
     @cached_property
     def grant_key_path(self) -> Path:

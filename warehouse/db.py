@@ -8,11 +8,14 @@ with a clear message.
 from __future__ import annotations
 
 import functools
+import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -22,8 +25,10 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
+from facelead.files import secret_key, secrets_dir
 from facelead.refusal import Refusal
-from facelead.warehouse.audit import GENESIS_HASH, AuditRow, ChainVerdict, next_row, verify_chain
+from facelead.warehouse.audit import (CARRY_OVER, GENESIS_HASH, Anchor, AuditRow, ChainVerdict, carry_over_details,
+                                      next_row, verify_chain)
 
 log = logging.getLogger(__name__)
 _SQL = resources.files("facelead.warehouse")
@@ -53,8 +58,12 @@ def migrations() -> list[tuple[int, str, str]]:
     return [(int(f.name.split("_", 1)[0]), f.name, f.read_text()) for f in files]
 
 
+KEYED_AUDIT_VERSION = 10  # 0010_keyed_audit.sql: the chain is keyed from here on
+
+
 def migrate(conn: duckdb.DuckDBPyConnection) -> list[str]:
-    """Apply pending migrations in one transaction; return the names applied."""
+    """Apply pending migrations in one transaction; return the names applied. Applying
+    0010 to a database that has an audit chain carries the chain over to the key."""
     conn.execute(query("schema_migrations"))
     done = {row[0] for row in conn.execute(query("applied_migrations")).fetchall()}
     pending = [m for m in migrations() if m[0] not in done]
@@ -62,6 +71,8 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> list[str]:
         for version, name, sql in pending:
             conn.execute(sql)
             conn.execute(query("record_migration"), [version, name])
+            if version == KEYED_AUDIT_VERSION:
+                _carry_over_chain(conn)
     return [name for _, name, _ in pending]
 
 
@@ -113,24 +124,31 @@ def open_db(path: Path, read_only: bool = False, lock_timeout_s: float = 60.0) -
 # enrollments, sign-ins), and two transactions appending to the audit chain at once would
 # both take the next row number. Write transactions therefore take turns in a process too.
 _ONE_WRITER = threading.RLock()
+_OPEN = threading.local()  # .head: the audit head this thread's open transaction will anchor
 
 
 @contextmanager
 def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """BEGIN ... COMMIT, one at a time in this process, rolled back on any error; DuckDB
-    errors become Terminal/Transient."""
+    errors become Terminal/Transient. After COMMIT the audit head it wrote is anchored."""
     with _ONE_WRITER:
         conn.execute("BEGIN TRANSACTION")
+        _OPEN.head = None
         try:
-            yield conn
-        except BaseException as exc:
-            conn.execute("ROLLBACK")
-            if isinstance(exc, duckdb.TransactionException) and "conflict" in str(exc).lower():
-                raise TransientDbError(str(exc)) from exc
-            if isinstance(exc, duckdb.Error):
-                raise TerminalDbError(str(exc)) from exc
-            raise
-        conn.execute("COMMIT")
+            try:
+                yield conn
+            except BaseException as exc:
+                conn.execute("ROLLBACK")
+                if isinstance(exc, duckdb.TransactionException) and "conflict" in str(exc).lower():
+                    raise TransientDbError(str(exc)) from exc
+                if isinstance(exc, duckdb.Error):
+                    raise TerminalDbError(str(exc)) from exc
+                raise
+            conn.execute("COMMIT")
+            if _OPEN.head is not None:
+                _write_anchor(*_OPEN.head)
+        finally:
+            del _OPEN.head
 
 
 @contextmanager
@@ -152,22 +170,114 @@ def now() -> datetime:
 
 # -- audit -----------------------------------------------------------------------------
 
-def append_audit(conn: duckdb.DuckDBPyConnection, actor: str, action: str, target: str, details: dict) -> AuditRow:
-    """Append one chained audit row; call inside the transaction whose work it records."""
+@dataclass(frozen=True)
+class ChainFiles:
+    """Where a database's audit chain keeps what must not live in the database."""
+
+    key: Path     # owner-only HMAC key
+    anchor: Path  # append-only log of committed heads, one JSON line each
+
+
+def chain_files(database: Path) -> ChainFiles:
+    return ChainFiles(secrets_dir(database) / "audit.key", database.with_name(database.name + ".anchor"))
+
+
+def database_file(conn: duckdb.DuckDBPyConnection) -> Path:
+    """The file behind ``conn``; the audit chain needs one."""
+    path = conn.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
+    if not path:
+        raise TerminalDbError("an in-memory database has no place for an audit key and anchor")
+    return Path(path)
+
+
+def _audit_key(conn: duckdb.DuckDBPyConnection, create: bool) -> bytes:
+    path = chain_files(database_file(conn)).key
+    try:
+        return secret_key(path, create)
+    except FileNotFoundError:
+        raise TerminalDbError(f"{path}: the audit key is missing, so the audit chain can be neither "
+                              f"extended nor verified; restore it from the service's backup") from None
+
+
+def _write_anchor(path: Path, row: AuditRow) -> None:
+    """Append the committed head to the anchor log (owner-only, synced)."""
+    line = json.dumps({"seq": row.seq, "mac": row.row_hash, "at": row.at.isoformat()}) + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, line.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_anchors(path: Path) -> list[Anchor]:
+    """The heads in an anchor log; a line a crash cut short is skipped."""
+    anchors = []
+    with suppress(FileNotFoundError), path.open(encoding="utf-8") as fh:
+        for line in fh:
+            with suppress(ValueError, KeyError, TypeError):
+                entry = json.loads(line)
+                anchors.append(Anchor(int(entry["seq"]), str(entry["mac"])))
+    return anchors
+
+
+def _append(conn: duckdb.DuckDBPyConnection, key: bytes, actor: str, action: str, target: str,
+            details: dict) -> AuditRow:
+    if getattr(_OPEN, "head", False) is False:
+        raise RuntimeError("append_audit belongs inside db.transaction(), which anchors the row after COMMIT")
     tail = conn.execute(query("audit_tail")).fetchone()
-    prev_seq, prev_hash = tail if tail else (0, GENESIS_HASH)
-    row = next_row(prev_seq, prev_hash, now(), actor, action, target, details)
+    prev_seq, prev_mac = tail if tail else (0, GENESIS_HASH)
+    row = next_row(key, prev_seq, prev_mac, now(), actor, action, target, details)
     conn.execute(query("audit_insert"), [row.seq, row.at, row.actor, row.action, row.target, row.details,
                                          row.prev_hash, row.row_hash])
+    _OPEN.head = (chain_files(database_file(conn)).anchor, row)
     return row
+
+
+def append_audit(conn: duckdb.DuckDBPyConnection, actor: str, action: str, target: str, details: dict) -> AuditRow:
+    """Append one keyed audit row; call inside the transaction whose work it records. The
+    key is made with the chain's first row, and its absence later is an error."""
+    first = conn.execute(query("audit_tail")).fetchone() is None
+    return _append(conn, _audit_key(conn, create=first), actor, action, target, details)
+
+
+def _carry_over_chain(conn: duckdb.DuckDBPyConnection) -> None:
+    """Bind the unkeyed rows' head under the key with one audited ``audit.carry_over`` row."""
+    rows = audit_rows(conn)
+    if rows:
+        unaudited = [row[0] for row in conn.execute(query("audit_cross_check")).fetchall()]
+        _append(conn, _audit_key(conn, create=True), "facelead", CARRY_OVER, "audit_log",
+                carry_over_details(rows, unaudited))
 
 
 def audit_rows(conn: duckdb.DuckDBPyConnection) -> list[AuditRow]:
     return [AuditRow(*row) for row in conn.execute(query("audit_rows")).fetchall()]
 
 
-def verify_audit(conn: duckdb.DuckDBPyConnection) -> ChainVerdict:
-    return verify_chain(audit_rows(conn))
+def audit_head(conn: duckdb.DuckDBPyConnection) -> Anchor:
+    """The chain's head, for an external witness to keep."""
+    tail = conn.execute(query("audit_tail")).fetchone()
+    return Anchor(*tail) if tail else Anchor(0, GENESIS_HASH)
+
+
+def verify_audit(conn: duckdb.DuckDBPyConnection, witnesses: tuple[Anchor, ...] = ()) -> ChainVerdict:
+    """The chain checked under its key against its anchor log and any heads a witness kept,
+    then the data tables against the log (less what the carry-over recorded as unaudited)."""
+    files = chain_files(database_file(conn))
+    rows = audit_rows(conn)
+    try:
+        key = secret_key(files.key, create=False)
+    except FileNotFoundError:
+        return ChainVerdict(len(rows), 1 if rows else None, f"{files.key}: the audit key is missing", "")
+    anchors = read_anchors(files.anchor)
+    if rows and not anchors:
+        return ChainVerdict(len(rows), rows[-1].seq, f"{files.anchor}: the anchor log is missing or empty", "")
+    verdict = verify_chain(rows, key, [*anchors, *witnesses])
+    carry = next((r for r in rows if r.action == CARRY_OVER), None)
+    known = set(json.loads(carry.details)["unaudited_records"]) if carry else set()
+    problems = tuple(p for (p,) in conn.execute(query("audit_cross_check")).fetchall() if p not in known)
+    return ChainVerdict(verdict.rows, verdict.first_broken, verdict.reason, verdict.head_mac, problems,
+                        verdict.unanchored_rows)
 
 
 # -- galleries, models, enrollment --------------------------------------------------------

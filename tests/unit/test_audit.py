@@ -1,3 +1,4 @@
+import json
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
@@ -5,18 +6,24 @@ import duckdb
 import pytest
 
 from facelead.warehouse import db
-from facelead.warehouse.audit import GENESIS_HASH, canonical_details, next_row, verify_chain
+from facelead.warehouse.audit import (CARRY_OVER, GENESIS_HASH, Anchor, canonical_details, carry_over_details,
+                                      legacy_hash, next_row, row_mac, verify_chain)
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc)
+KEY = b"k" * 32
 
 
-def _chain(n: int):
+def _chain(n: int, key: bytes = KEY):
     rows, seq, prev = [], 0, GENESIS_HASH
     for i in range(n):
-        row = next_row(seq, prev, T0 + timedelta(seconds=i), "ana", f"action{i}", f"target{i}", {"i": i})
+        row = next_row(key, seq, prev, T0 + timedelta(seconds=i), "ana", f"action{i}", f"target{i}", {"i": i})
         rows.append(row)
         seq, prev = row.seq, row.row_hash
     return rows
+
+
+def _head(rows):
+    return Anchor(rows[-1].seq, rows[-1].row_hash)
 
 
 def test_canonical_details_are_order_independent():
@@ -25,8 +32,8 @@ def test_canonical_details_are_order_independent():
 
 def test_an_intact_chain_verifies_and_reports_its_head():
     rows = _chain(5)
-    verdict = verify_chain(rows)
-    assert verdict.ok and verdict.rows == 5 and verdict.head_hash == rows[-1].row_hash
+    verdict = verify_chain(rows, KEY, [_head(rows)])
+    assert verdict.ok and verdict.rows == 5 and verdict.head_mac == rows[-1].row_hash and verdict.unanchored_rows == 0
 
 
 @pytest.mark.parametrize("field,value", [("actor", "mallory"), ("action", "x"), ("target", "y"),
@@ -34,22 +41,90 @@ def test_an_intact_chain_verifies_and_reports_its_head():
 def test_altering_any_field_names_that_row(field, value):
     rows = _chain(5)
     rows[2] = replace(rows[2], **{field: value})
-    verdict = verify_chain(rows)
+    verdict = verify_chain(rows, KEY)
     assert verdict.first_broken == 3 and "altered" in verdict.reason
 
 
 def test_a_deleted_row_is_a_sequence_gap():
     rows = _chain(5)
     del rows[1]
-    assert verify_chain(rows).first_broken == 3
+    assert verify_chain(rows, KEY).first_broken == 3
 
 
-def test_a_rehashed_row_still_breaks_the_next_link():
+def test_rewriting_and_rehashing_without_the_key_is_found():
     rows = _chain(4)
-    forged = next_row(1, rows[0].row_hash, T0, "mallory", "hide", "t", {})
-    rows[1] = forged
-    verdict = verify_chain(rows)
-    assert verdict.first_broken == 3 and "prev_hash" in verdict.reason
+    forged = [replace(r, actor="mallory") for r in rows]
+    seq, prev = 0, GENESIS_HASH
+    for i, row in enumerate(forged):  # re-hashed as the old unkeyed chain would have allowed
+        forged[i] = replace(row, prev_hash=prev, row_hash=legacy_hash(prev, row.seq, row.at, row.actor, row.action,
+                                                                      row.target, row.details))
+        prev = forged[i].row_hash
+    assert verify_chain(forged, KEY).first_broken == 1
+    rekeyed = _chain(4, key=b"m" * 32)  # or under a key of the attacker's own
+    assert verify_chain(rekeyed, KEY).first_broken == 1
+
+
+def test_a_forged_append_is_found():
+    rows = _chain(3)
+    rows.append(next_row(b"guess" * 8, 3, rows[-1].row_hash, T0, "mallory", "request.approve", "request:1", {}))
+    verdict = verify_chain(rows, KEY)
+    assert verdict.first_broken == 4 and "forged" in verdict.reason
+
+
+def test_truncation_and_emptying_are_found_by_the_anchor():
+    rows = _chain(6)
+    anchors = [Anchor(r.seq, r.row_hash) for r in rows]
+    truncated = verify_chain(rows[:4], KEY, anchors)
+    assert truncated.first_broken == 5 and "truncated" in truncated.reason
+    emptied = verify_chain([], KEY, anchors)
+    assert emptied.first_broken == 1 and not emptied.ok
+    assert verify_chain(rows, KEY, anchors[:4]).unanchored_rows == 2  # a crash between commit and anchor
+
+
+def test_a_witness_head_catches_a_rewrite_back_to_an_earlier_state():
+    rows = _chain(5)
+    other = _chain(5, key=KEY)[:3] + [next_row(KEY, 3, _chain(3)[-1].row_hash, T0, "x", "y", "z", {})]
+    assert verify_chain(other, KEY, [_head(rows)]).first_broken == 5
+    assert verify_chain(rows[:4] + [replace(rows[4])], KEY, [Anchor(5, "0" * 64)]).first_broken == 5
+
+
+def test_fields_cannot_run_into_each_other():
+    """Under the old separator, ('a\x1fb', 'c') and ('a', 'b\x1fc') hashed alike; under the JSON array they differ."""
+    one = row_mac(KEY, GENESIS_HASH, 1, T0, "a\x1fb", "c", "t", "{}")
+    two = row_mac(KEY, GENESIS_HASH, 1, T0, "a", "b\x1fc", "t", "{}")
+    assert legacy_hash(GENESIS_HASH, 1, T0, "a\x1fb", "c", "t", "{}") == legacy_hash(GENESIS_HASH, 1, T0, "a", "b\x1fc", "t", "{}")
+    assert one != two
+
+
+def _legacy_chain(n: int):
+    rows, prev = [], GENESIS_HASH
+    for i in range(n):
+        at = T0 + timedelta(seconds=i)
+        h = legacy_hash(prev, i + 1, at, "ana", "search.run", f"search:{i}", "{}")
+        rows.append(replace(next_row(KEY, i, prev, at, "ana", "search.run", f"search:{i}", {}), row_hash=h))
+        prev = h
+    return rows
+
+
+def test_a_carried_over_chain_verifies_and_binds_its_unkeyed_rows():
+    legacy = _legacy_chain(3)
+    carry = next_row(KEY, 3, legacy[-1].row_hash, T0, "facelead", CARRY_OVER, "audit_log", carry_over_details(legacy, []))
+    rows = [*legacy, carry, next_row(KEY, 4, carry.row_hash, T0, "ana", "x", "y", {})]
+    assert verify_chain(rows, KEY).ok
+    tampered = [replace(legacy[0], actor="mallory")] + rows[1:]
+    seq_prev = legacy_hash(GENESIS_HASH, 1, T0, "mallory", "search.run", "search:0", "{}")
+    tampered[0] = replace(tampered[0], row_hash=seq_prev)
+    relinked, prev = [], GENESIS_HASH
+    for row in tampered[:3]:  # the unkeyed part re-hashed from the top
+        h = legacy_hash(prev, row.seq, row.at, row.actor, row.action, row.target, row.details)
+        relinked.append(replace(row, prev_hash=prev, row_hash=h))
+        prev = h
+    verdict = verify_chain([*relinked, replace(carry, prev_hash=prev), *rows[4:]], KEY)
+    assert verdict.first_broken == 4  # the carry-over's MAC binds the old head
+
+
+def test_an_unkeyed_chain_without_its_carry_over_row_is_refused():
+    assert verify_chain(_legacy_chain(3), KEY).first_broken == 1
 
 
 def test_audit_rows_round_trip_through_duckdb_and_tampering_is_found(tmp_path):
@@ -57,8 +132,10 @@ def test_audit_rows_round_trip_through_duckdb_and_tampering_is_found(tmp_path):
     with db.open_db(path) as conn:
         for i in range(4):
             with db.transaction(conn):
-                db.append_audit(conn, "ana", "search.run", f"search:{i}", {"k": 20, "note": "naïve"})
+                db.append_audit(conn, "ana", "test.event", f"thing:{i}", {"k": 20, "note": "naïve"})
         assert db.verify_audit(conn).ok
+    assert (tmp_path / "secrets" / "audit.key").stat().st_mode & 0o777 == 0o600
+    assert len(db.read_anchors(db.chain_files(path).anchor)) == 4
     raw = duckdb.connect(str(path))
     raw.execute("UPDATE audit_log SET details = '{\"k\":50}' WHERE seq = 3")
     raw.close()
@@ -67,10 +144,83 @@ def test_audit_rows_round_trip_through_duckdb_and_tampering_is_found(tmp_path):
     assert verdict.first_broken == 3
 
 
-def test_a_failed_transaction_leaves_no_audit_row(tmp_path):
-    with db.open_db(tmp_path / "a.duckdb") as conn:
+def test_a_failed_transaction_leaves_no_audit_row_and_no_anchor(tmp_path):
+    path = tmp_path / "a.duckdb"
+    with db.open_db(path) as conn:
         with pytest.raises(RuntimeError):
             with db.transaction(conn):
                 db.append_audit(conn, "ana", "x", "y", {})
                 raise RuntimeError("boom")
         assert db.audit_rows(conn) == []
+    assert db.read_anchors(db.chain_files(path).anchor) == []
+
+
+def test_an_audit_row_outside_a_transaction_is_refused(tmp_path):
+    with db.open_db(tmp_path / "a.duckdb") as conn, pytest.raises(RuntimeError, match="transaction"):
+        db.append_audit(conn, "ana", "x", "y", {})
+
+
+def _database_at_version_9(path):
+    """A database as the release before the keyed chain left it: migrations 1-9, an unkeyed chain."""
+    raw = duckdb.connect(str(path))
+    raw.execute(db.query("schema_migrations"))
+    for version, name, sql in db.migrations():
+        if version < db.KEYED_AUDIT_VERSION:
+            raw.execute(sql)
+            raw.execute(db.query("record_migration"), [version, name])
+    for row in _legacy_chain(3):
+        raw.execute(db.query("audit_insert"), [row.seq, row.at, row.actor, row.action, row.target, row.details,
+                                               row.prev_hash, row.row_hash])
+    raw.execute("INSERT INTO searches (search_id, case_number, gallery_id, model_id, detector_id, method, k, "
+                "gallery_size, probe_sha256, probe_path, probe_face_index, probe_face_count, probe_box, "
+                "probe_thumbnail, actor, created_at) VALUES ('old-unaudited', 'C', 'g', 'm', 'd', 'exact', 1, 1, "
+                "'x', 'p', 0, 1, [0, 0, 1, 1], ''::BLOB, 'ana', now())")
+    raw.close()
+
+
+def test_the_migration_carries_an_unkeyed_chain_over_once_and_audits_it(tmp_path):
+    path = tmp_path / "old.duckdb"
+    _database_at_version_9(path)
+    with db.open_db(path) as conn:
+        rows = db.audit_rows(conn)
+        verdict = db.verify_audit(conn)
+    carry = rows[3]
+    assert (carry.seq, carry.action, carry.actor) == (4, CARRY_OVER, "facelead")
+    bound = json.loads(carry.details)
+    assert bound["legacy_rows"] == 3 and bound["legacy_head"] == rows[2].row_hash
+    # "search:0..2" never existed and one search has no audit row: recorded once, not reported ever after
+    assert "search old-unaudited: no search.run audit row" in bound["unaudited_records"]
+    assert verdict.ok, verdict
+    with db.open_db(path) as conn:  # opening again carries nothing over again
+        assert [r.action for r in db.audit_rows(conn)].count(CARRY_OVER) == 1
+
+
+def test_verify_holds_the_data_tables_against_the_log(tmp_path):
+    path = tmp_path / "a.duckdb"
+    with db.open_db(path) as conn, db.transaction(conn):
+        db.append_audit(conn, "ana", "search.run", "search:never-made", {})
+    raw = duckdb.connect(str(path))  # a user slipped in with no audit row, by someone with the file
+    raw.execute("INSERT INTO users (user_id, display_name, roles, token_salt, token_hash, created_at, created_by) "
+                "VALUES ('mallory', 'M', ['admin'], ''::BLOB, ''::BLOB, now(), 'mallory')")
+    raw.close()
+    with db.open_db(path, read_only=True) as conn:
+        verdict = db.verify_audit(conn)
+    assert verdict.first_broken is None and not verdict.ok
+    assert set(verdict.problems) == {"user mallory: no user.add audit row",
+                                     "audit row 1: search.run names search:never-made, which does not exist"}
+
+
+def test_a_missing_key_or_anchor_log_is_reported(tmp_path):
+    path = tmp_path / "a.duckdb"
+    with db.open_db(path) as conn, db.transaction(conn):
+        db.append_audit(conn, "ana", "x", "y", {})
+    files = db.chain_files(path)
+    files.anchor.unlink()
+    with db.open_db(path, read_only=True) as conn:
+        assert "anchor log" in db.verify_audit(conn).reason
+    files.key.unlink()
+    with db.open_db(path, read_only=True) as conn:
+        assert "audit key is missing" in db.verify_audit(conn).reason
+    with db.open_db(path) as conn, pytest.raises(db.TerminalDbError, match="audit key is missing"):
+        with db.transaction(conn):
+            db.append_audit(conn, "ana", "x", "y", {})
