@@ -6,7 +6,7 @@ import duckdb
 import pytest
 
 from facelead.warehouse import db
-from facelead.warehouse.audit import (CARRY_OVER, GENESIS_HASH, Anchor, canonical_details, carry_over_details,
+from facelead.warehouse.audit import (CARRY_OVER, GENESIS_HASH, Anchor, AuditRow, canonical_details, carry_over_details,
                                       legacy_hash, next_row, row_mac, verify_chain)
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc)
@@ -224,3 +224,62 @@ def test_a_missing_key_or_anchor_log_is_reported(tmp_path):
     with db.open_db(path) as conn, pytest.raises(db.TerminalDbError, match="audit key is missing"):
         with db.transaction(conn):
             db.append_audit(conn, "ana", "x", "y", {})
+
+
+def _relink(raw, start: int) -> None:
+    """Re-hash rows from ``start`` on as an attacker without the key can: unkeyed SHA-256."""
+    rows = [AuditRow(*r) for r in raw.execute(db.query("audit_rows")).fetchall()]
+    prev = rows[start - 2].row_hash if start > 1 else GENESIS_HASH
+    for row in rows[start - 1:]:
+        h = legacy_hash(prev, row.seq, row.at, row.actor, row.action, row.target, row.details)
+        raw.execute("UPDATE audit_log SET prev_hash = ?, row_hash = ? WHERE seq = ?", [prev, h, row.seq])
+        prev = h
+
+
+def _rewrite_and_rehash(raw):
+    raw.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
+    _relink(raw, 2)
+
+
+def _delete_and_renumber(raw):
+    raw.execute("DELETE FROM audit_log WHERE seq = 2")
+    raw.execute("UPDATE audit_log SET seq = seq - 1 WHERE seq > 2")
+    _relink(raw, 2)
+
+
+def _forged_append(raw):
+    head = raw.execute(db.query("audit_tail")).fetchone()
+    at = datetime.now(timezone.utc)
+    raw.execute(db.query("audit_insert"), [head[0] + 1, at, "mallory", "request.approve", "request:1", "{}", head[1],
+                                           legacy_hash(head[1], head[0] + 1, at, "mallory", "request.approve",
+                                                       "request:1", "{}")])
+
+
+def _resplit(raw):  # row 1's actor held the old separator; moved across, the unkeyed hash stayed the same
+    raw.execute("UPDATE audit_log SET actor = 'ana', action = 'b\x1fc' WHERE seq = 1")
+
+
+TAMPERS = {
+    "rewrite and re-hash": _rewrite_and_rehash,
+    "delete in the middle, renumber and re-hash": _delete_and_renumber,
+    "truncate the last rows": lambda raw: raw.execute("DELETE FROM audit_log WHERE seq > 3"),
+    "empty the log": lambda raw: raw.execute("DELETE FROM audit_log"),
+    "append a forged row": _forged_append,
+    "re-split fields": _resplit,
+}
+
+
+@pytest.mark.parametrize("tamper", TAMPERS, ids=list(TAMPERS))
+def test_every_tamper_with_the_database_file_is_found(tmp_path, tamper):
+    path = tmp_path / "a.duckdb"
+    with db.open_db(path) as conn:
+        for i, (actor, action) in enumerate([("ana\x1fb", "c"), ("ana", "x"), ("ben", "y"), ("ana", "z"), ("ben", "w")]):
+            with db.transaction(conn):
+                db.append_audit(conn, actor, action, f"thing:{i}", {"i": i})
+        assert db.verify_audit(conn).ok
+    raw = duckdb.connect(str(path))
+    TAMPERS[tamper](raw)
+    raw.close()
+    with db.open_db(path, read_only=True) as conn:
+        verdict = db.verify_audit(conn)
+    assert verdict.first_broken is not None, verdict
