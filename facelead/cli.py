@@ -299,8 +299,12 @@ def cmd_audit_snapshot(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    counts = _call("POST", "/api/purge")
-    print("retention purge: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    report = _call("POST", "/api/purge")
+    exports = report.pop("exports_holding_purged_faces")
+    print("retention purge: " + ", ".join(f"{k} {v}" for k, v in report.items()))
+    for export in exports:
+        print(f"outside facelead's reach: case {export['case_number']} was exported by {export['exported_by']} "
+              f"at {export['exported_at']} (audit row {export['audit_seq']}) with a purged face; recall that packet")
     return 0
 
 

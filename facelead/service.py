@@ -16,6 +16,7 @@ import io
 import logging
 import os
 import secrets
+import tempfile
 import threading
 import time
 import zipfile
@@ -315,8 +316,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.post("/api/cases/{case_number}/export")
     def export(case_number: str, user: User) -> Response:
-        folder = export_case(db_path, user, case_number, settings.data_dir / "exports")
-        return Response(zipped(folder), media_type="application/zip",
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=settings.data_dir, prefix=".export-") as staging:  # no copy stays here
+            folder = export_case(db_path, user, case_number, Path(staging))
+            packet = zipped(folder)
+        return Response(packet, media_type="application/zip",
                         headers={"Cache-Control": "no-store", "X-Facelead-Folder": folder.name})
 
     @app.post("/api/enrollments")

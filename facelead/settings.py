@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(100_000_000, ge=1, description="refuse larger images before decoding")
     probe_retention_days: int = Field(
         365, ge=1, description="probe images kept with searches are purged after this many days")
+    retired_build_days: int = Field(
+        90, ge=0, description="a retired index build is deleted by the purge after this many days; until then a "
+                              "search it answered can be re-run on it")
     offense_codes: list[str] = Field(
         ["violent-felony", "imminent-threat-to-life", "identify-deceased-or-incapacitated"], min_length=1,
         description="offenses a search request may name (JSON list)")

@@ -67,6 +67,6 @@ def export_case(db_path: Path, actor: str, case_number: str, out_dir: Path) -> P
         (folder / MANIFEST).write_text("\n".join(lines) + "\n", encoding="utf-8")
         with db.transaction(conn):
             db.append_audit(conn, actor, "case.export", f"case:{case_number}", {
-                "folder": str(folder), "files": len(lines),
+                "packet": folder.name, "files": len(lines),
                 "manifest_sha256": hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest()})
     return folder

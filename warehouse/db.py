@@ -110,14 +110,92 @@ def connect(path: Path, read_only: bool = False, lock_timeout_s: float = 60.0) -
     return conn
 
 
+class _FileGate:
+    """Connections of this process share one DuckDB instance per file, so the file can be
+    swapped for a rewritten copy only while none is open: ``open_db`` holds the gate shared,
+    ``rewrite_file`` exclusively (new connections wait for it; a thread already holding the
+    gate may open more)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._shared = 0
+        self._exclusive = False
+        self._waiting = 0
+        self._mine = threading.local()
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        held = getattr(self._mine, "count", 0)
+        with self._cond:
+            while not held and (self._exclusive or self._waiting):
+                self._cond.wait()
+            self._shared += 1
+        self._mine.count = held + 1
+        try:
+            yield
+        finally:
+            self._mine.count = held
+            with self._cond:
+                self._shared -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            self._waiting += 1
+            while self._exclusive or self._shared:
+                self._cond.wait()
+            self._waiting -= 1
+            self._exclusive = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._exclusive = False
+                self._cond.notify_all()
+
+
+_GATE = _FileGate()
+
+
 @contextmanager
 def open_db(path: Path, read_only: bool = False, lock_timeout_s: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection for one short unit of work, closed on exit."""
-    conn = connect(path, read_only, lock_timeout_s)
-    try:
-        yield conn
-    finally:
-        conn.close()
+    with _GATE.shared():
+        conn = connect(path, read_only, lock_timeout_s)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
+def rewrite_file(path: Path, lock_timeout_s: float = 60.0) -> int:
+    """Copy the database into a new file and put it in place of the old one, so that no
+    free block of the file still holds deleted rows (DuckDB reuses free blocks but never
+    clears them). Waits until no connection of this process is open and holds the file's
+    lock throughout; returns the new file's size. Call with no connection open."""
+    fresh = path.with_name(f".{path.name}.rewrite")
+    fresh.unlink(missing_ok=True)
+    with _GATE.exclusive():
+        conn = connect(path, lock_timeout_s=lock_timeout_s)
+        try:
+            conn.execute("CHECKPOINT")
+            conn.execute(f"ATTACH {_literal(str(fresh))} AS fresh")
+            conn.execute(f"COPY FROM DATABASE {_identifier(_current_name(conn))} TO fresh")
+            conn.execute("DETACH fresh")
+            os.chmod(fresh, path.stat().st_mode & 0o777)
+            os.replace(fresh, path)  # under the old file's lock: the next connection opens the copy
+        finally:
+            conn.close()
+    return path.stat().st_size
+
+
+def _current_name(conn: duckdb.DuckDBPyConnection) -> str:
+    return conn.execute("SELECT current_database()").fetchone()[0]
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 # DuckDB lets one process write a file; inside the service many threads write (searches,
@@ -500,19 +578,33 @@ def oversight(conn: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -
     return _dicts(conn.execute(query("oversight"), {"start": start, "end": end}))
 
 
-def purge(conn: duckdb.DuckDBPyConnection, probe_cutoff: datetime) -> dict:
-    """Delete removed faces' biometric data and probe thumbnails older than ``probe_cutoff``.
+@dataclass(frozen=True)
+class PurgeDone:
+    """What a purge removed, for its audit row and the files it must delete; no biometric data."""
 
-    Returns counts and the searches whose stored sheets showed purged images (their files
-    must go too); no biometric data.
-    """
+    faces: int
+    images: int
+    subjects: int
+    probe_images: int
+    sheets: list[str]            # searches whose stored sheets showed purged faces or probes
+    build_folders: list[str]     # index builds deleted (relative to the database's folder)
+    exports: list[dict]          # case exports made earlier that showed a purged face
+
+
+def purge(conn: duckdb.DuckDBPyConnection, probe_cutoff: datetime, retired_build_cutoff: datetime) -> PurgeDone:
+    """Delete removed faces' biometric data and probe thumbnails older than ``probe_cutoff``;
+    reduce the quality, candidate and enrollment rows that named their subject to ids; mark
+    deleted every index build that holds a purged face and every build retired before
+    ``retired_build_cutoff``. Call inside a transaction; the files are the caller's."""
     conn.execute(query("purge_plan"))
+    conn.execute(query("purge_builds"), [retired_build_cutoff])
     faces, images, subjects = conn.execute(query("purge_counts")).fetchone()
     sheets = [row[0] for row in conn.execute(query("purge_sheets")).fetchall()]
+    exports = _dicts(conn.execute(query("purge_exports")))
+    folders = [row[0] for row in conn.execute("SELECT folder FROM purge_builds ORDER BY folder").fetchall()]
     conn.execute(query("purge_apply"))
     probes = [row[0] for row in conn.execute(query("purge_probes"), [probe_cutoff]).fetchall()]
-    return {"faces": faces, "images": images, "subjects": subjects, "probe_images": len(probes),
-            "sheets": sorted(set(sheets) | set(probes))}
+    return PurgeDone(faces, images, subjects, len(probes), sorted(set(sheets) | set(probes)), folders, exports)
 
 
 def count_users(conn: duckdb.DuckDBPyConnection) -> int:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
 
 from facelead.flows.enroll_gallery import enroll_gallery
 from facelead.flows.rerun_search import rerun_search
@@ -18,8 +23,9 @@ from fixtures import as_user, enroll_as_admin, run_search
 GALLERY = "dev-purge"
 
 
-def _copies(faces_dev, folder, people: int = 4):
-    """Gallery photos of the first people with 3+ photos, as new bytes, and one probe each."""
+def _copies(faces_dev, folder, people: int = 4, salt: bytes = b"purge-test", mirror: bool = False):
+    """Gallery photos of the first people with 3+ photos, as new bytes (``mirror``: new pixels
+    too, so no other gallery holds the same face), and one probe each."""
     by_person: dict[str, list] = {}
     for row in csv.DictReader((faces_dev / "labels.csv").open()):
         by_person.setdefault(row["identity"], []).append(faces_dev / row["path"])
@@ -31,7 +37,11 @@ def _copies(faces_dev, folder, people: int = 4):
         for person in chosen:
             for i, path in enumerate(sorted(by_person[person])[1:]):
                 copy = folder / f"{person}-{i}{path.suffix}"
-                copy.write_bytes(path.read_bytes() + b"purge-test")
+                if mirror:
+                    copy = copy.with_suffix(".png")
+                    ImageOps.mirror(Image.open(path).convert("RGB")).save(copy)
+                else:
+                    copy.write_bytes(path.read_bytes() + salt)
                 writer.writerow([str(copy), f"P-{person}"])  # subjects of this gallery only
     return manifest, {f"P-{person}": sorted(by_person[person])[0] for person in chosen}
 
@@ -66,7 +76,7 @@ def test_a_purged_subject_is_gone_for_good_and_never_returned(faces_dev, enrolle
     again = enroll_as_admin(enroll_gallery.with_options(task_runner=dask_runner), source=str(manifest), gallery=GALLERY)
     assert again.enrolled == 0  # the purged photos do not come back from the same input
     old_sheet = view_sheet(settings.database_path, before.search_id, settings.sheets_dir, "auditor.test").read_text()
-    assert "purged" in old_sheet and target in old_sheet  # rank, score and ids stay for the record
+    assert "purged" in old_sheet and target not in old_sheet  # rank, score and face ids stay for the record
 
 
 def test_probe_images_past_retention_are_purged(enrolled, people, approved, settings):
@@ -83,3 +93,76 @@ def test_probe_images_past_retention_are_purged(enrolled, people, approved, sett
         assert db.verify_audit(conn).ok
     assert sizes[old.search_id] == 0 and sizes[recent.search_id] > 0
     assert not old.sheet.exists() and recent.sheet.exists()
+
+
+def _files(settings) -> list[Path]:
+    """Every file facelead and Prefect wrote that could hold a face: the database (and its
+    write-ahead log), every index build, every sheet, Prefect's own database."""
+    from prefect.settings import get_current_settings
+
+    prefect_db = Path(get_current_settings().server.database.connection_url.get_secret_value().split("///", 1)[1])
+    roots = [settings.database_path, settings.database_path.with_name(settings.database_path.name + ".wal"),
+             settings.index_dir, settings.sheets_dir, prefect_db, prefect_db.with_name(prefect_db.name + "-wal")]
+    return [f for root in roots for f in ([root] if root.is_file() else root.rglob("*") if root.is_dir() else [])
+            if f.is_file()]
+
+
+def _found(settings, needles: dict[str, bytes]) -> set[str]:
+    """``what in file`` for each needle found in any of those files."""
+    found = set()
+    for path in _files(settings):
+        data = path.read_bytes()
+        found |= {f"{name} @ {path.name}" for name, needle in needles.items() if needle in data}
+    return found
+
+
+def test_after_a_purge_no_copy_of_the_face_remains_anywhere(faces_dev, enrolled, people, approved, settings,
+                                                            dask_runner, tmp_path, monkeypatch):
+    from facelead.flows.build_index import build_index
+    from facelead.tasks.disclosure import export_case
+
+    gallery = "dev-scrub"
+    monkeypatch.setenv("FACELEAD_INDEX__EXACT_BELOW", "0")  # searched through the index, as at scale
+    manifest, probes = _copies(faces_dev, tmp_path, people=3, mirror=True)
+    enroll_as_admin(enroll_gallery.with_options(task_runner=dask_runner), source=str(manifest), gallery=gallery)
+    build = as_user("admin.test", Action.BUILD, build_index.with_options(task_runner=dask_runner), gallery=gallery,
+                    shards=1)
+    target, probe = next(iter(probes.items()))
+    found = run_search(approved(probe, "SCRUB-1", gallery), k=3)
+    assert found.candidates[0].subject_id == target and found.sheet.exists()
+    export_case(settings.database_path, "auditor.test", "SCRUB-1", tmp_path / "handed-out")
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        faces = conn.execute("SELECT f.face_id, f.thumbnail, e.vector FROM faces f JOIN embeddings e USING (face_id) "
+                             "JOIN enrollments n USING (face_id) WHERE n.subject_id = ? AND n.gallery_id = ?",
+                             [target, gallery]).fetchall()
+    needles = {}
+    for face_id, thumbnail, vector in faces:
+        middle = len(thumbnail) // 2
+        needles[f"{face_id} thumbnail"] = thumbnail[middle:middle + 48]
+        encoded = base64.b64encode(thumbnail)  # as a sheet embeds it
+        needles[f"{face_id} thumbnail in base64"] = encoded[len(encoded) // 2:len(encoded) // 2 + 64]
+        needles[f"{face_id} vector"] = np.asarray(vector, np.float32).tobytes()[:64]
+    before = _found(settings, needles)
+    assert {n for n in needles if "thumbnail" in n} <= {f.split(" @ ")[0] for f in before}  # the scan works
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        folder = settings.database_path.parent / db.get_build(conn, build.build_id)["folder"]
+    assert folder.is_dir()
+
+    remove_subject.fn(settings.database_path, gallery, target, "admin.test", "court order")
+    report = as_user("admin.test", Action.PURGE, retention_purge)
+
+    assert _found(settings, needles) == set()
+    assert not folder.exists() and report["index_builds_deleted"] >= 1
+    assert [e["case_number"] for e in report["exports_holding_purged_faces"]] == ["SCRUB-1"]
+    face_ids = [f[0] for f in faces]
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM candidates WHERE subject_id = ?", [target]).fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM enrollments WHERE subject_id = ?", [target]).fetchone()[0] == 0
+        quality = conn.execute("SELECT subject_id, source_path FROM quality_validations WHERE image_sha256 IN "
+                               "(SELECT unnest(?))", [[f.split("/")[0] for f in face_ids]]).fetchall()
+        assert quality and set(quality) == {(None, "")}  # the gate's verdicts stay, naming no one
+        status = conn.execute("SELECT status FROM index_builds WHERE build_id = ?", [build.build_id]).fetchone()[0]
+        verdict = db.verify_audit(conn)
+    assert status == "deleted" and verdict.ok, verdict
+    after = run_search(approved(probe, "SCRUB-2", gallery), k=3)  # the gallery is searched exactly until rebuilt
+    assert target not in {c.subject_id for c in after.candidates}

@@ -1,1 +1,2 @@
-UPDATE index_builds SET status = 'retired' WHERE gallery_id = ? AND model_id = ? AND status = 'active';
+UPDATE index_builds SET status = 'retired', retired_at = current_timestamp
+WHERE gallery_id = ? AND model_id = ? AND status = 'active';
