@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from itertools import chain
 from typing import Annotated
@@ -123,8 +124,10 @@ def enroll_gallery(
             continue
         persist_batch(settings.database_path, ctx, actor, batch)
         summary.add(batch)
-        for reason, detail in batch.refusal_lines():
-            log.warning("refused %s (%s)", detail, reason)
+        if batch.refused.num_rows:  # file names often name the subject: they stay in facelead's refusals table
+            reasons = Counter(reason for reason, _ in batch.refusal_lines())
+            log.warning("refused %d image(s): %s; each file and why is in the refusals table (run %s)",
+                        batch.refused.num_rows, ", ".join(f"{r} {n}" for r, n in sorted(reasons.items())), ctx.run_id)
         log.info("batch %d/%d: %d enrolled, %d refused so far", done, len(futures), summary.enrolled, summary.refused)
         if done:
             update_progress_artifact(progress, 100.0 * done / len(futures),

@@ -97,14 +97,27 @@ def test_probe_images_past_retention_are_purged(enrolled, people, approved, sett
 
 def _files(settings) -> list[Path]:
     """Every file facelead and Prefect wrote that could hold a face: the database (and its
-    write-ahead log), every index build, every sheet, Prefect's own database."""
-    from prefect.settings import get_current_settings
+    write-ahead log), every index build, every sheet, Prefect's database and result storage."""
+    return [*_facelead_files(settings), *_prefect_files()]
 
-    prefect_db = Path(get_current_settings().server.database.connection_url.get_secret_value().split("///", 1)[1])
-    roots = [settings.database_path, settings.database_path.with_name(settings.database_path.name + ".wal"),
-             settings.index_dir, settings.sheets_dir, prefect_db, prefect_db.with_name(prefect_db.name + "-wal")]
+
+def _tree(roots: list[Path]) -> list[Path]:
     return [f for root in roots for f in ([root] if root.is_file() else root.rglob("*") if root.is_dir() else [])
             if f.is_file()]
+
+
+def _facelead_files(settings) -> list[Path]:
+    return _tree([settings.database_path, settings.database_path.with_name(settings.database_path.name + ".wal"),
+                  settings.index_dir, settings.sheets_dir])
+
+
+def _prefect_files() -> list[Path]:
+    """Prefect's database (runs, logs, artifacts) and its result storage."""
+    from prefect.settings import get_current_settings
+
+    current = get_current_settings()
+    prefect_db = Path(current.server.database.connection_url.get_secret_value().split("///", 1)[1])
+    return _tree([prefect_db, prefect_db.with_name(prefect_db.name + "-wal"), current.results.local_storage_path])
 
 
 def _found(settings, needles: dict[str, bytes]) -> set[str]:
@@ -152,6 +165,7 @@ def test_after_a_purge_no_copy_of_the_face_remains_anywhere(faces_dev, enrolled,
     report = as_user("admin.test", Action.PURGE, retention_purge)
 
     assert _found(settings, needles) == set()
+    assert not any(target.encode() in f.read_bytes() for f in _prefect_files())  # nor Prefect's logs its name
     assert not folder.exists() and report["index_builds_deleted"] >= 1
     assert [e["case_number"] for e in report["exports_holding_purged_faces"]] == ["SCRUB-1"]
     face_ids = [f[0] for f in faces]

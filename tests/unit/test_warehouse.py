@@ -19,9 +19,11 @@ def test_every_named_query_parses_against_the_schema(tmp_path):
     names = [f.name[:-4] for f in (resources.files("facelead.warehouse") / "queries").iterdir() if f.name.endswith(".sql")]
     with db.open_db(tmp_path / "w.duckdb") as conn:
         conn.execute(db.query("purge_plan"))  # the temp tables the other purge queries read
+        conn.execute(db.query("purge_builds"), [db.now()])
         for n, name in enumerate(names):
             sql = db.query(name)
-            if "_batch" in sql or sql.count(";") > 1 or sql.lstrip().upper().startswith("CREATE"):
+            body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+            if "_batch" in sql or sql.count(";") > 1 or body.lstrip().upper().startswith("CREATE"):
                 continue  # Arrow-relation inserts and scripts run in the integration tests; DDL in migrate
             conn.execute(f"PREPARE q{n} AS {sql.strip().rstrip(';')}")
 
