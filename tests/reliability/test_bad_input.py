@@ -60,7 +60,7 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def batch(faces_dev, settings, dask_runner, tmp_path_factory):
+def batch(faces_dev, settings, people, dask_runner, tmp_path_factory):
     from facelead.flows.enroll_gallery import enroll_gallery
 
     work = tmp_path_factory.mktemp("bad-input")
