@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from facelead.models.ann import ScannParams, build_tuned, recall_at, save_scann
+from facelead.models.ann import ScannParams, Targets, build_tuned, recall_at, save_scann
 from facelead.models.embed import l2_normalise
 from facelead.models.index import ExactIndex
 from facelead.models.manifest import load_manifest
@@ -110,7 +110,8 @@ def run(n: int, kind: str, args, rows, scratch: Path) -> None:
 
     for rescore in ("float32", "int8"):
         base = ScannParams.for_size(n, rescore)
-        (index, params, _), build = timed(build_tuned, data, base, k, args.target, max(args.threads))  # as a build does
+        (index, params, _), build = timed(build_tuned, data, base, k, Targets(0.0, 0.0, args.target),
+                                          threads=max(args.threads))  # as a build does, judged by recall@k
         folder = scratch / f"scann-{n}-{rescore}"
         save_scann(index, folder)
         nbytes = folder_bytes(folder)

@@ -51,7 +51,15 @@ class IndexSettings(BaseModel):
     exact_below: int = Field(5000, ge=0, description="galleries smaller than this are searched exactly")
     shards: int = Field(1, ge=1, description="shards per index build, searched in parallel on Dask")
     rescore: str = Field("float32", pattern="^(float32|int8)$", description="exact re-scoring precision")
-    target_recall: float = Field(0.99, gt=0, le=1, description="recall@50 each build is tuned to; unmet: search exactly")
+    target_floor_recall: float = Field(
+        0.995, gt=0, le=1, description="share of the faces scoring at or above the candidate floor that a build must "
+                                       "find on its tuning probes (one-sided 95% bound); unmet: search exactly")
+    target_rank1: float = Field(
+        0.999, gt=0, le=1, description="share of mated tuning probes whose first candidate must be exact search's "
+                                       "first; unmet: search exactly")
+    candidate_floor: float | None = Field(
+        None, ge=-1, le=1, description="score at or above which a face must be found; default: the score at which "
+                                       "the gallery expects one chance candidate, from its own cross-subject scores")
     leaves_to_search: int | None = Field(None, ge=1, description="start tuning from this many leaves searched per probe")
     reorder: int | None = Field(None, ge=1, description="start tuning from this many candidates re-scored per probe")
 

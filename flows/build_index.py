@@ -22,7 +22,8 @@ from facelead.policy import Action
 from facelead.refusal import Refusal
 from facelead.settings import Settings
 from facelead.tasks.faces import face_models
-from facelead.tasks.index import build_shard, folder_hashes, index_params, shard_rows
+from facelead.models.ann import Judged, Targets, weakest
+from facelead.tasks.index import build_shard, candidate_floor, folder_hashes, index_params, shard_rows, subject_codes
 from facelead.tasks.persist import load_gallery, record_build
 
 
@@ -35,13 +36,16 @@ class IndexBuildError(Refusal, RuntimeError):
 
 @dataclass(frozen=True)
 class BuildSummary:
+    """A finished build and how its answers compared with exact search (the weakest shard's)."""
+
     build_id: str
     gallery_id: str
     vectors: int
     shards: int
     seconds: float
     params: dict
-    recall: float
+    candidate_floor: float
+    judged: Judged
     exact_fallback: bool
 
 
@@ -77,8 +81,8 @@ def build_index(
     started, settings, log = time.monotonic(), Settings(), get_run_logger()
     actor = acting_user(settings, Action.BUILD, f"gallery:{gallery}", grant, gallery=gallery, shards=shards).user_id
     models = face_models(settings)
-    face_ids, _, vectors = load_gallery(settings.database_path, gallery, models.recogniser.model_id,
-                                        datetime.now(timezone.utc))
+    faces = load_gallery(settings.database_path, gallery, models.recogniser.model_id, datetime.now(timezone.utc))
+    face_ids, vectors = faces.face_ids, faces.vectors
     if len(face_ids) < settings.index.exact_below:
         log.info("gallery %s has %d faces, fewer than FACELEAD_INDEX__EXACT_BELOW (%d): it is searched exactly, "
                  "no index built", gallery, len(face_ids), settings.index.exact_below)
@@ -93,14 +97,23 @@ def build_index(
     partial = settings.index_dir / f".{build_id}.partial"
     for stale in settings.index_dir.glob(".*.partial"):
         shutil.rmtree(stale, ignore_errors=True)
-    futures = [build_shard.submit(vectors[rows], p, 50, partial / f"shard-{i:03d}", settings.models.threads,
-                                  settings.index.target_recall) for i, (rows, p) in enumerate(zip(parts, params))]
+    subjects = subject_codes(faces.subject_ids)
+    floor = candidate_floor(vectors, subjects, settings.index)
+    targets = Targets(settings.index.target_floor_recall, settings.index.target_rank1)
+    futures = [build_shard.submit(vectors[rows], subjects[rows], p, 50, partial / f"shard-{i:03d}",
+                                  settings.models.threads, targets, floor.score)
+               for i, (rows, p) in enumerate(zip(parts, params))]
     tuned = [future.result() for future in futures]
-    params, reached = [p for p, _ in tuned], min(r for _, r in tuned)
-    exact_fallback = reached < settings.index.target_recall
+    params, judged = [p for p, _ in tuned], weakest([j for _, j in tuned])
+    exact_fallback = not judged.meets(targets)
+    log.info("candidate floor %.3f (%s); the index finds %.4f of the faces at or above it and keeps the first "
+             "candidate of %.4f of mated probes (recall@50 over every neighbour %.3f)", floor.score,
+             f"one chance candidate expected in {floor.gallery_size} faces, from {floor.pairs} cross-subject pairs"
+             if floor.pairs else "set", judged.floor_recall, judged.rank1_agreement, judged.recall_at_k)
     if exact_fallback:
-        log.warning("index reaches recall@50 %.3f < %.2f even searching every leaf: searches of %s stay exact",
-                    reached, settings.index.target_recall, gallery)
+        log.warning("the index misses its targets (%.3f of %.3f above the floor, first candidate %.4f of %.4f) even "
+                    "searching every leaf: searches of %s stay exact", judged.floor_recall, targets.floor_recall,
+                    judged.rank1_agreement, targets.rank1_agreement, gallery)
     final = settings.index_dir / build_id
     os.replace(partial, final)
     members = pa.table({
@@ -112,10 +125,12 @@ def build_index(
     record_build(settings.database_path, {
         "build_id": build_id, "gallery_id": gallery, "model_id": models.recogniser.model_id,
         "model_sha256": models.recogniser.sha256, "folder": str(final.relative_to(settings.database_path.parent)),
-        "shards": len(parts), "vectors": len(face_ids), "recall": reached, "exact_fallback": exact_fallback,
+        "shards": len(parts), "vectors": len(face_ids), "recall": judged.recall_at_k, "candidate_floor": floor.score,
+        "floor_recall": judged.floor_recall, "rank1_agreement": judged.rank1_agreement, "exact_fallback": exact_fallback,
         "params": json.dumps([p.as_dict() for p in params]),
         "file_hashes": json.dumps(folder_hashes(final), sort_keys=True), "build_seconds": seconds,
         "actor": actor, "built_at": datetime.now(timezone.utc),
     }, members)
     log.info("index %s of gallery %s: %d faces in %d shard(s), %.1f s", build_id, gallery, len(face_ids), len(parts), seconds)
-    return BuildSummary(build_id, gallery, len(face_ids), len(parts), seconds, params[0].as_dict(), reached, exact_fallback)
+    return BuildSummary(build_id, gallery, len(face_ids), len(parts), seconds, params[0].as_dict(), floor.score, judged,
+                        exact_fallback)

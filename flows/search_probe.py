@@ -62,15 +62,13 @@ def rank_gallery(settings: Settings, gallery: str, model_id: str, vector: NDArra
     the method record ({"method", "index_build_id", "params", "delta_size"})."""
     db_path = settings.database_path
     if build is None:
-        face_ids, subject_ids, vectors = load_gallery(db_path, gallery, model_id, as_of)
-        return search_exact(vectors, vector, face_ids, subject_ids, k), {"method": "exact", "delta_size": 0}
-    removed, (delta_ids, delta_subjects, delta_vectors) = index_plan(db_path, gallery, model_id, build["build_id"], as_of)
+        return search_exact(load_gallery(db_path, gallery, model_id, as_of), vector, k), {"method": "exact", "delta_size": 0}
+    removed, delta = index_plan(db_path, gallery, model_id, build["build_id"], as_of)
     hits = search_shards(db_path.parent / build["folder"], build, vector, k + len(removed))
     members = resolve_hits(db_path, build["build_id"], gallery, model_id, hits)
-    delta = search_exact(delta_vectors, vector, delta_ids, delta_subjects, k)
-    return merge_hits(hits, members, removed, delta, k), {
+    return merge_hits(hits, members, removed, search_exact(delta, vector, k), k), {
         "method": "scann", "index_build_id": build["build_id"], "params": json.loads(build["params"]),
-        "delta_size": len(delta_ids)}
+        "delta_size": len(delta)}
 
 
 @flow(name="search-shards", task_runner=dask_task_runner())

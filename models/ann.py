@@ -130,14 +130,6 @@ def recall_at(found: Sequence[Sequence[int]], truth: Sequence[Sequence[int]]) ->
     return float(np.mean(_recalls(found, truth)))
 
 
-def recall_lower_bound(found: Sequence[Sequence[int]], truth: Sequence[Sequence[int]]) -> float:
-    """``recall_at`` less CONFIDENCE_Z standard errors of the mean over rows: the recall
-    new probes reach with about 95% confidence, not only these."""
-    recalls = _recalls(found, truth)
-    spread = recalls.std(ddof=1) / math.sqrt(len(recalls)) if len(recalls) > 1 else 0.0
-    return float(recalls.mean() - CONFIDENCE_Z * spread)
-
-
 def _without_self(rows: NDArray[np.int64], selves: NDArray[np.int64], k: int) -> list[list[int]]:
     """Each row's first k entries other than its probe's own row (padding, row -1, where
     the index found fewer, never matches an exact answer)."""
@@ -153,36 +145,124 @@ def _leaf_steps(start: int, leaves: int) -> list[int]:
 
 
 @dataclass(frozen=True)
+class ChanceFloor:
+    """The score at which a gallery of ``gallery_size`` faces expects one chance candidate
+    for a probe, read from ``pairs`` scores between faces of different subjects."""
+
+    score: float
+    pairs: int
+    gallery_size: int
+
+
+def chance_floor(vectors: NDArray[np.float32], subjects: NDArray[np.int64], gallery_size: int,
+                 sample: int = 3000, seed: int = 0) -> ChanceFloor:
+    """The impostor score exceeded with probability 1/``gallery_size`` (so a probe of nobody
+    in the gallery meets about one face at or above it), from every cross-subject pair of
+    ``sample`` random faces: 3,000 faces give 4.5 million pairs, enough to read 1/N for N up
+    to about a million (beyond, the highest impostor score seen)."""
+    rows = np.random.default_rng(seed).choice(len(vectors), min(sample, len(vectors)), replace=False)
+    scores = vectors[rows] @ vectors[rows].T
+    upper = np.triu(np.ones(scores.shape, bool), k=1) & (subjects[rows][:, None] != subjects[rows][None, :])
+    impostor = scores[upper]
+    if not len(impostor):
+        return ChanceFloor(1.0, 0, gallery_size)
+    rank = min(len(impostor) - 1, int(len(impostor) / max(gallery_size, 1)))  # 0: the highest
+    return ChanceFloor(float(np.partition(impostor, len(impostor) - 1 - rank)[len(impostor) - 1 - rank]),
+                       len(impostor), gallery_size)
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What an index must reach on the tuning probes to be searched instead of exact search."""
+
+    floor_recall: float = 0.995     # of the faces scoring at or above the candidate floor
+    rank1_agreement: float = 0.999  # mated probes whose first candidate is exact search's first
+    recall_at_k: float = 0.0        # over all k neighbours, mostly chance scores: information only by default
+
+
+@dataclass(frozen=True)
+class Judged:
+    """An index's answers on the tuning probes, held against exact search."""
+
+    floor_recall: float     # one-sided 95% lower bound (``CONFIDENCE_Z``) over probes with such faces
+    rank1_agreement: float  # mean over mated probes
+    recall_at_k: float      # mean
+    floor_faces: int        # faces at or above the floor in the probes' exact answers
+
+    def meets(self, targets: Targets) -> bool:
+        return (self.floor_recall >= targets.floor_recall and self.rank1_agreement >= targets.rank1_agreement
+                and self.recall_at_k >= targets.recall_at_k)
+
+    def key(self) -> tuple[float, float, float]:
+        return self.floor_recall, self.rank1_agreement, self.recall_at_k
+
+
+def weakest(judged: Sequence[Judged]) -> Judged:
+    """A sharded build's verdict: each measure at its weakest shard's value."""
+    return Judged(min(j.floor_recall for j in judged), min(j.rank1_agreement for j in judged),
+                  min(j.recall_at_k for j in judged), sum(j.floor_faces for j in judged))
+
+
+@dataclass(frozen=True)
 class TuningProbes:
-    """Gallery rows searched as outside probes, and each one's exact top k without itself."""
+    """Gallery rows searched as outside probes (each one's own row left out of both answers),
+    mated ones first, with exact search's answers."""
 
     rows: NDArray[np.int64]
-    truth: list[list[int]]
+    truth: list[list[int]]         # exact top k
+    above_floor: list[list[int]]   # the faces of ``truth`` scoring at or above the floor
+    mated: NDArray[np.bool_]       # the probe's subject has another face here
 
 
-def tuning_probes(vectors: NDArray[np.float32], k: int, probes: int = 500, seed: int = 0) -> TuningProbes:
-    """``probes`` random gallery rows and their exact answers, their own rows left out."""
-    rows = np.random.default_rng(seed).choice(len(vectors), min(probes, len(vectors)), replace=False)
-    return TuningProbes(rows, _without_self(ExactIndex(vectors).search(vectors[rows], k + 1)[1], rows, k))
+def tuning_probes(vectors: NDArray[np.float32], k: int, floor: float = 1.0, subjects: NDArray[np.int64] | None = None,
+                  probes: int = 500, seed: int = 0) -> TuningProbes:
+    """Up to ``probes`` rows: faces of subjects with several faces here (leave-one-out mated
+    probes) first, random others after; and their exact answers."""
+    rng = np.random.default_rng(seed)
+    count = min(probes, len(vectors))
+    if subjects is None:
+        mated_rows = np.empty(0, np.int64)
+    else:
+        _, inverse, counts = np.unique(subjects, return_inverse=True, return_counts=True)
+        candidates = np.flatnonzero(counts[inverse] > 1)
+        mated_rows = rng.choice(candidates, min(count, len(candidates)), replace=False)
+    others = np.setdiff1d(np.arange(len(vectors)), mated_rows)
+    rows = np.concatenate([mated_rows, rng.choice(others, count - len(mated_rows), replace=False)]).astype(np.int64)
+    scores, found = ExactIndex(vectors).search(vectors[rows], k + 1)
+    truth = _without_self(found, rows, k)
+    score_of = [dict(zip(f.tolist(), s.tolist())) for f, s in zip(found, scores)]
+    above = [[r for r in t if score_of[i][r] >= floor] for i, t in enumerate(truth)]
+    return TuningProbes(rows, truth, above, np.arange(len(rows)) < len(mated_rows))
 
 
-def tune_leaves(index: ScannIndex, vectors: NDArray[np.float32], params: ScannParams, k: int, target: float,
-                probes: TuningProbes | None = None) -> tuple[ScannParams, float]:
-    """The cheapest (leaves searched, candidates re-scored) that reach recall@k >= target.
+def judge(found: list[list[int]], probes: TuningProbes) -> Judged:
+    """``found`` (each probe's answer, its own row left out) held against exact search."""
+    floor_recalls = np.array([len(set(f) & set(a)) / len(a) for f, a in zip(found, probes.above_floor) if a])
+    if len(floor_recalls) > 1:
+        floor_recall = floor_recalls.mean() - CONFIDENCE_Z * floor_recalls.std(ddof=1) / math.sqrt(len(floor_recalls))
+    else:
+        floor_recall = floor_recalls.mean() if len(floor_recalls) else 1.0
+    firsts = [bool(f) and f[0] == t[0] for f, t, m in zip(found, probes.truth, probes.mated) if m and t]
+    return Judged(float(floor_recall), float(np.mean(firsts)) if firsts else 1.0, recall_at(found, probes.truth),
+                  sum(len(a) for a in probes.above_floor))
 
-    Probes (``tuning_probes`` unless given) are gallery vectors searched as if they were
-    not in the gallery (their own row is dropped from both answers), so the recall is what
-    an outside probe would see; it is judged by ``recall_lower_bound``. Cost is leaves searched x leaf size + RESCORE_COST x
+
+def tune_leaves(index: ScannIndex, vectors: NDArray[np.float32], params: ScannParams, k: int, targets: Targets,
+                probes: TuningProbes | None = None) -> tuple[ScannParams, Judged]:
+    """The cheapest (leaves searched, candidates re-scored) whose answers meet ``targets``.
+
+    Probes (``tuning_probes`` unless given) are gallery vectors searched as if they were not
+    in the gallery (their own row is dropped from both answers), so the answers are what an
+    outside probe would see. Cost is leaves searched x leaf size + RESCORE_COST x
     candidates; tuning starts from ``params.leaves_to_search`` leaves and ``params.reorder``
-    candidates. Returns the tuned parameters and the recall they reached; a recall below
-    ``target`` (every leaf searched, most candidates) means this gallery should be searched
-    exactly.
+    candidates. Returns the tuned parameters and how they did; answers that miss a target
+    (every leaf searched, most candidates) mean this gallery should be searched exactly.
     """
     k = min(k, len(vectors) - 1)
     probes = probes or tuning_probes(vectors, k)
     sample, leaf_size = vectors[probes.rows], len(vectors) / params.leaves
-    best: tuple[float, ScannParams, float] | None = None
-    fallback = (params, 0.0)
+    best: tuple[float, ScannParams, Judged] | None = None
+    fallback: tuple[ScannParams, Judged] | None = None
     reorders = {max(k + 1, r) for r in (params.reorder, *(m * k for m in REORDER_CHOICES)) if r >= params.reorder}
     for reorder in sorted(reorders):
         for leaves in _leaf_steps(params.leaves_to_search, params.leaves):
@@ -190,12 +270,12 @@ def tune_leaves(index: ScannIndex, vectors: NDArray[np.float32], params: ScannPa
             if best and cost >= best[0]:
                 break
             found = index.search_with(sample, k + 1, leaves, reorder)[1]
-            reached = recall_lower_bound(_without_self(found, probes.rows, k), probes.truth)
-            if reached >= target:
-                best = (cost, replace(params, leaves_to_search=leaves, reorder=reorder), reached)
+            judged = judge(_without_self(found, probes.rows, k), probes)
+            if judged.meets(targets):
+                best = (cost, replace(params, leaves_to_search=leaves, reorder=reorder), judged)
                 break
-            if reached > fallback[1]:
-                fallback = (replace(params, leaves_to_search=leaves, reorder=reorder), reached)
+            if fallback is None or judged.key() > fallback[1].key():
+                fallback = (replace(params, leaves_to_search=leaves, reorder=reorder), judged)
     return (best[1], best[2]) if best else fallback
 
 
@@ -207,21 +287,21 @@ def build_index(vectors: NDArray[np.float32], params: ScannParams, k: int, threa
     return ScannIndex(build_scann(vectors, params, k, threads), len(vectors), params.leaves_to_search, params.reorder, int8)
 
 
-def build_tuned(vectors: NDArray[np.float32], params: ScannParams, k: int, target: float,
-                threads: int = 1) -> tuple[ScannIndex, ScannParams, float]:
-    """An index tuned to recall@k >= target: coarse hashing first, finer hashing if coarse
-    cannot reach it. Returns (index searched with the tuned parameters, those parameters,
-    recall reached); a recall below ``target`` (finest hashing) means the gallery should
-    be searched exactly."""
-    probes = tuning_probes(vectors, min(k, len(vectors) - 1))
+def build_tuned(vectors: NDArray[np.float32], params: ScannParams, k: int, targets: Targets, floor: float = 1.0,
+                subjects: NDArray[np.int64] | None = None, threads: int = 1) -> tuple[ScannIndex, ScannParams, Judged]:
+    """An index tuned to ``targets`` (faces at or above ``floor`` found, mated probes' first
+    candidate kept): coarse hashing first, finer hashing if coarse cannot reach them.
+    Returns (index searched with the tuned parameters, those parameters, how they did);
+    missed targets (finest hashing) mean the gallery should be searched exactly."""
+    probes = tuning_probes(vectors, min(k, len(vectors) - 1), floor, subjects)
     int8 = Int8Rows.of(vectors) if params.rescore == "int8" else None  # the same for every hashing tried
     for block, centres in HASHINGS[params.rescore]:
         trial = replace(params, dims_per_block=block, centres_per_block=centres)
         index = build_index(vectors, trial, k, threads, int8)
-        tuned, reached = tune_leaves(index, vectors, trial, k, target, probes)
-        if reached >= target:
+        tuned, judged = tune_leaves(index, vectors, trial, k, targets, probes)
+        if judged.meets(targets):
             break
-    return index.searching(tuned.leaves_to_search, tuned.reorder), tuned, reached
+    return index.searching(tuned.leaves_to_search, tuned.reorder), tuned, judged
 
 
 class ScannIndex:

@@ -14,6 +14,22 @@ MIN_ROWS_PER_THREAD = 50_000  # below this, splitting the gallery across threads
 _blas = ThreadpoolController()
 
 
+class GalleryVectors:
+    """Faces of a gallery as one value: ids, subject ids and (N,D) vectors in one order.
+
+    Not a list or a dataclass: Prefect walks those in task parameters looking for futures
+    (about 30 s for a million ids); it does not walk this.
+    """
+
+    __slots__ = ("face_ids", "subject_ids", "vectors")
+
+    def __init__(self, face_ids: list[str], subject_ids: list[str], vectors: NDArray[np.float32]) -> None:
+        self.face_ids, self.subject_ids, self.vectors = face_ids, subject_ids, vectors
+
+    def __len__(self) -> int:
+        return len(self.face_ids)
+
+
 class VectorIndex(Protocol):
     """Top-k by inner product (cosine over unit vectors)."""
 

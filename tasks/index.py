@@ -12,7 +12,8 @@ from numpy.typing import NDArray
 from prefect import task
 from prefect.cache_policies import NONE
 
-from facelead.models.ann import ScannParams, build_tuned, load_scann, save_scann
+from facelead.models.ann import (ChanceFloor, Judged, ScannParams, Targets, build_tuned, chance_floor, load_scann,
+                                  save_scann)
 from facelead.settings import IndexSettings
 from facelead.tasks.search import Ranked
 
@@ -45,16 +46,29 @@ def folder_hashes(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def subject_codes(subject_ids: list[str]) -> NDArray[np.int64]:
+    """One integer per subject, so that arrays, not lists of names, go to the workers."""
+    return np.unique(np.asarray(subject_ids, dtype=object), return_inverse=True)[1].astype(np.int64)
+
+
 @task(cache_policy=NONE)
-def build_shard(vectors: NDArray[np.float32], params: ScannParams, k: int, folder: Path, threads: int,
-                target_recall: float) -> tuple[ScannParams, float]:
+def candidate_floor(vectors: NDArray[np.float32], subjects: NDArray[np.int64], settings: IndexSettings) -> ChanceFloor:
+    """The floor a build is judged by: the setting, else the gallery's own chance floor."""
+    if settings.candidate_floor is not None:
+        return ChanceFloor(settings.candidate_floor, 0, len(vectors))
+    return chance_floor(vectors, subjects, len(vectors))
+
+
+@task(cache_policy=NONE)
+def build_shard(vectors: NDArray[np.float32], subjects: NDArray[np.int64], params: ScannParams, k: int, folder: Path,
+                threads: int, targets: Targets, floor: float) -> tuple[ScannParams, Judged]:
     """Build, tune and save one shard in ``folder``; runs on a Dask worker.
 
-    Returns the parameters tuned to ``target_recall`` and the recall@k they reached.
+    Returns the parameters tuned to ``targets`` and how its answers compared with exact search.
     """
-    index, tuned, reached = build_tuned(vectors, params, k, target_recall, threads)
+    index, tuned, judged = build_tuned(vectors, params, k, targets, floor, subjects, threads)
     save_scann(index, folder)
-    return tuned, reached
+    return tuned, judged
 
 
 @functools.cache

@@ -12,6 +12,7 @@ from prefect.cache_policies import NONE
 
 from facelead.expectations.quality import suite_version
 from facelead.models.faces import FaceModels
+from facelead.models.index import GalleryVectors
 from facelead.settings import QualityBar
 from facelead.tasks.batches import BatchContext, BatchResult, GatedFace, QualityTables, quality_tables
 from facelead.tasks.faces import ProbeFace
@@ -77,8 +78,8 @@ def finish_enrollment(db_path: Path, run_id: str, gallery_id: str, actor: str, s
 
 
 @task(**DB_TASK)
-def load_gallery(db_path: Path, gallery_id: str, model_id: str, as_of: datetime):
-    """(face ids, subject ids, vectors) of the gallery for this model as of ``as_of``."""
+def load_gallery(db_path: Path, gallery_id: str, model_id: str, as_of: datetime) -> GalleryVectors:
+    """The gallery's faces for this model as of ``as_of``."""
     with db.open_db(db_path) as conn:
         return db.gallery_vectors(conn, gallery_id, model_id, as_of)
 
@@ -91,8 +92,9 @@ def index_status(db_path: Path, gallery_id: str, model_id: str) -> tuple[int, di
 
 
 @task(**DB_TASK)
-def index_plan(db_path: Path, gallery_id: str, model_id: str, build_id: str, as_of: datetime):
-    """(rows removed since the build, faces enrolled since and up to ``as_of``: ids, subjects, vectors)."""
+def index_plan(db_path: Path, gallery_id: str, model_id: str, build_id: str,
+               as_of: datetime) -> tuple[set[tuple[int, int]], GalleryVectors]:
+    """(rows removed since the build, faces enrolled since and up to ``as_of``)."""
     with db.open_db(db_path) as conn:
         return (db.removed_members(conn, gallery_id, model_id, build_id),
                 db.delta_vectors(conn, gallery_id, model_id, build_id, as_of))

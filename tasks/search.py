@@ -9,7 +9,7 @@ from numpy.typing import NDArray
 from prefect import task
 from prefect.cache_policies import NONE
 
-from facelead.models.index import ExactIndex, VectorIndex
+from facelead.models.index import ExactIndex, GalleryVectors, VectorIndex
 from facelead.refusal import Refusal
 
 
@@ -36,9 +36,8 @@ def rank_candidates(index: VectorIndex, probe: NDArray[np.float32], face_ids: li
 
 
 @task(cache_policy=NONE)
-def search_exact(vectors: NDArray[np.float32], probe: NDArray[np.float32], face_ids: list[str],
-                 subject_ids: list[str], k: int) -> list[Ranked]:
-    """Exact top-k over the given vectors (none: no candidates)."""
-    if not face_ids:
+def search_exact(gallery: GalleryVectors, probe: NDArray[np.float32], k: int) -> list[Ranked]:
+    """Exact top-k over ``gallery`` (empty: no candidates)."""
+    if not len(gallery):
         return []
-    return rank_candidates(ExactIndex(vectors), probe, face_ids, subject_ids, k)
+    return rank_candidates(ExactIndex(gallery.vectors), probe, gallery.face_ids, gallery.subject_ids, k)

@@ -26,6 +26,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from facelead.files import secret_key, secrets_dir
+from facelead.models.index import GalleryVectors
 from facelead.refusal import Refusal
 from facelead.warehouse.audit import (CARRY_OVER, GENESIS_HASH, Anchor, AuditRow, ChainVerdict, carry_over_details,
                                       next_row, verify_chain)
@@ -404,18 +405,18 @@ def insert_quality(conn: duckdb.DuckDBPyConnection, validations: pa.Table, resul
         conn.execute(query("insert_quality"))
 
 
-def _vectors(conn: duckdb.DuckDBPyConnection, name: str, params: list | dict) -> tuple[list[str], list[str], NDArray[np.float32]]:
-    """(face ids, subject ids, (N,D) vectors) from a query returning face_id, subject_id, vector."""
+def _vectors(conn: duckdb.DuckDBPyConnection, name: str, params: list | dict) -> GalleryVectors:
+    """The faces a query returning face_id, subject_id, vector names."""
     table = conn.sql(query(name), params=params).to_arrow_table()
     if not table.num_rows:
-        return [], [], np.zeros((0, 0), np.float32)
+        return GalleryVectors([], [], np.zeros((0, 0), np.float32))
     values = table.column("vector").combine_chunks()
     matrix = values.values.to_numpy(zero_copy_only=False).astype(np.float32).reshape(table.num_rows, -1)
-    return table.column("face_id").to_pylist(), table.column("subject_id").to_pylist(), matrix
+    return GalleryVectors(table.column("face_id").to_pylist(), table.column("subject_id").to_pylist(), matrix)
 
 
-def gallery_vectors(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str, as_of: datetime):
-    """(face ids, subject ids, (N,D) vectors) of every face enrolled up to ``as_of``, and not removed."""
+def gallery_vectors(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str, as_of: datetime) -> GalleryVectors:
+    """Every face enrolled up to ``as_of``, and not removed."""
     return _vectors(conn, "gallery_vectors", {"gallery_id": gallery_id, "model_id": model_id, "as_of": as_of})
 
 
@@ -439,14 +440,16 @@ def record_build(conn: duckdb.DuckDBPyConnection, build: dict, members: pa.Table
     """Make ``build`` the serving build of its gallery and model (call inside a transaction)."""
     conn.execute(query("retire_builds"), [build["gallery_id"], build["model_id"]])
     conn.execute(query("insert_build"), [build[c] for c in (
-        "build_id", "gallery_id", "model_id", "model_sha256", "folder", "shards", "vectors", "recall", "exact_fallback", "params",
-        "file_hashes", "build_seconds", "actor", "built_at")])
+        "build_id", "gallery_id", "model_id", "model_sha256", "folder", "shards", "vectors", "recall", "candidate_floor",
+        "floor_recall", "rank1_agreement", "exact_fallback", "params", "file_hashes", "build_seconds", "actor",
+        "built_at")])
     with registered(conn, "member_batch", members):
         conn.execute(query("insert_members"), [build["build_id"]])
 
 
-def delta_vectors(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str, build_id: str, as_of: datetime):
-    """(face ids, subject ids, vectors) enrolled since the build and up to ``as_of``, not removed."""
+def delta_vectors(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str, build_id: str,
+                  as_of: datetime) -> GalleryVectors:
+    """The faces enrolled since the build and up to ``as_of``, not removed."""
     return _vectors(conn, "delta_vectors", {"gallery_id": gallery_id, "model_id": model_id, "build_id": build_id,
                                             "as_of": as_of})
 

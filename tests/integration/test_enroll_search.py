@@ -33,7 +33,8 @@ def test_every_left_out_photo_finds_its_person_at_rank_1(enrolled, approved):
 
 def test_genuine_pairs_score_high_and_impostors_low(enrolled, settings, models):
     with db.open_db(settings.database_path, read_only=True) as conn:
-        _, subjects, vectors = db.gallery_vectors(conn, "dev", models.recogniser.model_id, db.now())
+        gallery = db.gallery_vectors(conn, "dev", models.recogniser.model_id, db.now())
+        subjects, vectors = gallery.subject_ids, gallery.vectors
     assert vectors.shape[1] == models.recogniser.manifest.output_dim
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     similarity = vectors @ vectors.T

@@ -2,9 +2,11 @@ import numpy as np
 
 import pytest
 
-from facelead.models.ann import Int8Rows, ScannParams, build_index, load_scann, recall_at, save_scann, tune_leaves
+from facelead.models.ann import (Int8Rows, ScannParams, Targets, build_index, build_tuned, chance_floor, load_scann,
+                                 recall_at, save_scann, tune_leaves)
 from facelead.models.embed import l2_normalise
 from facelead.models.index import ExactIndex
+from facelead.models.synthetic import realistic_gallery
 from facelead.tasks.index import ShardHits, merge_hits, shard_rows
 from facelead.tasks.search import Ranked
 
@@ -42,8 +44,8 @@ def test_tuning_raises_leaves_and_candidates_until_recall_is_met(rescore):
     vectors = _clustered(3000, 32, 0)
     params = ScannParams(leaves=30, leaves_to_search=1, rescore=rescore)
     index = build_index(vectors, params, 50)
-    tuned, reached = tune_leaves(index, vectors, params, 50, target=0.99)
-    assert tuned.leaves_to_search > 1 and reached >= 0.99
+    tuned, judged = tune_leaves(index, vectors, params, 50, Targets(recall_at_k=0.99))
+    assert tuned.leaves_to_search > 1 and judged.recall_at_k >= 0.99
     queries = l2_normalise(vectors[:50] + 0.05)
     rows = index.searching(tuned.leaves_to_search, tuned.reorder).search(queries, 50)[1]
     assert recall_at(rows, ExactIndex(vectors).search(queries, 50)[1]) >= 0.97
@@ -86,12 +88,48 @@ def test_short_answers_are_padded_with_no_row(rescore):
 def test_tuning_reports_unreachable_recall_on_uniform_random_vectors():
     vectors = l2_normalise(np.random.default_rng(1).normal(size=(3000, 32)).astype(np.float32))
     params = ScannParams(leaves=30, leaves_to_search=1)
-    tuned, reached = tune_leaves(build_index(vectors, params, 50), vectors, params, 50, target=0.999)
-    assert reached < 0.999  # the build then searches exactly
+    tuned, judged = tune_leaves(build_index(vectors, params, 50), vectors, params, 50, Targets(recall_at_k=0.999))
+    assert not judged.meets(Targets(recall_at_k=0.999))  # the build then searches exactly
 
 
 def test_tuning_a_gallery_smaller_than_its_leaves_can_answer():
     vectors = _clustered(65, 16, 2)  # two leaves of about 32: one leaf holds fewer than k+1 faces
     params = ScannParams(leaves=2, leaves_to_search=1)
-    tuned, reached = tune_leaves(build_index(vectors, params, 50), vectors, params, 50, target=0.99)
-    assert 1 <= tuned.leaves_to_search <= 2 and 0 < reached <= 1
+    tuned, judged = tune_leaves(build_index(vectors, params, 50), vectors, params, 50, Targets(recall_at_k=0.99))
+    assert 1 <= tuned.leaves_to_search <= 2 and 0 < judged.recall_at_k <= 1
+
+
+def test_a_realistic_gallery_is_mostly_strangers_with_genuine_scores_like_sface():
+    gallery = realistic_gallery(20_000, seed=5)
+    _, counts = np.unique(gallery.subjects, return_counts=True)
+    assert counts.max() <= 5 and 0.3 < np.mean(counts == 1) < 0.6 and len(counts) > 20_000 / 3
+    same = np.flatnonzero(gallery.subjects[1:] == gallery.subjects[:-1])
+    genuine = np.einsum("nd,nd->n", gallery.vectors[same], gallery.vectors[same + 1])
+    impostor = np.einsum("nd,nd->n", gallery.vectors[:5000], gallery.vectors[10_000:15_000])
+    assert 0.55 < np.median(genuine) < 0.75 and abs(np.mean(impostor)) < 0.01 and np.std(impostor) < 0.1
+
+
+def test_the_chance_floor_is_where_one_chance_candidate_is_expected():
+    gallery = realistic_gallery(20_000, seed=6)
+    floor = chance_floor(gallery.vectors, gallery.subjects, gallery_size=20_000, sample=2000)
+    probes = realistic_gallery(300, seed=7).vectors  # nobody in the gallery
+    chance = (probes @ gallery.vectors.T >= floor.score).sum(axis=1).mean()
+    assert floor.pairs > 1_900_000 and 0.3 < chance < 3  # about one
+    assert chance_floor(gallery.vectors, gallery.subjects, 1_000_000, sample=2000).score > floor.score
+
+
+def test_on_a_realistic_gallery_the_index_is_judged_by_what_the_analyst_sees():
+    """Recall@50 over every neighbour is mostly chance scores and no index reaches 0.99 on it;
+    the faces above the candidate floor and the first candidate it does reach, and cheaply."""
+    gallery = realistic_gallery(30_000, seed=8)
+    floor = chance_floor(gallery.vectors, gallery.subjects, len(gallery.vectors)).score
+    params = ScannParams.for_size(len(gallery.vectors))
+    index, tuned, judged = build_tuned(gallery.vectors, params, 50, Targets(), floor, gallery.subjects)
+    assert judged.meets(Targets()) and judged.floor_faces > 300, judged
+    assert judged.recall_at_k < 0.99  # judged by recall@50, this build would have been searched exactly
+    mates = np.flatnonzero(gallery.subjects[1:] == gallery.subjects[:-1])[:200]
+    rng = np.random.default_rng(9)
+    centres = gallery.vectors[mates]  # a new photo near a gallery photo: an outside probe of that subject
+    fresh = np.stack([v / np.linalg.norm(v) for v in centres + rng.normal(0, 0.06, centres.shape).astype(np.float32)])
+    exact = ExactIndex(gallery.vectors).search(fresh, 1)[1][:, 0]
+    assert np.mean(index.search(fresh, 50)[1][:, 0] == exact) >= 0.995

@@ -1,0 +1,7 @@
+-- A build is judged by what an analyst sees: of the faces scoring at or above its candidate
+-- floor, the share its tuning probes found (one-sided 95% bound), and the share of mated
+-- probes whose first candidate is exact search's first. `recall` (recall@50 over every
+-- neighbour, mostly chance scores) stays for information.
+ALTER TABLE index_builds ADD COLUMN candidate_floor DOUBLE;
+ALTER TABLE index_builds ADD COLUMN floor_recall DOUBLE;
+ALTER TABLE index_builds ADD COLUMN rank1_agreement DOUBLE;
