@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -59,16 +60,17 @@ def rank_gallery(settings: Settings, gallery: str, model_id: str, vector: NDArra
                  build: dict | None, as_of: datetime) -> tuple[list[Ranked], dict]:
     """The top k of the gallery's faces enrolled up to ``as_of``: exactly when ``build`` is
     None, else through the build plus the faces enrolled after it. Returns the ranking and
-    the method record ({"method", "index_build_id", "params", "delta_size"})."""
-    db_path = settings.database_path
+    the method record ({"method", "index_build_id", "params", "delta_size", "rank_ms"})."""
+    db_path, started = settings.database_path, time.perf_counter()
     if build is None:
-        return search_exact(load_gallery(db_path, gallery, model_id, as_of), vector, k), {"method": "exact", "delta_size": 0}
+        ranked = search_exact(load_gallery(db_path, gallery, model_id, as_of), vector, k)
+        return ranked, {"method": "exact", "delta_size": 0, "rank_ms": 1000 * (time.perf_counter() - started)}
     removed, delta = index_plan(db_path, gallery, model_id, build["build_id"], as_of)
     hits = search_shards(db_path.parent / build["folder"], build, vector, k + len(removed))
     members = resolve_hits(db_path, build["build_id"], gallery, model_id, hits)
-    return merge_hits(hits, members, removed, search_exact(delta, vector, k), k), {
-        "method": "scann", "index_build_id": build["build_id"], "params": json.loads(build["params"]),
-        "delta_size": len(delta)}
+    ranked = merge_hits(hits, members, removed, search_exact(delta, vector, k), k)
+    return ranked, {"method": "scann", "index_build_id": build["build_id"], "params": json.loads(build["params"]),
+                    "delta_size": len(delta), "rank_ms": 1000 * (time.perf_counter() - started)}
 
 
 @flow(name="search-shards", task_runner=dask_task_runner())

@@ -10,12 +10,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from facelead.expectations.quality import QualityVerdict
 from facelead.models.faces import FaceVector
 from facelead.models.quality import METRICS, FaceQuality
+from facelead.models.synthetic import SyntheticGallery
 from facelead.tasks.inputs import HashedRef, Refused
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -100,6 +102,37 @@ def enrolled_table(items: list[tuple[HashedRef, FaceVector]], ctx: BatchContext)
         "detector_score": pa.array([f.score for f in faces], pa.float32()),
         "thumbnail": pa.array([f.thumbnail for f in faces], pa.binary()),
         "vector": pa.array([f.vector.tolist() for f in faces], pa.list_(pa.float32())),
+    })
+
+
+def synthetic_table(gallery: SyntheticGallery, ctx: BatchContext, name: str, first: int = 0) -> pa.Table:
+    """``gallery``'s vectors as enrolled faces with no picture (faces ``<name>-<first + row>``,
+    subjects ``<name>-<subject>``), to measure and test searches of galleries larger than any
+    set of photos at hand."""
+    n, dim = gallery.vectors.shape
+    ids = [f"{name}-{first + i:08d}" for i in range(n)]
+    zeros = np.zeros(n, np.float32)
+    return pa.table({
+        "gallery_id": [ctx.gallery_id] * n,
+        "run_id": [ctx.run_id] * n,
+        "model_id": [ctx.model_id] * n,
+        "detector_id": [ctx.detector_id] * n,
+        "subject_id": pa.array([f"{name}-{s}" for s in gallery.subjects.tolist()], pa.string()),
+        "sha256": pa.array(ids, pa.string()),
+        "source_path": pa.array([""] * n, pa.string()),
+        "source": pa.array([name] * n, pa.string()),
+        "acquired_at": pa.nulls(n, TIMESTAMP),
+        "width": pa.array(np.zeros(n, np.int32)),
+        "height": pa.array(np.zeros(n, np.int32)),
+        "face_count": pa.array(np.ones(n, np.int32)),
+        "face_id": pa.array([f"{i}/0" for i in ids], pa.string()),
+        "face_index": pa.array(np.zeros(n, np.int32)),
+        "box": pa.FixedSizeListArray.from_arrays(np.zeros(4 * n, np.float32), 4),
+        "landmarks": pa.FixedSizeListArray.from_arrays(np.zeros(10 * n, np.float32), 10),
+        "detector_score": pa.array(zeros),
+        "thumbnail": pa.array([b""] * n, pa.binary()),
+        "vector": pa.ListArray.from_arrays(np.arange(0, n * dim + 1, dim, dtype=np.int32),
+                                           np.ascontiguousarray(gallery.vectors, np.float32).ravel()),
     })
 
 

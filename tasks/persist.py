@@ -144,7 +144,7 @@ def record_search(db_path: Path, search_id: str, request_id: str, case_number: s
     """Persist the search, its probe's quality verdict, its candidates and its audit row in
     one transaction that also marks the request as run (WorkflowRefused if it ran meanwhile).
 
-    ``method``: {"method": "exact"|"scann", "index_build_id", "params", "delta_size"}.
+    ``method``: {"method": "exact"|"scann", "index_build_id", "params", "delta_size", "rank_ms"}.
     ``quality_override``: the analyst's reason to search a probe below the quality bar.
     ``created_at``: the moment the gallery was searched as of (a re-run searches it as of then).
     """
@@ -155,7 +155,7 @@ def record_search(db_path: Path, search_id: str, request_id: str, case_number: s
         "model_id": models.recogniser.model_id, "detector_id": models.detector.model_id,
         "method": method["method"], "index_build_id": method.get("index_build_id"),
         "search_params": json.dumps(method.get("params", {}), sort_keys=True),
-        "delta_size": method.get("delta_size", 0),
+        "delta_size": method.get("delta_size", 0), "rank_ms": method.get("rank_ms"),
         "k": k, "gallery_size": gallery_size, "probe_sha256": probe.sha256, "probe_path": probe.path,
         "probe_face_index": probe.face.face_index, "probe_face_count": probe.face.face_count,
         "probe_box": probe.face.box.tolist(), "probe_thumbnail": probe.face.thumbnail,

@@ -481,7 +481,7 @@ def resolve_hits(conn: duckdb.DuckDBPyConnection, build_id: str, gallery_id: str
 def insert_search(conn: duckdb.DuckDBPyConnection, record: dict, candidates: pa.Table) -> None:
     """Persist a search and its ranked candidates (``record`` keys follow the searches table)."""
     columns = ["search_id", "request_id", "case_number", "gallery_id", "model_id", "detector_id", "method", "k", "gallery_size",
-               "index_build_id", "search_params", "delta_size", "probe_sha256", "probe_path", "probe_face_index",
+               "index_build_id", "search_params", "delta_size", "rank_ms", "probe_sha256", "probe_path", "probe_face_index",
                "probe_face_count", "probe_box", "probe_thumbnail", "quality_check_id", "quality_failures",
                "quality_override", "actor", "created_at"]
     conn.execute(query("insert_search"), [record[c] for c in columns])

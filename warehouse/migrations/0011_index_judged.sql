@@ -5,3 +5,6 @@
 ALTER TABLE index_builds ADD COLUMN candidate_floor DOUBLE;
 ALTER TABLE index_builds ADD COLUMN floor_recall DOUBLE;
 ALTER TABLE index_builds ADD COLUMN rank1_agreement DOUBLE;
+-- How long ranking the gallery took in a search (index, delta and merge; or exact), for
+-- the analyst's wait to be measured where it is spent.
+ALTER TABLE searches ADD COLUMN rank_ms DOUBLE;
