@@ -17,7 +17,8 @@ from __future__ import annotations
 import argparse
 import base64
 import csv
-import io
+import json
+import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -173,7 +174,9 @@ def main() -> None:
     parser.add_argument("--faces-dev", type=Path, default=ROOT.parent / "shared" / "data" / "faces-dev")
     args = parser.parse_args()
     folder = args.folder / f"{args.faces}"
-    settings = Settings(data_dir=folder)
+    os.environ["FACELEAD_DATA_DIR"] = str(folder)  # the service's flows read their settings from the environment
+    os.environ["FACELEAD_IMAGE_ROOTS"] = json.dumps([str(args.faces_dev.resolve())])
+    settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     _people(settings)
     server, thread = start_api(settings)

@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 import zipfile
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -183,6 +184,10 @@ def zipped(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
+# Flows short enough to keep the database open throughout (``db.held``): an analyst waits for them.
+HELD_THROUGHOUT = frozenset({Action.SEARCH, Action.RERUN})
+
+
 def _witness(text: str) -> Anchor:
     """``SEQ:MAC`` as a witness kept it (what ``facelead audit verify`` printed as the head)."""
     seq, _, mac = text.partition(":")
@@ -236,7 +241,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.sessions = sessions
 
     def run(user_id: str, action: Action, target: str, flow, **params):
-        return workflow.run_flow_for(settings, user_id, action, target, flow, **params)
+        with db.held(db_path) if action in HELD_THROUGHOUT else nullcontext():
+            return workflow.run_flow_for(settings, user_id, action, target, flow, **params)
 
     @app.post("/api/session")
     def sign_in(body: SignIn, request: Request) -> dict:

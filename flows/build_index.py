@@ -23,7 +23,8 @@ from facelead.refusal import Refusal
 from facelead.settings import Settings
 from facelead.tasks.faces import face_models
 from facelead.models.ann import Judged, Targets, weakest
-from facelead.tasks.index import build_shard, candidate_floor, folder_hashes, index_params, shard_rows, subject_codes
+from facelead.tasks.index import (BuildRows, build_shard, candidate_floor, folder_hashes, index_params, shard_rows,
+                                  subject_codes, write_rows)
 from facelead.tasks.persist import load_gallery, record_build
 
 
@@ -100,7 +101,8 @@ def build_index(
     subjects = subject_codes(faces.subject_ids)
     floor = candidate_floor(vectors, subjects, settings.index)
     targets = Targets(settings.index.target_floor_recall, settings.index.target_rank1)
-    futures = [build_shard.submit(vectors[rows], subjects[rows], p, 50, partial / f"shard-{i:03d}",
+    write_rows(partial, vectors, subjects)  # the workers read their rows from here
+    futures = [build_shard.submit(BuildRows(partial, int(rows[0]), int(rows[-1]) + 1), p, 50, partial / f"shard-{i:03d}",
                                   settings.models.threads, targets, floor.score)
                for i, (rows, p) in enumerate(zip(parts, params))]
     tuned = [future.result() for future in futures]

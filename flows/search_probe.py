@@ -20,7 +20,8 @@ from facelead.flows.runtime import acting_user, dask_task_runner
 from facelead.policy import Action
 from facelead.settings import Settings
 from facelead.tasks.faces import embed_probe, face_models
-from facelead.tasks.index import ShardHits, merge_hits, search_shard, shard_rows
+from facelead.tasks.index import (VECTORS, ShardHits, build_rows, has_rows, merge_hits, search_rows_exactly, search_shard,
+                                  shard_rows)
 from facelead.tasks.persist import (
     index_plan, index_status, load_gallery, probe_quality_tables, record_event, record_search, resolve_hits)
 from facelead.tasks.search import Ranked, SearchRefused, search_exact
@@ -42,8 +43,11 @@ class SearchOutcome:
 
 
 def search_shards(folder: Path, build: dict, probe: NDArray[np.float32], k: int) -> list[ShardHits]:
-    """Each shard's top-k: in this process for one shard, fanned out on Dask for several."""
+    """Each shard's top-k: exactly over the build's rows when its index missed its targets;
+    else through the index, in this process for one shard, fanned out on Dask for several."""
     hashes, params = json.loads(build["file_hashes"]), json.loads(build["params"])
+    if build["exact_fallback"]:
+        return search_rows_exactly(build_rows(folder, build), hashes[VECTORS], probe, k)
     sizes = [len(rows) for rows in shard_rows(build["vectors"], build["shards"])]
 
     def args(shard: int):
@@ -58,9 +62,10 @@ def search_shards(folder: Path, build: dict, probe: NDArray[np.float32], k: int)
 
 def rank_gallery(settings: Settings, gallery: str, model_id: str, vector: NDArray[np.float32], k: int,
                  build: dict | None, as_of: datetime) -> tuple[list[Ranked], dict]:
-    """The top k of the gallery's faces enrolled up to ``as_of``: exactly when ``build`` is
-    None, else through the build plus the faces enrolled after it. Returns the ranking and
-    the method record ({"method", "index_build_id", "params", "delta_size", "rank_ms"})."""
+    """The top k of the gallery's faces enrolled up to ``as_of``: exactly from the warehouse
+    when ``build`` is None, else through the build (its index, or its rows exactly when the
+    index missed its targets) plus the faces enrolled after it. Returns the ranking and the
+    method record ({"method", "index_build_id", "params", "delta_size", "rank_ms"})."""
     db_path, started = settings.database_path, time.perf_counter()
     if build is None:
         ranked = search_exact(load_gallery(db_path, gallery, model_id, as_of), vector, k)
@@ -69,7 +74,8 @@ def rank_gallery(settings: Settings, gallery: str, model_id: str, vector: NDArra
     hits = search_shards(db_path.parent / build["folder"], build, vector, k + len(removed))
     members = resolve_hits(db_path, build["build_id"], gallery, model_id, hits)
     ranked = merge_hits(hits, members, removed, search_exact(delta, vector, k), k)
-    return ranked, {"method": "scann", "index_build_id": build["build_id"], "params": json.loads(build["params"]),
+    return ranked, {"method": "exact" if build["exact_fallback"] else "scann", "index_build_id": build["build_id"],
+                    "params": json.loads(build["params"]),
                     "delta_size": len(delta), "rank_ms": 1000 * (time.perf_counter() - started)}
 
 
@@ -133,7 +139,8 @@ def search_probe(
                      {"search_id": search_id, "request_id": request_id, "probe": probe, "gallery_id": gallery,
                       "reason": exc.reason, "detail": exc.detail}, quality)
         raise
-    usable = None if build is None or build["exact_fallback"] or size < settings.index.exact_below else build
+    usable = None if (build is None or size < settings.index.exact_below
+                      or (build["exact_fallback"] and not has_rows(build))) else build
     as_of = datetime.now(timezone.utc)
     ranked, method = rank_gallery(settings, gallery, model_id, probe_face.face.vector, k, usable, as_of)
     record_search(db_path, search_id, request_id, case_number, gallery, models, k, method, size, probe_face,

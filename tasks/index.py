@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from prefect.cache_policies import NONE
 
 from facelead.models.ann import (ChanceFloor, Judged, ScannParams, Targets, build_tuned, chance_floor, load_scann,
                                   save_scann)
+from facelead.models.index import ExactIndex
 from facelead.settings import IndexSettings
 from facelead.tasks.search import Ranked
 
@@ -59,14 +61,53 @@ def candidate_floor(vectors: NDArray[np.float32], subjects: NDArray[np.int64], s
     return chance_floor(vectors, subjects, len(vectors))
 
 
+VECTORS, SUBJECTS = "vectors.npy", "subjects.npy"  # a build's gallery rows, shard after shard, in members order
+
+
+@dataclass(frozen=True)
+class BuildRows:
+    """Rows ``start`` to ``stop`` of a build's rows files: a handle that tasks receive instead
+    of the vectors (which Dask would otherwise copy into its task graph)."""
+
+    folder: Path
+    start: int
+    stop: int
+
+    def vectors(self) -> NDArray[np.float32]:
+        """The rows, memory-mapped: read from the page cache, never copied whole."""
+        return np.load(self.folder / VECTORS, mmap_mode="r")[self.start:self.stop]
+
+    def subjects(self) -> NDArray[np.int64]:
+        return np.load(self.folder / SUBJECTS, mmap_mode="r")[self.start:self.stop]
+
+
+def write_rows(folder: Path, vectors: NDArray[np.float32], subjects: NDArray[np.int64]) -> None:
+    """A build's gallery rows as contiguous float32 and int64 files in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / VECTORS, np.ascontiguousarray(vectors, np.float32))
+    np.save(folder / SUBJECTS, subjects.astype(np.int64))
+
+
+def build_rows(folder: Path, build: dict) -> list[BuildRows]:
+    """Each shard's rows of a finished build."""
+    bounds = np.cumsum([0] + [len(rows) for rows in shard_rows(build["vectors"], build["shards"])])
+    return [BuildRows(folder, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def has_rows(build: dict) -> bool:
+    """Whether the build kept its rows (builds made before rows files were kept did not)."""
+    return VECTORS in json.loads(build["file_hashes"])
+
+
 @task(cache_policy=NONE)
-def build_shard(vectors: NDArray[np.float32], subjects: NDArray[np.int64], params: ScannParams, k: int, folder: Path,
-                threads: int, targets: Targets, floor: float) -> tuple[ScannParams, Judged]:
-    """Build, tune and save one shard in ``folder``; runs on a Dask worker.
+def build_shard(rows: BuildRows, params: ScannParams, k: int, folder: Path, threads: int, targets: Targets,
+                floor: float) -> tuple[ScannParams, Judged]:
+    """Build, tune and save one shard of ``rows`` in ``folder``; runs on a Dask worker.
 
     Returns the parameters tuned to ``targets`` and how its answers compared with exact search.
     """
-    index, tuned, judged = build_tuned(vectors, params, k, targets, floor, subjects, threads)
+    index, tuned, judged = build_tuned(np.ascontiguousarray(rows.vectors()), params, k, targets, floor,
+                                       np.asarray(rows.subjects()), threads)
     save_scann(index, folder)
     return tuned, judged
 
@@ -87,6 +128,20 @@ def search_shard(folder: Path, shard: int, size: int, params: dict, hashes: dict
     _verified(folder, tuple(sorted(hashes.items())))
     scores, rows = load_scann(folder, size, params).search(probe[None, :], k)
     return ShardHits(shard, scores[0], rows[0])
+
+
+@task(cache_policy=NONE)
+def search_rows_exactly(rows: list[BuildRows], vectors_sha256: str, probe: NDArray[np.float32],
+                        k: int) -> list[ShardHits]:
+    """Each shard's exact top-k over a build's memory-mapped rows (a build whose index missed
+    its targets); the rows file is hash-checked once per process."""
+    if rows:
+        _verified(rows[0].folder, ((VECTORS, vectors_sha256),))
+    hits = []
+    for shard, part in enumerate(rows):
+        scores, found = ExactIndex(part.vectors()).search(probe[None, :], k)
+        hits.append(ShardHits(shard, scores[0], found[0]))
+    return hits
 
 
 def merge_hits(shard_hits: list[ShardHits], members: dict[tuple[int, int], tuple[str, str]],

@@ -127,3 +127,14 @@ def test_an_int8_build_finds_what_exact_search_finds(indexed, settings, monkeypa
         assert _stored(settings, outcome.search_id)[1] == build.build_id
         assert candidates[0][0] == exact[0][0] and len({f for f, _ in candidates} & {f for f, _ in exact}) >= 9
         assert max(abs(a - b) for (_, a), (_, b) in zip(candidates, exact)) < 5e-3  # int8 scores are approximate
+
+
+def test_a_build_whose_index_missed_its_targets_is_searched_exactly_over_its_rows(indexed, settings, monkeypatch,
+                                                                                dask_runner, approved):
+    build = as_user("admin.test", Action.BUILD, build_index.with_options(task_runner=dask_runner), gallery=GALLERY, shards=2)
+    with db.open_db(settings.database_path) as conn, db.transaction(conn):  # as if tuning had missed its targets
+        conn.execute("UPDATE index_builds SET exact_fallback = true WHERE build_id = ?", [build.build_id])
+    probe = indexed.probes[2][0]
+    found, outcome = _search(approved, probe)
+    assert _stored(settings, outcome.search_id)[:3] == ("exact", build.build_id, 0)  # its rows, memory-mapped
+    assert found == _exact(approved, probe, monkeypatch)
