@@ -82,7 +82,8 @@ def build_index(
     started, settings, log = time.monotonic(), Settings(), get_run_logger()
     actor = acting_user(settings, Action.BUILD, f"gallery:{gallery}", grant, gallery=gallery, shards=shards).user_id
     models = face_models(settings)
-    faces = load_gallery(settings.database_path, gallery, models.recogniser.model_id, datetime.now(timezone.utc))
+    snapshot_at = datetime.now(timezone.utc)
+    faces = load_gallery(settings.database_path, gallery, models.recogniser.model_id, snapshot_at)
     face_ids, vectors = faces.face_ids, faces.vectors
     if len(face_ids) < settings.index.exact_below:
         log.info("gallery %s has %d faces, fewer than FACELEAD_INDEX__EXACT_BELOW (%d): it is searched exactly, "
@@ -131,7 +132,7 @@ def build_index(
         "floor_recall": judged.floor_recall, "rank1_agreement": judged.rank1_agreement, "exact_fallback": exact_fallback,
         "params": json.dumps([p.as_dict() for p in params]),
         "file_hashes": json.dumps(folder_hashes(final), sort_keys=True), "build_seconds": seconds,
-        "actor": actor, "built_at": datetime.now(timezone.utc),
+        "actor": actor, "snapshot_at": snapshot_at, "built_at": datetime.now(timezone.utc),
     }, members)
     log.info("index %s of gallery %s: %d faces in %d shard(s), %.1f s", build_id, gallery, len(face_ids), len(parts), seconds)
     return BuildSummary(build_id, gallery, len(face_ids), len(parts), seconds, params[0].as_dict(), floor.score, judged,

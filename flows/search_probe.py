@@ -70,7 +70,7 @@ def rank_gallery(settings: Settings, gallery: str, model_id: str, vector: NDArra
     if build is None:
         ranked = search_exact(load_gallery(db_path, gallery, model_id, as_of), vector, k)
         return ranked, {"method": "exact", "delta_size": 0, "rank_ms": 1000 * (time.perf_counter() - started)}
-    removed, delta = index_plan(db_path, gallery, model_id, build["build_id"], as_of)
+    removed, delta = index_plan(db_path, gallery, model_id, build, as_of)
     hits = search_shards(db_path.parent / build["folder"], build, vector, k + len(removed))
     members = resolve_hits(db_path, build["build_id"], gallery, model_id, hits)
     ranked = merge_hits(hits, members, removed, search_exact(delta, vector, k), k)

@@ -92,12 +92,12 @@ def index_status(db_path: Path, gallery_id: str, model_id: str) -> tuple[int, di
 
 
 @task(**DB_TASK)
-def index_plan(db_path: Path, gallery_id: str, model_id: str, build_id: str,
+def index_plan(db_path: Path, gallery_id: str, model_id: str, build: dict,
                as_of: datetime) -> tuple[set[tuple[int, int]], GalleryVectors]:
-    """(rows removed since the build, faces enrolled since and up to ``as_of``)."""
+    """(rows of ``build`` removed since, faces enrolled since it and up to ``as_of``)."""
     with db.open_db(db_path) as conn:
-        return (db.removed_members(conn, gallery_id, model_id, build_id),
-                db.delta_vectors(conn, gallery_id, model_id, build_id, as_of))
+        return (db.removed_members(conn, gallery_id, model_id, build["build_id"]),
+                db.delta_vectors(conn, gallery_id, model_id, build, as_of))
 
 
 @task(**DB_TASK)

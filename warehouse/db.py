@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
 
@@ -463,16 +463,28 @@ def record_build(conn: duckdb.DuckDBPyConnection, build: dict, members: pa.Table
     conn.execute(query("insert_build"), [build[c] for c in (
         "build_id", "gallery_id", "model_id", "model_sha256", "folder", "shards", "vectors", "recall", "candidate_floor",
         "floor_recall", "rank1_agreement", "exact_fallback", "params", "file_hashes", "build_seconds", "actor",
-        "built_at")])
+        "snapshot_at", "built_at")])
     with registered(conn, "member_batch", members):
         conn.execute(query("insert_members"), [build["build_id"]])
 
 
-def delta_vectors(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str, build_id: str,
+# A transaction that enrolled faces may have started before a build read its gallery and
+# committed after: its faces carry the earlier time yet are not in the build. Enrollment
+# transactions are one batch long (about a second); ten minutes is far beyond any.
+IN_FLIGHT_MARGIN = timedelta(minutes=10)
+
+
+def delta_vectors(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str, build: dict,
                   as_of: datetime) -> GalleryVectors:
-    """The faces enrolled since the build and up to ``as_of``, not removed."""
-    return _vectors(conn, "delta_vectors", {"gallery_id": gallery_id, "model_id": model_id, "build_id": build_id,
-                                            "as_of": as_of})
+    """The faces enrolled since ``build`` read its gallery and up to ``as_of``, not removed
+    and not in it. Looked for among those enrolled since the build's snapshot less
+    ``IN_FLIGHT_MARGIN`` (a build from before snapshots were recorded: all), so that the
+    usual answer, none, costs a range scan and not a join with the build's members."""
+    since = build["snapshot_at"] - IN_FLIGHT_MARGIN if build.get("snapshot_at") else datetime.min.replace(tzinfo=timezone.utc)
+    params = {"gallery_id": gallery_id, "model_id": model_id, "since": since, "as_of": as_of}
+    if not conn.execute(query("recent_enrollments"), params).fetchall()[0][0]:
+        return GalleryVectors([], [], np.zeros((0, 0), np.float32))
+    return _vectors(conn, "delta_vectors", {**params, "build_id": build["build_id"]})
 
 
 def get_build(conn: duckdb.DuckDBPyConnection, build_id: str) -> dict | None:

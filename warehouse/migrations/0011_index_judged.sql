@@ -8,3 +8,6 @@ ALTER TABLE index_builds ADD COLUMN rank1_agreement DOUBLE;
 -- How long ranking the gallery took in a search (index, delta and merge; or exact), for
 -- the analyst's wait to be measured where it is spent.
 ALTER TABLE searches ADD COLUMN rank_ms DOUBLE;
+-- The moment the build read its gallery: faces enrolled after it (less a margin for
+-- transactions then in flight) are the only ones a search must look for beside the index.
+ALTER TABLE index_builds ADD COLUMN snapshot_at TIMESTAMPTZ;

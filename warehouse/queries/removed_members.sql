@@ -1,5 +1,5 @@
--- Rows of a build whose face has since been removed or purged: never returned.
+-- Rows of a build whose face has since been removed (purged faces are removed first): never
+-- returned. Starts from the few removed enrollments, not from the build's members.
 SELECT m.shard, m.row
-FROM index_members m
-LEFT JOIN enrollments e ON e.face_id = m.face_id AND e.gallery_id = ? AND e.model_id = ?
-WHERE m.build_id = ? AND (e.face_id IS NULL OR e.removed_at IS NOT NULL);
+FROM enrollments e JOIN index_members m ON m.face_id = e.face_id
+WHERE e.gallery_id = ? AND e.model_id = ? AND e.removed_at IS NOT NULL AND m.build_id = ?;
