@@ -23,7 +23,7 @@ from facelead.refusal import Refusal
 from facelead.settings import Settings
 from facelead.tasks.faces import face_models
 from facelead.models.ann import Judged, Targets, weakest
-from facelead.tasks.index import (BuildRows, build_shard, candidate_floor, folder_hashes, index_params, shard_rows,
+from facelead.tasks.index import (build_rows, build_shard, candidate_floor, folder_hashes, index_params, shard_rows,
                                   subject_codes, write_rows)
 from facelead.tasks.persist import load_gallery, record_build
 
@@ -103,9 +103,8 @@ def build_index(
     floor = candidate_floor(vectors, subjects, settings.index)
     targets = Targets(settings.index.target_floor_recall, settings.index.target_rank1)
     write_rows(partial, vectors, subjects)  # the workers read their rows from here
-    futures = [build_shard.submit(BuildRows(partial, int(rows[0]), int(rows[-1]) + 1), p, 50, partial / f"shard-{i:03d}",
-                                  settings.models.threads, targets, floor.score)
-               for i, (rows, p) in enumerate(zip(parts, params))]
+    futures = [build_shard.submit(rows, p, 50, partial / f"shard-{i:03d}", settings.models.threads, targets, floor.score)
+               for i, (rows, p) in enumerate(zip(build_rows(partial, len(face_ids), len(parts)), params))]
     tuned = [future.result() for future in futures]
     params, judged = [p for p, _ in tuned], weakest([j for _, j in tuned])
     exact_fallback = not judged.meets(targets)

@@ -47,7 +47,7 @@ def search_shards(folder: Path, build: dict, probe: NDArray[np.float32], k: int)
     else through the index, in this process for one shard, fanned out on Dask for several."""
     hashes, params = json.loads(build["file_hashes"]), json.loads(build["params"])
     if build["exact_fallback"]:
-        return search_rows_exactly(build_rows(folder, build), hashes[VECTORS], probe, k)
+        return search_rows_exactly(build_rows(folder, build["vectors"], build["shards"]), hashes[VECTORS], probe, k)
     sizes = [len(rows) for rows in shard_rows(build["vectors"], build["shards"])]
 
     def args(shard: int):

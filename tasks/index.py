@@ -88,9 +88,9 @@ def write_rows(folder: Path, vectors: NDArray[np.float32], subjects: NDArray[np.
     np.save(folder / SUBJECTS, subjects.astype(np.int64))
 
 
-def build_rows(folder: Path, build: dict) -> list[BuildRows]:
-    """Each shard's rows of a finished build."""
-    bounds = np.cumsum([0] + [len(rows) for rows in shard_rows(build["vectors"], build["shards"])])
+def build_rows(folder: Path, vectors: int, shards: int) -> list[BuildRows]:
+    """Each shard's rows (``shard_rows``) in the rows files of ``folder``."""
+    bounds = np.cumsum([0] + [len(rows) for rows in shard_rows(vectors, shards)])
     return [BuildRows(folder, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 

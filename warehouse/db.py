@@ -290,8 +290,7 @@ def database_file(conn: duckdb.DuckDBPyConnection) -> Path:
     return Path(path)
 
 
-def _audit_key(conn: duckdb.DuckDBPyConnection, create: bool) -> bytes:
-    path = chain_files(database_file(conn)).key
+def _audit_key(path: Path, create: bool) -> bytes:
     try:
         return secret_key(path, create)
     except FileNotFoundError:
@@ -321,24 +320,25 @@ def read_anchors(path: Path) -> list[Anchor]:
     return anchors
 
 
-def _append(conn: duckdb.DuckDBPyConnection, key: bytes, actor: str, action: str, target: str,
-            details: dict) -> AuditRow:
+def _append(conn: duckdb.DuckDBPyConnection, actor: str, action: str, target: str, details: dict,
+            make_key: bool) -> AuditRow:
     if getattr(_OPEN, "head", False) is False:
         raise RuntimeError("append_audit belongs inside db.transaction(), which anchors the row after COMMIT")
+    files = chain_files(database_file(conn))
     tail = conn.execute(query("audit_tail")).fetchone()
+    key = _audit_key(files.key, create=make_key or tail is None)
     prev_seq, prev_mac = tail if tail else (0, GENESIS_HASH)
     row = next_row(key, prev_seq, prev_mac, now(), actor, action, target, details)
     conn.execute(query("audit_insert"), [row.seq, row.at, row.actor, row.action, row.target, row.details,
                                          row.prev_hash, row.row_hash])
-    _OPEN.head = (chain_files(database_file(conn)).anchor, row)
+    _OPEN.head = (files.anchor, row)
     return row
 
 
 def append_audit(conn: duckdb.DuckDBPyConnection, actor: str, action: str, target: str, details: dict) -> AuditRow:
     """Append one keyed audit row; call inside the transaction whose work it records. The
     key is made with the chain's first row, and its absence later is an error."""
-    first = conn.execute(query("audit_tail")).fetchone() is None
-    return _append(conn, _audit_key(conn, create=first), actor, action, target, details)
+    return _append(conn, actor, action, target, details, make_key=False)
 
 
 def _carry_over_chain(conn: duckdb.DuckDBPyConnection) -> None:
@@ -346,8 +346,7 @@ def _carry_over_chain(conn: duckdb.DuckDBPyConnection) -> None:
     rows = audit_rows(conn)
     if rows:
         unaudited = [row[0] for row in conn.execute(query("audit_cross_check")).fetchall()]
-        _append(conn, _audit_key(conn, create=True), "facelead", CARRY_OVER, "audit_log",
-                carry_over_details(rows, unaudited))
+        _append(conn, "facelead", CARRY_OVER, "audit_log", carry_over_details(rows, unaudited), make_key=True)
 
 
 def audit_rows(conn: duckdb.DuckDBPyConnection) -> list[AuditRow]:
