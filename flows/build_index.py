@@ -102,7 +102,7 @@ def build_index(
     subjects = subject_codes(faces.subject_ids)
     floor = candidate_floor(vectors, subjects, settings.index)
     targets = Targets(settings.index.target_floor_recall, settings.index.target_rank1)
-    write_rows(partial, vectors, subjects)  # the workers read their rows from here
+    write_rows(partial, faces, subjects)  # the workers read their rows from here
     futures = [build_shard.submit(rows, p, 50, partial / f"shard-{i:03d}", settings.models.threads, targets, floor.score)
                for i, (rows, p) in enumerate(zip(build_rows(partial, len(face_ids), len(parts)), params))]
     tuned = [future.result() for future in futures]

@@ -20,10 +20,10 @@ from facelead.flows.runtime import acting_user, dask_task_runner
 from facelead.policy import Action
 from facelead.settings import Settings
 from facelead.tasks.faces import embed_probe, face_models
-from facelead.tasks.index import (VECTORS, ShardHits, build_rows, has_rows, merge_hits, search_rows_exactly, search_shard,
-                                  shard_rows)
+from facelead.tasks.index import (VECTORS, ShardHits, build_rows, has_rows, rank_build_hits, search_rows_exactly,
+                                  search_shard, shard_rows)
 from facelead.tasks.persist import (
-    index_plan, index_status, load_gallery, probe_quality_tables, record_event, record_search, resolve_hits)
+    index_plan, index_status, load_gallery, probe_quality_tables, record_event, record_search)
 from facelead.tasks.search import Ranked, SearchRefused, search_exact
 from facelead.tasks.sheet import write_sheet
 from facelead.tasks.workflow import runnable_request
@@ -63,17 +63,17 @@ def search_shards(folder: Path, build: dict, probe: NDArray[np.float32], k: int)
 def rank_gallery(settings: Settings, gallery: str, model_id: str, vector: NDArray[np.float32], k: int,
                  build: dict | None, as_of: datetime) -> tuple[list[Ranked], dict]:
     """The top k of the gallery's faces enrolled up to ``as_of``: exactly from the warehouse
-    when ``build`` is None, else through the build (its index, or its rows exactly when the
-    index missed its targets) plus the faces enrolled after it. Returns the ranking and the
-    method record ({"method", "index_build_id", "params", "delta_size", "rank_ms"})."""
+    when ``build`` is None or kept no rows, else through the build (its index, or its rows
+    exactly when the index missed its targets) plus the faces enrolled after it. Returns the
+    ranking and the method record ({"method", "index_build_id", "params", "delta_size", "rank_ms"})."""
     db_path, started = settings.database_path, time.perf_counter()
-    if build is None:
+    if build is None or not has_rows(build):
         ranked = search_exact(load_gallery(db_path, gallery, model_id, as_of), vector, k)
         return ranked, {"method": "exact", "delta_size": 0, "rank_ms": 1000 * (time.perf_counter() - started)}
     removed, delta = index_plan(db_path, gallery, model_id, build, as_of)
-    hits = search_shards(db_path.parent / build["folder"], build, vector, k + len(removed))
-    members = resolve_hits(db_path, build["build_id"], gallery, model_id, hits)
-    ranked = merge_hits(hits, members, removed, search_exact(delta, vector, k), k)
+    folder = db_path.parent / build["folder"]
+    hits = search_shards(folder, build, vector, k + len(removed))
+    ranked = rank_build_hits(folder, build, hits, removed, delta, vector, k)
     return ranked, {"method": "exact" if build["exact_fallback"] else "scann", "index_build_id": build["build_id"],
                     "params": json.loads(build["params"]),
                     "delta_size": len(delta), "rank_ms": 1000 * (time.perf_counter() - started)}
@@ -139,8 +139,7 @@ def search_probe(
                      {"search_id": search_id, "request_id": request_id, "probe": probe, "gallery_id": gallery,
                       "reason": exc.reason, "detail": exc.detail}, quality)
         raise
-    usable = None if (build is None or size < settings.index.exact_below
-                      or (build["exact_fallback"] and not has_rows(build))) else build
+    usable = None if size < settings.index.exact_below else build
     as_of = datetime.now(timezone.utc)
     ranked, method = rank_gallery(settings, gallery, model_id, probe_face.face.vector, k, usable, as_of)
     record_search(db_path, search_id, request_id, case_number, gallery, models, k, method, size, probe_face,

@@ -9,15 +9,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 from numpy.typing import NDArray
 from prefect import task
 from prefect.cache_policies import NONE
 
 from facelead.models.ann import (ChanceFloor, Judged, ScannParams, Targets, build_tuned, chance_floor, load_scann,
                                   save_scann)
-from facelead.models.index import ExactIndex
+from facelead.models.index import ExactIndex, GalleryVectors
 from facelead.settings import IndexSettings
-from facelead.tasks.search import Ranked
+from facelead.tasks.search import Ranked, top_exact
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,9 @@ def candidate_floor(vectors: NDArray[np.float32], subjects: NDArray[np.int64], s
     return chance_floor(vectors, subjects, len(vectors))
 
 
-VECTORS, SUBJECTS = "vectors.npy", "subjects.npy"  # a build's gallery rows, shard after shard, in members order
+# A build's gallery rows, shard after shard in gallery order: vectors, subject codes, and each
+# row's face and subject id (an Arrow file, memory-mapped by searches to name their hits).
+VECTORS, SUBJECTS, MEMBERS = "vectors.npy", "subjects.npy", "members.arrow"
 
 
 @dataclass(frozen=True)
@@ -81,11 +84,16 @@ class BuildRows:
         return np.load(self.folder / SUBJECTS, mmap_mode="r")[self.start:self.stop]
 
 
-def write_rows(folder: Path, vectors: NDArray[np.float32], subjects: NDArray[np.int64]) -> None:
-    """A build's gallery rows as contiguous float32 and int64 files in ``folder``."""
+def write_rows(folder: Path, gallery: GalleryVectors, subjects: NDArray[np.int64]) -> None:
+    """A build's gallery rows in ``folder``: contiguous float32 vectors, int64 subject codes,
+    and the face and subject id of each row."""
     folder.mkdir(parents=True, exist_ok=True)
-    np.save(folder / VECTORS, np.ascontiguousarray(vectors, np.float32))
+    np.save(folder / VECTORS, np.ascontiguousarray(gallery.vectors, np.float32))
     np.save(folder / SUBJECTS, subjects.astype(np.int64))
+    members = pa.table({"face_id": pa.array(gallery.face_ids, pa.string()),
+                        "subject_id": pa.array(gallery.subject_ids, pa.string())})
+    with pa.OSFile(str(folder / MEMBERS), "wb") as sink, pa.ipc.new_file(sink, members.schema) as writer:
+        writer.write_table(members)
 
 
 def build_rows(folder: Path, vectors: int, shards: int) -> list[BuildRows]:
@@ -95,8 +103,9 @@ def build_rows(folder: Path, vectors: int, shards: int) -> list[BuildRows]:
 
 
 def has_rows(build: dict) -> bool:
-    """Whether the build kept its rows (builds made before rows files were kept did not)."""
-    return VECTORS in json.loads(build["file_hashes"])
+    """Whether the build kept its rows and members (builds made before they were kept did not:
+    those galleries are searched exactly until rebuilt)."""
+    return {VECTORS, MEMBERS} <= json.loads(build["file_hashes"]).keys()
 
 
 @task(cache_policy=NONE)
@@ -142,6 +151,30 @@ def search_rows_exactly(rows: list[BuildRows], vectors_sha256: str, probe: NDArr
         scores, found = ExactIndex(part.vectors()).search(probe[None, :], k)
         hits.append(ShardHits(shard, scores[0], found[0]))
     return hits
+
+
+@functools.cache
+def _members(folder: Path, digest: str) -> pa.Table:
+    _verified(folder, ((MEMBERS, digest),))
+    return pa.ipc.open_file(pa.memory_map(str(folder / MEMBERS))).read_all()
+
+
+def hit_members(folder: Path, build: dict, hits: list[ShardHits]) -> dict[tuple[int, int], tuple[str, str]]:
+    """{(shard, row): (face id, subject id)} of the hits, from the build's members file
+    (hash-checked and memory-mapped once per process)."""
+    members = _members(folder, json.loads(build["file_hashes"])[MEMBERS])
+    starts = [rows.start for rows in build_rows(folder, build["vectors"], build["shards"])]
+    keys = [(h.shard, int(row)) for h in hits for row in h.rows]
+    picked = members.take(pa.array([starts[shard] + row for shard, row in keys], pa.int64()))
+    return dict(zip(keys, zip(picked["face_id"].to_pylist(), picked["subject_id"].to_pylist())))
+
+
+@task(cache_policy=NONE)
+def rank_build_hits(folder: Path, build: dict, hits: list[ShardHits], removed: set[tuple[int, int]],
+                    delta: GalleryVectors, probe: NDArray[np.float32], k: int) -> list[Ranked]:
+    """The k best of a build's hits (named from its members file, less ``removed`` rows) and
+    of the faces enrolled since it (``delta``, ranked exactly)."""
+    return merge_hits(hits, hit_members(folder, build, hits), removed, top_exact(delta, probe, k), k)
 
 
 def merge_hits(shard_hits: list[ShardHits], members: dict[tuple[int, int], tuple[str, str]],

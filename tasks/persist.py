@@ -110,15 +110,6 @@ def search_record(db_path: Path, search_id: str) -> tuple[dict | None, dict | No
 
 
 @task(**DB_TASK)
-def resolve_hits(db_path: Path, build_id: str, gallery_id: str, model_id: str, hits: list) -> dict:
-    """{(shard, row): (face id, subject id)} for the shards' hits."""
-    table = pa.table({"shard": pa.array([h.shard for h in hits for _ in h.rows], pa.int32()),
-                      "row": pa.array([int(r) for h in hits for r in h.rows], pa.int32())})
-    with db.open_db(db_path) as conn:
-        return db.resolve_hits(conn, build_id, gallery_id, model_id, table)
-
-
-@task(**DB_TASK)
 def record_build(db_path: Path, build: dict, members: pa.Table) -> None:
     """Switch the gallery to the new build and audit it, in one transaction."""
     with db.open_db(db_path) as conn, db.transaction(conn):

@@ -35,9 +35,14 @@ def rank_candidates(index: VectorIndex, probe: NDArray[np.float32], face_ids: li
             for rank, (score, row) in enumerate(zip(scores[0], rows[0]))]
 
 
-@task(cache_policy=NONE)
-def search_exact(gallery: GalleryVectors, probe: NDArray[np.float32], k: int) -> list[Ranked]:
+def top_exact(gallery: GalleryVectors, probe: NDArray[np.float32], k: int) -> list[Ranked]:
     """Exact top-k over ``gallery`` (empty: no candidates)."""
     if not len(gallery):
         return []
     return rank_candidates(ExactIndex(gallery.vectors), probe, gallery.face_ids, gallery.subject_ids, k)
+
+
+@task(cache_policy=NONE)
+def search_exact(gallery: GalleryVectors, probe: NDArray[np.float32], k: int) -> list[Ranked]:
+    """Exact top-k over ``gallery``: ``top_exact`` as a task run."""
+    return top_exact(gallery, probe, k)

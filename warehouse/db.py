@@ -500,14 +500,6 @@ def removed_members(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: 
     return set(conn.execute(query("removed_members"), [gallery_id, model_id, build_id]).fetchall())
 
 
-def resolve_hits(conn: duckdb.DuckDBPyConnection, build_id: str, gallery_id: str, model_id: str,
-                 hits: pa.Table) -> dict[tuple[int, int], tuple[str, str]]:
-    """{(shard, row): (face id, subject id)} for index hits."""
-    with registered(conn, "hit_batch", hits):
-        rows = conn.execute(query("resolve_hits"), [build_id, gallery_id, model_id]).fetchall()
-    return {(shard, row): (face, subject) for shard, row, face, subject in rows}
-
-
 # -- searches -------------------------------------------------------------------------------
 
 def insert_search(conn: duckdb.DuckDBPyConnection, record: dict, candidates: pa.Table) -> None:

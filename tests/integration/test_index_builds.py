@@ -138,3 +138,16 @@ def test_a_build_whose_index_missed_its_targets_is_searched_exactly_over_its_row
     found, outcome = _search(approved, probe)
     assert _stored(settings, outcome.search_id)[:3] == ("exact", build.build_id, 0)  # its rows, memory-mapped
     assert found == _exact(approved, probe, monkeypatch)
+
+
+def test_a_changed_members_file_is_refused_not_read(indexed, settings, dask_runner, approved):
+    """The members file names each hit: one edited after the build (a face swapped for
+    another subject) must stop the search, not put a wrong name on a candidate."""
+    build = as_user("admin.test", Action.BUILD, build_index.with_options(task_runner=dask_runner), gallery=GALLERY, shards=1)
+    members = settings.index_dir / build.build_id / "members.arrow"
+    data = bytearray(members.read_bytes())
+    middle = len(data) // 2  # within the id strings: a letter of a face or subject id changes
+    data[middle] ^= 1
+    members.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="does not match the hash recorded at build time"):
+        _search(approved, indexed.probes[0][0])
