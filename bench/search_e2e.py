@@ -38,6 +38,7 @@ from facelead.service import start_api, stop_api
 from facelead.settings import Settings
 from facelead.tasks.batches import BatchContext, synthetic_table
 from facelead.tasks.faces import face_models
+from facelead.tasks.index import has_rows
 from facelead.tasks.workflow import add_user, set_secret
 from facelead.warehouse import db
 
@@ -189,7 +190,7 @@ def main() -> None:
         if size < args.faces:
             print(f"making the gallery: faces-dev and {args.faces:,} strangers, once, in {folder}", flush=True)
             made = _make_gallery(settings, url, args.faces_dev, args.faces)
-        if build is None:
+        if build is None or not has_rows(build):
             print("building its index through the service", flush=True)
             _client(url, "bench.admin").json("POST", f"/api/galleries/{GALLERY}/index", {"shards": 1})
         with db.open_db(settings.database_path, read_only=True) as conn:

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from facelead.models.ann import (Int8Rows, ScannParams, Targets, build_index, build_tuned, chance_floor, load_scann,
-                                 recall_at, save_scann, tune_leaves)
+                                 poor_captures, recall_at, save_scann, tune_leaves, tuning_probes)
 from facelead.models.embed import l2_normalise
 from facelead.models.index import ExactIndex
 from facelead.models.synthetic import realistic_gallery
@@ -44,7 +44,8 @@ def test_tuning_raises_leaves_and_candidates_until_recall_is_met(rescore):
     vectors = _clustered(3000, 32, 0)
     params = ScannParams(leaves=30, leaves_to_search=1, rescore=rescore)
     index = build_index(vectors, params, 50)
-    tuned, judged = tune_leaves(index, vectors, params, 50, Targets(recall_at_k=0.99))
+    clean = tuning_probes(vectors, 50, poor_share=0)  # recall@50 of poor captures is mostly noise
+    tuned, judged = tune_leaves(index, vectors, params, 50, Targets(recall_at_k=0.99), clean)
     assert tuned.leaves_to_search > 1 and judged.recall_at_k >= 0.99
     queries = l2_normalise(vectors[:50] + 0.05)
     rows = index.searching(tuned.leaves_to_search, tuned.reorder).search(queries, 50)[1]
@@ -133,3 +134,16 @@ def test_on_a_realistic_gallery_the_index_is_judged_by_what_the_analyst_sees():
     fresh = np.stack([v / np.linalg.norm(v) for v in centres + rng.normal(0, 0.06, centres.shape).astype(np.float32)])
     exact = ExactIndex(gallery.vectors).search(fresh, 1)[1][:, 0]
     assert np.mean(index.search(fresh, 50)[1][:, 0] == exact) >= 0.995
+
+
+def test_half_the_tuning_probes_are_poor_captures_of_their_faces():
+    """A surveillance frame scores about 0.5 against its own gallery photo; an index tuned on
+    clean probes alone promises more than such probes get."""
+    gallery = realistic_gallery(5_000, seed=10)
+    captures = poor_captures(gallery.vectors[:500], 0.5, np.random.default_rng(1))
+    assert np.allclose(np.linalg.norm(captures, axis=1), 1, atol=1e-5)
+    assert np.allclose(np.einsum("nd,nd->n", captures, gallery.vectors[:500]), 0.5, atol=1e-5)
+    probes = tuning_probes(gallery.vectors, 20, 0.4, gallery.subjects, probes=400)
+    own = np.einsum("nd,nd->n", probes.queries, gallery.vectors[probes.rows])
+    assert 0.4 < np.mean(np.isclose(own, 0.5, atol=1e-4)) < 0.6 and np.mean(np.isclose(own, 1, atol=1e-4)) > 0.4
+    assert all(row not in truth for row, truth in zip(probes.rows.tolist(), probes.truth))  # left out
