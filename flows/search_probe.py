@@ -20,8 +20,8 @@ from facelead.flows.runtime import acting_user, dask_task_runner
 from facelead.policy import Action
 from facelead.settings import Settings
 from facelead.tasks.faces import embed_probe, face_models
-from facelead.tasks.index import (VECTORS, ShardHits, build_rows, has_rows, rank_build_hits, search_rows_exactly,
-                                  search_shard, shard_rows)
+from facelead.tasks.index import (ShardHits, fans_out, has_rows, rank_fanned_out, rank_in_process, search_shard,
+                                  shard_search_args)
 from facelead.tasks.persist import (
     index_plan, index_status, load_gallery, probe_quality_tables, record_event, record_search)
 from facelead.tasks.search import Ranked, SearchRefused, search_exact
@@ -42,24 +42,6 @@ class SearchOutcome:
     probe_quality_failures: str  # '' when the probe met the quality bar
 
 
-def search_shards(folder: Path, build: dict, probe: NDArray[np.float32], k: int) -> list[ShardHits]:
-    """Each shard's top-k: exactly over the build's rows when its index missed its targets;
-    else through the index, in this process for one shard, fanned out on Dask for several."""
-    hashes, params = json.loads(build["file_hashes"]), json.loads(build["params"])
-    if build["exact_fallback"]:
-        return search_rows_exactly(build_rows(folder, build["vectors"], build["shards"]), hashes[VECTORS], probe, k)
-    sizes = [len(rows) for rows in shard_rows(build["vectors"], build["shards"])]
-
-    def args(shard: int):
-        prefix = f"shard-{shard:03d}/"
-        shard_hashes = {name[len(prefix):]: h for name, h in hashes.items() if name.startswith(prefix)}
-        return folder / prefix, shard, sizes[shard], params[shard], shard_hashes, probe, k
-
-    if build["shards"] == 1:
-        return [search_shard(*args(0))]
-    return fan_out_shards([args(shard) for shard in range(build["shards"])])
-
-
 def rank_gallery(settings: Settings, gallery: str, model_id: str, vector: NDArray[np.float32], k: int,
                  build: dict | None, as_of: datetime) -> tuple[list[Ranked], dict]:
     """The top k of the gallery's faces enrolled up to ``as_of``: exactly from the warehouse
@@ -70,13 +52,16 @@ def rank_gallery(settings: Settings, gallery: str, model_id: str, vector: NDArra
     if build is None or not has_rows(build):
         ranked = search_exact(load_gallery(db_path, gallery, model_id, as_of), vector, k)
         return ranked, {"method": "exact", "delta_size": 0, "rank_ms": 1000 * (time.perf_counter() - started)}
-    removed, delta = index_plan(db_path, gallery, model_id, build, as_of)
     folder = db_path.parent / build["folder"]
-    hits = search_shards(folder, build, vector, k + len(removed))
-    ranked = rank_build_hits(folder, build, hits, removed, delta, vector, k)
+    if fans_out(build):
+        plan = index_plan(db_path, gallery, model_id, build, as_of)
+        hits = fan_out_shards(shard_search_args(folder, build, vector, k + len(plan.removed)))
+        ranked, delta_size = rank_fanned_out(folder, build, plan, hits, vector, k), len(plan.delta)
+    else:
+        ranked, delta_size = rank_in_process(db_path, gallery, model_id, build, vector, k, as_of)
     return ranked, {"method": "exact" if build["exact_fallback"] else "scann", "index_build_id": build["build_id"],
                     "params": json.loads(build["params"]),
-                    "delta_size": len(delta), "rank_ms": 1000 * (time.perf_counter() - started)}
+                    "delta_size": delta_size, "rank_ms": 1000 * (time.perf_counter() - started)}
 
 
 @flow(name="search-shards", task_runner=dask_task_runner())

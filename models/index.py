@@ -30,6 +30,17 @@ class GalleryVectors:
         return len(self.face_ids)
 
 
+class BuildPlan:
+    """What a search through an index build needs besides the build: its rows (shard, row)
+    removed since it was made, and the faces enrolled after it (searched exactly beside it).
+    Not walked by Prefect, like ``GalleryVectors``."""
+
+    __slots__ = ("removed", "delta")
+
+    def __init__(self, removed: set[tuple[int, int]], delta: GalleryVectors) -> None:
+        self.removed, self.delta = removed, delta
+
+
 class VectorIndex(Protocol):
     """Top-k by inner product (cosine over unit vectors)."""
 

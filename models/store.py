@@ -43,6 +43,7 @@ class PreparedModel:
 
 
 def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read a megabyte at a time (index rows files run to gigabytes)."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +16,10 @@ from prefect.cache_policies import NONE
 
 from facelead.models.ann import (ChanceFloor, Judged, ScannParams, Targets, build_tuned, chance_floor, load_scann,
                                   save_scann)
-from facelead.models.index import ExactIndex, GalleryVectors
+from facelead.models.index import BuildPlan, ExactIndex, GalleryVectors
+from facelead.models.store import file_sha256
 from facelead.settings import IndexSettings
+from facelead.tasks.persist import DB_TASK, read_build_plan
 from facelead.tasks.search import Ranked, top_exact
 
 
@@ -38,14 +40,17 @@ def index_params(vectors: int, settings: IndexSettings) -> ScannParams:
     return replace(params, leaves_to_search=min(params.leaves_to_search, params.leaves))
 
 
-def shard_rows(count: int, shards: int) -> list[NDArray[np.int64]]:
+def shard_rows(count: int, shards: int) -> list[range]:
     """Gallery row numbers of each shard: contiguous, sizes differ by at most one."""
-    return [part.astype(np.int64) for part in np.array_split(np.arange(count), max(1, min(shards, count)))]
+    parts = max(1, min(shards, count))
+    size, extra = divmod(count, parts)
+    starts = [shard * size + min(shard, extra) for shard in range(parts + 1)]
+    return [range(start, stop) for start, stop in zip(starts, starts[1:])]
 
 
 def folder_hashes(folder: Path) -> dict[str, str]:
     """{path relative to ``folder``: SHA-256} of every file under it."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+    return {str(p.relative_to(folder)): file_sha256(p)
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
@@ -98,8 +103,7 @@ def write_rows(folder: Path, gallery: GalleryVectors, subjects: NDArray[np.int64
 
 def build_rows(folder: Path, vectors: int, shards: int) -> list[BuildRows]:
     """Each shard's rows (``shard_rows``) in the rows files of ``folder``."""
-    bounds = np.cumsum([0] + [len(rows) for rows in shard_rows(vectors, shards)])
-    return [BuildRows(folder, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [BuildRows(folder, rows.start, rows.stop) for rows in shard_rows(vectors, shards)]
 
 
 def has_rows(build: dict) -> bool:
@@ -123,31 +127,52 @@ def build_shard(rows: BuildRows, params: ScannParams, k: int, folder: Path, thre
 
 @functools.cache
 def _verified(folder: Path, expected: tuple[tuple[str, str], ...]) -> Path:
-    actual = folder_hashes(folder)
+    """``folder``, once each of the ``expected`` (name, SHA-256) files is found to match."""
     for name, digest in expected:
-        if actual.get(name) != digest:
+        if not (folder / name).is_file() or file_sha256(folder / name) != digest:
             raise ValueError(f"index file {folder / name} does not match the hash recorded at build time")
     return folder
 
 
-@task(cache_policy=NONE)
-def search_shard(folder: Path, shard: int, size: int, params: dict, hashes: dict[str, str],
-                 probe: NDArray[np.float32], k: int) -> ShardHits:
+def shard_hits(folder: Path, shard: int, size: int, params: dict, hashes: dict[str, str],
+               probe: NDArray[np.float32], k: int) -> ShardHits:
     """Top-k rows of one shard; the shard is hash-checked and loaded once per process."""
     _verified(folder, tuple(sorted(hashes.items())))
     scores, rows = load_scann(folder, size, params).search(probe[None, :], k)
     return ShardHits(shard, scores[0], rows[0])
 
 
-@task(cache_policy=NONE)
-def search_rows_exactly(rows: list[BuildRows], vectors_sha256: str, probe: NDArray[np.float32],
-                        k: int) -> list[ShardHits]:
-    """Each shard's exact top-k over a build's memory-mapped rows (a build whose index missed
-    its targets); the rows file is hash-checked once per process."""
-    if rows:
-        _verified(rows[0].folder, ((VECTORS, vectors_sha256),))
+search_shard = task(shard_hits, name="search_shard", cache_policy=NONE)  # one shard, on a Dask worker
+
+
+def shard_search_args(folder: Path, build: dict, probe: NDArray[np.float32], k: int) -> list[tuple]:
+    """``shard_hits``'s arguments for each shard of ``build``."""
+    hashes, params = json.loads(build["file_hashes"]), json.loads(build["params"])
+
+    def args(shard: int, rows: range) -> tuple:
+        prefix = f"shard-{shard:03d}/"
+        shard_hashes = {name[len(prefix):]: h for name, h in hashes.items() if name.startswith(prefix)}
+        return folder / prefix, shard, len(rows), params[shard], shard_hashes, probe, k
+
+    return [args(shard, rows) for shard, rows in enumerate(shard_rows(build["vectors"], build["shards"]))]
+
+
+def fans_out(build: dict) -> bool:
+    """Whether a search of ``build`` sends its shards to the Dask cluster: an index of
+    several shards (each worker keeps the shards it searched loaded). A single shard, or
+    rows searched exactly, are ranked in the search's own process."""
+    return build["shards"] > 1 and not build["exact_fallback"]
+
+
+def local_hits(folder: Path, build: dict, probe: NDArray[np.float32], k: int) -> list[ShardHits]:
+    """Each shard's top k, searched in this process: exactly over the build's memory-mapped
+    rows when its index missed its targets (the rows file hash-checked once per process),
+    else through each shard's index."""
+    if not build["exact_fallback"]:
+        return [shard_hits(*args) for args in shard_search_args(folder, build, probe, k)]
+    _verified(folder, ((VECTORS, json.loads(build["file_hashes"])[VECTORS]),))
     hits = []
-    for shard, part in enumerate(rows):
+    for shard, part in enumerate(build_rows(folder, build["vectors"], build["shards"])):
         scores, found = ExactIndex(part.vectors()).search(probe[None, :], k)
         hits.append(ShardHits(shard, scores[0], found[0]))
     return hits
@@ -169,12 +194,26 @@ def hit_members(folder: Path, build: dict, hits: list[ShardHits]) -> dict[tuple[
     return dict(zip(keys, zip(picked["face_id"].to_pylist(), picked["subject_id"].to_pylist())))
 
 
-@task(cache_policy=NONE)
-def rank_build_hits(folder: Path, build: dict, hits: list[ShardHits], removed: set[tuple[int, int]],
-                    delta: GalleryVectors, probe: NDArray[np.float32], k: int) -> list[Ranked]:
-    """The k best of a build's hits (named from its members file, less ``removed`` rows) and
-    of the faces enrolled since it (``delta``, ranked exactly)."""
-    return merge_hits(hits, hit_members(folder, build, hits), removed, top_exact(delta, probe, k), k)
+def rank_build_hits(folder: Path, build: dict, plan: BuildPlan, hits: list[ShardHits], probe: NDArray[np.float32],
+                    k: int) -> list[Ranked]:
+    """The k best of a build's hits (named from its members file, less removed rows) and of
+    the faces enrolled since it (ranked exactly)."""
+    return merge_hits(hits, hit_members(folder, build, hits), plan.removed, top_exact(plan.delta, probe, k), k)
+
+
+rank_fanned_out = task(rank_build_hits, name="rank_build_hits", cache_policy=NONE)  # after the shards' fan-out
+
+
+@task(**DB_TASK)
+def rank_in_process(db_path: Path, gallery_id: str, model_id: str, build: dict, probe: NDArray[np.float32], k: int,
+                    as_of: datetime) -> tuple[list[Ranked], int]:
+    """A search through a build that does not fan out (``fans_out``), in one task run: the
+    k best of its hits and of the faces enrolled after it up to ``as_of``, and how many
+    of those there were."""
+    plan = read_build_plan(db_path, gallery_id, model_id, build, as_of)
+    folder = db_path.parent / build["folder"]
+    hits = local_hits(folder, build, probe, k + len(plan.removed))
+    return rank_build_hits(folder, build, plan, hits, probe, k), len(plan.delta)
 
 
 def merge_hits(shard_hits: list[ShardHits], members: dict[tuple[int, int], tuple[str, str]],

@@ -12,7 +12,7 @@ from prefect.cache_policies import NONE
 
 from facelead.expectations.quality import suite_version
 from facelead.models.faces import FaceModels
-from facelead.models.index import GalleryVectors
+from facelead.models.index import BuildPlan, GalleryVectors
 from facelead.settings import QualityBar
 from facelead.tasks.batches import BatchContext, BatchResult, GatedFace, QualityTables, quality_tables
 from facelead.tasks.faces import ProbeFace
@@ -91,13 +91,14 @@ def index_status(db_path: Path, gallery_id: str, model_id: str) -> tuple[int, di
         return db.gallery_size(conn, gallery_id, model_id), db.active_build(conn, gallery_id, model_id)
 
 
-@task(**DB_TASK)
-def index_plan(db_path: Path, gallery_id: str, model_id: str, build: dict,
-               as_of: datetime) -> tuple[set[tuple[int, int]], GalleryVectors]:
-    """(rows of ``build`` removed since, faces enrolled since it and up to ``as_of``)."""
+def read_build_plan(db_path: Path, gallery_id: str, model_id: str, build: dict, as_of: datetime) -> BuildPlan:
+    """The rows of ``build`` removed since it was made, and the faces enrolled since it up to ``as_of``."""
     with db.open_db(db_path) as conn:
-        return (db.removed_members(conn, gallery_id, model_id, build["build_id"]),
-                db.delta_vectors(conn, gallery_id, model_id, build, as_of))
+        return BuildPlan(db.removed_members(conn, gallery_id, model_id, build["build_id"]),
+                         db.delta_vectors(conn, gallery_id, model_id, build, as_of))
+
+
+index_plan = task(read_build_plan, name="index_plan", **DB_TASK)
 
 
 @task(**DB_TASK)

@@ -53,10 +53,11 @@ def query(name: str) -> str:
     return (_SQL / "queries" / f"{name}.sql").read_text()
 
 
-def migrations() -> list[tuple[int, str, str]]:
-    """(version, name, sql) of every bundled migration, in order."""
+@functools.cache
+def migrations() -> tuple[tuple[int, str, str], ...]:
+    """(version, name, sql) of every bundled migration, in order (read once a process)."""
     files = sorted(f for f in (_SQL / "migrations").iterdir() if f.name.endswith(".sql"))
-    return [(int(f.name.split("_", 1)[0]), f.name, f.read_text()) for f in files]
+    return tuple((int(f.name.split("_", 1)[0]), f.name, f.read_text()) for f in files)
 
 
 KEYED_AUDIT_VERSION = 10  # 0010_keyed_audit.sql: the chain is keyed from here on
@@ -68,6 +69,8 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> list[str]:
     conn.execute(query("schema_migrations"))
     done = {row[0] for row in conn.execute(query("applied_migrations")).fetchall()}
     pending = [m for m in migrations() if m[0] not in done]
+    if not pending:  # every connection asks: the usual answer costs two reads, no transaction
+        return []
     with transaction(conn):
         for version, name, sql in pending:
             conn.execute(sql)
