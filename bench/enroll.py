@@ -110,7 +110,8 @@ def main() -> None:
 
         from distributed.security import Security
 
-        from facelead.flows.runtime import LOCAL_WORKER_CONFIG, dask_task_runner, share_prefect_api, write_tls_files
+        from facelead.cluster import write_tls_files
+        from facelead.flows.runtime import LOCAL_WORKER_CONFIG, dask_task_runner, share_prefect_api
 
         def enroll(flow, gallery: str):
             """An enrollment as facelead runs one for a signed-in admin (policy check, grant)."""

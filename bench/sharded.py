@@ -12,8 +12,8 @@ candidate targets) on a cluster of two single-thread workers:
   commands an operator would use (``--preload facelead.flows.worker_setup``).
 
 facelead reaches either through ``FACELEAD_DASK__ADDRESS``. Each search is what a search
-flow does with a sharded build: every shard's top k on the workers (``fan_out_shards``),
-then the hits named from the members file and merged. Its answers are held against exact
+flow does with a sharded build: every shard's top k on the workers through the process's
+long-lived client (``cluster_hits``), then the hits named from the members file and merged. Its answers are held against exact
 search over the memory-mapped rows. One table is printed.
 """
 
@@ -39,13 +39,12 @@ from distributed import Client, LocalCluster
 from prefect import flow
 
 from facelead.flows.runtime import dask_task_runner, share_prefect_api
-from facelead.flows.search_probe import fan_out_shards
 from facelead.models.ann import Targets, chance_floor, poor_captures, weakest
 from facelead.models.index import BuildPlan, ExactIndex, GalleryVectors
 from facelead.models.synthetic import realistic_gallery
 from facelead.settings import Settings
-from facelead.tasks.index import (MEMBERS, SUBJECTS, VECTORS, build_rows, build_shard, folder_hashes, index_params,
-                                  rank_build_hits, shard_search_args)
+from facelead.tasks.index import (MEMBERS, SUBJECTS, VECTORS, build_rows, build_shard, cluster_hits, folder_hashes,
+                                  index_params, rank_build_hits)
 
 ROOT = Path(__file__).resolve().parents[1]
 K, CHUNK = 20, 1_000_000
@@ -101,9 +100,9 @@ def cluster(kind: str, scratch: Path):
             process.wait(30)
 
 
-@flow(name="bench-sharded-build", task_runner=dask_task_runner())
+@flow(name="bench-sharded-build")
 def build_shards(folder: Path, faces: int, shards: int, floor: float) -> tuple[list[dict], list]:
-    """The build flow's shard builds, on the cluster of ``FACELEAD_DASK__ADDRESS``."""
+    """The build flow's shard builds, on the flow's task runner."""
     settings = Settings()
     parts = build_rows(folder, faces, shards)
     futures = [build_shard.submit(rows, index_params(rows.stop - rows.start, settings.index), 50,
@@ -112,11 +111,10 @@ def build_shards(folder: Path, faces: int, shards: int, floor: float) -> tuple[l
     return [params.as_dict() for params, _ in tuned], [judged for _, judged in tuned]
 
 
-@flow(name="bench-sharded-search")
 def search_once(folder: Path, build: dict, probe: np.ndarray) -> tuple[list, float]:
-    """One search as the search flow does it with a sharded build: (ranked, seconds)."""
+    """One search as the search flow ranks a sharded build: (ranked, seconds)."""
     started = time.perf_counter()
-    hits = fan_out_shards(shard_search_args(folder, build, probe, K))
+    hits = cluster_hits(Settings().dask, folder, build, probe, K)
     nothing_since = BuildPlan(set(), GalleryVectors([], [], np.empty((0, probe.shape[0]), np.float32)))
     ranked = rank_build_hits(folder, build, nothing_since, hits, probe, K)
     return ranked, time.perf_counter() - started
@@ -148,13 +146,14 @@ def main() -> None:
     floor = chance_floor(np.asarray(vectors[sample]), np.asarray(subjects[sample]), args.faces).score
     share_prefect_api()
     with tempfile.TemporaryDirectory(prefix="facelead-sharded-") as scratch, cluster(args.cluster, Path(scratch)) as address:
-        os.environ["FACELEAD_DASK__ADDRESS"] = address  # the flows' task runners read their settings from here
+        os.environ["FACELEAD_DASK__ADDRESS"] = address  # dask_task_runner() reads its settings from here
         build_folder = Path(scratch) / "build"
         build_folder.mkdir()
         for name in (VECTORS, SUBJECTS, MEMBERS):
             (build_folder / name).symlink_to((rows_folder / name).absolute())
         started = time.perf_counter()
-        params, judged = build_shards(build_folder, args.faces, args.shards, floor)
+        params, judged = build_shards.with_options(task_runner=dask_task_runner())(build_folder, args.faces, args.shards,
+                                                                                   floor)
         build_s = time.perf_counter() - started
         build_peaks = worker_peaks(address)
         shard_bytes = [sum(p.stat().st_size for p in (build_folder / f"shard-{i:03d}").rglob("*") if p.is_file())

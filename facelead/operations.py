@@ -137,7 +137,8 @@ def shared_cluster(settings: Settings, server: LocalServer):
     from distributed import LocalCluster
     from distributed.security import Security
 
-    from facelead.flows.runtime import LOCAL_WORKER_CONFIG, dask_task_runner, write_tls_files
+    from facelead.cluster import write_tls_files
+    from facelead.flows.runtime import LOCAL_WORKER_CONFIG, dask_task_runner
 
     dask.config.set(LOCAL_WORKER_CONFIG)
     security = Security.temporary()

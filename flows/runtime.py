@@ -18,8 +18,8 @@ from distributed.security import Security
 from prefect_dask import DaskTaskRunner
 
 from facelead.access import User
+from facelead.cluster import client_security
 from facelead.policy import Action
-from facelead.files import write_private
 from facelead.settings import Settings
 from facelead.tasks.workflow import run_principal
 
@@ -55,21 +55,6 @@ LOCAL_WORKER_CONFIG = {
     "distributed.worker.memory.monitor-interval": "2s",
     **{f"distributed.nanny.pre-spawn-environ.{name}": value for name, value in WORKER_MALLOC.items()},
 }
-
-
-TLS_FILES = {"tls_ca_file": "ca.pem", "tls_client_cert": "cert.pem", "tls_client_key": "key.pem"}
-
-
-def write_tls_files(security: Security, folder: Path) -> None:
-    """The certificates of ``security`` (made with ``Security.temporary()``) as owner-only
-    files in ``folder``, for clients in other processes (flow runs) to present."""
-    for attribute, name in TLS_FILES.items():
-        write_private(folder / name, getattr(security, attribute))
-
-
-def client_security(tls_dir: Path) -> Security:
-    """Client credentials for a TLS cluster whose files ``write_tls_files`` wrote to ``tls_dir``."""
-    return Security(require_encryption=True, **{attribute: str(tls_dir / name) for attribute, name in TLS_FILES.items()})
 
 
 class FaceleadDaskTaskRunner(DaskTaskRunner):

@@ -16,14 +16,12 @@ from prefect import flow
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from pydantic import Field
 
-from facelead.flows.runtime import acting_user, dask_task_runner
+from facelead.flows.runtime import acting_user
 from facelead.policy import Action
 from facelead.settings import Settings
 from facelead.tasks.faces import embed_probe, face_models
-from facelead.tasks.index import (ShardHits, fans_out, has_rows, rank_fanned_out, rank_in_process, search_shard,
-                                  shard_search_args)
-from facelead.tasks.persist import (
-    index_plan, index_status, load_gallery, probe_quality_tables, record_event, record_search)
+from facelead.tasks.index import has_rows, rank_through_build
+from facelead.tasks.persist import index_status, load_gallery, probe_quality_tables, record_event, record_search
 from facelead.tasks.search import Ranked, SearchRefused, search_exact
 from facelead.tasks.sheet import write_sheet
 from facelead.tasks.workflow import runnable_request
@@ -52,22 +50,10 @@ def rank_gallery(settings: Settings, gallery: str, model_id: str, vector: NDArra
     if build is None or not has_rows(build):
         ranked = search_exact(load_gallery(db_path, gallery, model_id, as_of), vector, k)
         return ranked, {"method": "exact", "delta_size": 0, "rank_ms": 1000 * (time.perf_counter() - started)}
-    folder = db_path.parent / build["folder"]
-    if fans_out(build):
-        plan = index_plan(db_path, gallery, model_id, build, as_of)
-        hits = fan_out_shards(shard_search_args(folder, build, vector, k + len(plan.removed)))
-        ranked, delta_size = rank_fanned_out(folder, build, plan, hits, vector, k), len(plan.delta)
-    else:
-        ranked, delta_size = rank_in_process(db_path, gallery, model_id, build, vector, k, as_of)
+    ranked, delta_size = rank_through_build(db_path, gallery, model_id, build, vector, k, as_of, settings.dask)
     return ranked, {"method": "exact" if build["exact_fallback"] else "scann", "index_build_id": build["build_id"],
                     "params": json.loads(build["params"]),
                     "delta_size": delta_size, "rank_ms": 1000 * (time.perf_counter() - started)}
-
-
-@flow(name="search-shards", task_runner=dask_task_runner())
-def fan_out_shards(shard_args: list[tuple]) -> list[ShardHits]:
-    """Search every shard on the Dask cluster; each worker loads a shard once."""
-    return [future.result() for future in [search_shard.submit(*a) for a in shard_args]]
 
 
 @flow(name="search-probe")

@@ -14,11 +14,12 @@ from numpy.typing import NDArray
 from prefect import task
 from prefect.cache_policies import NONE
 
+from facelead.cluster import cluster_client
 from facelead.models.ann import (ChanceFloor, Judged, ScannParams, Targets, build_tuned, chance_floor, load_scann,
                                   save_scann)
 from facelead.models.index import BuildPlan, ExactIndex, GalleryVectors
 from facelead.models.store import file_sha256
-from facelead.settings import IndexSettings
+from facelead.settings import DaskSettings, IndexSettings
 from facelead.tasks.persist import DB_TASK, read_build_plan
 from facelead.tasks.search import Ranked, top_exact
 
@@ -142,9 +143,6 @@ def shard_hits(folder: Path, shard: int, size: int, params: dict, hashes: dict[s
     return ShardHits(shard, scores[0], rows[0])
 
 
-search_shard = task(shard_hits, name="search_shard", cache_policy=NONE)  # one shard, on a Dask worker
-
-
 def shard_search_args(folder: Path, build: dict, probe: NDArray[np.float32], k: int) -> list[tuple]:
     """``shard_hits``'s arguments for each shard of ``build``."""
     hashes, params = json.loads(build["file_hashes"]), json.loads(build["params"])
@@ -155,13 +153,6 @@ def shard_search_args(folder: Path, build: dict, probe: NDArray[np.float32], k: 
         return folder / prefix, shard, len(rows), params[shard], shard_hashes, probe, k
 
     return [args(shard, rows) for shard, rows in enumerate(shard_rows(build["vectors"], build["shards"]))]
-
-
-def fans_out(build: dict) -> bool:
-    """Whether a search of ``build`` sends its shards to the Dask cluster: an index of
-    several shards (each worker keeps the shards it searched loaded). A single shard, or
-    rows searched exactly, are ranked in the search's own process."""
-    return build["shards"] > 1 and not build["exact_fallback"]
 
 
 def local_hits(folder: Path, build: dict, probe: NDArray[np.float32], k: int) -> list[ShardHits]:
@@ -176,6 +167,25 @@ def local_hits(folder: Path, build: dict, probe: NDArray[np.float32], k: int) ->
         scores, found = ExactIndex(part.vectors()).search(probe[None, :], k)
         hits.append(ShardHits(shard, scores[0], found[0]))
     return hits
+
+
+def cluster_hits(cluster: DaskSettings, folder: Path, build: dict, probe: NDArray[np.float32],
+                 k: int) -> list[ShardHits]:
+    """Each shard's top k, searched on the Dask cluster through this process's long-lived
+    client. Shard n goes to worker n mod the workers (in address order), so each worker
+    loads and keeps only its share of the shards; another takes it when that one is gone."""
+    client = cluster_client(cluster)
+    workers = sorted(client.scheduler_info()["workers"])
+    return client.gather([client.submit(shard_hits, *args, pure=False, allow_other_workers=True,
+                                        workers=[workers[shard % len(workers)]] if workers else None)
+                          for shard, args in enumerate(shard_search_args(folder, build, probe, k))])
+
+
+def fans_out(build: dict, cluster: DaskSettings) -> bool:
+    """Whether a search of ``build`` sends its shards to the Dask cluster: an index of
+    several shards, with a cluster to send them to (``facelead serve`` starts one). One
+    shard, rows searched exactly, or no cluster: the search's own process ranks them."""
+    return build["shards"] > 1 and not build["exact_fallback"] and bool(cluster.address)
 
 
 @functools.cache
@@ -201,21 +211,6 @@ def rank_build_hits(folder: Path, build: dict, plan: BuildPlan, hits: list[Shard
     return merge_hits(hits, hit_members(folder, build, hits), plan.removed, top_exact(plan.delta, probe, k), k)
 
 
-rank_fanned_out = task(rank_build_hits, name="rank_build_hits", cache_policy=NONE)  # after the shards' fan-out
-
-
-@task(**DB_TASK)
-def rank_in_process(db_path: Path, gallery_id: str, model_id: str, build: dict, probe: NDArray[np.float32], k: int,
-                    as_of: datetime) -> tuple[list[Ranked], int]:
-    """A search through a build that does not fan out (``fans_out``), in one task run: the
-    k best of its hits and of the faces enrolled after it up to ``as_of``, and how many
-    of those there were."""
-    plan = read_build_plan(db_path, gallery_id, model_id, build, as_of)
-    folder = db_path.parent / build["folder"]
-    hits = local_hits(folder, build, probe, k + len(plan.removed))
-    return rank_build_hits(folder, build, plan, hits, probe, k), len(plan.delta)
-
-
 def merge_hits(shard_hits: list[ShardHits], members: dict[tuple[int, int], tuple[str, str]],
                removed: set[tuple[int, int]], delta: list[Ranked], k: int) -> list[Ranked]:
     """The k best of the shards' hits (minus removed rows) and the exact delta, re-ranked."""
@@ -226,3 +221,15 @@ def merge_hits(shard_hits: list[ShardHits], members: dict[tuple[int, int], tuple
     pooled.sort(key=lambda hit: (-hit[0], hit[1]))
     return [Ranked(rank, score, face, subject) for rank, (score, face, subject) in enumerate(pooled[:k], start=1)]
 
+
+@task(**DB_TASK)
+def rank_through_build(db_path: Path, gallery_id: str, model_id: str, build: dict, probe: NDArray[np.float32],
+                       k: int, as_of: datetime, cluster: DaskSettings) -> tuple[list[Ranked], int]:
+    """A search through ``build``, in one task run: the k best of its hits (its shards on
+    the cluster when it ``fans_out``, else here) and of the faces enrolled after it up to
+    ``as_of``; and how many of those there were."""
+    plan = read_build_plan(db_path, gallery_id, model_id, build, as_of)
+    folder, wanted = db_path.parent / build["folder"], k + len(plan.removed)
+    hits = (cluster_hits(cluster, folder, build, probe, wanted) if fans_out(build, cluster)
+            else local_hits(folder, build, probe, wanted))
+    return rank_build_hits(folder, build, plan, hits, probe, k), len(plan.delta)

@@ -98,9 +98,6 @@ def read_build_plan(db_path: Path, gallery_id: str, model_id: str, build: dict, 
                          db.delta_vectors(conn, gallery_id, model_id, build, as_of))
 
 
-index_plan = task(read_build_plan, name="index_plan", **DB_TASK)
-
-
 @task(**DB_TASK)
 def search_record(db_path: Path, search_id: str) -> tuple[dict | None, dict | None]:
     """A past search with its candidates, and the index build it used (None if exact)."""

@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -116,7 +117,7 @@ def connect(path: Path, read_only: bool = False, lock_timeout_s: float = 60.0) -
             log.warning("%s; retrying in %.1fs", exc, delay)
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
-    if not read_only:
+    if not read_only and path not in _HELD:  # a held file was migrated by its keeper and stays open
         migrate(conn)
     return conn
 
@@ -167,6 +168,8 @@ class _FileGate:
 
 
 _GATE = _FileGate()
+_HELD: Counter[Path] = Counter()  # files ``held`` open by this process, and how many times
+_HELD_LOCK = threading.Lock()
 
 
 @contextmanager
@@ -188,9 +191,15 @@ def held(path: Path) -> Iterator[None]:
     block to end, as for any connection: hold it for short work only."""
     with _GATE.shared():
         keeper = connect(path)
+        with _HELD_LOCK:
+            _HELD[path] += 1
         try:
             yield
         finally:
+            with _HELD_LOCK:
+                _HELD[path] -= 1
+                if not _HELD[path]:
+                    del _HELD[path]
             keeper.close()
 
 

@@ -151,3 +151,34 @@ def test_a_changed_members_file_is_refused_not_read(indexed, settings, dask_runn
     members.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="does not match the hash recorded at build time"):
         _search(approved, indexed.probes[0][0])
+
+
+def test_with_a_cluster_a_sharded_build_is_searched_on_its_workers(indexed, settings, monkeypatch, dask_runner,
+                                                                    approved, tmp_path):
+    """As under `facelead serve`: a TLS cluster named by FACELEAD_DASK__ADDRESS searches the
+    shards (each worker keeps those it searched loaded); the answer is exact search's."""
+    from distributed import LocalCluster
+    from distributed.security import Security
+
+    from facelead.cluster import cluster_client, write_tls_files
+    from facelead.settings import Settings
+
+    build = as_user("admin.test", Action.BUILD, build_index.with_options(task_runner=dask_runner), gallery=GALLERY, shards=3)
+    security = Security.temporary()
+    write_tls_files(security, tmp_path / "tls")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
+                      security=security) as cluster:
+        monkeypatch.setenv("FACELEAD_DASK__ADDRESS", cluster.scheduler_address)
+        monkeypatch.setenv("FACELEAD_DASK__TLS_DIR", str(tmp_path / "tls"))
+        for probe, _ in indexed.probes[:2]:
+            candidates, outcome = _search(approved, probe)
+            assert _stored(settings, outcome.search_id)[:2] == ("scann", build.build_id)
+            assert candidates == _exact(approved, probe, monkeypatch)
+        client = cluster_client(Settings().dask)
+
+        def shards_loaded() -> int:
+            from facelead.models.ann import _load
+            return _load.cache_info().currsize
+
+        assert sum(client.run(shards_loaded).values()) == 3  # every shard, on the workers
+        client.close()
