@@ -55,8 +55,8 @@ class IndexSettings(BaseModel):
         0.995, gt=0, le=1, description="share of the faces scoring at or above the candidate floor that a build must "
                                        "find on its tuning probes (one-sided 95% bound); unmet: search exactly")
     target_rank1: float = Field(
-        0.999, gt=0, le=1, description="share of mated tuning probes whose first candidate must be exact search's "
-                                       "first; unmet: search exactly")
+        0.999, gt=0, le=1, description="share of mated tuning probes (exact first candidate at or above the "
+                                       "floor) whose first candidate must be exact search's first; unmet: search exactly")
     candidate_floor: float | None = Field(
         None, ge=-1, le=1, description="score at or above which a face must be found; default: the score at which "
                                        "the gallery expects one chance candidate, from its own cross-subject scores")

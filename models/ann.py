@@ -176,7 +176,7 @@ class Targets:
     """What an index must reach on the tuning probes to be searched instead of exact search."""
 
     floor_recall: float = 0.995     # of the faces scoring at or above the candidate floor
-    rank1_agreement: float = 0.999  # mated probes whose first candidate is exact search's first
+    rank1_agreement: float = 0.999  # mated probes whose first candidate is exact search's first (when a candidate)
     recall_at_k: float = 0.0        # over all k neighbours, mostly chance scores: information only by default
 
 
@@ -185,7 +185,7 @@ class Judged:
     """An index's answers on the tuning probes, held against exact search."""
 
     floor_recall: float     # one-sided 95% lower bound (``CONFIDENCE_Z``) over probes with such faces
-    rank1_agreement: float  # mean over mated probes
+    rank1_agreement: float  # mean over mated probes whose exact first candidate is at or above the floor
     recall_at_k: float      # mean
     floor_faces: int        # faces at or above the floor in the probes' exact answers
 
@@ -265,7 +265,11 @@ def judge(found: list[list[int]], probes: TuningProbes) -> Judged:
         floor_recall = floor_recalls.mean() - CONFIDENCE_Z * floor_recalls.std(ddof=1) / math.sqrt(len(floor_recalls))
     else:
         floor_recall = floor_recalls.mean() if len(floor_recalls) else 1.0
-    firsts = [bool(f) and f[0] == t[0] for f, t, m in zip(found, probes.truth, probes.mated) if m and t]
+    # The first candidate counts where exact search's is one (at or above the floor): below
+    # it, the first of a poor capture is a stranger at a chance score, and which stranger
+    # leads is noise that no analyst sees as a lead (the floor recall covers the rest).
+    firsts = [bool(f) and f[0] == t[0] for f, t, a, m in zip(found, probes.truth, probes.above_floor, probes.mated)
+              if m and a and a[0] == t[0]]
     return Judged(float(floor_recall), float(np.mean(firsts)) if firsts else 1.0, recall_at(found, probes.truth),
                   sum(len(a) for a in probes.above_floor))
 

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from facelead.models.ann import (Int8Rows, ScannParams, Targets, build_index, build_tuned, chance_floor, load_scann,
-                                 poor_captures, recall_at, save_scann, tune_leaves, tuning_probes)
+                                 TuningProbes, judge, poor_captures, recall_at, save_scann, tune_leaves,
+                                 tuning_probes)
 from facelead.models.embed import l2_normalise
 from facelead.models.index import ExactIndex
 from facelead.models.synthetic import realistic_gallery
@@ -147,3 +148,11 @@ def test_half_the_tuning_probes_are_poor_captures_of_their_faces():
     own = np.einsum("nd,nd->n", probes.queries, gallery.vectors[probes.rows])
     assert 0.4 < np.mean(np.isclose(own, 0.5, atol=1e-4)) < 0.6 and np.mean(np.isclose(own, 1, atol=1e-4)) > 0.4
     assert all(row not in truth for row, truth in zip(probes.rows.tolist(), probes.truth))  # left out
+
+
+def test_the_first_candidate_is_judged_only_where_exact_search_has_a_candidate():
+    """A poor probe whose exact first is a stranger below the floor has no lead to keep."""
+    probes = TuningProbes(rows=np.array([0, 1]), queries=np.zeros((2, 4), np.float32),
+                          truth=[[5, 6], [7, 8]], above_floor=[[], [7]], mated=np.array([True, True]))
+    assert judge([[6, 5], [7, 8]], probes).rank1_agreement == 1.0  # the first probe's order is noise
+    assert judge([[5, 6], [8, 7]], probes).rank1_agreement == 0.0  # the second probe's lead was lost
