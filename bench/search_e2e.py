@@ -172,6 +172,7 @@ def main() -> None:
     parser.add_argument("--searches", type=int, default=50, help="probes searched (default: %(default)s)")
     parser.add_argument("--folder", type=Path, default=ROOT / "data" / "bench-search",
                         help="where the gallery is made once and reused (default: %(default)s)")
+    parser.add_argument("--rebuild", action="store_true", help="build the gallery's index again, as after a change to tuning")
     parser.add_argument("--faces-dev", type=Path, default=ROOT.parent / "shared" / "data" / "faces-dev")
     args = parser.parse_args()
     folder = args.folder / f"{args.faces}"
@@ -190,7 +191,7 @@ def main() -> None:
         if size < args.faces:
             print(f"making the gallery: faces-dev and {args.faces:,} strangers, once, in {folder}", flush=True)
             made = _make_gallery(settings, url, args.faces_dev, args.faces)
-        if build is None or not has_rows(build):
+        if build is None or not has_rows(build) or args.rebuild:
             print("building its index through the service", flush=True)
             _client(url, "bench.admin").json("POST", f"/api/galleries/{GALLERY}/index", {"shards": 1})
         with db.open_db(settings.database_path, read_only=True) as conn:
