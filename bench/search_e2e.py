@@ -199,7 +199,7 @@ def main() -> None:
             built = db.get_build(conn, build["build_id"])
         build_folder = settings.database_path.parent / build["folder"]
         index_bytes = sum(p.stat().st_size for p in build_folder.glob("shard-*/**/*") if p.is_file())
-        rows_bytes = sum(p.stat().st_size for p in build_folder.glob("*.npy"))
+        rows_bytes = sum(p.stat().st_size for p in build_folder.iterdir() if p.is_file())
         vectors, face_ids, subject_ids = _gallery_file(settings, model_id)
         probes = _probes(settings, args.faces_dev, args.searches)
         analyst, supervisor = _client(url, "bench.analyst"), _client(url, "bench.supervisor")
@@ -260,7 +260,7 @@ def main() -> None:
              f"{built['recall']:.3f})"),
             ("index bytes per face, in memory when loaded (raw float32: 512)",
              f"{index_bytes / size:.0f} ({index_bytes / (size * 512):.2f}x)"),
-            ("rows files per face, on disk and memory-mapped (for exact search and rebuilds)", f"{rows_bytes / size:.0f}"),
+            ("rows and members files per face, on disk and memory-mapped", f"{rows_bytes / size:.0f}"),
         ]
         if made:
             rows += [("enrollment through the service, faces/s (faces-dev)", f"{enroll_rate:.2f}"),
