@@ -102,7 +102,8 @@ def main() -> None:
         aligned = align_face(image, landmarks, size)
         embedder.embed(aligned[None])
         middle = time.perf_counter()
-        face_quality(image, found.boxes[index], landmarks, float(found.scores[index]), len(found), aligned)
+        face_quality(image, found.boxes[index], landmarks, float(found.scores[index]), len(found),
+                     len(found.rivals(index, image.shape[1], image.shape[0])), aligned)
         gate += time.perf_counter() - middle
         work += time.perf_counter() - start
     rows_per_chunk = [f.quality.as_row() for f in faces] * 2  # a Dask task's worth

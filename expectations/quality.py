@@ -47,6 +47,7 @@ from facelead.settings import QualityBar
 # bar field -> (metric column, bound, why a face fails it)
 CHECKS: dict[str, tuple[str, str, str]] = {
     "max_faces": ("face_count", "max", "more than one face"),
+    "max_rival_faces": ("rival_faces", "max", "another face competes with it as the photo's subject"),
     "min_inter_eye_px": ("inter_eye_px", "min", "face too small"),
     "min_detector_score": ("detector_score", "min", "face unclear to the detector"),
     "min_sharpness": ("sharpness", "min", "blurred"),

@@ -70,6 +70,7 @@ class QualityBar(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     max_faces: int | None = Field(None, ge=1, description="faces the detector may find in the image")
+    max_rival_faces: int | None = Field(None, ge=0, description="faces nearly as prominent as the chosen one")
     min_inter_eye_px: float = Field(ge=0, description="pixels between the eye centres")
     min_detector_score: float = Field(ge=0, le=1, description="detector confidence")
     min_sharpness: float = Field(ge=0, description="variance of the Laplacian of the aligned face")
@@ -83,10 +84,10 @@ class QualityBar(BaseModel):
 
 
 GALLERY_BAR = dict(
-    max_faces=1, min_inter_eye_px=40, min_detector_score=0.7, min_sharpness=35, min_brightness=50,
+    max_rival_faces=0, min_inter_eye_px=40, min_detector_score=0.7, min_sharpness=35, min_brightness=50,
     max_brightness=210, max_clipped_fraction=0.1, min_contrast=12, max_roll_deg=15, max_yaw_deg=35, max_pitch_deg=25)
 PROBE_BAR = dict(
-    max_faces=None, min_inter_eye_px=20, min_detector_score=0.7, min_sharpness=15, min_brightness=25,
+    min_inter_eye_px=20, min_detector_score=0.7, min_sharpness=15, min_brightness=25,
     max_brightness=235, max_clipped_fraction=0.35, min_contrast=6, max_roll_deg=40, max_yaw_deg=60, max_pitch_deg=40)
 
 

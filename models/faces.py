@@ -46,9 +46,11 @@ class FaceRecord:
 
 @dataclass(frozen=True)
 class MeasuredFace(FaceRecord):
-    """A face aligned and measured, not yet embedded; keeps no full image."""
+    """A face aligned and measured, not yet embedded; keeps no full image. ``rivals`` names
+    the faces that compete with it as the photo's subject (``Detections.rivals``)."""
 
     aligned: NDArray[np.uint8]
+    rivals: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,14 +109,20 @@ def measure_face(image: NDArray[np.uint8], detections: Detections, index: int, d
                  input_size: tuple[int, int]) -> MeasuredFace:
     """Level the landmarks of face ``index`` if it is rolled, align it and measure its quality."""
     box = detections.boxes[index]
+    rivals = detections.rivals(index, image.shape[1], image.shape[0])
     landmarks = detector.level_landmarks(image, box, detections.landmarks[index])
     aligned = align_face(image, landmarks, input_size)
     score = float(detections.scores[index])
     return MeasuredFace(
         face_index=index, face_count=len(detections), box=box, landmarks=landmarks, score=score, aligned=aligned,
-        quality=face_quality(image, box, landmarks, score, len(detections), aligned),
-        thumbnail=thumbnail(image, box),
+        quality=face_quality(image, box, landmarks, score, len(detections), len(rivals), aligned),
+        thumbnail=thumbnail(image, box), rivals=tuple(describe_box(i, detections.boxes[i]) for i in rivals),
     )
+
+
+def describe_box(index: int, box: NDArray) -> str:
+    """A face as a person finds it in the photo: "face 2 at x=310, y=42, 85 px wide"."""
+    return f"face {index} at x={int(box[0])}, y={int(box[1])}, {int(box[2])} px wide"
 
 
 def embed_measured(faces: list[MeasuredFace], embedder: Embedder) -> list[FaceVector]:

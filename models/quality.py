@@ -6,6 +6,9 @@ the bars):
 - ``image_width``, ``image_height``: the upright image in pixels.
 - ``is_colour``: False when the face's three channels are (near) equal, i.e. a greyscale photo.
 - ``face_count``: faces the detector found in the image at its score threshold.
+- ``rival_faces``: other faces nearly as prominent (size and centrality,
+  ``facelead.models.detect.RIVAL_SHARE``) as the chosen one: with any, which face is the
+  photo's subject is ambiguous.
 - ``face_width_px``: width of the detector's face box, in image pixels.
 - ``inter_eye_px``: distance between the two eye centres, in image pixels (ISO/IEC
   19794-5 and ICAO state resolution this way; the ArcFace template the recogniser reads
@@ -54,6 +57,7 @@ class FaceQuality:
     image_height: int
     is_colour: bool
     face_count: int
+    rival_faces: int
     face_width_px: float
     inter_eye_px: float
     detector_score: float
@@ -104,7 +108,7 @@ def crop_quality(aligned: NDArray[np.uint8]) -> tuple[float, float, float, float
 
 
 def face_quality(image: NDArray[np.uint8], box: NDArray, landmarks: NDArray, score: float,
-                 face_count: int, aligned: NDArray[np.uint8]) -> FaceQuality:
+                 face_count: int, rival_faces: int, aligned: NDArray[np.uint8]) -> FaceQuality:
     """Every quality metric of one face of ``image`` (RGB), given its aligned crop."""
     roll, yaw, pitch = pose(landmarks)
     sharpness, brightness, clipped, contrast = crop_quality(aligned)
@@ -113,6 +117,7 @@ def face_quality(image: NDArray[np.uint8], box: NDArray, landmarks: NDArray, sco
         image_height=int(image.shape[0]),
         is_colour=is_colour(aligned),
         face_count=int(face_count),
+        rival_faces=int(rival_faces),
         face_width_px=float(box[2]),
         inter_eye_px=float(np.hypot(*(np.asarray(landmarks[1], np.float64) - landmarks[0]))),
         detector_score=float(score),

@@ -46,7 +46,8 @@ def face_models(settings: Settings, recogniser_manifest: str | None = None) -> F
 
 
 def measure_image(item: HashedRef, models: FaceModels, max_pixels: int) -> Measured | Refused:
-    """The largest face of one gallery image, aligned and measured, or why there is none. Never raises."""
+    """The subject's face of one gallery image (``Detections.subject``: the most prominent,
+    size and centrality together), aligned and measured, or why there is none. Never raises."""
     ref = item.ref
     try:
         data = Path(ref.path).read_bytes()
@@ -57,7 +58,8 @@ def measure_image(item: HashedRef, models: FaceModels, max_pixels: int) -> Measu
         detections = detector.detect(image)
         if not len(detections):
             return Refused(ref.path, ref.subject_id, item.sha256, "no_face", f"{ref.path}: no face found")
-        return item, measure_face(image, detections, detections.largest(), detector, embedder.manifest.input_size)
+        subject = detections.subject(image.shape[1], image.shape[0])
+        return item, measure_face(image, detections, subject, detector, embedder.manifest.input_size)
     except ImageDecodeError as exc:
         return Refused(ref.path, ref.subject_id, item.sha256, exc.reason, f"{ref.path}: {exc.detail}")
     except OSError as exc:
@@ -72,8 +74,9 @@ def gate_and_embed(measured: list[Measured], models: FaceModels, bar: QualityBar
     verdicts = validate("gallery", bar, [face.quality.as_row() for _, face in measured])
     passed = [(item, face) for (item, face), verdict in zip(measured, verdicts) if verdict.passed]
     refused = [Refused(item.ref.path, item.ref.subject_id, item.sha256, "quality",
-                       f"{item.ref.path}: below the gallery quality bar: {verdict.describe()}")
-               for (item, _), verdict in zip(measured, verdicts) if not verdict.passed]
+                       f"{item.ref.path}: below the gallery quality bar: {verdict.describe()}"
+                       + (f" (face {face.face_index} chosen; competing: {'; '.join(face.rivals)})" if face.rivals else ""))
+               for (item, face), verdict in zip(measured, verdicts) if not verdict.passed]
     vectors = embed_measured([face for _, face in passed], load(models)[1])
     gated = [GatedFace(item.sha256, item.ref.path, item.ref.subject_id, face.face_index, face.quality, verdict)
              for (item, face), verdict in zip(measured, verdicts)]

@@ -9,6 +9,9 @@ import numpy as np
 from PIL import Image
 
 
+AMBIGUOUS = "another face competes with it as the photo's subject"
+
+
 def detected_inter_eye_px(image: np.ndarray, models) -> float:
     """Pixels between the eyes of the image's largest face."""
     from facelead.models.faces import load
@@ -29,4 +32,4 @@ def below_bar_inputs(folder: Path, faces_dev: Path, models) -> dict[str, str]:
     Image.fromarray(small).save(folder / "small.jpg", quality=95)
     Image.fromarray(degrade.darken(image, 0.06)).save(folder / "dark.jpg", quality=95)
     shutil.copy(faces_dev / "multi/obama_and_biden.jpg", folder / "group.jpg")
-    return {"small.jpg": "face too small", "dark.jpg": "too dark", "group.jpg": "more than one face"}
+    return {"small.jpg": "face too small", "dark.jpg": "too dark", "group.jpg": AMBIGUOUS}

@@ -18,20 +18,26 @@ from facelead.models.image import decode_image
 from facelead.tasks.search import SearchRefused
 from facelead.warehouse import db
 
-from degraded import below_bar_inputs, detected_inter_eye_px
+from degraded import AMBIGUOUS, below_bar_inputs, detected_inter_eye_px
 from fixtures import enroll_as_admin, run_search
 
 POSE = {"head tilted", "head turned", "head nodded up or down"}
 
 
 def _verdict(image, models, bar, suite="gallery"):
-    """The largest face's verdict, or None when the detector finds no face."""
+    """The subject's face's verdict, or None when the detector finds no face."""
+    face = _subject(image, models)
+    return None if face is None else validate(suite, bar, [face.quality.as_row()])[0]
+
+
+def _subject(image, models):
+    """The photo's subject's face, measured as enrollment measures it (None: no face)."""
     detector, embedder = load(models)
     found = detector.detect(image)
     if not len(found):
         return None
-    face = measure_face(image, found, found.largest(), detector, embedder.manifest.input_size)
-    return validate(suite, bar, [face.quality.as_row()])[0]
+    return measure_face(image, found, found.subject(image.shape[1], image.shape[0]), detector,
+                        embedder.manifest.input_size)
 
 
 def _labeled(faces_dev):
@@ -84,12 +90,54 @@ def test_a_60_degree_roll_is_measured_as_a_tilt_on_most_frames(faces_dev, models
     assert sum("head tilted" in r for r in reasons) >= 0.8 * len(reasons)
 
 
-def test_every_group_photo_fails_the_gallery_bar_with_more_than_one_face(faces_dev, models, settings):
+def test_a_group_photo_enrolls_its_central_face_or_is_refused_as_ambiguous_naming_the_rival(faces_dev, models, settings):
     groups = sorted((faces_dev / "multi").iterdir())
     assert len(groups) >= 5
     for path in groups:
-        verdict = _verdict(decode_image(path.read_bytes(), 10**8), models, settings.quality.gallery)
-        assert "more than one face" in {c.reason for c in verdict.failures}, path.name
+        image = decode_image(path.read_bytes(), 10**8)
+        face = _subject(image, models)
+        [verdict] = validate("gallery", settings.quality.gallery, [face.quality.as_row()])
+        ambiguous = AMBIGUOUS in {c.reason for c in verdict.failures}
+        assert ambiguous == bool(face.rivals) == (face.quality.rival_faces > 0), path.name
+        assert all(rival.startswith("face ") and " px wide" in rival for rival in face.rivals)
+        if not ambiguous:  # the subject is the most central face of its size
+            found = load(models)[0].detect(image)
+            assert face.face_index == found.subject(image.shape[1], image.shape[0])
+
+
+def _composed(faces_dev, models, edge_scale: float):
+    """An 800 x 480 photo: one person's face in the middle, another's at the right edge,
+    ``edge_scale`` times its size; and the centre's x."""
+    import numpy as np
+
+    def face_crop(path, side):
+        image = decode_image(path.read_bytes(), 10**8)
+        found = load(models)[0].detect(image)
+        x, y, w, h = found.boxes[found.largest()]
+        crop = Image.fromarray(image).crop((int(x - w * 0.4), int(y - h * 0.5), int(x + w * 1.4), int(y + h * 1.3)))
+        return np.asarray(crop.resize((side, int(side * crop.height / crop.width))))
+
+    canvas = np.full((480, 800, 3), 128, np.uint8)
+    centre = face_crop(faces_dev / "identities/biden/02.jpg", 150)
+    edge = face_crop(faces_dev / "identities/obama/01.jpg", int(150 * edge_scale))
+    cy, cx = (480 - centre.shape[0]) // 2, (800 - centre.shape[1]) // 2
+    canvas[cy:cy + centre.shape[0], cx:cx + centre.shape[1]] = centre
+    ey = max(0, (480 - edge.shape[0]) // 2)
+    edge = edge[:480 - ey, :]
+    canvas[ey:ey + edge.shape[0], 800 - edge.shape[1]:] = edge
+    return canvas, 400
+
+
+@pytest.mark.parametrize("edge_scale", [0.6, 1.5])
+def test_the_central_face_is_the_subject_whether_the_face_at_the_edge_is_smaller_or_larger(faces_dev, models, settings,
+                                                                                         edge_scale):
+    image, centre_x = _composed(faces_dev, models, edge_scale)
+    face = _subject(image, models)
+    assert face.quality.face_count == 2
+    assert face.box[0] < centre_x < face.box[0] + face.box[2]  # the face in the middle, not the one at the edge
+    assert face.rivals == () and face.quality.rival_faces == 0
+    [verdict] = validate("gallery", settings.quality.gallery, [face.quality.as_row()])
+    assert AMBIGUOUS not in {c.reason for c in verdict.failures}
 
 
 def test_refused_gallery_faces_are_recorded_with_every_failed_check(enrolled, settings):
@@ -118,7 +166,7 @@ def test_refused_gallery_faces_are_recorded_with_every_failed_check(enrolled, se
     summary = enrolled.summary
     assert summary.refused_by_reason["quality"] == len(enrolled.below_bar)
     assert all(summary.quality_failures[reason] >= 1 for reason in enrolled.below_bar.values())
-    assert "Gallery quality checks failed" in summary.markdown() and "more than one face" in summary.markdown()
+    assert "Gallery quality checks failed" in summary.markdown() and AMBIGUOUS in summary.markdown()
 
 
 def test_a_changed_gallery_bar_rechecks_what_an_earlier_bar_refused(faces_dev, models, settings, dask_runner, tmp_path):

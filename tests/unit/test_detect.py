@@ -34,3 +34,22 @@ def test_largest_face_is_by_area():
     d = Detections(np.array([[0, 0, 10, 10], [0, 0, 30, 4], [0, 0, 12, 12]], np.float32),
                    np.ones(3, np.float32), np.zeros((3, 5, 2), np.float32))
     assert d.largest() == 2
+
+
+def _faces(*boxes):
+    return Detections(np.array(boxes, np.float32), np.ones(len(boxes), np.float32),
+                      np.zeros((len(boxes), 5, 2), np.float32))
+
+
+def test_the_subject_is_the_central_face_even_beside_a_larger_one_at_the_edge():
+    # 600 x 400 photo: a 100 px face in the middle, a 150 px face at the top right
+    found = _faces([250, 150, 100, 100], [450, 0, 150, 150])
+    assert found.largest() == 1 and found.subject(600, 400) == 0
+    assert found.rivals(0, 600, 400) == []  # a bystander, not a rival: the photo is not ambiguous
+
+
+def test_two_faces_alike_in_size_and_place_are_rivals():
+    found = _faces([150, 150, 100, 100], [350, 150, 100, 100], [0, 0, 40, 40])  # two people, one far off
+    chosen = found.subject(600, 400)
+    assert chosen in (0, 1) and found.rivals(chosen, 600, 400) == [1 - chosen]
+    assert 2 not in found.rivals(chosen, 600, 400)

@@ -8,7 +8,7 @@ from facelead.models.align import ARCFACE_TEMPLATE
 from facelead.models.quality import crop_quality, is_colour, pose
 from facelead.settings import Settings
 
-GOOD = dict(face_count=1, inter_eye_px=60.0, detector_score=0.9, sharpness=300.0, brightness=120.0,
+GOOD = dict(face_count=1, rival_faces=0, inter_eye_px=60.0, detector_score=0.9, sharpness=300.0, brightness=120.0,
             clipped_fraction=0.0, contrast=35.0, roll_deg=2.0, yaw_deg=-5.0, pitch_deg=4.0)
 
 
@@ -61,17 +61,18 @@ def test_greyscale_is_told_from_colour():
 
 def test_a_good_face_passes_both_suites_and_each_failure_names_its_reason():
     gallery, probe = Settings().quality.gallery, Settings().quality.probe
-    bad = {**GOOD, "face_count": 2, "inter_eye_px": 18.0, "sharpness": 5.0, "brightness": 8.0, "roll_deg": 60.0}
+    bad = {**GOOD, "face_count": 2, "rival_faces": 1, "inter_eye_px": 18.0, "sharpness": 5.0, "brightness": 8.0, "roll_deg": 60.0}
     good_verdict, bad_verdict = validate("gallery", gallery, [GOOD, bad])
     assert good_verdict.passed and good_verdict.describe() == ""
     assert not bad_verdict.passed
     reasons = {c.reason for c in bad_verdict.failures}
-    assert reasons == {"more than one face", "face too small", "blurred", "too dark", "head tilted"}
+    assert reasons == {"another face competes with it as the photo's subject", "face too small", "blurred", "too dark",
+                       "head tilted"}
     small = next(c for c in bad_verdict.failures if c.check == "min_inter_eye_px")
     assert (small.observed, small.min_value, small.max_value) == (18.0, 40.0, None)
     assert "face too small (inter_eye_px 18, at least 40)" in bad_verdict.describe()
     assert [c.check for c in good_verdict.checks] == [b[0] for b in bounds(gallery)]
-    [probe_verdict] = validate("probe", probe, [{**GOOD, "face_count": 5}])
+    [probe_verdict] = validate("probe", probe, [{**GOOD, "face_count": 5, "rival_faces": 4}])
     assert probe_verdict.passed  # a probe may show several people
 
 
@@ -84,7 +85,7 @@ def test_the_suite_version_follows_the_limits():
 
 
 def test_a_switched_off_check_is_not_run():
-    bar = Settings().quality.gallery.model_copy(update={"max_faces": None})
-    assert "max_faces" not in {b[0] for b in bounds(bar)}
-    [verdict] = validate("gallery", bar, [{**GOOD, "face_count": 4}])
+    bar = Settings().quality.gallery.model_copy(update={"max_rival_faces": None})
+    assert "max_rival_faces" not in {b[0] for b in bounds(bar)}
+    [verdict] = validate("gallery", bar, [{**GOOD, "face_count": 4, "rival_faces": 3}])
     assert verdict.passed

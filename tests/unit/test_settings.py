@@ -57,6 +57,7 @@ def test_one_quality_limit_can_be_changed_alone(monkeypatch):
 
 def test_the_gallery_bar_is_stricter_than_the_probe_bar():
     quality = Settings().quality
-    assert quality.gallery.max_faces == 1 and quality.probe.max_faces is None
+    assert quality.gallery.max_rival_faces == 0 and quality.probe.max_rival_faces is None
+    assert quality.gallery.max_faces is None  # a bystander in the background does not refuse a photo
     assert quality.gallery.min_inter_eye_px > quality.probe.min_inter_eye_px
     assert quality.gallery.min_sharpness > quality.probe.min_sharpness
