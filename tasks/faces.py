@@ -19,7 +19,7 @@ from facelead.tasks.inputs import HashedRef, ImageBatch, Refused
 from facelead.tasks.search import SearchRefused
 
 
-Measured = tuple[HashedRef, MeasuredFace]  # gallery image and its largest face
+Measured = tuple[HashedRef, MeasuredFace]  # gallery image and its subject's face
 Enrolled = tuple[HashedRef, FaceVector]
 
 
