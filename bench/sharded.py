@@ -44,7 +44,7 @@ from facelead.models.index import BuildPlan, ExactIndex, GalleryVectors
 from facelead.models.synthetic import realistic_gallery
 from facelead.settings import Settings
 from facelead.tasks.index import (MEMBERS, SUBJECTS, VECTORS, build_rows, build_shard, cluster_hits, folder_hashes,
-                                  index_params, rank_build_hits)
+                                  index_params, rank_build_hits, write_members)
 
 ROOT = Path(__file__).resolve().parents[1]
 K, CHUNK = 20, 1_000_000
@@ -64,10 +64,8 @@ def make_rows(folder: Path, faces: int) -> None:
         print(f"  rows {start + len(part.vectors):>11,} of {faces:,}", flush=True)
     vectors.flush()
     subjects.flush()
-    members = pa.table({"face_id": pc.cast(pa.array(np.arange(faces)), pa.string()),
-                        "subject_id": pc.cast(pa.array(np.asarray(subjects)), pa.string())})
-    with pa.OSFile(str(folder / MEMBERS), "wb") as sink, pa.ipc.new_file(sink, members.schema) as writer:
-        writer.write_table(members)
+    write_members(folder, pc.cast(pa.array(np.arange(faces)), pa.string()),
+                  pc.cast(pa.array(np.asarray(subjects)), pa.string()))
 
 
 @contextmanager

@@ -96,8 +96,12 @@ def write_rows(folder: Path, gallery: GalleryVectors, subjects: NDArray[np.int64
     folder.mkdir(parents=True, exist_ok=True)
     np.save(folder / VECTORS, np.ascontiguousarray(gallery.vectors, np.float32))
     np.save(folder / SUBJECTS, subjects.astype(np.int64))
-    members = pa.table({"face_id": pa.array(gallery.face_ids, pa.string()),
-                        "subject_id": pa.array(gallery.subject_ids, pa.string())})
+    write_members(folder, pa.array(gallery.face_ids, pa.string()), pa.array(gallery.subject_ids, pa.string()))
+
+
+def write_members(folder: Path, face_ids: pa.Array, subject_ids: pa.Array) -> None:
+    """Each row's face and subject id as the build's members file (Arrow IPC, memory-mappable)."""
+    members = pa.table({"face_id": face_ids, "subject_id": subject_ids})
     with pa.OSFile(str(folder / MEMBERS), "wb") as sink, pa.ipc.new_file(sink, members.schema) as writer:
         writer.write_table(members)
 
