@@ -15,9 +15,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from facelead.models.calibration import MIN_TAIL
+
 FARS = (1e-2, 1e-3, 1e-4)
 FPIRS = (1e-1, 1e-2)
-MIN_TAIL = 10  # impostor pairs expected beyond a reported FAR threshold
 MIN_GROUP_GENUINE, MIN_GROUP_IMPOSTOR = 20, 200  # fewer: the group's figures are flagged, not compared
 
 
@@ -160,37 +161,6 @@ def identification(scores: NDArray[np.float64], labels: NDArray, candidates: int
         missed = (ranks_arr > candidates) | (mate_arr < threshold)
         fnir[f"{fpir:g}"] = {"fnir": float(np.mean(missed)), "threshold": threshold}
     return Identification(len(gallery), len(ranks), len(nonmated), cmc, fnir)
-
-
-@dataclass(frozen=True)
-class ChanceEstimate:
-    """How many non-mates are expected at or above a score in a gallery of ``gallery_size``;
-    ``at_most``: the score is above every calibration impostor, so this is an upper bound."""
-
-    expected: float
-    gallery_size: int
-    at_most: bool
-
-    def describe(self) -> str:
-        bound = "at most " if self.at_most else ""
-        count = self.expected
-        shown = f"{count:,.0f}" if count >= 100 else f"{count:.1f}" if count >= 1 else f"{count:.2g}"
-        return f"expected chance candidates at this score in a gallery of {self.gallery_size:,}: {bound}{shown}"
-
-
-def chance_probability(impostor_sorted: NDArray[np.float32], score: float) -> tuple[float, bool]:
-    """P(a random non-mate scores >= ``score``) from ascending impostor scores: the share at
-    or above it, monotone non-increasing in ``score`` and within (0, 1]; where no impostor
-    reaches it, the bound 1 / (pairs + 1) and True."""
-    above = len(impostor_sorted) - int(np.searchsorted(impostor_sorted, score, side="left"))
-    if above == 0:
-        return 1.0 / (len(impostor_sorted) + 1), True
-    return above / len(impostor_sorted), False
-
-
-def chance_candidates(impostor_sorted: NDArray[np.float32], score: float, gallery_size: int) -> ChanceEstimate:
-    probability, at_most = chance_probability(impostor_sorted, score)
-    return ChanceEstimate(probability * gallery_size, gallery_size, at_most)
 
 
 def group_differentials(scores: NDArray[np.float64], labels: NDArray, groups: NDArray, threshold: float) -> dict:

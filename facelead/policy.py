@@ -36,6 +36,8 @@ class Action(StrEnum):
     ENROLL = "enrollment"
     REMOVE = "enrollment.remove"
     BUILD = "index.build"
+    CALIBRATE = "calibration.gallery"
+    MARK_PAIR = "calibration.mark"
     PURGE = "retention.purge"
     EVALUATE = "evaluation"
     REPORT = "report.oversight"
@@ -58,6 +60,8 @@ POLICY: dict[Action, frozenset[str]] = {
     Action.ENROLL: _OPERATORS,
     Action.REMOVE: frozenset({"operator", "admin"}),
     Action.BUILD: _OPERATORS,
+    Action.CALIBRATE: _OPERATORS,
+    Action.MARK_PAIR: frozenset({"operator", "admin"}),
     Action.PURGE: frozenset({"admin", CONSOLE_ROLE}),
     Action.EVALUATE: frozenset({"admin", "operator", "auditor", CONSOLE_ROLE}),
     Action.REPORT: frozenset({"supervisor", "auditor", "admin", CONSOLE_ROLE}),

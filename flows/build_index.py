@@ -21,6 +21,7 @@ from facelead.flows.runtime import acting_user, dask_task_runner
 from facelead.policy import Action
 from facelead.refusal import Refusal
 from facelead.settings import Settings
+from facelead.tasks.calibration import calibrate_gallery, describe_calibration
 from facelead.tasks.faces import face_models
 from facelead.models.ann import Judged, Targets, weakest
 from facelead.tasks.index import (build_rows, build_shard, candidate_floor, folder_hashes, index_params, shard_rows,
@@ -85,12 +86,20 @@ def build_index(
     snapshot_at = datetime.now(timezone.utc)
     faces = load_gallery(settings.database_path, gallery, models.recogniser.model_id, snapshot_at)
     face_ids, vectors = faces.face_ids, faces.vectors
+    calibrated = None
+    if len(set(faces.subject_ids)) > 1:  # a calibration scores pairs of faces of different subjects
+        calibrated = calibrate_gallery(settings.database_path, gallery, models.recogniser.model_id, faces, actor,
+                                       "index build")
+        log.info("calibration %s: %s", calibrated.calibration.calibration_id, describe_calibration(calibrated))
     if len(face_ids) < settings.index.exact_below:
         log.info("gallery %s has %d faces, fewer than FACELEAD_INDEX__EXACT_BELOW (%d): it is searched exactly, "
                  "no index built", gallery, len(face_ids), settings.index.exact_below)
         return None
     build_id, shard_count = uuid.uuid4().hex, shards or settings.index.shards
     parts = shard_rows(len(face_ids), shard_count)
+    if calibrated is None:
+        raise IndexBuildError("one_subject", f"gallery {gallery!r} holds one subject's faces: an index is judged "
+                              "against faces of different subjects")
     if len(parts[-1]) < MIN_SHARD_FACES:
         raise IndexBuildError("too_few_faces", f"gallery {gallery!r} has {len(face_ids)} faces for "
                               f"{models.recogniser.model_id}: under {MIN_SHARD_FACES} a shard, too few to index")
@@ -100,7 +109,7 @@ def build_index(
     for stale in settings.index_dir.glob(".*.partial"):
         shutil.rmtree(stale, ignore_errors=True)
     subjects = subject_codes(faces.subject_ids)
-    floor = candidate_floor(vectors, subjects, settings.index)
+    floor = candidate_floor(calibrated.impostors, len(face_ids), settings.index)
     targets = Targets(settings.index.target_floor_recall, settings.index.target_rank1)
     write_rows(partial, faces, subjects)  # the workers read their rows from here
     futures = [build_shard.submit(rows, p, 50, partial / f"shard-{i:03d}", settings.models.threads, targets, floor.score)

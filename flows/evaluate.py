@@ -14,13 +14,14 @@ from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
 from facelead.evaluation import evaluate_embeddings
+from facelead.models.calibration import Calibration, stored_scores
 from facelead.flows.runtime import acting_user, dask_task_runner
 from facelead.policy import Action
 from facelead.refusal import Refusal
 from facelead.settings import Settings
 from facelead.tasks.batches import BatchContext
 from facelead.tasks.evaluation import (
-    ModelEvaluation, calibration_scores, dataset_hash, gather, read_labeled_set, record_evaluation, write_report)
+    ModelEvaluation, dataset_hash, gather, read_labeled_set, record_evaluation, write_report)
 from facelead.tasks.faces import embed_batch, face_models
 from facelead.tasks.inputs import ImageBatch, hash_inputs, split_new
 
@@ -95,8 +96,8 @@ def evaluate(
             "dataset_sha256": dataset_hash(embedded, labeled.groups), "images": results[-1].images,
             "failures_to_enroll": sum(embedded.failures.values()), "metrics": metrics,
             "report_dir": str(folder), "created_at": now,
-        }, {"calibration_id": calibration_id, "model_id": model_id, "source": f"evaluation:{evaluation_id} ({source})",
-            "impostor_scores": calibration_scores(pairs.impostor), "created_at": now}))
+        }, Calibration(calibration_id, model_id, f"evaluation:{evaluation_id} ({source})", None, len(pairs.impostor),
+                       len(embedded.paths), stored_scores(pairs.impostor), now)))
         log.info("%s: EER %.4f on %d images, rank 1 %.4f", model_id, metrics["verification"]["eer"],
                  results[-1].images, metrics["identification"]["cmc"][0])
     summary = write_report(folder, source, results)

@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from prefect import task
 
 from facelead.evaluation import PairScores, error_rates
+from facelead.models.calibration import Calibration
 from facelead.tasks.batches import BatchResult
 from facelead.tasks.inputs import (
     IMAGE_SUFFIXES, ImageRef, InputError, Refused, csv_rows, image_in_roots, scan_folder)
@@ -22,7 +23,6 @@ from facelead.tasks.persist import DB_TASK
 from facelead.warehouse import db
 
 MAX_IMAGES = 20_000  # every pair is scored: 20,000 images are 200 million pairs
-CALIBRATION_SCORES = 1_000_000  # impostor scores kept per calibration (evenly spaced quantiles beyond)
 
 
 @dataclass(frozen=True)
@@ -109,23 +109,15 @@ def dataset_hash(embedded: Embedded, groups: dict[str, dict[str, str]]) -> str:
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
-def calibration_scores(impostor: NDArray[np.float64]) -> list[float]:
-    """Ascending impostor scores, thinned to evenly spaced quantiles beyond CALIBRATION_SCORES."""
-    ranked = np.sort(impostor).astype(np.float32)
-    if len(ranked) > CALIBRATION_SCORES:
-        ranked = ranked[np.linspace(0, len(ranked) - 1, CALIBRATION_SCORES).round().astype(int)]
-    return ranked.tolist()
-
-
 @task(**DB_TASK)
-def record_evaluation(db_path: Path, record: dict, calibration: dict, actor: str) -> None:
+def record_evaluation(db_path: Path, record: dict, calibration: Calibration, actor: str) -> None:
     """Store an evaluation and its calibration, audited (metrics summarised, never the photos)."""
     with db.open_db(db_path) as conn, db.transaction(conn):
         db.insert_evaluation(conn, {**record, "metrics": json.dumps(record["metrics"]), "actor": actor}, calibration)
         db.append_audit(conn, actor, "evaluation.run", f"model:{record['model_id']}", {
             "evaluation_id": record["evaluation_id"], "dataset": record["dataset"],
             "dataset_sha256": record["dataset_sha256"], "images": record["images"],
-            "calibration_id": calibration["calibration_id"], "report_dir": record["report_dir"]})
+            "calibration_id": calibration.calibration_id, "report_dir": record["report_dir"]})
 
 
 @dataclass(frozen=True)

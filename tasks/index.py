@@ -15,8 +15,9 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from facelead.cluster import cluster_client
-from facelead.models.ann import (ChanceFloor, Judged, ScannParams, Targets, build_tuned, chance_floor, load_scann,
+from facelead.models.ann import (ChanceFloor, Judged, ScannParams, Targets, build_tuned, floor_of, load_scann,
                                   save_scann)
+from facelead.models.calibration import ImpostorSample
 from facelead.models.index import BuildPlan, ExactIndex, GalleryVectors
 from facelead.models.store import file_sha256
 from facelead.settings import DaskSettings, IndexSettings
@@ -61,11 +62,11 @@ def subject_codes(subject_ids: list[str]) -> NDArray[np.int64]:
 
 
 @task(cache_policy=NONE)
-def candidate_floor(vectors: NDArray[np.float32], subjects: NDArray[np.int64], settings: IndexSettings) -> ChanceFloor:
+def candidate_floor(impostors: ImpostorSample, gallery_size: int, settings: IndexSettings) -> ChanceFloor:
     """The floor a build is judged by: the setting, else the gallery's own chance floor."""
     if settings.candidate_floor is not None:
-        return ChanceFloor(settings.candidate_floor, 0, len(vectors))
-    return chance_floor(vectors, subjects, len(vectors))
+        return ChanceFloor(settings.candidate_floor, 0, gallery_size)
+    return floor_of(impostors, gallery_size)
 
 
 # A build's gallery rows, shard after shard in gallery order: vectors, subject codes, and each

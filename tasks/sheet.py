@@ -6,11 +6,10 @@ import base64
 from pathlib import Path
 
 import jinja2
-import numpy as np
 from prefect import task
 
 from facelead import LEAD_NOTICE
-from facelead.evaluation import chance_candidates
+from facelead.models.calibration import Calibration
 from facelead.tasks.persist import DB_TASK
 from facelead.policy import Action
 from facelead.tasks.workflow import WorkflowRefused, audited, authorize
@@ -23,19 +22,18 @@ _TEMPLATES = jinja2.Environment(
 )
 
 
-def render_sheet(rows: list[dict], calibration: dict | None) -> str:
+def render_sheet(rows: list[dict], calibration: Calibration | None) -> str:
     """HTML for one search from its candidate_sheet rows (one per candidate, rank order) and
-    the recogniser's calibration (latest_calibration row; None: the sheet says there is none)."""
+    the calibration its chances are read from (None: the sheet says there is none)."""
     if not rows:
         raise ValueError("a candidate sheet needs at least one candidate row")
     search = rows[0]
-    impostor = None if calibration is None else np.asarray(calibration["impostor_scores"], np.float32)
     candidates = [{**row, "thumbnail_b64": _b64(row["thumbnail"]),
-                   "chance": "" if impostor is None else chance_candidates(impostor, row["score"], search["gallery_size"]).describe()}
+                   "chance": "" if calibration is None else calibration.chance(row["score"], search["gallery_size"]).describe()}
                   for row in rows]
     return _TEMPLATES.get_template("candidate_sheet.html").render(
         notice=LEAD_NOTICE, search=search, candidates=candidates, probe_b64=_b64(search["probe_thumbnail"]),
-        calibration=calibration, impostor_pairs=0 if impostor is None else len(impostor))
+        calibration=calibration)
 
 
 def _b64(jpeg: bytes | None) -> str:
@@ -44,9 +42,9 @@ def _b64(jpeg: bytes | None) -> str:
 
 
 def sheet_html(conn, search_id: str) -> str:
-    """The sheet of a search as stored, with its recogniser's newest calibration."""
+    """The sheet of a search as stored, with the newest calibration for its gallery and recogniser."""
     rows = db.candidate_sheet_rows(conn, search_id)
-    return render_sheet(rows, db.latest_calibration(conn, rows[0]["model_id"]) if rows else None)
+    return render_sheet(rows, db.latest_calibration(conn, rows[0]["model_id"], rows[0]["gallery_id"]) if rows else None)
 
 
 def render_to(conn, search_id: str, sheets_dir: Path, actor: str, action: str) -> Path:

@@ -27,6 +27,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from facelead.files import secret_key, secrets_dir
+from facelead.models.calibration import Calibration, PossibleDuplicate
 from facelead.models.index import GalleryVectors
 from facelead.refusal import Refusal
 from facelead.warehouse.audit import (CARRY_OVER, GENESIS_HASH, Anchor, AuditRow, ChainVerdict, carry_over_details,
@@ -740,15 +741,54 @@ def table_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return dict(conn.execute(query("table_counts")).fetchall())
 
 
-def insert_evaluation(conn: duckdb.DuckDBPyConnection, record: dict, calibration: dict) -> None:
+def insert_evaluation(conn: duckdb.DuckDBPyConnection, record: dict, calibration: Calibration) -> None:
     """An evaluation row and the calibration drawn from its impostor scores."""
     conn.execute(query("insert_evaluation"), record)
-    conn.execute(query("insert_calibration"), calibration)
+    insert_calibration(conn, calibration)
+
+
+def insert_calibration(conn: duckdb.DuckDBPyConnection, calibration: Calibration,
+                       closest: list[PossibleDuplicate] = ()) -> None:
+    """A calibration and, for a gallery's, its closest subject pairs."""
+    scores = pa.ListArray.from_arrays([0, len(calibration.scores)], pa.array(calibration.scores, pa.float32()))
+    row = pa.table({"calibration_id": [calibration.calibration_id], "model_id": [calibration.model_id],
+                    "source": [calibration.source], "impostor_scores": scores, "created_at": [calibration.created_at],
+                    "gallery_id": pa.array([calibration.gallery_id], pa.string()), "pairs": [calibration.pairs],
+                    "faces": pa.array([calibration.faces], pa.int32())})
+    with registered(conn, "calibration_batch", row):
+        conn.execute(query("insert_calibration"))
+    if closest:
+        batch = pa.Table.from_pylist([{"calibration_id": calibration.calibration_id, "gallery_id": calibration.gallery_id,
+                                       "rank": d.rank, "subject_a": d.subject_a, "face_a": d.face_a,
+                                       "subject_b": d.subject_b, "face_b": d.face_b, "score": d.score} for d in closest])
+        with registered(conn, "duplicates_batch", batch):
+            conn.execute(query("insert_possible_duplicates"))
 
 
 def get_evaluation(conn: duckdb.DuckDBPyConnection, evaluation_id: str) -> dict | None:
     return _one(conn.execute(query("get_evaluation"), [evaluation_id]))
 
 
-def latest_calibration(conn: duckdb.DuckDBPyConnection, model_id: str) -> dict | None:
-    return _one(conn.execute(query("latest_calibration"), [model_id]))
+def latest_calibration(conn: duckdb.DuckDBPyConnection, model_id: str, gallery_id: str) -> Calibration | None:
+    """The calibration searches of ``gallery_id`` read chances from (latest_calibration.sql)."""
+    found = conn.execute(query("latest_calibration"), {"model_id": model_id, "gallery_id": gallery_id}).arrow()
+    if not found.num_rows:
+        return None
+    row = found.slice(0, 1)
+    scores = row.column("impostor_scores").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    fields = row.drop(["impostor_scores"]).to_pylist()[0]
+    return Calibration(**fields, scores=scores.astype(np.float32, copy=False))
+
+
+def possible_duplicates(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str) -> list[PossibleDuplicate]:
+    """The newest gallery calibration's closest subject pairs with their newest marks."""
+    cursor = conn.execute(query("possible_duplicates"), {"gallery_id": gallery_id, "model_id": model_id})
+    return [PossibleDuplicate(**row) for row in _dicts(cursor)]
+
+
+def same_person_marks(conn: duckdb.DuckDBPyConnection, gallery_id: str) -> list[tuple[str, str]]:
+    return conn.execute(query("same_person_marks"), {"gallery_id": gallery_id}).fetchall()
+
+
+def insert_pair_mark(conn: duckdb.DuckDBPyConnection, mark: dict) -> None:
+    conn.execute(query("insert_pair_mark"), mark)

@@ -1,4 +1,4 @@
-"""Verification, identification, calibration and group metrics on constructed scores."""
+"""Verification, identification and group metrics on constructed scores."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from facelead.evaluation import (
-    PairScores, bootstrap_by_identity, chance_candidates, chance_probability, equal_error_rate, group_differentials,
+    PairScores, bootstrap_by_identity, equal_error_rate, group_differentials,
     identification, pair_scores, tar_at_far, threshold_at_far)
 
 
@@ -55,17 +55,6 @@ def test_bootstrap_intervals_bracket_the_point_estimate():
     eer, _ = equal_error_rate(pair_scores(scores, labels))
     low, high = bootstrap_by_identity(scores, labels, reps=60)["eer"]
     assert low <= eer <= high and low < high
-
-
-def test_calibration_is_monotone_bounded_and_says_when_it_is_only_a_bound():
-    impostor = np.sort(np.random.default_rng(1).normal(0.1, 0.1, 5000)).astype(np.float32)
-    probabilities = [chance_probability(impostor, s)[0] for s in np.linspace(-0.5, 1.0, 200)]
-    assert all(0 < p <= 1 for p in probabilities)
-    assert all(a >= b for a, b in zip(probabilities, probabilities[1:]))
-    estimate = chance_candidates(impostor, 0.95, 1_000_000)
-    assert estimate.at_most and estimate.expected == pytest.approx(1_000_000 / 5001)
-    assert estimate.describe().endswith("in a gallery of 1,000,000: at most 200")
-    assert not chance_candidates(impostor, 0.1, 100).at_most
 
 
 def test_a_group_with_too_few_pairs_is_flagged_and_not_compared():

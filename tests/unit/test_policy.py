@@ -24,6 +24,8 @@ EXPECTED = {
     "enrollment": {"operator", "admin", "console"},
     "enrollment.remove": {"operator", "admin"},
     "index.build": {"operator", "admin", "console"},
+    "calibration.gallery": {"operator", "admin", "console"},
+    "calibration.mark": {"operator", "admin"},
     "retention.purge": {"admin", "console"},
     "evaluation": {"admin", "operator", "auditor", "console"},
     "report.oversight": {"supervisor", "auditor", "admin", "console"},

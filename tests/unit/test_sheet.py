@@ -1,6 +1,9 @@
 from datetime import datetime, timezone
 
+import numpy as np
+
 from facelead import LEAD_NOTICE
+from facelead.models.calibration import Calibration
 from facelead.tasks.sheet import render_sheet
 
 JPEG = b"\xff\xd8\xff\xe0fake"
@@ -48,14 +51,19 @@ def test_purged_pictures_are_marked_not_broken():
     assert "probe image purged" in html and html.count("data:image/jpeg;base64,") == 0
 
 
-def test_without_a_calibration_the_sheet_says_chance_is_unknown():
+def test_without_a_calibration_the_sheet_says_chance_is_unknown_and_how_to_make_one():
     html = render_sheet([_row(1, "S-1")], None)
-    assert "No score calibration exists for recogniser sface@abc" in html and "Chance candidates</th>" not in html
+    assert "No score calibration exists for gallery bookings and recogniser sface@abc" in html
+    assert "facelead index --gallery bookings" in html and "Chance candidates</th>" not in html
 
 
 def test_each_candidate_shows_the_chance_candidates_expected_at_its_score():
-    calibration = {"calibration_id": "c-1", "source": "evaluation:e-1 (faces-dev)",
-                   "impostor_scores": [i / 1000 for i in range(1000)], "created_at": datetime(2026, 1, 2)}
-    html = render_sheet([{**_row(1, "S-1"), "score": 0.8995, "gallery_size": 200_000}], calibration)
+    calibration = Calibration("c-1", "sface@abc", "gallery:bookings (cross-subject pairs of every face of 80)",
+                              "bookings", 3_160, 80, np.arange(1000, dtype=np.float32) / 1000,
+                              datetime(2026, 1, 2, tzinfo=timezone.utc))
+    html = render_sheet([{**_row(1, "S-1"), "score": 0.8995, "gallery_size": 200_000},
+                         {**_row(2, "S-2"), "score": 0.9995, "gallery_size": 200_000}], calibration)
     assert "expected chance candidates at this score in a gallery of 200,000: 20,000" in html
-    assert "evaluation:e-1 (faces-dev) (1,000 impostor pairs" in html
+    assert "gallery of 200,000: at most 63" in html  # above every pair: 200,000 / (3,160 + 1)
+    assert "gallery:bookings (cross-subject pairs of every face of 80): 3,160 impostor pairs" in html
+    assert "Chances below 0.003 lie beyond" in html
