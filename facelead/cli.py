@@ -328,10 +328,29 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_index_build(args: argparse.Namespace) -> int:
     built = _call("POST", f"/api/galleries/{args.gallery}/index", {"shards": args.shards})
     if not built["built"]:
-        print(f"gallery {args.gallery} is smaller than FACELEAD_INDEX__EXACT_BELOW: it is searched exactly, no index built")
+        print(f"gallery {args.gallery} is smaller than FACELEAD_INDEX__EXACT_BELOW: it is searched exactly, no index "
+              f"built; its calibration is refreshed (facelead index duplicates --gallery {args.gallery})")
         return 0
     print(f"index {built['build_id']} now serves gallery {args.gallery}: {built['vectors']} faces, "
           f"{built['shards']} shard(s), built in {built['seconds']:.1f} s")
+    return 0
+
+
+def cmd_index_calibrate(args: argparse.Namespace) -> int:
+    answer = _call("POST", f"/api/galleries/{args.gallery}/calibrate")
+    print(f"{answer['summary']}\n\n{answer['markdown']}")
+    return 0
+
+
+def cmd_index_duplicates(args: argparse.Namespace) -> int:
+    pair = args.same or args.different
+    if pair:
+        _call("POST", f"/api/galleries/{args.gallery}/duplicates", {
+            "subject_a": pair[0], "subject_b": pair[1], "same_person": bool(args.same), "note": args.note})
+        print(f"marked {pair[0]} and {pair[1]} as {'the same person' if args.same else 'different people'} in gallery "
+              f"{args.gallery}; the next calibration (index build, or facelead index calibrate) takes it in")
+        return 0
+    print(_call("GET", f"/api/galleries/{args.gallery}/duplicates")["markdown"])
     return 0
 
 
@@ -465,12 +484,26 @@ def parser() -> argparse.ArgumentParser:
     over.add_argument("--out", default=".", help="folder to write the CSV into (default: here)")
     over.set_defaults(run=cmd_report_oversight)
 
-    index = sub.add_parser("index", help="ScaNN index of a gallery")
+    index = sub.add_parser("index", help="a gallery's ScaNN index and score calibration")
     index_sub = index.add_subparsers(dest="index_command", required=True, metavar="ACTION")
     build = index_sub.add_parser("build", help="build a new index version and switch searches to it")
     build.add_argument("--gallery", default="default", help="gallery id (default: %(default)s)")
     build.add_argument("--shards", type=int, help="shards, searched in parallel on Dask (default: FACELEAD_INDEX__SHARDS)")
     build.set_defaults(run=cmd_index_build)
+    calibrate = index_sub.add_parser("calibrate", help="score the gallery's faces of different subjects as its "
+                                                       "calibration now (every build does it too) (operator, admin)")
+    calibrate.add_argument("--gallery", default="default", help="gallery id (default: %(default)s)")
+    calibrate.set_defaults(run=cmd_index_calibrate)
+    duplicates = index_sub.add_parser("duplicates", help="list the closest pairs of different subjects (possible "
+                                                         "duplicates), or mark one (operator, admin)")
+    duplicates.add_argument("--gallery", default="default", help="gallery id (default: %(default)s)")
+    mark = duplicates.add_mutually_exclusive_group()
+    mark.add_argument("--same", nargs=2, metavar=("SUBJECT_A", "SUBJECT_B"),
+                      help="the two subject ids are one person: their pairs leave the next calibration")
+    mark.add_argument("--different", nargs=2, metavar=("SUBJECT_A", "SUBJECT_B"),
+                      help="the two subject ids are different people (checked, kept in the calibration)")
+    duplicates.add_argument("--note", default="", help="why, for the audit log")
+    duplicates.set_defaults(run=cmd_index_duplicates)
 
     remove = sub.add_parser("remove", help="remove a subject's faces from a gallery (hidden from searches at once)")
     remove.add_argument("--gallery", required=True, help="gallery id")

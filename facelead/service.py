@@ -135,6 +135,13 @@ class IndexBuild(BaseModel):
     shards: int | None = None
 
 
+class PairMark(BaseModel):
+    subject_a: str
+    subject_b: str
+    same_person: bool
+    note: str = ""
+
+
 class Removal(BaseModel):
     subject: str
     reason: str
@@ -206,6 +213,7 @@ def _jsonable(value: Any) -> Any:
 def create_app(settings: Settings) -> FastAPI:
     """The API over ``settings``' warehouse; its sessions live as long as the app."""
     from facelead.flows.build_index import build_index
+    from facelead.flows.calibrate_gallery import calibrate as calibrate_gallery
     from facelead.flows.enroll_gallery import enroll_gallery
     from facelead.flows.evaluate import evaluate
     from facelead.flows.oversight_report import oversight_report
@@ -213,6 +221,7 @@ def create_app(settings: Settings) -> FastAPI:
     from facelead.flows.retention_purge import retention_purge
     from facelead.flows.search_probe import search_probe
     from facelead.tasks import workflow
+    from facelead.tasks.calibration import describe_calibration, duplicates_markdown
     from facelead.tasks.disclosure import export_case
     from facelead.tasks.persist import remove_subject
     from facelead.tasks.sheet import view_sheet
@@ -342,6 +351,21 @@ def create_app(settings: Settings) -> FastAPI:
             return {"built": False}
         return {"built": True, "build_id": built.build_id, "vectors": built.vectors, "shards": built.shards,
                 "seconds": built.seconds}
+
+    @app.post("/api/galleries/{gallery}/calibrate")
+    def calibrate(gallery: str, user: User) -> dict:
+        calibrated = run(user, Action.CALIBRATE, f"gallery:{gallery}", calibrate_gallery, gallery=gallery)
+        return {"summary": describe_calibration(calibrated),
+                "markdown": duplicates_markdown(gallery, calibrated.closest)}
+
+    @app.get("/api/galleries/{gallery}/duplicates")
+    def duplicates(gallery: str, user: User) -> dict:
+        return {"markdown": duplicates_markdown(gallery, workflow.possible_duplicates(db_path, user, gallery))}
+
+    @app.post("/api/galleries/{gallery}/duplicates")
+    def mark_pair(gallery: str, body: PairMark, user: User) -> dict:
+        workflow.mark_subject_pair(db_path, user, gallery, (body.subject_a, body.subject_b), body.same_person, body.note)
+        return {"marked": True}
 
     @app.post("/api/galleries/{gallery}/remove")
     def remove(gallery: str, body: Removal, user: User) -> dict:

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from facelead.demo import SOLVAY_1927, crop_face, degrade, fetch_photo, mask_other_faces, nearest_centre, reading_order
+from facelead.flows.build_index import build_index
 from facelead.flows.enroll_gallery import enroll_gallery
 from facelead.flows.search_probe import SearchOutcome, search_probe
 from facelead.models.faces import load
@@ -95,6 +96,8 @@ def run_demo(settings: Settings | None = None) -> tuple[SearchOutcome, str]:
                      source=str((root / "gallery").absolute()), gallery=DEMO_GALLERY,
                      source_name="Solvay conference 1927 (public domain)",
                      quality_bar=settings.quality.gallery.model_copy(update={"min_inter_eye_px": DEMO_MIN_INTER_EYE_PX}))
+        run_flow_for(demo_settings, "demo-admin", Action.BUILD, f"gallery:{DEMO_GALLERY}", build_index,
+                     gallery=DEMO_GALLERY)  # too small to index: searched exactly, and calibrated
         request = file_request(database, "demo-analyst", DEMO_CASE, settings.offense_codes[0],
                                "demo: identify a person in a public-domain photo", probe.absolute(), DEMO_GALLERY,
                                settings.offense_codes)

@@ -80,7 +80,7 @@ def duplicates_markdown(gallery_id: str, closest: list[PossibleDuplicate]) -> st
            "The highest-scoring pairs of faces of different subjects in the gallery's newest calibration. "
            "A pair far above the rest is often one person under two ids: it inflates the chance "
            "estimates on every sheet until marked. Mark it with "
-           "`facelead duplicates --gallery GALLERY --same A B` (or `--different A B`).\n",
+           "`facelead index duplicates --gallery GALLERY --same A B` (or `--different A B`).\n",
            "| rank | subject A | subject B | score | mark |", "|---|---|---|---|---|"]
     for d in closest:
         mark = ("not marked" if d.same_person is None

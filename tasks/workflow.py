@@ -25,6 +25,7 @@ from prefect import Flow
 from facelead import grants
 from facelead.access import (
     AccessDenied, User, check_secret, check_user_id, clean_name, hash_token, new_salt, new_token, secret_matches)
+from facelead.models.calibration import PossibleDuplicate
 from facelead.models.image import sha256_hex
 from facelead.policy import CONSOLE, Action, check_roles, permits
 from facelead.refusal import Refusal
@@ -331,6 +332,35 @@ def review_outcome(db_path: Path, search_id: str) -> str:
     """'released', 'disputed', 'awaiting review' or 'awaiting determination'."""
     with db.open_db(db_path, read_only=True) as conn:
         return _outcome(db.determinations(conn, search_id))
+
+
+def possible_duplicates(db_path: Path, actor: str, gallery_id: str) -> list[PossibleDuplicate]:
+    """The closest subject pairs of the gallery's newest calibration, with their marks."""
+    with db.open_db(db_path) as conn:
+        authorize(conn, actor, Action.MARK_PAIR, f"gallery:{gallery_id}")
+        return db.possible_duplicates(conn, gallery_id)
+
+
+def mark_subject_pair(db_path: Path, actor: str, gallery_id: str, subjects: tuple[str, str], same_person: bool,
+                      note: str) -> None:
+    """Record an operator's word that two subjects of a gallery are the same person (the next
+    calibration stops counting their pairs as impostors) or different people; audited."""
+    subject_a, subject_b = sorted(subjects)
+    target = f"gallery:{gallery_id}"
+    with db.open_db(db_path) as conn:
+        authorize(conn, actor, Action.MARK_PAIR, target)
+        with audited(conn, actor, Action.MARK_PAIR, target, {"subject_a": subject_a, "subject_b": subject_b}):
+            if subject_a == subject_b:
+                raise WorkflowRefused("same_subject", f"{subject_a} and {subject_b} are one subject id")
+            missing = [s for s in (subject_a, subject_b) if not db.subject_in_gallery(conn, gallery_id, s)]
+            if missing:
+                raise WorkflowRefused("no_such_subject", f"gallery {gallery_id} has no subject {', '.join(missing)}")
+        with db.transaction(conn):
+            db.insert_pair_mark(conn, {"gallery_id": gallery_id, "subject_a": subject_a, "subject_b": subject_b,
+                                       "same_person": same_person, "note": note, "actor": actor,
+                                       "marked_at": db.now()})
+            db.append_audit(conn, actor, Action.MARK_PAIR.value, target, {
+                "subject_a": subject_a, "subject_b": subject_b, "same_person": same_person, "note": note})
 
 
 _SNAPSHOT = threading.Lock()

@@ -77,8 +77,8 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> list[str]:
         for version, name, sql in pending:
             conn.execute(sql)
             conn.execute(query("record_migration"), [version, name])
-            if version == KEYED_AUDIT_VERSION:
-                _carry_over_chain(conn)
+        if any(version == KEYED_AUDIT_VERSION for version, _, _ in pending):
+            _carry_over_chain(conn)  # after the last migration: the cross-check reads today's schema
     return [name for _, name, _ in pending]
 
 
@@ -771,7 +771,7 @@ def get_evaluation(conn: duckdb.DuckDBPyConnection, evaluation_id: str) -> dict 
 
 def latest_calibration(conn: duckdb.DuckDBPyConnection, model_id: str, gallery_id: str) -> Calibration | None:
     """The calibration searches of ``gallery_id`` read chances from (latest_calibration.sql)."""
-    found = conn.execute(query("latest_calibration"), {"model_id": model_id, "gallery_id": gallery_id}).arrow()
+    found = conn.sql(query("latest_calibration"), params={"model_id": model_id, "gallery_id": gallery_id}).to_arrow_table()
     if not found.num_rows:
         return None
     row = found.slice(0, 1)
@@ -780,14 +780,18 @@ def latest_calibration(conn: duckdb.DuckDBPyConnection, model_id: str, gallery_i
     return Calibration(**fields, scores=scores.astype(np.float32, copy=False))
 
 
-def possible_duplicates(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str) -> list[PossibleDuplicate]:
-    """The newest gallery calibration's closest subject pairs with their newest marks."""
-    cursor = conn.execute(query("possible_duplicates"), {"gallery_id": gallery_id, "model_id": model_id})
+def possible_duplicates(conn: duckdb.DuckDBPyConnection, gallery_id: str) -> list[PossibleDuplicate]:
+    """The gallery's newest calibration's closest subject pairs with their newest marks."""
+    cursor = conn.execute(query("possible_duplicates"), {"gallery_id": gallery_id})
     return [PossibleDuplicate(**row) for row in _dicts(cursor)]
 
 
 def same_person_marks(conn: duckdb.DuckDBPyConnection, gallery_id: str) -> list[tuple[str, str]]:
     return conn.execute(query("same_person_marks"), {"gallery_id": gallery_id}).fetchall()
+
+
+def subject_in_gallery(conn: duckdb.DuckDBPyConnection, gallery_id: str, subject_id: str) -> bool:
+    return conn.execute(query("subject_in_gallery"), {"gallery_id": gallery_id, "subject_id": subject_id}).fetchone()[0]
 
 
 def insert_pair_mark(conn: duckdb.DuckDBPyConnection, mark: dict) -> None:

@@ -10,7 +10,8 @@ import json
 import numpy as np
 import pytest
 
-from facelead.evaluation import PairScores, chance_probability, equal_error_rate, pair_scores, score_matrix
+from facelead.evaluation import PairScores, equal_error_rate, pair_scores, score_matrix
+from facelead.models.calibration import chance_probability
 from facelead.models.align import align_face
 from facelead.models.faces import load
 from facelead.models.image import decode_image
@@ -104,16 +105,18 @@ def test_a_group_with_too_few_pairs_is_flagged(evaluated):
 
 
 def test_the_calibration_is_monotone_bounded_and_reaches_the_candidate_sheet(evaluated, enrolled, approved, models, settings):
-
+    """A gallery with no calibration of its own reads the labeled set's; one with its own
+    (after an index build) reads that: the sheet names whichever it used."""
     outcome, _ = evaluated
     with db.open_db(settings.database_path, read_only=True) as conn:
-        calibration = db.latest_calibration(conn, models.recogniser.model_id)
-    assert calibration["calibration_id"] == outcome.results[0].calibration_id
-    impostor = np.asarray(calibration["impostor_scores"], np.float32)
-    assert np.all(np.diff(impostor) >= 0)
-    chances = [chance_probability(impostor, s)[0] for s in np.linspace(-1, 1, 101)]
+        labeled = db.latest_calibration(conn, models.recogniser.model_id, "a-gallery-never-calibrated")
+        used = db.latest_calibration(conn, models.recogniser.model_id, "dev")
+    assert labeled.calibration_id == outcome.results[0].calibration_id and labeled.gallery_id is None
+    assert labeled.pairs == outcome.results[0].metrics["verification"]["impostor_pairs"] == len(labeled.scores)
+    assert np.all(np.diff(labeled.scores) >= 0)
+    chances = [chance_probability(labeled.scores, s)[0] for s in np.linspace(-1, 1, 101)]
     assert all(0 < c <= 1 for c in chances) and all(a >= b for a, b in zip(chances, chances[1:]))
     result = run_search(approved(enrolled.probes[5][0], "EVAL-SHEET"), k=3)
     html = result.sheet.read_text()
     assert html.count("expected chance candidates at this score in a gallery of") == 3
-    assert calibration["source"] in html
+    assert used.source in html and used.gallery_id in (None, "dev")

@@ -194,10 +194,10 @@ def test_serve_deploys_prefect_yaml_and_a_triggered_run_enrolls_then_rebuilds(se
     console = (data / "secrets" / "prefect-console").read_text().strip()
     with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
         with pytest.raises(Exception, match="401|Unauthorized"):  # the operator console is behind basic auth
-            _wait_for_deployments(client, process, log, 7, timeout_s=60, swallow=False)
+            _wait_for_deployments(client, process, log, 8, timeout_s=60, swallow=False)
     with temporary_settings({PREFECT_API_URL: api_url, PREFECT_API_AUTH_STRING: console}), \
             get_client(sync_client=True) as client:
-        deployments = {d.name: d for d in _wait_for_deployments(client, process, log, 7)}
+        deployments = {d.name: d for d in _wait_for_deployments(client, process, log, 8)}
         assert {n for n, d in deployments.items() if d.schedules} == {
             "enroll-gallery", "build-index", "retention-purge", "oversight-report"}
         assert all(d.work_pool_name == "facelead" for d in deployments.values())

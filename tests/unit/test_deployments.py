@@ -26,7 +26,7 @@ def _flow(deployment: dict):
 
 
 def test_every_flow_an_operator_runs_is_deployed():
-    assert set(DEPLOYMENTS) == {"enroll-gallery", "build-index", "search-probe", "rerun-search",
+    assert set(DEPLOYMENTS) == {"enroll-gallery", "build-index", "calibrate-gallery", "search-probe", "rerun-search",
                                 "retention-purge", "oversight-report", "evaluate"}
 
 

@@ -54,7 +54,7 @@ def test_purged_pictures_are_marked_not_broken():
 def test_without_a_calibration_the_sheet_says_chance_is_unknown_and_how_to_make_one():
     html = render_sheet([_row(1, "S-1")], None)
     assert "No score calibration exists for gallery bookings and recogniser sface@abc" in html
-    assert "facelead index --gallery bookings" in html and "Chance candidates</th>" not in html
+    assert "facelead index build --gallery bookings" in html and "Chance candidates</th>" not in html
 
 
 def test_each_candidate_shows_the_chance_candidates_expected_at_its_score():

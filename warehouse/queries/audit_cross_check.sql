@@ -41,6 +41,17 @@ SELECT 'evaluation ' || v.evaluation_id || ': no evaluation.run audit row' FROM 
 WHERE NOT EXISTS (SELECT 1 FROM log WHERE action = 'evaluation.run'
                                       AND json_extract_string(details, '$.evaluation_id') = v.evaluation_id)
 UNION ALL
+SELECT 'calibration ' || c.calibration_id || ': no calibration.gallery audit row' FROM calibrations c
+WHERE c.gallery_id IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM log WHERE action = 'calibration.gallery'
+                                      AND json_extract_string(details, '$.calibration_id') = c.calibration_id)
+UNION ALL
+SELECT 'pair mark ' || m.gallery_id || '/' || m.subject_a || '/' || m.subject_b || ': no calibration.mark audit row'
+FROM subject_pair_marks m
+WHERE NOT EXISTS (SELECT 1 FROM log WHERE action = 'calibration.mark' AND target = 'gallery:' || m.gallery_id
+                                      AND json_extract_string(details, '$.subject_a') = m.subject_a
+                                      AND json_extract_string(details, '$.subject_b') = m.subject_b)
+UNION ALL
 SELECT 'purged images: ' || (SELECT count(*) FROM purged_images) || ' recorded, '
        || coalesce(sum(json_extract(details, '$.images')::BIGINT), 0) || ' audited by retention.purge'
 FROM log WHERE action = 'retention.purge'
@@ -61,4 +72,6 @@ WHERE (action = 'user.add' AND substr(target, 6) NOT IN (SELECT user_id FROM use
        AND json_extract_string(details, '$.run_id') NOT IN (SELECT run_id FROM enrollment_runs))
    OR (action = 'evaluation.run'
        AND json_extract_string(details, '$.evaluation_id') NOT IN (SELECT evaluation_id FROM evaluations))
+   OR (action = 'calibration.gallery'
+       AND json_extract_string(details, '$.calibration_id') NOT IN (SELECT calibration_id FROM calibrations))
 ORDER BY problem;

@@ -1,7 +1,7 @@
--- The newest gallery calibration's closest subject pairs, each with its newest operator mark.
+-- The gallery's newest calibration's (any recogniser) closest subject pairs, each with its newest operator mark.
 WITH newest AS (
     SELECT calibration_id FROM calibrations
-    WHERE gallery_id = $gallery_id AND model_id = $model_id ORDER BY created_at DESC LIMIT 1
+    WHERE gallery_id = $gallery_id ORDER BY created_at DESC LIMIT 1
 ), marks AS (
     SELECT subject_a, subject_b, same_person, note, actor, marked_at,
            row_number() OVER (PARTITION BY subject_a, subject_b ORDER BY marked_at DESC) AS newest
