@@ -15,6 +15,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from facelead import grants
 from facelead.access import AccessDenied
 from facelead.flows.build_index import build_index
+from facelead.flows.calibrate_gallery import calibrate
 from facelead.flows.enroll_gallery import enroll_gallery
 from facelead.flows.evaluate import evaluate
 from facelead.flows.oversight_report import oversight_report
@@ -73,8 +74,8 @@ def test_the_service_check_allows_exactly_what_the_policy_says_and_audits_each_r
         assert row.actor.isprintable() and len(row.actor) <= 64  # a claimed name never plants a control character
 
 
-FLOW_ACTIONS = [Action.SEARCH, Action.RERUN, Action.ENROLL, Action.BUILD, Action.PURGE, Action.EVALUATE,
-                Action.REPORT]
+FLOW_ACTIONS = [Action.SEARCH, Action.RERUN, Action.ENROLL, Action.BUILD, Action.CALIBRATE, Action.PURGE,
+                Action.EVALUATE, Action.REPORT]
 
 
 @pytest.mark.parametrize("action", FLOW_ACTIONS)
@@ -135,6 +136,7 @@ QUICK = ThreadPoolTaskRunner(max_workers=1)
     (enroll_gallery.with_options(task_runner=QUICK), Action.ENROLL, {"source": "/nowhere", "gallery": "g"},
      {"source": "/nowhere", "gallery": "g", "quality_bar": {"min_inter_eye_px": 1}}),
     (build_index.with_options(task_runner=QUICK), Action.BUILD, {"gallery": "g"}, {"gallery": "h"}),
+    (calibrate, Action.CALIBRATE, {"gallery": "g"}, {"gallery": "h"}),
     (evaluate.with_options(task_runner=QUICK), Action.EVALUATE, {"source": "/nowhere"}, {"source": "/elsewhere"}),
     (oversight_report, Action.REPORT, {}, {"start": date(2020, 1, 1), "end": date(2020, 2, 1)}),
 ], ids=lambda v: getattr(v, "name", None) if hasattr(v, "fn") else "")
@@ -170,6 +172,9 @@ def _api_calls(user_id: str) -> dict[Action, tuple[str, str, dict | None]]:
         Action.ENROLL: ("POST", "/api/enrollments", {"gallery": "g"}),
         Action.REMOVE: ("POST", "/api/galleries/g/remove", {"subject": "s", "reason": "r"}),
         Action.BUILD: ("POST", "/api/galleries/g/index", {}),
+        Action.CALIBRATE: ("POST", "/api/galleries/g/calibrate", None),
+        Action.MARK_PAIR: ("POST", "/api/galleries/g/duplicates", {"subject_a": "a", "subject_b": "b",
+                                                                    "same_person": True}),
         Action.PURGE: ("POST", "/api/purge", None),
         Action.EVALUATE: ("POST", "/api/evaluations", {"source": "/nowhere"}),
         Action.REPORT: ("POST", "/api/reports/oversight", {}),
