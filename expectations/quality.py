@@ -45,6 +45,7 @@ import functools
 import hashlib
 import json
 import logging
+import math
 from dataclasses import dataclass
 
 from facelead.settings import QualityBar
@@ -64,6 +65,7 @@ CHECKS: dict[str, tuple[str, str, str]] = {
     "max_yaw_deg": ("yaw_deg", "abs", "head turned"),
     "max_pitch_deg": ("pitch_deg", "abs", "head nodded up or down"),
 }
+COUNT_METRICS = frozenset({"face_count", "rival_faces"})  # which face, not how good
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,16 @@ class QualityVerdict:
     def describe(self) -> str:
         """The failed checks, '; '-separated (empty when it passed)."""
         return "; ".join(c.describe() for c in self.failures)
+
+    def margin(self) -> float:
+        """How far the face clears its nearest limit, relative to that limit (0.5: half the
+        limit to spare; negative: it fails). Face-count checks say which face, not how good,
+        and are left out; inf when no measure is limited. The face's quality score for
+        error-versus-discard curves."""
+        margins = [sign * (c.observed - limit) / (abs(limit) or 1.0)
+                   for c in self.checks if c.metric not in COUNT_METRICS
+                   for limit, sign in ((c.min_value, 1), (c.max_value, -1)) if limit is not None]
+        return min(margins, default=math.inf)
 
 
 def bounds(bar: QualityBar) -> list[tuple[str, str, float | None, float | None, str]]:

@@ -279,10 +279,19 @@ def cmd_report_oversight(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bar_limit(text: str) -> tuple[str, float]:
+    name, _, value = text.partition("=")
+    try:
+        return name.strip(), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected LIMIT=NUMBER, e.g. min_inter_eye_px=30") from None
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     outcome = _call("POST", "/api/evaluations", {"source": str(Path(args.source).absolute()),
                                                  "recognisers": args.recogniser, "group_columns": args.group,
-                                                 "bootstrap": args.bootstrap})
+                                                 "bootstrap": args.bootstrap, "quality_bar": args.quality_bar,
+                                                 "bar_limits": dict(args.bar_limit) or None})
     print(f"{outcome['summary']}\n\nreport (on the facelead host): {outcome['report']}")
     return 0
 
@@ -536,6 +545,11 @@ def parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--group", action="append", metavar="COLUMN",
                             help="CSV column labelling groups (sex, age band); repeat for several")
     evaluation.add_argument("--bootstrap", type=int, default=200, help="identity resamples for 95%% intervals (default: %(default)s)")
+    evaluation.add_argument("--quality-bar", choices=("gallery", "probe", "none"), default="gallery",
+                            help="the bar images must pass to count (default: %(default)s); the report also gives the "
+                                 "results with no bar and the error-versus-discard curve")
+    evaluation.add_argument("--bar-limit", action="append", default=[], metavar="LIMIT=VALUE", type=_bar_limit,
+                            help="change one limit of that bar (a custom bar), e.g. min_inter_eye_px=30; repeatable")
     evaluation.set_defaults(run=cmd_evaluate)
 
     serve = sub.add_parser("serve", help="run the facelead service (as the service account): its HTTP API, a local "

@@ -210,3 +210,49 @@ def evaluate_embeddings(vectors: NDArray[np.float32], identities: NDArray, group
         "groups": {column: {**group_differentials(scores, identities, values, threshold), "operating_point": point}
                    for column, values in groups.items()},
     }, pairs
+
+
+DISCARD_FRACTIONS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
+
+
+def error_vs_discard(scores: NDArray[np.float64], labels: NDArray, quality: NDArray[np.float64], threshold: float,
+                     fractions: tuple[float, ...] = DISCARD_FRACTIONS) -> list[dict]:
+    """The error-versus-discard curve (ISO/IEC 29794-1): FNMR at the fixed ``threshold`` over
+    the genuine pairs left after discarding each share of them, lowest pair quality (the
+    lower of the two images' ``quality``) first."""
+    i, j = np.triu_indices(len(labels), k=1)
+    same = labels[i] == labels[j]
+    i, j = i[same], j[same]
+    genuine = scores[i, j]
+    order = np.argsort(np.minimum(quality[i], quality[j]), kind="stable")
+    curve = []
+    for share in fractions:
+        kept = order[int(round(share * len(order))):]
+        curve.append({"discarded": share, "genuine_pairs": int(len(kept)),
+                      "fnmr": float(np.mean(genuine[kept] < threshold)) if len(kept) else None})
+    return curve
+
+
+def quality_bar_report(vectors: NDArray[np.float32], identities: NDArray, passed: NDArray[np.bool_],
+                       quality: NDArray[np.float64], candidates: int, failed: NDArray) -> dict:
+    """What a quality bar buys, from every embedded face: verification and identification
+    with no bar (``failed``: images with no usable face), the error-versus-discard curve at
+    that ungated operating threshold, and the bar's own point on it (the share of genuine
+    pairs it discards, an image of the pair failing it, and the FNMR of those it keeps)."""
+    scores = score_matrix(vectors)
+    verification = verification_metrics(pair_scores(scores, identities))
+    point, threshold = operating_threshold(verification)
+    i, j = np.triu_indices(len(identities), k=1)
+    same = identities[i] == identities[j]
+    kept = passed[i[same]] & passed[j[same]]
+    genuine = scores[i[same], j[same]]
+    return {
+        "ungated": {"verification": verification,
+                    "identification": asdict(identification(scores, identities, candidates, failed))},
+        "operating_point": point, "threshold": threshold,
+        "edc": error_vs_discard(scores, identities, quality, threshold),
+        "bar": {"faces": int(len(passed)), "passed": int(passed.sum()),
+                "genuine_pairs_discarded": float(1 - np.mean(kept)) if len(kept) else 0.0,
+                "fnmr": float(np.mean(genuine[kept] < threshold)) if kept.any() else None,
+                "fnmr_ungated": float(np.mean(genuine < threshold)) if len(genuine) else None},
+    }

@@ -152,6 +152,8 @@ class EvaluationAsk(BaseModel):
     recognisers: list[str] | None = None
     group_columns: list[str] | None = None
     bootstrap: int = 200
+    quality_bar: str = "gallery"
+    bar_limits: dict[str, float] | None = None
 
 
 class Period(BaseModel):
@@ -379,7 +381,8 @@ def create_app(settings: Settings) -> FastAPI:
     @app.post("/api/evaluations")
     def evaluation(body: EvaluationAsk, user: User) -> dict:
         outcome = run(user, Action.EVALUATE, f"dataset:{body.source}", evaluate, source=body.source,
-                      recognisers=body.recognisers, group_columns=body.group_columns, bootstrap=body.bootstrap)
+                      recognisers=body.recognisers, group_columns=body.group_columns, bootstrap=body.bootstrap,
+                      quality_bar=body.quality_bar, bar_limits=body.bar_limits)
         return {"summary": outcome.summary.read_text(), "report": str(outcome.summary.parent)}
 
     @app.post("/api/reports/oversight")

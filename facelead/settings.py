@@ -91,6 +91,12 @@ PROBE_BAR = dict(
     max_brightness=235, max_clipped_fraction=0.35, min_contrast=6, max_roll_deg=40, max_yaw_deg=60, max_pitch_deg=40)
 
 
+# Every limit open: a face is measured and embedded whatever its quality (evaluation, ungated).
+OPEN_BAR = dict(min_inter_eye_px=0, min_detector_score=0, min_sharpness=0, min_brightness=0, max_brightness=255,
+                max_clipped_fraction=1, min_contrast=0, max_roll_deg=180, max_yaw_deg=90, max_pitch_deg=90)
+BAR_NAMES = ("gallery", "probe", "none")
+
+
 class QualitySettings(BaseModel):
     """The gallery and probe quality bars; facelead.expectations.quality justifies the defaults.
 
@@ -105,6 +111,18 @@ class QualitySettings(BaseModel):
     def _over_defaults(cls, value: object, info: ValidationInfo) -> object:
         defaults = GALLERY_BAR if info.field_name == "gallery" else PROBE_BAR
         return {**defaults, **value} if isinstance(value, dict) else value
+
+    def named(self, name: str, limits: dict[str, float] | None = None) -> QualityBar:
+        """The gallery, probe or open ("none") bar, with ``limits`` changed (a custom bar);
+        ValueError naming an unknown bar or limit."""
+        if name not in BAR_NAMES:
+            raise ValueError(f"unknown quality bar {name!r}; the bars are {', '.join(BAR_NAMES)}")
+        unknown = sorted(set(limits or {}) - set(QualityBar.model_fields))
+        if unknown:
+            raise ValueError(f"unknown quality limit(s) {', '.join(unknown)}; the limits are "
+                             f"{', '.join(QualityBar.model_fields)}")
+        base = {"gallery": self.gallery, "probe": self.probe, "none": QualityBar(**OPEN_BAR)}[name]
+        return QualityBar(**{**base.model_dump(), **(limits or {})})
 
 
 class SecuritySettings(BaseModel):

@@ -6,24 +6,27 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
-from facelead.evaluation import evaluate_embeddings
+from facelead.evaluation import evaluate_embeddings, quality_bar_report
 from facelead.models.calibration import Calibration, stored_scores
 from facelead.flows.runtime import acting_user, dask_task_runner
 from facelead.policy import Action
 from facelead.refusal import Refusal
-from facelead.settings import Settings
+from facelead.settings import OPEN_BAR, QualityBar, Settings
 from facelead.tasks.batches import BatchContext
 from facelead.tasks.evaluation import (
-    ModelEvaluation, dataset_hash, gather, read_labeled_set, record_evaluation, write_report)
+    ModelEvaluation, dataset_hash, gate_embedded, gather, read_labeled_set, record_evaluation, write_report)
 from facelead.tasks.faces import embed_batch, face_models
 from facelead.tasks.inputs import ImageBatch, hash_inputs, split_new
+
+
+OPEN = QualityBar(**OPEN_BAR)  # every face embedded; the chosen bar is applied after, to report both
 
 
 class EvaluationRefused(Refusal, ValueError):
@@ -44,12 +47,14 @@ def evaluate(
     group_columns: list[str] | None = None,
     bootstrap: Annotated[int, Field(ge=0, le=5000)] = 200,
     candidates: Annotated[int, Field(ge=1, le=50)] = 20,
+    quality_bar: Literal["gallery", "probe", "none"] = "gallery",
+    bar_limits: dict[str, float] | None = None,
     grant: str | None = None,
 ) -> EvaluationOutcome:
     """Detect, quality-check and embed a labeled set on Dask, then report verification,
     identification, failures to enroll and group differentials for each recogniser; store
     each as an evaluation with a score calibration, write the report folder (summary.md,
-    metrics.json, pair-scores.csv, scores/DET/CMC plots) and attach the summary.
+    metrics.json, pair-scores.csv, scores/DET/error-versus-discard/CMC plots) and attach the summary.
 
     Args:
         source: A CSV (path, identity and any group columns; relative paths from its
@@ -59,12 +64,17 @@ def evaluate(
         group_columns: CSV columns that label demographic or other groups (sex, age band).
         bootstrap: Resamples of identities for the 95% intervals; 0 for none.
         candidates: Candidate list length for rank-k and FNIR (a mate beyond it is missed).
+        quality_bar: The bar images must pass to count: the gallery's, the probe's, or none;
+            the report also gives the results with no bar and the error-versus-discard curve.
+        bar_limits: Limits changed from that bar (a custom bar), e.g. {"min_inter_eye_px": 30}.
         grant: Issued by facelead when a person starts the run; leave empty in the UI
             (a run of the deployment acts as the operator console).
     """
     settings, log = Settings(), get_run_logger()
     actor = acting_user(settings, Action.EVALUATE, f"dataset:{source}", grant, source=source, recognisers=recognisers,
-                        group_columns=group_columns, bootstrap=bootstrap, candidates=candidates).user_id
+                        group_columns=group_columns, bootstrap=bootstrap, candidates=candidates,
+                        quality_bar=quality_bar, bar_limits=bar_limits).user_id
+    bar = settings.quality.named(quality_bar, bar_limits)
     labeled = read_labeled_set(Path(source), group_columns or [], tuple(settings.image_roots))
     hashed, unreadable = hash_inputs(labeled.refs)
     unique, repeats = split_new(hashed, set())
@@ -78,14 +88,20 @@ def evaluate(
         models = face_models(settings, manifest)
         model_id = models.recogniser.model_id
         ctx = BatchContext(f"evaluation:{report_id}", report_id, model_id, models.detector.model_id)
-        futures = [embed_batch.submit(ImageBatch(unique[i:i + size]), models, settings.max_image_pixels, ctx, settings.quality.gallery)
+        futures = [embed_batch.submit(ImageBatch(unique[i:i + size]), models, settings.max_image_pixels, ctx, OPEN)
                    for i in range(0, len(unique), size)]
-        embedded = gather([f.result() for f in futures], [*labeled.problems, *unreadable])
+        every = gather([f.result() for f in futures], [*labeled.problems, *unreadable])
+        gate = gate_embedded(every, quality_bar, bar, settings.quality.gallery)
+        embedded = every.keep(gate.passed, "quality")
         if len(set(embedded.identities.tolist())) < 2:
-            raise EvaluationRefused("too_few_identities", f"{source}: fewer than two identities embedded with {model_id}")
+            raise EvaluationRefused("too_few_identities", f"{source}: fewer than two identities embedded with {model_id} "
+                                    f"and passing the {quality_bar} quality bar")
         groups = {c: np.array([labeled.groups[p][c] for p in embedded.paths]) for c in group_columns or []}
         metrics, pairs = evaluate_embeddings(embedded.vectors, embedded.identities, groups, bootstrap, candidates,
                                              embedded.failed_identities)
+        metrics["quality_bar"] = {"name": quality_bar, "limits": bar.model_dump(), "refusals": gate.refusals,
+                                  **quality_bar_report(every.vectors, every.identities, gate.passed, gate.margins,
+                                                       candidates, every.failed_identities)}
         evaluation_id, calibration_id = uuid.uuid4().hex, uuid.uuid4().hex
         results.append(ModelEvaluation(evaluation_id, model_id, len(labeled.refs) + len(labeled.problems) - repeats,
                                        embedded.failures, metrics, pairs, calibration_id))

@@ -13,9 +13,13 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 from prefect import task
+from prefect.cache_policies import NONE
 
 from facelead.evaluation import PairScores, error_rates
+from facelead.expectations.quality import validate
 from facelead.models.calibration import Calibration
+from facelead.models.quality import METRICS
+from facelead.settings import QualityBar
 from facelead.tasks.batches import BatchResult
 from facelead.tasks.inputs import (
     IMAGE_SUFFIXES, ImageRef, InputError, Refused, csv_rows, image_in_roots, scan_folder)
@@ -71,12 +75,14 @@ def read_labeled_set(source: Path, group_columns: list[str], roots: tuple[Path, 
 
 @dataclass(frozen=True)
 class Embedded:
-    """One model's embeddings of a labeled set, in a stable order, and what failed."""
+    """One model's embeddings of a labeled set, in a stable order, each face's quality
+    measurements, and what failed."""
 
     paths: list[str]
     sha256: list[str]
     identities: NDArray
     vectors: NDArray[np.float32]
+    quality: list[dict]  # each face's FaceQuality row
     failed: list[tuple[str, str]]  # (reason, identity) of each image that could not be enrolled
 
     @property
@@ -88,18 +94,51 @@ class Embedded:
     def failed_identities(self) -> NDArray:
         return np.array([identity for _, identity in self.failed])
 
+    def keep(self, kept: NDArray[np.bool_], reason: str) -> Embedded:
+        """The faces where ``kept``; the others become failures to enroll for ``reason``."""
+        rows = np.flatnonzero(kept).tolist()
+        return Embedded([self.paths[r] for r in rows], [self.sha256[r] for r in rows], self.identities[kept],
+                        self.vectors[kept], [self.quality[r] for r in rows],
+                        [*self.failed, *((reason, str(who)) for who in self.identities[~kept])])
+
 
 def gather(batches: list[BatchResult], unusable: list[Refused]) -> Embedded:
-    """Embedded faces of every batch sorted by path, and failures to enroll by reason."""
+    """Embedded faces of every batch sorted by path with their quality rows, and failures to
+    enroll by reason."""
     enrolled = pa.concat_tables([b.enrolled for b in batches]) if batches else None
     rows = sorted(enrolled.select(["source_path", "sha256", "subject_id", "vector"]).to_pylist(),
                   key=lambda r: r["source_path"]) if enrolled is not None else []
+    measured = {row["source_path"]: {m: row[m] for m in METRICS} for b in batches
+                for row in b.quality.validations.select(["source_path", *METRICS]).to_pylist()}
     refused = [(r["reason"], r["subject_id"]) for b in batches for r in b.refused.select(["reason", "subject_id"]).to_pylist()]
     refused += [(u.reason, u.subject_id) for u in unusable]
     vectors = np.array([r["vector"] for r in rows], np.float32).reshape(len(rows), -1)
     return Embedded([r["source_path"] for r in rows], [r["sha256"] for r in rows],
-                    np.array([r["subject_id"] for r in rows]), vectors,
+                    np.array([r["subject_id"] for r in rows]), vectors, [measured[r["source_path"]] for r in rows],
                     [(reason, who or "") for reason, who in refused])
+
+
+@dataclass(frozen=True)
+class QualityGate:
+    """Each embedded face's verdict under the chosen bar and its quality score (the margin
+    under that bar; under the gallery bar when the chosen one is open)."""
+
+    name: str
+    bar: QualityBar
+    passed: NDArray[np.bool_]
+    margins: NDArray[np.float64]
+    refusals: dict[str, int]  # failed check reason -> faces
+
+
+@task(cache_policy=NONE)
+def gate_embedded(embedded: Embedded, name: str, bar: QualityBar, gallery_bar: QualityBar) -> QualityGate:
+    """Validate every embedded face's measurements with the chosen bar (Great Expectations,
+    as enrollment does) and score its quality."""
+    verdicts = validate(name, bar, embedded.quality)
+    ranked = verdicts if name != "none" else validate("gallery", gallery_bar, embedded.quality)
+    return QualityGate(name, bar, np.array([v.passed for v in verdicts], bool),
+                       np.array([v.margin() for v in ranked], np.float64),
+                       dict(Counter(c.reason for v in verdicts for c in v.failures)))
 
 
 def dataset_hash(embedded: Embedded, groups: dict[str, dict[str, str]]) -> str:
@@ -141,6 +180,38 @@ def _interval(ci: list[float] | None) -> str:
     return "" if ci is None else f" (95% CI {ci[0]:.4f}-{ci[1]:.4f})"
 
 
+def _bar_label(report: dict) -> str:
+    changed = {k: v for k, v in report["limits"].items() if v is not None}
+    return f"`{report['name']}`" + (f" (limits: {', '.join(f'{k} {v:g}' for k, v in sorted(changed.items()))})"
+                                    if report["name"] != "none" else "")
+
+
+def _quality_bar_lines(report: dict) -> list[str]:
+    """The quality bar's section: with and without it, and the error-versus-discard curve."""
+    bar, ungated = report["bar"], report["ungated"]
+    v, i = ungated["verification"], ungated["identification"]
+    tar = v["tar_at_far"].get("0.001")
+    refused = "; ".join(f"{reason} {n}" for reason, n in sorted(report["refusals"].items(), key=lambda kv: -kv[1]))
+    fnmr = "n/a" if bar["fnmr"] is None else f"{bar['fnmr']:.4f}"
+    return [
+        "", f"### Quality bar {_bar_label(report)}\n",
+        f"{bar['passed']} of {bar['faces']} embedded faces pass it" + (f" (failed checks: {refused})" if refused else "")
+        + "; the figures above count only those (the others as failures to enroll).",
+        "",
+        f"**Without a bar**, every face found: EER {v['eer']:.4f}, TAR at FAR 1e-3 {_rate(tar and tar['tar'])}, "
+        f"rank 1 {i['cmc'][0]:.4f} ({i['mated_searches']} mated searches); {v['genuine_pairs']} genuine and "
+        f"{v['impostor_pairs']} impostor pairs.",
+        "",
+        f"**Error versus discard** (ISO/IEC 29794-1): FNMR at the ungated {report['operating_point']} threshold "
+        f"({report['threshold']:.3f}) over the genuine pairs left when the lowest-quality pairs are discarded "
+        "(a pair's quality: the lower of its two faces' margins under the bar; `edc.png`). The bar itself discards "
+        f"{bar['genuine_pairs_discarded']:.1%} of genuine pairs and leaves FNMR {fnmr} "
+        f"(no bar: {_rate(bar['fnmr_ungated'])}).",
+        "", "| discarded | genuine pairs left | FNMR |", "|---|---|---|",
+        *(f"| {p['discarded']:.0%} | {p['genuine_pairs']} | {_rate(p['fnmr'])} |" for p in report["edc"]),
+    ]
+
+
 def markdown(dataset: str, results: list[ModelEvaluation]) -> str:
     """The report's summary: per model verification, identification, failures and groups."""
     out = [f"# Evaluation of `{dataset}`\n"]
@@ -171,6 +242,7 @@ def markdown(dataset: str, results: list[ModelEvaluation]) -> str:
         for fpir, found in i["fnir_at_fpir"].items():
             out.append(f"- FNIR at FPIR {fpir}: " + (f"{found['fnir']:.4f} (threshold {found['threshold']:.3f})" if found
                                                       else "not reportable with this many non-mated searches"))
+        out += _quality_bar_lines(r.metrics["quality_bar"])
         for column, groups in r.metrics["groups"].items():
             out += ["", f"### Groups by `{column}` at the operating threshold ({groups['operating_point']}, "
                         f"score {groups['threshold']:.3f})\n",
@@ -188,8 +260,8 @@ def markdown(dataset: str, results: list[ModelEvaluation]) -> str:
 
 
 def write_report(folder: Path, dataset: str, results: list[ModelEvaluation]) -> Path:
-    """``summary.md``, ``metrics.json``, ``pair-scores.csv`` and the score histogram, DET and
-    CMC plots (PNG) in ``folder``; returns the summary's path."""
+    """``summary.md``, ``metrics.json``, ``pair-scores.csv`` and the score histogram, DET,
+    error-versus-discard and CMC plots (PNG) in ``folder``; returns the summary's path."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -223,6 +295,18 @@ def write_report(folder: Path, dataset: str, results: list[ModelEvaluation]) -> 
     ax.set(xscale="log", yscale="log", xlabel="false accept rate", ylabel="false reject rate", title="DET")
     ax.legend()
     fig.savefig(folder / "det.png", dpi=100)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for r in results:
+        report = r.metrics["quality_bar"]
+        curve = [p for p in report["edc"] if p["fnmr"] is not None]
+        ax.plot([p["discarded"] for p in curve], [p["fnmr"] for p in curve], marker="o", label=r.model_id)
+        if report["bar"]["fnmr"] is not None:
+            ax.plot([report["bar"]["genuine_pairs_discarded"]], [report["bar"]["fnmr"]], marker="*", markersize=12,
+                    linestyle="none", label=f"{r.model_id}: the {report['name']} bar")
+    ax.set(xlabel="share of genuine pairs discarded, lowest quality first", ylabel="FNMR at the fixed threshold",
+           title="Error versus discard")
+    ax.legend()
+    fig.savefig(folder / "edc.png", dpi=100)
     fig, ax = plt.subplots(figsize=(6, 4))
     for r in results:
         cmc = r.metrics["identification"]["cmc"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from facelead.evaluation import (
-    PairScores, bootstrap_by_identity, equal_error_rate, group_differentials,
+    PairScores, bootstrap_by_identity, equal_error_rate, error_vs_discard, group_differentials,
     identification, pair_scores, tar_at_far, threshold_at_far)
 
 
@@ -65,3 +65,18 @@ def test_a_group_with_too_few_pairs_is_flagged_and_not_compared():
     assert result["compared_groups"] == 2
     rates = [result["groups"][g]["fmr"] for g in "AB"]
     assert result["fmr_ratio_worst_to_best"] == pytest.approx(max(rates) / min(rates))
+
+
+def test_the_error_versus_discard_curve_drops_as_the_worst_pairs_go():
+    scores, labels = _clustered(30, 4, noise=0.8, seed=3)
+    rng = np.random.default_rng(4)
+    quality = rng.uniform(0.5, 1.0, len(labels))
+    poor = rng.choice(len(labels), 20, replace=False)
+    quality[poor] = rng.uniform(-1.0, 0.0, 20)  # the poor images' genuine scores collapse
+    for row in poor:
+        scores[row, :] = scores[:, row] = rng.normal(0.0, 0.05, len(labels))
+    threshold = float(np.median(pair_scores(scores, labels).genuine))
+    curve = error_vs_discard(scores, labels, quality, threshold, (0.0, 0.1, 0.2, 0.3))
+    fnmr = [point["fnmr"] for point in curve]
+    assert all(a >= b for a, b in zip(fnmr, fnmr[1:])) and fnmr[-1] < fnmr[0] - 0.1
+    assert [p["genuine_pairs"] for p in curve][0] == len(pair_scores(scores, labels).genuine)
