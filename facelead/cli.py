@@ -291,7 +291,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     outcome = _call("POST", "/api/evaluations", {"source": str(Path(args.source).absolute()),
                                                  "recognisers": args.recogniser, "group_columns": args.group,
                                                  "bootstrap": args.bootstrap, "quality_bar": args.quality_bar,
-                                                 "bar_limits": dict(args.bar_limit) or None})
+                                                 "bar_limits": dict(args.bar_limit) or None,
+                                                 "degraded_probes": args.degraded_probes})
     print(f"{outcome['summary']}\n\nreport (on the facelead host): {outcome['report']}")
     return 0
 
@@ -548,6 +549,9 @@ def parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--quality-bar", choices=("gallery", "probe", "none"), default="gallery",
                             help="the bar images must pass to count (default: %(default)s); the report also gives the "
                                  "results with no bar and the error-versus-discard curve")
+    evaluation.add_argument("--degraded-probes", type=int, default=200, metavar="N",
+                            help="mated probes degraded as surveillance frames are, to report what each degradation "
+                                 "costs (default: %(default)s; 0 for none)")
     evaluation.add_argument("--bar-limit", action="append", default=[], metavar="LIMIT=VALUE", type=_bar_limit,
                             help="change one limit of that bar (a custom bar), e.g. min_inter_eye_px=30; repeatable")
     evaluation.set_defaults(run=cmd_evaluate)

@@ -256,3 +256,31 @@ def quality_bar_report(vectors: NDArray[np.float32], identities: NDArray, passed
                 "fnmr": float(np.mean(genuine[kept] < threshold)) if kept.any() else None,
                 "fnmr_ungated": float(np.mean(genuine < threshold)) if len(genuine) else None},
     }
+
+
+def degradation_plan(identities: NDArray, probes: int, seed: int = 0) -> tuple[NDArray, NDArray]:
+    """(gallery rows, probe rows) for the degradation report: the first image of each
+    identity is its gallery photo; up to ``probes`` of the others, drawn at random, are
+    mated probes."""
+    first = {identity: row for row, identity in reversed(list(enumerate(identities.tolist())))}
+    gallery = np.array(sorted(first.values()), dtype=int)
+    others = np.setdiff1d(np.arange(len(identities)), gallery)
+    rng = np.random.default_rng(seed)
+    return gallery, np.sort(rng.choice(others, min(probes, len(others)), replace=False)) if len(others) else others
+
+
+def mated_search_rates(gallery: NDArray[np.float32], gallery_ids: NDArray, probes: NDArray[np.float32],
+                       probe_ids: NDArray, no_face: int, threshold: float, candidates: int) -> dict:
+    """Rank 1 and FNIR of mated searches against a one-photo-per-identity gallery: a miss
+    when the mate is below ``threshold`` or beyond ``candidates``; a probe in which no face
+    was found (``no_face``) is a miss."""
+    searches = len(probe_ids) + no_face
+    if not searches:
+        return {"searches": 0, "no_face": 0, "rank1": None, "fnir": None}
+    scores = probes @ gallery.T
+    mate = np.array([int(np.flatnonzero(gallery_ids == who)[0]) for who in probe_ids], dtype=int)
+    mate_scores = scores[np.arange(len(probe_ids)), mate] if len(probe_ids) else np.zeros(0)
+    ranks = 1 + (scores > mate_scores[:, None]).sum(axis=1)
+    missed = (ranks > candidates) | (mate_scores < threshold)
+    return {"searches": int(searches), "no_face": int(no_face), "rank1": float(np.sum(ranks == 1) / searches),
+            "fnir": float((np.sum(missed) + no_face) / searches)}

@@ -154,6 +154,7 @@ class EvaluationAsk(BaseModel):
     bootstrap: int = 200
     quality_bar: str = "gallery"
     bar_limits: dict[str, float] | None = None
+    degraded_probes: int = 200
 
 
 class Period(BaseModel):
@@ -382,7 +383,7 @@ def create_app(settings: Settings) -> FastAPI:
     def evaluation(body: EvaluationAsk, user: User) -> dict:
         outcome = run(user, Action.EVALUATE, f"dataset:{body.source}", evaluate, source=body.source,
                       recognisers=body.recognisers, group_columns=body.group_columns, bootstrap=body.bootstrap,
-                      quality_bar=body.quality_bar, bar_limits=body.bar_limits)
+                      quality_bar=body.quality_bar, bar_limits=body.bar_limits, degraded_probes=body.degraded_probes)
         return {"summary": outcome.summary.read_text(), "report": str(outcome.summary.parent)}
 
     @app.post("/api/reports/oversight")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -13,17 +14,20 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
-from facelead.evaluation import evaluate_embeddings, quality_bar_report
+from facelead.evaluation import degradation_plan, evaluate_embeddings, quality_bar_report
 from facelead.models.calibration import Calibration, stored_scores
+from facelead.models.degrade import SURVEILLANCE
+from facelead.models.faces import FaceModels
 from facelead.flows.runtime import acting_user, dask_task_runner
 from facelead.policy import Action
 from facelead.refusal import Refusal
 from facelead.settings import OPEN_BAR, QualityBar, Settings
 from facelead.tasks.batches import BatchContext
 from facelead.tasks.evaluation import (
-    ModelEvaluation, dataset_hash, gate_embedded, gather, read_labeled_set, record_evaluation, write_report)
+    Embedded, ModelEvaluation, dataset_hash, degradation_report, degrade_images, gate_embedded, gather, read_labeled_set,
+    record_evaluation, write_report)
 from facelead.tasks.faces import embed_batch, face_models
-from facelead.tasks.inputs import ImageBatch, hash_inputs, split_new
+from facelead.tasks.inputs import HashedRef, ImageBatch, ImageRef, hash_inputs, split_new
 
 
 OPEN = QualityBar(**OPEN_BAR)  # every face embedded; the chosen bar is applied after, to report both
@@ -40,6 +44,26 @@ class EvaluationOutcome:
     results: list[ModelEvaluation]
 
 
+def probe_degradation(every: Embedded, models: FaceModels, settings: Settings, ctx: BatchContext, probes: int,
+                      threshold: float, candidates: int, folder: Path) -> list[dict]:
+    """Degrade up to ``probes`` mated probes each way a surveillance frame is poor, embed the
+    copies as every image is (on Dask, no bar) and report what each costs; the copies are
+    deleted afterwards."""
+    gallery_rows, probe_rows = degradation_plan(every.identities, probes)
+    items = [HashedRef(ImageRef(every.paths[r], str(every.identities[r]), "as taken"), every.sha256[r]) for r in probe_rows]
+    size = settings.dask.batch_size(len(items) * len(SURVEILLANCE))
+    try:
+        futures = [degrade_images.submit(ImageBatch(items[i:i + size]), models, settings.max_image_pixels, folder)
+                   for i in range(0, len(items), size)]
+        hashed, unreadable = hash_inputs([ref for future in futures for ref in future.result()])
+        futures = [embed_batch.submit(ImageBatch(hashed[i:i + size]), models, settings.max_image_pixels, ctx, OPEN)
+                   for i in range(0, len(hashed), size)]
+        degraded = gather([future.result() for future in futures], unreadable)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return degradation_report(every, gallery_rows, probe_rows, degraded, threshold, candidates)
+
+
 @flow(name="evaluate", task_runner=dask_task_runner())
 def evaluate(
     source: Annotated[str, Field(min_length=1)],
@@ -49,6 +73,7 @@ def evaluate(
     candidates: Annotated[int, Field(ge=1, le=50)] = 20,
     quality_bar: Literal["gallery", "probe", "none"] = "gallery",
     bar_limits: dict[str, float] | None = None,
+    degraded_probes: Annotated[int, Field(ge=0, le=5000)] = 200,
     grant: str | None = None,
 ) -> EvaluationOutcome:
     """Detect, quality-check and embed a labeled set on Dask, then report verification,
@@ -67,13 +92,15 @@ def evaluate(
         quality_bar: The bar images must pass to count: the gallery's, the probe's, or none;
             the report also gives the results with no bar and the error-versus-discard curve.
         bar_limits: Limits changed from that bar (a custom bar), e.g. {"min_inter_eye_px": 30}.
+        degraded_probes: Mated probes degraded as surveillance frames are (20-40 px between
+            the eyes, blurred, JPEG quality 30, dark) to report what each costs; 0 for none.
         grant: Issued by facelead when a person starts the run; leave empty in the UI
             (a run of the deployment acts as the operator console).
     """
     settings, log = Settings(), get_run_logger()
     actor = acting_user(settings, Action.EVALUATE, f"dataset:{source}", grant, source=source, recognisers=recognisers,
                         group_columns=group_columns, bootstrap=bootstrap, candidates=candidates,
-                        quality_bar=quality_bar, bar_limits=bar_limits).user_id
+                        quality_bar=quality_bar, bar_limits=bar_limits, degraded_probes=degraded_probes).user_id
     bar = settings.quality.named(quality_bar, bar_limits)
     labeled = read_labeled_set(Path(source), group_columns or [], tuple(settings.image_roots))
     hashed, unreadable = hash_inputs(labeled.refs)
@@ -102,6 +129,10 @@ def evaluate(
         metrics["quality_bar"] = {"name": quality_bar, "limits": bar.model_dump(), "refusals": gate.refusals,
                                   **quality_bar_report(every.vectors, every.identities, gate.passed, gate.margins,
                                                        candidates, every.failed_identities)}
+        if degraded_probes:
+            metrics["degradation"] = probe_degradation(every, models, settings, ctx, degraded_probes,
+                                                       metrics["quality_bar"]["threshold"], candidates,
+                                                       settings.data_dir.absolute() / "work" / f"degraded-{report_id}")
         evaluation_id, calibration_id = uuid.uuid4().hex, uuid.uuid4().hex
         results.append(ModelEvaluation(evaluation_id, model_id, len(labeled.refs) + len(labeled.problems) - repeats,
                                        embedded.failures, metrics, pairs, calibration_id))

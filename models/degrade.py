@@ -1,10 +1,12 @@
 """Synthetic degradations of a photo, each the kind of damage a quality gate must catch.
 
-Pure functions on (H,W,3) uint8 RGB arrays; used to measure where quality bars sit and
-to test that the gate refuses what it should.
+Pure functions on (H,W,3) uint8 RGB arrays; used to measure where quality bars sit, to
+test that the gate refuses what it should, and to report what a poor frame costs.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -36,3 +38,41 @@ def rotate(image: NDArray[np.uint8], degrees: float) -> NDArray[np.uint8]:
     new_w, new_h = int(height * sin + width * cos), int(height * cos + width * sin)
     matrix[:, 2] += (new_w - width) / 2, (new_h - height) / 2
     return cv2.warpAffine(image, matrix, (new_w, new_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def jpeg(image: NDArray[np.uint8], quality: int) -> NDArray[np.uint8]:
+    """The image after one JPEG round trip at ``quality`` (1-100): blocking, ringing, lost detail."""
+    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """One way a surveillance frame is worse than a booking photo, sized to the face."""
+
+    label: str
+    kind: str  # "inter_eye" (downscale to amount px), "blur" (sigma amount x inter-eye), "jpeg", "darken"
+    amount: float
+
+    def apply(self, image: NDArray[np.uint8], inter_eye_px: float) -> NDArray[np.uint8]:
+        if self.kind == "inter_eye":
+            return downscale_to_inter_eye(image, inter_eye_px, self.amount)
+        if self.kind == "blur":
+            return blur(image, self.amount * inter_eye_px)
+        if self.kind == "jpeg":
+            return jpeg(image, int(self.amount))
+        if self.kind == "darken":
+            return darken(image, self.amount)
+        raise ValueError(f"unknown degradation kind {self.kind!r}")
+
+
+SURVEILLANCE = (
+    Degradation("40 px between the eyes", "inter_eye", 40),
+    Degradation("30 px between the eyes", "inter_eye", 30),
+    Degradation("20 px between the eyes", "inter_eye", 20),
+    Degradation("blurred (sigma 1/20 of the eye distance)", "blur", 0.05),
+    Degradation("JPEG quality 30", "jpeg", 30),
+    Degradation("darkened to 25%", "darken", 0.25),
+)

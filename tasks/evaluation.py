@@ -12,17 +12,21 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
+from PIL import Image
 from prefect import task
 from prefect.cache_policies import NONE
 
-from facelead.evaluation import PairScores, error_rates
+from facelead.evaluation import PairScores, error_rates, mated_search_rates
 from facelead.expectations.quality import validate
 from facelead.models.calibration import Calibration
+from facelead.models.degrade import SURVEILLANCE
+from facelead.models.faces import FaceModels, load
+from facelead.models.image import ImageDecodeError, decode_image
 from facelead.models.quality import METRICS
 from facelead.settings import QualityBar
 from facelead.tasks.batches import BatchResult
 from facelead.tasks.inputs import (
-    IMAGE_SUFFIXES, ImageRef, InputError, Refused, csv_rows, image_in_roots, scan_folder)
+    IMAGE_SUFFIXES, ImageBatch, ImageRef, InputError, Refused, csv_rows, image_in_roots, scan_folder)
 from facelead.tasks.persist import DB_TASK
 from facelead.warehouse import db
 
@@ -141,6 +145,47 @@ def gate_embedded(embedded: Embedded, name: str, bar: QualityBar, gallery_bar: Q
                        dict(Counter(c.reason for v in verdicts for c in v.failures)))
 
 
+@task(cache_policy=NONE, retries=2, retry_delay_seconds=[2, 10])
+def degrade_images(batch: ImageBatch, models: FaceModels, max_pixels: int, folder: Path) -> list[ImageRef]:
+    """Each image under each SURVEILLANCE degradation, sized to its subject's face, written as
+    ``folder/<degradation index>/<image sha256>.png`` (lossless: only the degradation shows);
+    each ref keeps the image's identity. An image that no longer decodes is skipped."""
+    detector = load(models)[0]
+    refs = []
+    for item in batch.items:
+        try:
+            image = decode_image(Path(item.ref.path).read_bytes(), max_pixels)
+        except (OSError, ImageDecodeError):
+            continue
+        found = detector.detect(image)
+        if not len(found):
+            continue
+        eyes = found.landmarks[found.subject(image.shape[1], image.shape[0])][:2]
+        inter_eye = float(np.hypot(*(eyes[1] - eyes[0])))
+        for number, degradation in enumerate(SURVEILLANCE):
+            target = folder / str(number) / f"{item.sha256}.png"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(degradation.apply(image, inter_eye)).save(target)
+            refs.append(ImageRef(str(target), item.ref.subject_id, degradation.label))
+    return refs
+
+
+def degradation_report(clean: Embedded, gallery_rows: NDArray, probe_rows: NDArray, degraded: Embedded,
+                       threshold: float, candidates: int) -> list[dict]:
+    """Rank 1 and FNIR of the mated probes as taken and under each degradation, against the
+    gallery rows of ``clean``; a probe whose degraded copy shows no face is a miss."""
+    gallery, gallery_ids = clean.vectors[gallery_rows], clean.identities[gallery_rows]
+    rows = [{"degradation": "none (as taken)", **mated_search_rates(
+        gallery, gallery_ids, clean.vectors[probe_rows], clean.identities[probe_rows], 0, threshold, candidates)}]
+    condition = np.array([int(Path(path).parent.name) for path in degraded.paths], dtype=int)
+    for number, degradation in enumerate(SURVEILLANCE):
+        mine = condition == number
+        rows.append({"degradation": degradation.label, **mated_search_rates(
+            gallery, gallery_ids, degraded.vectors[mine], degraded.identities[mine],
+            len(probe_rows) - int(mine.sum()), threshold, candidates)})
+    return rows
+
+
 def dataset_hash(embedded: Embedded, groups: dict[str, dict[str, str]]) -> str:
     """SHA-256 of the sorted (image hash, identity, group values) rows that were scored."""
     lines = sorted("\t".join([sha, identity, json.dumps(groups.get(path, {}), sort_keys=True)])
@@ -212,6 +257,20 @@ def _quality_bar_lines(report: dict) -> list[str]:
     ]
 
 
+def _degradation_lines(rows: list[dict], bar_report: dict) -> list[str]:
+    """What a poor frame costs: mated searches as taken and under each degradation."""
+    return [
+        "", "### What a poor frame costs\n",
+        f"{rows[0]['searches']} mated probes searched against one photo per identity, as taken and degraded the way "
+        f"surveillance frames are (no quality bar). A search misses (FNIR) when its mate scores below the ungated "
+        f"{bar_report['operating_point']} threshold ({bar_report['threshold']:.3f}), falls beyond the candidate list, "
+        "or no face is found in the frame.",
+        "", "| probe | searches | no face found | rank 1 | FNIR |", "|---|---|---|---|---|",
+        *(f"| {r['degradation']} | {r['searches']} | {r['no_face']} | {_rate(r['rank1'])} | {_rate(r['fnir'])} |"
+          for r in rows),
+    ]
+
+
 def markdown(dataset: str, results: list[ModelEvaluation]) -> str:
     """The report's summary: per model verification, identification, failures and groups."""
     out = [f"# Evaluation of `{dataset}`\n"]
@@ -243,6 +302,8 @@ def markdown(dataset: str, results: list[ModelEvaluation]) -> str:
             out.append(f"- FNIR at FPIR {fpir}: " + (f"{found['fnir']:.4f} (threshold {found['threshold']:.3f})" if found
                                                       else "not reportable with this many non-mated searches"))
         out += _quality_bar_lines(r.metrics["quality_bar"])
+        if "degradation" in r.metrics:
+            out += _degradation_lines(r.metrics["degradation"], r.metrics["quality_bar"])
         for column, groups in r.metrics["groups"].items():
             out += ["", f"### Groups by `{column}` at the operating threshold ({groups['operating_point']}, "
                         f"score {groups['threshold']:.3f})\n",

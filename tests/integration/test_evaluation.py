@@ -18,6 +18,7 @@ from facelead.models.image import decode_image
 from facelead.models.manifest import MANIFEST_DIR
 from facelead.warehouse import db
 from facelead.policy import Action
+from degraded import labeled_with_degraded_copies
 from fixtures import as_user, run_search
 
 
@@ -41,8 +42,21 @@ def evaluated(faces_dev, settings, people, dask_runner, tmp_path_factory):
     bgr.write_text(source.replace('id = "sface-2021dec"', 'id = "sface-2021dec-fed-bgr"')
                    .replace('colour_order = "RGB"', 'colour_order = "BGR"'))
     outcome = as_user("auditor.test", Action.EVALUATE, evaluate.with_options(task_runner=dask_runner),
-                      source=str(labeled), recognisers=["sface-2021dec", str(bgr)], group_columns=["band"], bootstrap=50)
+                      source=str(labeled), recognisers=["sface-2021dec", str(bgr)], group_columns=["band"], bootstrap=50,
+                      degraded_probes=0)
     return outcome, rows
+
+
+@pytest.fixture(scope="module")
+def with_poor_copies(faces_dev, settings, people, dask_runner, models, tmp_path_factory):
+    """faces-dev with a small and a blurred, dark copy of every photo, evaluated at the
+    gallery bar, with 40 mated probes degraded as surveillance frames are."""
+    from facelead.flows.evaluate import evaluate
+
+    labeled = labeled_with_degraded_copies(tmp_path_factory.mktemp("poor-copies"), faces_dev, models)
+    outcome = as_user("auditor.test", Action.EVALUATE, evaluate.with_options(task_runner=dask_runner),
+                      source=str(labeled), bootstrap=0, quality_bar="gallery", degraded_probes=40)
+    return outcome.results[0], outcome.summary
 
 
 def _direct_pairs(faces_dev, rows, models) -> PairScores:
@@ -120,3 +134,35 @@ def test_the_calibration_is_monotone_bounded_and_reaches_the_candidate_sheet(eva
     html = result.sheet.read_text()
     assert html.count("expected chance candidates at this score in a gallery of") == 3
     assert used.source in html and used.gallery_id in (None, "dev")
+
+
+def test_no_labeled_faces_dev_photo_is_refused_at_the_gallery_bar(evaluated):
+    outcome, rows = evaluated
+    report = outcome.results[0].metrics["quality_bar"]
+    assert report["name"] == "gallery" and report["bar"]["passed"] == report["bar"]["faces"], report["refusals"]
+    assert outcome.results[0].failures == {}
+
+
+def test_the_error_versus_discard_curve_falls_as_poor_copies_are_discarded(with_poor_copies):
+    result, summary = with_poor_copies
+    report = result.metrics["quality_bar"]
+    fnmr = [point["fnmr"] for point in report["edc"]]
+    assert all(a >= b for a, b in zip(fnmr, fnmr[1:])) and fnmr[-1] < fnmr[0], report["edc"]
+    bar = report["bar"]
+    assert bar["passed"] < bar["faces"] and bar["genuine_pairs_discarded"] > 0.3
+    assert bar["fnmr"] < bar["fnmr_ungated"] or bar["fnmr"] == 0  # the gate's value, measured
+    assert report["ungated"]["verification"]["genuine_pairs"] > result.metrics["verification"]["genuine_pairs"]
+    text = summary.read_text()
+    assert "### Quality bar `gallery`" in text and "**Without a bar**" in text and "**Error versus discard**" in text
+    assert (summary.parent / "edc.png").stat().st_size > 10_000
+
+
+def test_the_report_says_what_each_surveillance_degradation_costs(with_poor_copies):
+    result, summary = with_poor_copies
+    rows = {row["degradation"]: row for row in result.metrics["degradation"]}
+    assert list(rows)[0] == "none (as taken)" and len(rows) == 7
+    assert all(row["searches"] == 40 for row in rows.values())
+    assert rows["none (as taken)"]["rank1"] > 0.9
+    assert rows["20 px between the eyes"]["fnir"] >= rows["40 px between the eyes"]["fnir"]
+    assert rows["20 px between the eyes"]["fnir"] > rows["none (as taken)"]["fnir"]
+    assert "### What a poor frame costs" in summary.read_text() and "| JPEG quality 30 | 40 |" in summary.read_text()

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from facelead.evaluation import (
-    PairScores, bootstrap_by_identity, equal_error_rate, error_vs_discard, group_differentials,
-    identification, pair_scores, tar_at_far, threshold_at_far)
+    PairScores, bootstrap_by_identity, degradation_plan, equal_error_rate, error_vs_discard, group_differentials,
+    identification, mated_search_rates, pair_scores, tar_at_far, threshold_at_far)
 
 
 def _clustered(identities: int, per_identity: int, noise: float, dim: int = 32, seed: int = 0):
@@ -80,3 +80,18 @@ def test_the_error_versus_discard_curve_drops_as_the_worst_pairs_go():
     fnmr = [point["fnmr"] for point in curve]
     assert all(a >= b for a, b in zip(fnmr, fnmr[1:])) and fnmr[-1] < fnmr[0] - 0.1
     assert [p["genuine_pairs"] for p in curve][0] == len(pair_scores(scores, labels).genuine)
+
+
+def test_the_degradation_plan_keeps_one_gallery_photo_per_identity_and_probes_the_rest():
+    identities = np.array(["a", "a", "a", "b", "c", "c"])
+    gallery, probes = degradation_plan(identities, probes=10)
+    assert gallery.tolist() == [0, 3, 4] and probes.tolist() == [1, 2, 5]
+    assert len(degradation_plan(identities, probes=2)[1]) == 2
+
+
+def test_mated_search_rates_count_a_probe_without_a_face_as_a_miss():
+    gallery = np.eye(3, dtype=np.float32)
+    probes = np.array([[0.9, 0.1, 0], [0.2, 0.1, 0]], np.float32)  # a's mate first; b's mate below a stranger
+    rates = mated_search_rates(gallery, np.array(["a", "b", "c"]), probes, np.array(["a", "b"]), no_face=1,
+                               threshold=0.5, candidates=2)
+    assert rates == {"searches": 3, "no_face": 1, "rank1": pytest.approx(1 / 3), "fnir": pytest.approx(2 / 3)}
