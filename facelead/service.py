@@ -359,11 +359,11 @@ def create_app(settings: Settings) -> FastAPI:
     def calibrate(gallery: str, user: User) -> dict:
         calibrated = run(user, Action.CALIBRATE, f"gallery:{gallery}", calibrate_gallery, gallery=gallery)
         return {"summary": describe_calibration(calibrated),
-                "markdown": duplicates_markdown(gallery, calibrated.closest)}
+                "markdown": duplicates_markdown(gallery, calibrated.closest, named=True)}
 
     @app.get("/api/galleries/{gallery}/duplicates")
     def duplicates(gallery: str, user: User) -> dict:
-        return {"markdown": duplicates_markdown(gallery, workflow.possible_duplicates(db_path, user, gallery))}
+        return {"markdown": duplicates_markdown(gallery, workflow.possible_duplicates(db_path, user, gallery), named=True)}
 
     @app.post("/api/galleries/{gallery}/duplicates")
     def mark_pair(gallery: str, body: PairMark, user: User) -> dict:

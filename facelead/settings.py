@@ -169,6 +169,9 @@ class Settings(BaseSettings):
     image_roots: list[Path] = Field(
         [], description="folders a manifest may name images in besides its own (JSON list); anything else is refused")
     max_image_pixels: int = Field(100_000_000, ge=1, description="refuse larger images before decoding")
+    subject_attributes: list[str] = Field(
+        ["sex", "race", "birth_year"], description="manifest columns kept per subject, for group reports of the "
+                                                   "gallery (evaluate --gallery NAME --group COLUMN) (JSON list)")
     probe_retention_days: int = Field(
         365, ge=1, description="probe images kept with searches are purged after this many days")
     retired_build_days: int = Field(

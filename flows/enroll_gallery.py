@@ -21,8 +21,8 @@ from facelead.refusal import Refusal
 from facelead.settings import QualityBar, Settings
 from facelead.tasks.batches import BatchContext, BatchResult, batch_result
 from facelead.tasks.faces import embed_batch, face_models
-from facelead.tasks.inputs import ImageBatch, collect_inputs, hash_inputs, split_new
-from facelead.tasks.persist import finish_enrollment, persist_batch, start_enrollment
+from facelead.tasks.inputs import ImageBatch, collect_inputs, hash_inputs, manifest_attributes, split_new
+from facelead.tasks.persist import finish_enrollment, persist_batch, record_subject_attributes, start_enrollment
 
 
 @dataclass
@@ -104,6 +104,9 @@ def enroll_gallery(
     refs, problems = collect_inputs(source, source_name, tuple(settings.image_roots))
     bar = quality_bar or settings.quality.gallery
     seen = start_enrollment(settings.database_path, run_id, gallery, models, source, actor, bar)
+    attributes = manifest_attributes(source, settings.subject_attributes)
+    if attributes:
+        record_subject_attributes(settings.database_path, gallery, run_id, attributes, actor)
     summary = EnrollmentSummary(run_id, gallery, images_seen=len(refs) + len(problems))
     futures, unusable = [], list(problems)
     for chunk in _chunks(refs, settings.dask.batch_size(len(refs))):  # hashing overlaps the workers' work

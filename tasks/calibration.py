@@ -61,29 +61,34 @@ def calibrate_gallery(db_path: Path, gallery_id: str, model_id: str, faces: Gall
             "calibration_id": calibration.calibration_id, "model_id": model_id, "reason": reason,
             "faces": impostors.faces, "pairs": impostors.pairs, "same_person_marks": len(same_person),
             "highest_impostor": float(impostors.scores[-1]) if impostors.pairs else None})
-    create_markdown_artifact(duplicates_markdown(gallery_id, closest), key="possible-duplicates",
+    create_markdown_artifact(duplicates_markdown(gallery_id, closest, named=False), key="possible-duplicates",
                              description=describe_source(gallery_id, len(faces.face_ids), impostors.faces))
     return GalleryCalibration(calibration, impostors, closest)
 
 
 def describe_calibration(calibrated: GalleryCalibration) -> str:
-    """One line: what the calibration was drawn from and how far down it reads chances."""
+    """One line, naming no subject (it goes to Prefect's logs): what the calibration was
+    drawn from and how far down it reads chances."""
     c, closest = calibrated.calibration, calibrated.closest
-    top = f"; closest subject pair {closest[0].subject_a} / {closest[0].subject_b} at {closest[0].score:.3f}" if closest else ""
+    top = f"; the closest pair of different subjects scores {closest[0].score:.3f}" if closest else ""
     return (f"{c.source}: {c.pairs:,} impostor pairs, chances read down to {c.smallest_chance:.1g} "
             f"(below that, a bound){top}")
 
 
-def duplicates_markdown(gallery_id: str, closest: list[PossibleDuplicate]) -> str:
-    """The possible duplicate subjects as a Markdown table for operators, with their marks."""
+def duplicates_markdown(gallery_id: str, closest: list[PossibleDuplicate], named: bool) -> str:
+    """The possible duplicate subjects as a Markdown table for operators, with their marks;
+    ``named`` False leaves the subject ids out (for Prefect's artifacts, which must name no one)."""
     out = [f"# Possible duplicate subjects in `{gallery_id}`\n",
            "The highest-scoring pairs of faces of different subjects in the gallery's newest calibration. "
            "A pair far above the rest is often one person under two ids: it inflates the chance "
-           "estimates on every sheet until marked. Mark it with "
-           "`facelead index duplicates --gallery GALLERY --same A B` (or `--different A B`).\n",
-           "| rank | subject A | subject B | score | mark |", "|---|---|---|---|---|"]
+           "estimates on every sheet until marked. "
+           + ("Mark it with `facelead index duplicates --gallery GALLERY --same A B` (or `--different A B`).\n" if named
+              else f"`facelead index duplicates --gallery {gallery_id}` lists the subject ids and marks them.\n"),
+           "| rank | subject A | subject B | score | mark |" if named else "| rank | score | mark |",
+           "|---|---|---|---|---|" if named else "|---|---|---|"]
     for d in closest:
         mark = ("not marked" if d.same_person is None
                 else f"{'same person' if d.same_person else 'different people'} ({d.marked_by})")
-        out.append(f"| {d.rank} | {d.subject_a} | {d.subject_b} | {d.score:.3f} | {mark} |")
+        out.append(f"| {d.rank} | {d.subject_a} | {d.subject_b} | {d.score:.3f} | {mark} |" if named
+                   else f"| {d.rank} | {d.score:.3f} | {mark} |")
     return "\n".join(out)

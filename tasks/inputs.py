@@ -130,6 +130,23 @@ def read_manifest(path: Path, default_source: str, roots: tuple[Path, ...] = ())
     return refs, problems
 
 
+def manifest_attributes(source: str, names: list[str]) -> dict[str, dict[str, str]]:
+    """Per subject, the values a CSV manifest gives in the ``names`` columns (a folder
+    gives none); where rows of one subject differ, the last non-empty value counts."""
+    path = Path(source)
+    if path.suffix.lower() != ".csv" or not names:
+        return {}
+    columns, rows = csv_rows(path)
+    kept = [name for name in names if name in columns]
+    found: dict[str, dict[str, str]] = {}
+    for _, row in rows:
+        subject = row.get("subject_id", "").strip()
+        values = {name: row[name].strip() for name in kept if row.get(name, "").strip()}
+        if subject and values:
+            found.setdefault(subject, {}).update(values)
+    return found
+
+
 def scan_folder(root: Path, source: str) -> tuple[list[ImageRef], list[Refused]]:
     """Images under ``root/<subject>/``; image files directly in ``root``, and symlinks that
     lead out of ``root``, are refused."""

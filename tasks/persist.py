@@ -187,3 +187,15 @@ def record_event(db_path: Path, actor: str, action: str, target: str, details: d
             db.insert_quality(conn, quality.validations, quality.results)
         db.append_audit(conn, actor, action, target, details)
 
+
+@task(**DB_TASK)
+def record_subject_attributes(db_path: Path, gallery_id: str, run_id: str, attributes: dict[str, dict[str, str]],
+                              actor: str) -> int:
+    """Store what the manifest says about each subject (the values never appear in the
+    audit row: only which attributes and how many subjects), audited."""
+    with db.open_db(db_path) as conn, db.transaction(conn):
+        written = db.insert_subject_attributes(conn, gallery_id, run_id, attributes)
+        db.append_audit(conn, actor, "enrollment.attributes", f"gallery:{gallery_id}", {
+            "run_id": run_id, "subjects": len(attributes), "values": written,
+            "names": sorted({name for values in attributes.values() for name in values})})
+        return written

@@ -796,3 +796,20 @@ def subject_in_gallery(conn: duckdb.DuckDBPyConnection, gallery_id: str, subject
 
 def insert_pair_mark(conn: duckdb.DuckDBPyConnection, mark: dict) -> None:
     conn.execute(query("insert_pair_mark"), mark)
+
+
+def insert_subject_attributes(conn: duckdb.DuckDBPyConnection, gallery_id: str, run_id: str,
+                              attributes: dict[str, dict[str, str]]) -> int:
+    """Store each subject's attribute values from one enrollment run; the rows written."""
+    recorded = now()
+    rows = [{"gallery_id": gallery_id, "subject_id": subject, "name": name, "value": value, "run_id": run_id,
+             "recorded_at": recorded} for subject, values in sorted(attributes.items()) for name, value in sorted(values.items())]
+    if rows:
+        with registered(conn, "attribute_batch", pa.Table.from_pylist(rows)):
+            conn.execute(query("insert_subject_attributes"))
+    return len(rows)
+
+
+def gallery_attributes(conn: duckdb.DuckDBPyConnection, gallery_id: str, name: str) -> dict[str, str]:
+    """Subject id -> its newest value of attribute ``name`` in the gallery."""
+    return dict(conn.execute(query("gallery_attributes"), {"gallery_id": gallery_id, "name": name}).fetchall())

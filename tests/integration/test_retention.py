@@ -16,6 +16,7 @@ from facelead.flows.rerun_search import rerun_search
 from facelead.flows.retention_purge import retention_purge
 from facelead.tasks.persist import remove_subject
 from facelead.tasks.sheet import view_sheet
+from facelead.tasks.workflow import mark_subject_pair
 from facelead.warehouse import db
 from facelead.policy import Action
 from fixtures import as_user, enroll_as_admin, run_search
@@ -33,7 +34,7 @@ def _copies(faces_dev, folder, people: int = 4, salt: bytes = b"purge-test", mir
     manifest = folder / "purge.csv"
     with manifest.open("w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["image_path", "subject_id"])
+        writer.writerow(["image_path", "subject_id", "sex"])
         for person in chosen:
             for i, path in enumerate(sorted(by_person[person])[1:]):
                 copy = folder / f"{person}-{i}{path.suffix}"
@@ -42,7 +43,7 @@ def _copies(faces_dev, folder, people: int = 4, salt: bytes = b"purge-test", mir
                     ImageOps.mirror(Image.open(path).convert("RGB")).save(copy)
                 else:
                     copy.write_bytes(path.read_bytes() + salt)
-                writer.writerow([str(copy), f"P-{person}"])  # subjects of this gallery only
+                writer.writerow([str(copy), f"P-{person}", "unrecorded"])  # subjects of this gallery only
     return manifest, {f"P-{person}": sorted(by_person[person])[0] for person in chosen}
 
 
@@ -161,6 +162,11 @@ def test_after_a_purge_no_copy_of_the_face_remains_anywhere(faces_dev, enrolled,
         folder = settings.database_path.parent / db.get_build(conn, build.build_id)["folder"]
     assert folder.is_dir()
 
+    other = next(subject for subject in probes if subject != target)
+    mark_subject_pair(settings.database_path, "admin.test", gallery, (target, other), False, "checked")
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        assert db.gallery_attributes(conn, gallery, "sex")[target] == "unrecorded"
+        assert any(target in (d.subject_a, d.subject_b) for d in db.possible_duplicates(conn, gallery))
     remove_subject.fn(settings.database_path, gallery, target, "admin.test", "court order")
     report = as_user("admin.test", Action.PURGE, retention_purge)
 
@@ -172,6 +178,10 @@ def test_after_a_purge_no_copy_of_the_face_remains_anywhere(faces_dev, enrolled,
     with db.open_db(settings.database_path, read_only=True) as conn:
         assert conn.execute("SELECT count(*) FROM candidates WHERE subject_id = ?", [target]).fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM enrollments WHERE subject_id = ?", [target]).fetchone()[0] == 0
+        for table, named in (("subject_attributes", "subject_id = $1"),
+                             ("possible_duplicates", "$1 IN (subject_a, subject_b)"),
+                             ("subject_pair_marks", "$1 IN (subject_a, subject_b)")):
+            assert conn.execute(f"SELECT count(*) FROM {table} WHERE {named}", [target]).fetchone()[0] == 0, table
         quality = conn.execute("SELECT subject_id, source_path FROM quality_validations WHERE image_sha256 IN "
                                "(SELECT unnest(?))", [[f.split("/")[0] for f in face_ids]]).fetchall()
         assert quality and set(quality) == {(None, "")}  # the gate's verdicts stay, naming no one

@@ -52,6 +52,11 @@ WHERE NOT EXISTS (SELECT 1 FROM log WHERE action = 'calibration.mark' AND target
                                       AND json_extract_string(details, '$.subject_a') = m.subject_a
                                       AND json_extract_string(details, '$.subject_b') = m.subject_b)
 UNION ALL
+SELECT 'subject attributes of run ' || a.run_id || ': no enrollment.attributes audit row'
+FROM (SELECT DISTINCT gallery_id, run_id FROM subject_attributes) a
+WHERE NOT EXISTS (SELECT 1 FROM log WHERE action = 'enrollment.attributes' AND target = 'gallery:' || a.gallery_id
+                                      AND json_extract_string(details, '$.run_id') = a.run_id)
+UNION ALL
 SELECT 'purged images: ' || (SELECT count(*) FROM purged_images) || ' recorded, '
        || coalesce(sum(json_extract(details, '$.images')::BIGINT), 0) || ' audited by retention.purge'
 FROM log WHERE action = 'retention.purge'

@@ -14,3 +14,8 @@ DELETE FROM subjects WHERE subject_id IN (SELECT subject_id FROM purge_subjects)
 UPDATE index_builds SET status = 'deleted', deleted_at = current_timestamp
 WHERE build_id IN (SELECT build_id FROM purge_builds);
 DELETE FROM index_members WHERE build_id IN (SELECT build_id FROM purge_builds);
+DELETE FROM subject_attributes WHERE subject_id IN (SELECT subject_id FROM purge_subjects);
+DELETE FROM possible_duplicates
+WHERE subject_a IN (SELECT subject_id FROM purge_subjects) OR subject_b IN (SELECT subject_id FROM purge_subjects);
+DELETE FROM subject_pair_marks
+WHERE subject_a IN (SELECT subject_id FROM purge_subjects) OR subject_b IN (SELECT subject_id FROM purge_subjects);
