@@ -288,7 +288,8 @@ def _bar_limit(text: str) -> tuple[str, float]:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    outcome = _call("POST", "/api/evaluations", {"source": str(Path(args.source).absolute()),
+    outcome = _call("POST", "/api/evaluations", {"source": args.source and str(Path(args.source).absolute()),
+                                                 "gallery": args.gallery,
                                                  "recognisers": args.recogniser, "group_columns": args.group,
                                                  "bootstrap": args.bootstrap, "quality_bar": args.quality_bar,
                                                  "bar_limits": dict(args.bar_limit) or None,
@@ -540,11 +541,15 @@ def parser() -> argparse.ArgumentParser:
 
     evaluation = sub.add_parser("evaluate", help="accuracy, score calibration and group differentials of the "
                                                  "recogniser(s) on a labeled set (admin, operator, auditor)")
-    evaluation.add_argument("source", help="CSV (path, identity[, group columns]) or <identity>/<image> folder")
+    evaluation.add_argument("source", nargs="?", help="labeled set: CSV (path, identity[, group columns]) or "
+                                                      "<identity>/<image> folder; may be left out with --gallery")
+    evaluation.add_argument("--gallery", help="also report this gallery's error rates by --group from its own faces "
+                                              "(subject attributes its enrollment manifests gave)")
     evaluation.add_argument("--recogniser", action="append", metavar="MANIFEST",
                             help="recogniser manifest name or .toml path; repeat to compare (default: the configured one)")
     evaluation.add_argument("--group", action="append", metavar="COLUMN",
-                            help="CSV column labelling groups (sex, age band); repeat for several")
+                            help="column labelling groups (sex, age band): of the CSV, and a subject attribute of "
+                                 "the gallery; repeat for several")
     evaluation.add_argument("--bootstrap", type=int, default=200, help="identity resamples for 95%% intervals (default: %(default)s)")
     evaluation.add_argument("--quality-bar", choices=("gallery", "probe", "none"), default="gallery",
                             help="the bar images must pass to count (default: %(default)s); the report also gives the "

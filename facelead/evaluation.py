@@ -178,10 +178,14 @@ def group_differentials(scores: NDArray[np.float64], labels: NDArray, groups: ND
             "fnmr": float(np.mean(pairs.genuine < threshold)) if len(pairs.genuine) else None,
             "too_few_pairs": few,
         }
+    return {"threshold": threshold, "groups": rows, **_fmr_ratio(rows)}
+
+
+def _fmr_ratio(rows: dict[str, dict]) -> dict:
+    """The worst-to-best FMR ratio over the groups with enough pairs (None where it cannot be said)."""
     compared = [r["fmr"] for r in rows.values() if not r["too_few_pairs"] and r["fmr"] is not None]
     ratio = max(compared) / min(compared) if len(compared) >= 2 and min(compared) > 0 else None
-    return {"threshold": threshold, "groups": rows, "fmr_ratio_worst_to_best": ratio,
-            "compared_groups": len(compared)}
+    return {"fmr_ratio_worst_to_best": ratio, "compared_groups": len(compared)}
 
 
 def operating_threshold(metrics: dict) -> tuple[str, float]:
@@ -284,3 +288,59 @@ def mated_search_rates(gallery: NDArray[np.float32], gallery_ids: NDArray, probe
     missed = (ranks > candidates) | (mate_scores < threshold)
     return {"searches": int(searches), "no_face": int(no_face), "rank1": float(np.sum(ranks == 1) / searches),
             "fnir": float((np.sum(missed) + no_face) / searches)}
+
+
+def wilson_interval(hits: int, trials: int, z: float = 1.96) -> list[float] | None:
+    """95% Wilson score interval of a rate of ``hits`` in ``trials`` (pairs share faces, so
+    it is narrower than the truth: read it as a lower bound on the uncertainty)."""
+    if not trials:
+        return None
+    rate, spread = hits / trials, z * z / trials
+    centre = (rate + spread / 2) / (1 + spread)
+    half = z * math.sqrt(rate * (1 - rate) / trials + spread / (4 * trials)) / (1 + spread)
+    return [max(0.0, centre - half), min(1.0, centre + half)]
+
+
+def _genuine_scores(vectors: NDArray[np.float32], subjects: NDArray, rows: NDArray, limit: int,
+                    rng: np.random.Generator) -> tuple[NDArray[np.float64], int]:
+    """Scores of every pair of photos of one subject among ``rows`` (of up to ``limit``
+    subjects with several photos, drawn at random), and how many subjects have several."""
+    codes, inverse, counts = np.unique(subjects[rows], return_inverse=True, return_counts=True)
+    several = np.flatnonzero(counts >= 2)
+    chosen = rng.choice(several, min(limit, len(several)), replace=False) if len(several) else several
+    order = np.argsort(inverse, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    scores = []
+    for code in chosen.tolist():
+        members = rows[order[starts[code]:starts[code + 1]]]
+        block = vectors[members] @ vectors[members].T
+        scores.append(block[np.triu_indices(len(members), k=1)])
+    return (np.concatenate(scores).astype(np.float64) if scores else np.zeros(0)), int(len(several))
+
+
+def gallery_group_rates(vectors: NDArray[np.float32], subjects: NDArray, groups: NDArray, threshold: float,
+                        sample: int = 3000, subjects_limit: int = 20_000, seed: int = 0) -> dict:
+    """Per group of a gallery's subjects, at ``threshold``: FMR over the pairs of different
+    subjects among up to ``sample`` of the group's faces, FNMR over the pairs of photos of
+    one subject (subjects with several photos), with counts and 95% intervals; groups with
+    too few pairs are flagged and left out of the worst-to-best FMR ratio."""
+    rng = np.random.default_rng(seed)
+    rows = {}
+    for group in sorted(set(groups.tolist())):
+        members = np.flatnonzero(groups == group)
+        picked = np.sort(rng.choice(members, min(sample, len(members)), replace=False))
+        scores = vectors[picked] @ vectors[picked].T
+        impostor = scores[np.triu(subjects[picked][:, None] != subjects[picked][None, :], k=1)]
+        genuine, several = _genuine_scores(vectors, subjects, members, subjects_limit, rng)
+        false_matches, false_non_matches = int(np.sum(impostor >= threshold)), int(np.sum(genuine < threshold))
+        rows[str(group)] = {
+            "faces": int(len(members)), "subjects": int(len(set(subjects[members].tolist()))),
+            "subjects_with_several_photos": several, "impostor_pairs": int(len(impostor)),
+            "genuine_pairs": int(len(genuine)),
+            "fmr": false_matches / len(impostor) if len(impostor) else None,
+            "fmr_interval": wilson_interval(false_matches, len(impostor)),
+            "fnmr": false_non_matches / len(genuine) if len(genuine) else None,
+            "fnmr_interval": wilson_interval(false_non_matches, len(genuine)),
+            "too_few_pairs": len(genuine) < MIN_GROUP_GENUINE or len(impostor) < MIN_GROUP_IMPOSTOR,
+        }
+    return {"threshold": threshold, "groups": rows, **_fmr_ratio(rows)}

@@ -148,7 +148,8 @@ class Removal(BaseModel):
 
 
 class EvaluationAsk(BaseModel):
-    source: str
+    source: str | None = None
+    gallery: str | None = None
     recognisers: list[str] | None = None
     group_columns: list[str] | None = None
     bootstrap: int = 200
@@ -381,7 +382,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.post("/api/evaluations")
     def evaluation(body: EvaluationAsk, user: User) -> dict:
-        outcome = run(user, Action.EVALUATE, f"dataset:{body.source}", evaluate, source=body.source,
+        target = f"dataset:{body.source}" if body.source else f"gallery:{body.gallery}"
+        outcome = run(user, Action.EVALUATE, target, evaluate, source=body.source, gallery=body.gallery,
                       recognisers=body.recognisers, group_columns=body.group_columns, bootstrap=body.bootstrap,
                       quality_bar=body.quality_bar, bar_limits=body.bar_limits, degraded_probes=body.degraded_probes)
         return {"summary": outcome.summary.read_text(), "report": str(outcome.summary.parent)}

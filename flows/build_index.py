@@ -24,8 +24,9 @@ from facelead.settings import Settings
 from facelead.tasks.calibration import calibrate_gallery, describe_calibration
 from facelead.tasks.faces import face_models
 from facelead.models.ann import Judged, Targets, weakest
+from facelead.models.calibration import identity_codes
 from facelead.tasks.index import (build_rows, build_shard, candidate_floor, folder_hashes, index_params, shard_rows,
-                                  subject_codes, write_rows)
+                                  write_rows)
 from facelead.tasks.persist import load_gallery, record_build
 
 
@@ -108,7 +109,7 @@ def build_index(
     partial = settings.index_dir / f".{build_id}.partial"
     for stale in settings.index_dir.glob(".*.partial"):
         shutil.rmtree(stale, ignore_errors=True)
-    subjects = subject_codes(faces.subject_ids)
+    subjects = identity_codes(faces.subject_ids)
     floor = candidate_floor(calibrated.impostors, len(face_ids), settings.index)
     targets = Targets(settings.index.target_floor_recall, settings.index.target_rank1)
     write_rows(partial, faces, subjects)  # the workers read their rows from here

@@ -14,7 +14,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
-from facelead.evaluation import degradation_plan, evaluate_embeddings, quality_bar_report
+from facelead.evaluation import degradation_plan, evaluate_embeddings, operating_threshold, quality_bar_report
 from facelead.models.calibration import Calibration, stored_scores
 from facelead.models.degrade import SURVEILLANCE
 from facelead.models.faces import FaceModels
@@ -24,8 +24,8 @@ from facelead.refusal import Refusal
 from facelead.settings import OPEN_BAR, QualityBar, Settings
 from facelead.tasks.batches import BatchContext
 from facelead.tasks.evaluation import (
-    Embedded, ModelEvaluation, dataset_hash, degradation_report, degrade_images, gate_embedded, gather, read_labeled_set,
-    record_evaluation, write_report)
+    Embedded, ModelEvaluation, dataset_hash, degradation_report, degrade_images, gallery_groups, gate_embedded, gather,
+    read_labeled_set, record_evaluation, write_report)
 from facelead.tasks.faces import embed_batch, face_models
 from facelead.tasks.inputs import HashedRef, ImageBatch, ImageRef, hash_inputs, split_new
 
@@ -42,6 +42,7 @@ class EvaluationOutcome:
     report_id: str
     summary: Path
     results: list[ModelEvaluation]
+    gallery_groups: dict | None = None
 
 
 def probe_degradation(every: Embedded, models: FaceModels, settings: Settings, ctx: BatchContext, probes: int,
@@ -66,7 +67,8 @@ def probe_degradation(every: Embedded, models: FaceModels, settings: Settings, c
 
 @flow(name="evaluate", task_runner=dask_task_runner())
 def evaluate(
-    source: Annotated[str, Field(min_length=1)],
+    source: Annotated[str | None, Field(min_length=1)] = None,
+    gallery: Annotated[str | None, Field(min_length=1)] = None,
     recognisers: list[str] | None = None,
     group_columns: list[str] | None = None,
     bootstrap: Annotated[int, Field(ge=0, le=5000)] = 200,
@@ -77,16 +79,21 @@ def evaluate(
     grant: str | None = None,
 ) -> EvaluationOutcome:
     """Detect, quality-check and embed a labeled set on Dask, then report verification,
-    identification, failures to enroll and group differentials for each recogniser; store
-    each as an evaluation with a score calibration, write the report folder (summary.md,
-    metrics.json, pair-scores.csv, scores/DET/error-versus-discard/CMC plots) and attach the summary.
+    identification, failures to enroll, group differentials, the quality bar's value and
+    what poor frames cost for each recogniser; store each as an evaluation with a score
+    calibration. With a gallery, also report that gallery's error rates by subject group
+    from its own faces. Write the report folder (summary.md, metrics.json, pair-scores.csv,
+    scores/DET/error-versus-discard/CMC plots) and attach the summary.
 
     Args:
         source: A CSV (path, identity and any group columns; relative paths from its
-            folder) or an <identity>/<image> folder.
+            folder) or an <identity>/<image> folder; may be left out with a gallery.
+        gallery: A gallery whose error rates by the group columns (subject attributes its
+            enrollment manifests gave) are reported from its own faces.
         recognisers: Recogniser manifests (names or .toml paths) to compare on the same
             images; default the configured one.
-        group_columns: CSV columns that label demographic or other groups (sex, age band).
+        group_columns: Columns that label demographic or other groups (sex, age band): of
+            the labeled set's CSV, and subject attributes of the gallery.
         bootstrap: Resamples of identities for the 95% intervals; 0 for none.
         candidates: Candidate list length for rank-k and FNIR (a mate beyond it is missed).
         quality_bar: The bar images must pass to count: the gallery's, the probe's, or none;
@@ -98,12 +105,16 @@ def evaluate(
             (a run of the deployment acts as the operator console).
     """
     settings, log = Settings(), get_run_logger()
-    actor = acting_user(settings, Action.EVALUATE, f"dataset:{source}", grant, source=source, recognisers=recognisers,
-                        group_columns=group_columns, bootstrap=bootstrap, candidates=candidates,
-                        quality_bar=quality_bar, bar_limits=bar_limits, degraded_probes=degraded_probes).user_id
+    target = f"dataset:{source}" if source else f"gallery:{gallery}"
+    actor = acting_user(settings, Action.EVALUATE, target, grant, source=source, gallery=gallery,
+                        recognisers=recognisers, group_columns=group_columns, bootstrap=bootstrap,
+                        candidates=candidates, quality_bar=quality_bar, bar_limits=bar_limits,
+                        degraded_probes=degraded_probes).user_id
+    if not source and not gallery:
+        raise EvaluationRefused("nothing_to_evaluate", "give a labeled set (source), a gallery, or both")
     bar = settings.quality.named(quality_bar, bar_limits)
-    labeled = read_labeled_set(Path(source), group_columns or [], tuple(settings.image_roots))
-    hashed, unreadable = hash_inputs(labeled.refs)
+    labeled = read_labeled_set(Path(source), group_columns or [], tuple(settings.image_roots)) if source else None
+    hashed, unreadable = hash_inputs(labeled.refs) if labeled else ([], [])
     unique, repeats = split_new(hashed, set())
     if repeats:
         log.info("%d images repeat another's bytes and are scored once", repeats)
@@ -111,7 +122,7 @@ def evaluate(
     folder = settings.data_dir.absolute() / "reports" / f"evaluation-{report_id}"
     size = settings.dask.batch_size(len(unique))
     results, records = [], []
-    for manifest in recognisers or [settings.models.recogniser_manifest]:
+    for manifest in (recognisers or [settings.models.recogniser_manifest]) if labeled else []:
         models = face_models(settings, manifest)
         model_id = models.recogniser.model_id
         ctx = BatchContext(f"evaluation:{report_id}", report_id, model_id, models.detector.model_id)
@@ -147,8 +158,20 @@ def evaluate(
                        len(embedded.paths), stored_scores(pairs.impostor), now)))
         log.info("%s: EER %.4f on %d images, rank 1 %.4f", model_id, metrics["verification"]["eer"],
                  results[-1].images, metrics["identification"]["cmc"][0])
-    summary = write_report(folder, source, results)
+    by_group = None
+    if gallery:
+        models = face_models(settings)
+        own = [r for r in results if r.model_id == models.recogniser.model_id]
+        by_group = gallery_groups(settings.database_path, gallery, models.recogniser.model_id, group_columns or [],
+                                  operating_threshold(own[0].metrics["verification"]) if own else None)
+        records.append(({
+            "evaluation_id": uuid.uuid4().hex, "report_id": report_id, "model_id": models.recogniser.model_id,
+            "detector_id": models.detector.model_id, "dataset": f"gallery:{gallery}",
+            "dataset_sha256": by_group.pop("face_ids_sha256"), "images": by_group["faces"], "failures_to_enroll": 0,
+            "metrics": {"gallery_groups": by_group}, "report_dir": str(folder), "created_at": datetime.now(timezone.utc),
+        }, None))
+    summary = write_report(folder, source or f"gallery:{gallery}", results, by_group)
     for record, calibration in records:
         record_evaluation(settings.database_path, record, calibration, actor)
     create_markdown_artifact(summary.read_text(), key="evaluation-summary", description=str(folder))
-    return EvaluationOutcome(report_id, summary, results)
+    return EvaluationOutcome(report_id, summary, results, by_group)

@@ -132,9 +132,9 @@ def _closest_pairs(scores: NDArray[np.float32], cross: NDArray[np.bool_], codes:
     return found
 
 
-def merged_identities(subject_ids: list[str], same_person: list[tuple[str, str]]) -> NDArray[np.int64]:
-    """One code per row: equal for rows of one subject and for subjects an operator marked as
-    the same person (transitively)."""
+def identity_codes(subject_ids: list[str], same_person: list[tuple[str, str]] = ()) -> NDArray[np.int64]:
+    """One integer per row, equal for rows of one subject and for subjects an operator marked
+    as the same person (transitively): arrays, not lists of names, go to the workers."""
     parent: dict[str, str] = {}
 
     def root(subject: str) -> str:

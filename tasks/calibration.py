@@ -11,7 +11,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 
 from facelead.models.calibration import (
-    Calibration, ImpostorSample, PossibleDuplicate, impostor_sample, merged_identities, stored_scores)
+    Calibration, ImpostorSample, PossibleDuplicate, impostor_sample, identity_codes, stored_scores)
 from facelead.models.index import GalleryVectors
 from facelead.tasks.persist import DB_TASK
 from facelead.warehouse import db
@@ -50,7 +50,7 @@ def calibrate_gallery(db_path: Path, gallery_id: str, model_id: str, faces: Gall
     with its closest subject pairs, and audit it as ``calibration.gallery``."""
     with db.open_db(db_path) as conn:
         same_person = db.same_person_marks(conn, gallery_id)
-    impostors = impostor_sample(faces.vectors, merged_identities(faces.subject_ids, same_person))
+    impostors = impostor_sample(faces.vectors, identity_codes(faces.subject_ids, same_person))
     calibration = Calibration(uuid.uuid4().hex, model_id, describe_source(gallery_id, len(faces.face_ids), impostors.faces),
                               gallery_id, impostors.pairs, impostors.faces, stored_scores(impostors.scores),
                               datetime.now(timezone.utc))

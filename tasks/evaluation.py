@@ -16,9 +16,9 @@ from PIL import Image
 from prefect import task
 from prefect.cache_policies import NONE
 
-from facelead.evaluation import PairScores, error_rates, mated_search_rates
+from facelead.evaluation import PairScores, error_rates, gallery_group_rates, mated_search_rates
 from facelead.expectations.quality import validate
-from facelead.models.calibration import Calibration
+from facelead.models.calibration import Calibration, identity_codes, impostor_sample, score_at_chance
 from facelead.models.degrade import SURVEILLANCE
 from facelead.models.faces import FaceModels, load
 from facelead.models.image import ImageDecodeError, decode_image
@@ -193,15 +193,44 @@ def dataset_hash(embedded: Embedded, groups: dict[str, dict[str, str]]) -> str:
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
+GALLERY_OPERATING_FMR = 1e-3  # a gallery's own operating threshold when no labeled set sets one
+
+
 @task(**DB_TASK)
-def record_evaluation(db_path: Path, record: dict, calibration: Calibration, actor: str) -> None:
-    """Store an evaluation and its calibration, audited (metrics summarised, never the photos)."""
+def gallery_groups(db_path: Path, gallery_id: str, model_id: str, columns: list[str],
+                   operating: tuple[str, float] | None) -> dict:
+    """The gallery's error rates by each subject attribute in ``columns`` (subjects without a
+    value form the group "unknown"), at ``operating`` (label, threshold), else at the score
+    its own cross-subject pairs reach at FMR 1e-3."""
+    with db.open_db(db_path, read_only=True) as conn:
+        faces = db.gallery_vectors(conn, gallery_id, model_id, db.now())
+        values = {column: db.gallery_attributes(conn, gallery_id, column) for column in columns}
+    if len(set(faces.subject_ids)) < 2:
+        raise InputError(f"gallery {gallery_id!r} has {len(set(faces.subject_ids))} subject(s) for {model_id}: "
+                         "group rates need faces of at least two")
+    subjects = np.asarray(faces.subject_ids, dtype=object)
+    if operating is None:
+        impostors = impostor_sample(faces.vectors, identity_codes(faces.subject_ids), closest=0)
+        operating = (f"gallery FMR {GALLERY_OPERATING_FMR:g}", score_at_chance(impostors.scores, GALLERY_OPERATING_FMR))
+    label, threshold = operating
+    return {"gallery": gallery_id, "model_id": model_id, "faces": len(subjects), "subjects": len(set(faces.subject_ids)),
+            "face_ids_sha256": hashlib.sha256("\n".join(sorted(faces.face_ids)).encode()).hexdigest(),
+            "operating_point": label, "threshold": threshold,
+            "columns": {column: gallery_group_rates(faces.vectors, subjects, np.array(
+                [values[column].get(who, "unknown") for who in faces.subject_ids], dtype=object), threshold)
+                for column in columns}}
+
+
+@task(**DB_TASK)
+def record_evaluation(db_path: Path, record: dict, calibration: Calibration | None, actor: str) -> None:
+    """Store an evaluation and its calibration (a labeled set's; a gallery's group report has
+    none), audited (metrics summarised, never the photos)."""
     with db.open_db(db_path) as conn, db.transaction(conn):
         db.insert_evaluation(conn, {**record, "metrics": json.dumps(record["metrics"]), "actor": actor}, calibration)
         db.append_audit(conn, actor, "evaluation.run", f"model:{record['model_id']}", {
             "evaluation_id": record["evaluation_id"], "dataset": record["dataset"],
             "dataset_sha256": record["dataset_sha256"], "images": record["images"],
-            "calibration_id": calibration.calibration_id, "report_dir": record["report_dir"]})
+            "calibration_id": calibration and calibration.calibration_id, "report_dir": record["report_dir"]})
 
 
 @dataclass(frozen=True)
@@ -271,8 +300,9 @@ def _degradation_lines(rows: list[dict], bar_report: dict) -> list[str]:
     ]
 
 
-def markdown(dataset: str, results: list[ModelEvaluation]) -> str:
-    """The report's summary: per model verification, identification, failures and groups."""
+def markdown(dataset: str, results: list[ModelEvaluation], by_group: dict | None = None) -> str:
+    """The report's summary: per model verification, identification, failures and groups;
+    then the gallery's own rates by group, if asked for."""
     out = [f"# Evaluation of `{dataset}`\n"]
     if len(results) > 1:
         out += ["| model | EER | TAR @ FAR 1e-2 | rank 1 | failures to enroll |", "|---|---|---|---|---|"]
@@ -316,22 +346,61 @@ def markdown(dataset: str, results: list[ModelEvaluation]) -> str:
             out.append("\nWorst-to-best FMR ratio: " + (f"{ratio:.2f} over {groups['compared_groups']} groups" if ratio
                        else f"not computed ({groups['compared_groups']} groups with enough pairs, or a best FMR of 0)"))
         out.append("")
-    out.append("Rates come from this labeled set only; a small or easy set says little about hard photos.")
+    if results:
+        out.append("Rates come from this labeled set only; a small or easy set says little about hard photos.")
+    if by_group is not None:
+        out += _gallery_group_lines(by_group)
     return "\n".join(out)
 
 
-def write_report(folder: Path, dataset: str, results: list[ModelEvaluation]) -> Path:
+def _gallery_group_lines(report: dict) -> list[str]:
+    """The gallery's own error rates by subject group."""
+    out = ["", f"## Gallery `{report['gallery']}` by group ({report['model_id']})\n",
+           f"{report['faces']:,} faces of {report['subjects']:,} subjects, from the gallery itself, at the "
+           f"{report['operating_point']} threshold (score {report['threshold']:.3f}). FMR: pairs of different "
+           "subjects within the group (up to 3,000 of its faces); FNMR: pairs of photos of one subject (subjects "
+           "with several photos). Intervals are 95% Wilson intervals; pairs share faces, so the true uncertainty "
+           "is larger. Pairs of different subjects include any one person enrolled twice (see the possible "
+           "duplicate subjects), which raises FMR."]
+    if not report["columns"]:
+        out.append("\nNo group column was given (--group COLUMN).")
+    for column, groups in report["columns"].items():
+        out += ["", f"### `{column}`\n",
+                "| group | faces | subjects | with several photos | impostor pairs | FMR (95% interval) | genuine pairs "
+                "| FNMR (95% interval) | note |", "|---|---|---|---|---|---|---|---|---|"]
+        for name, g in groups["groups"].items():
+            out.append(f"| {name} | {g['faces']:,} | {g['subjects']:,} | {g['subjects_with_several_photos']:,} "
+                       f"| {g['impostor_pairs']:,} | {_rate(g['fmr'])}{_interval(g['fmr_interval'])} "
+                       f"| {g['genuine_pairs']:,} | {_rate(g['fnmr'])}{_interval(g['fnmr_interval'])} "
+                       f"| {'too few pairs to compare' if g['too_few_pairs'] else ''} |")
+        ratio = groups["fmr_ratio_worst_to_best"]
+        out.append("\nWorst-to-best FMR ratio: " + (f"{ratio:.2f} over {groups['compared_groups']} groups" if ratio
+                   else f"not computed ({groups['compared_groups']} groups with enough pairs, or a best FMR of 0)"))
+    return out
+
+
+def write_report(folder: Path, dataset: str, results: list[ModelEvaluation], by_group: dict | None = None) -> Path:
     """``summary.md``, ``metrics.json``, ``pair-scores.csv`` and the score histogram, DET,
-    error-versus-discard and CMC plots (PNG) in ``folder``; returns the summary's path."""
+    error-versus-discard and CMC plots (PNG; with a labeled set) in ``folder``; returns the
+    summary's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "metrics.json").write_text(json.dumps(
+        {**{r.model_id: {"evaluation_id": r.evaluation_id, "failures_to_enroll": r.failures, **r.metrics} for r in results},
+         **({"gallery_groups": by_group} if by_group is not None else {})}, indent=2))
+    summary = folder / "summary.md"
+    summary.write_text(markdown(dataset, results, by_group))
+    if results:
+        _plots(folder, results)
+    return summary
+
+
+def _plots(folder: Path, results: list[ModelEvaluation]) -> None:
+    """pair-scores.csv and the score histogram, DET, error-versus-discard and CMC plots."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "metrics.json").write_text(json.dumps(
-        {r.model_id: {"evaluation_id": r.evaluation_id, "failures_to_enroll": r.failures, **r.metrics} for r in results},
-        indent=2))
     with (folder / "pair-scores.csv").open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["model_id", "pair", "score"])
@@ -376,6 +445,3 @@ def write_report(folder: Path, dataset: str, results: list[ModelEvaluation]) -> 
     ax.legend()
     fig.savefig(folder / "cmc.png", dpi=100)
     plt.close("all")
-    summary = folder / "summary.md"
-    summary.write_text(markdown(dataset, results))
-    return summary

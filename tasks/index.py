@@ -56,11 +56,6 @@ def folder_hashes(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def subject_codes(subject_ids: list[str]) -> NDArray[np.int64]:
-    """One integer per subject, so that arrays, not lists of names, go to the workers."""
-    return np.unique(np.asarray(subject_ids, dtype=object), return_inverse=True)[1].astype(np.int64)
-
-
 @task(cache_policy=NONE)
 def candidate_floor(impostors: ImpostorSample, gallery_size: int, settings: IndexSettings) -> ChanceFloor:
     """The floor a build is judged by: the setting, else the gallery's own chance floor."""

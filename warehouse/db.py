@@ -741,10 +741,11 @@ def table_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return dict(conn.execute(query("table_counts")).fetchall())
 
 
-def insert_evaluation(conn: duckdb.DuckDBPyConnection, record: dict, calibration: Calibration) -> None:
-    """An evaluation row and the calibration drawn from its impostor scores."""
+def insert_evaluation(conn: duckdb.DuckDBPyConnection, record: dict, calibration: Calibration | None) -> None:
+    """An evaluation row and the calibration drawn from its impostor scores, if any."""
     conn.execute(query("insert_evaluation"), record)
-    insert_calibration(conn, calibration)
+    if calibration is not None:
+        insert_calibration(conn, calibration)
 
 
 def insert_calibration(conn: duckdb.DuckDBPyConnection, calibration: Calibration,

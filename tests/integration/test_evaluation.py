@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from facelead.evaluation import PairScores, equal_error_rate, pair_scores, score_matrix
+from facelead.evaluation import PairScores, equal_error_rate, operating_threshold, pair_scores, score_matrix
 from facelead.models.calibration import chance_probability
 from facelead.models.align import align_face
 from facelead.models.faces import load
@@ -19,7 +19,7 @@ from facelead.models.manifest import MANIFEST_DIR
 from facelead.warehouse import db
 from facelead.policy import Action
 from degraded import labeled_with_degraded_copies
-from fixtures import as_user, run_search
+from fixtures import as_user, enroll_as_admin, run_search
 
 
 @pytest.fixture(scope="module")
@@ -166,3 +166,53 @@ def test_the_report_says_what_each_surveillance_degradation_costs(with_poor_copi
     assert rows["20 px between the eyes"]["fnir"] >= rows["40 px between the eyes"]["fnir"]
     assert rows["20 px between the eyes"]["fnir"] > rows["none (as taken)"]["fnir"]
     assert "### What a poor frame costs" in summary.read_text() and "| JPEG quality 30 | 40 |" in summary.read_text()
+
+
+@pytest.fixture(scope="module")
+def attributed(enrolled, dask_runner, tmp_path_factory):
+    """The dev gallery enrolled again with a `sex` column: identities alternate F and M, one
+    identity is X (alone: too few pairs), and one row leaves it blank."""
+    from facelead.flows.enroll_gallery import enroll_gallery
+
+    rows = [r for r in csv.DictReader(enrolled.manifest.open()) if r["subject_id"] not in ("S-BAD", "S-BELOW-BAR")]
+    subjects = sorted({r["subject_id"] for r in rows})
+    sex = {who: "X" if who == subjects[-1] else "FM"[i % 2] for i, who in enumerate(subjects)}
+    manifest = tmp_path_factory.mktemp("attributed") / "gallery.csv"
+    with manifest.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=[*rows[0], "sex"])
+        writer.writeheader()
+        writer.writerows({**r, "sex": "" if r["subject_id"] == subjects[0] else sex[r["subject_id"]]} for r in rows)
+    enroll_as_admin(enroll_gallery.with_options(task_runner=dask_runner), source=str(manifest), gallery="attributed")
+    return sex
+
+
+def test_a_gallery_with_attributes_is_reported_by_group_beside_the_labeled_set(attributed, faces_dev, settings, people,
+                                                                              dask_runner, models):
+    from facelead.flows.evaluate import evaluate
+
+    both = as_user("auditor.test", Action.EVALUATE, evaluate.with_options(task_runner=dask_runner),
+                   source=str(faces_dev / "labels.csv"), gallery="attributed", group_columns=[], bootstrap=0,
+                   degraded_probes=0)
+    labeled_point = operating_threshold(both.results[0].metrics["verification"])
+    assert (both.gallery_groups["operating_point"], both.gallery_groups["threshold"]) == labeled_point
+    assert "## Gallery `attributed` by group" in both.summary.read_text() and "## sface" in both.summary.read_text()
+    outcome = as_user("auditor.test", Action.EVALUATE, evaluate, gallery="attributed", group_columns=["sex"])
+    report = outcome.gallery_groups
+    assert outcome.results == [] and report["operating_point"] == "gallery FMR 0.001"
+    groups = report["columns"]["sex"]["groups"]
+    assert set(groups) == {"F", "M", "X", "unknown"}
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        faces = db.gallery_vectors(conn, "attributed", models.recogniser.model_id, db.now())
+        stored = db.gallery_attributes(conn, "attributed", "sex")
+        assert db.verify_audit(conn).ok
+    assert sum(g["faces"] for g in groups.values()) == len(faces.face_ids)
+    assert {who: value for who, value in stored.items()} == {w: s for w, s in attributed.items() if w != min(attributed)}
+    subjects = np.array(faces.subject_ids)
+    in_f = np.isin(subjects, [w for w, s in attributed.items() if s == "F" and w != min(attributed)])
+    scores = faces.vectors[in_f] @ faces.vectors[in_f].T
+    cross = np.triu(subjects[in_f][:, None] != subjects[in_f][None, :], k=1)
+    assert groups["F"]["impostor_pairs"] == cross.sum()
+    assert groups["F"]["fmr"] == pytest.approx(np.mean(scores[cross] >= report["threshold"]))
+    assert groups["X"]["too_few_pairs"] and groups["F"]["fmr_interval"][0] <= groups["F"]["fmr"]
+    text = outcome.summary.read_text()
+    assert "## Gallery `attributed` by group" in text and "| X |" in text and "too few pairs to compare" in text

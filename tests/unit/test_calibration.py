@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from facelead.models.calibration import (
-    GALLERY_SAMPLE, STORED_SCORES, chance_candidates, chance_probability, impostor_sample, merged_identities,
+    GALLERY_SAMPLE, STORED_SCORES, chance_candidates, chance_probability, impostor_sample, identity_codes,
     score_at_chance, stored_scores)
 from facelead.models.synthetic import realistic_gallery
 
@@ -51,12 +51,12 @@ def test_the_closest_subject_pairs_find_a_person_enrolled_twice_and_marking_remo
     assert {first.row_a, first.row_b} == {0, twin} and first.score == pytest.approx(1.0, abs=1e-5)
     assert len({tuple(sorted((subjects[p.row_a], subjects[p.row_b]))) for p in sample.closest}) == len(sample.closest)
     names = [f"S{code}" for code in subjects]
-    merged = merged_identities(names, [(names[0], names[twin])])
+    merged = identity_codes(names, [(names[0], names[twin])])
     assert merged[0] == merged[twin] and len(np.unique(merged)) == len(np.unique(subjects)) - 1
     cleaned = impostor_sample(vectors, merged)
     assert cleaned.scores[-1] < 0.99 and cleaned.pairs < sample.pairs
 
 
 def test_marks_merge_transitively():
-    codes = merged_identities(["a", "b", "c", "d"], [("a", "b"), ("c", "b")])
+    codes = identity_codes(["a", "b", "c", "d"], [("a", "b"), ("c", "b")])
     assert codes[0] == codes[1] == codes[2] != codes[3]

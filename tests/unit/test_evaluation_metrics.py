@@ -7,7 +7,8 @@ import pytest
 
 from facelead.evaluation import (
     PairScores, bootstrap_by_identity, degradation_plan, equal_error_rate, error_vs_discard, group_differentials,
-    identification, mated_search_rates, pair_scores, tar_at_far, threshold_at_far)
+    gallery_group_rates, identification, mated_search_rates, pair_scores, tar_at_far, threshold_at_far,
+    wilson_interval)
 
 
 def _clustered(identities: int, per_identity: int, noise: float, dim: int = 32, seed: int = 0):
@@ -95,3 +96,26 @@ def test_mated_search_rates_count_a_probe_without_a_face_as_a_miss():
     rates = mated_search_rates(gallery, np.array(["a", "b", "c"]), probes, np.array(["a", "b"]), no_face=1,
                                threshold=0.5, candidates=2)
     assert rates == {"searches": 3, "no_face": 1, "rank1": pytest.approx(1 / 3), "fnir": pytest.approx(2 / 3)}
+
+
+def test_a_gallery_s_groups_are_measured_from_its_own_subjects():
+    from facelead.models.synthetic import realistic_gallery
+
+    gallery = realistic_gallery(6_000, seed=9)
+    groups = np.where(gallery.subjects % 3 == 0, "A", "B")
+    groups[gallery.subjects == gallery.subjects[0]] = "C"  # one subject alone: too few pairs
+    threshold = float(np.quantile(gallery.vectors[:2000] @ gallery.vectors[2000:4000].T, 0.999))
+    report = gallery_group_rates(gallery.vectors, gallery.subjects, groups, threshold, sample=1500)
+    a, b, c = (report["groups"][g] for g in "ABC")
+    assert a["impostor_pairs"] > 1_000_000 and a["genuine_pairs"] > 100 and not a["too_few_pairs"]
+    assert c["too_few_pairs"] and report["compared_groups"] == 2
+    low, high = a["fmr_interval"]
+    assert low <= a["fmr"] <= high and 0.0002 < a["fmr"] < 0.005  # about 1e-3 by construction
+    assert a["fnmr_interval"][0] <= a["fnmr"] <= a["fnmr_interval"][1]
+
+
+def test_the_wilson_interval_holds_the_rate_and_narrows_with_trials():
+    narrow, wide = wilson_interval(10, 10_000), wilson_interval(1, 1_000)
+    assert narrow[0] < 0.001 < narrow[1] and wide[0] < 0.001 < wide[1]
+    assert narrow[1] - narrow[0] < wide[1] - wide[0] and wilson_interval(0, 0) is None
+    assert wilson_interval(0, 100)[0] == 0.0
