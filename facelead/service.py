@@ -45,6 +45,7 @@ class _Session:
     user_id: str
     created: float
     last_seen: float
+    csrf: str  # the web pages' form token: a form posted without it is refused
 
 
 class Sessions:
@@ -64,8 +65,14 @@ class Sessions:
     def open(self, user_id: str) -> str:
         token, now = secrets.token_urlsafe(32), time.monotonic()
         with self._lock:
-            self._by_digest[self._digest(token)] = _Session(user_id, now, now)
+            self._by_digest[self._digest(token)] = _Session(user_id, now, now, secrets.token_urlsafe(32))
         return token
+
+    def csrf(self, token: str) -> str | None:
+        """The session's form token; None if the session is unknown or ended."""
+        with self._lock:
+            session = self._by_digest.get(self._digest(token))
+            return None if session is None else session.csrf
 
     def user(self, token: str) -> str | None:
         """The session's user, its idle clock restarted; None if unknown or ended."""
@@ -230,6 +237,7 @@ def create_app(settings: Settings) -> FastAPI:
     from facelead.tasks.persist import remove_subject
     from facelead.tasks.sheet import view_sheet
     from facelead.warehouse import db
+    from facelead.web.pages import add_pages
 
     db_path, limits = settings.database_path, settings.security
     sessions = Sessions(settings.security.session_idle_minutes * 60, settings.security.session_hours * 3600)
@@ -252,6 +260,7 @@ def create_app(settings: Settings) -> FastAPI:
         return JSONResponse({"reason": "error", "detail": f"{type(exc).__name__}: {detail}"}, status_code=500)
 
     app.state.sessions = sessions
+    add_pages(app, settings, store_probe)
 
     def run(user_id: str, action: Action, target: str, flow, **params):
         with db.held(db_path) if action in HELD_THROUGHOUT else nullcontext():

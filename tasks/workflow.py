@@ -246,6 +246,53 @@ def decide_request(db_path: Path, actor: str, request_id: str, approve: bool, re
             db.append_audit(conn, actor, action, target, {"case_number": request["case_number"], "reason": reason})
 
 
+def person(db_path: Path, user_id: str) -> User | None:
+    """The user as the policy sees them; None for no such user."""
+    with db.open_db(db_path, read_only=True) as conn:
+        row = db.get_user(conn, user_id)
+    return None if row is None else _user(row)
+
+
+def galleries(db_path: Path) -> list[str]:
+    """The galleries a request may name."""
+    with db.open_db(db_path, read_only=True) as conn:
+        return db.galleries(conn)
+
+
+def approval_queue(db_path: Path, actor: str) -> list[dict]:
+    """Pending requests a supervisor may decide: never their own."""
+    with db.open_db(db_path) as conn:
+        authorize(conn, actor, Action.APPROVE, "requests")
+        return db.pending_requests(conn, actor)
+
+
+def own_requests(db_path: Path, actor: str) -> list[dict]:
+    """The requests ``actor`` filed, with where each stands."""
+    with db.open_db(db_path) as conn:
+        authorize(conn, actor, Action.REQUEST, "requests")
+        return db.own_requests(conn, actor)
+
+
+def probe_image(db_path: Path, actor: str, request_id: str) -> bytes:
+    """A request's probe photo for its filer or a supervisor deciding it; audited as ``probe.view``."""
+    target = f"request:{request_id}"
+    with db.open_db(db_path) as conn:
+        request = db.get_request(conn, request_id)
+        with audited(conn, actor, "probe.view", target):
+            if request is None:
+                raise WorkflowRefused("no_such_request", f"no request {request_id}")
+        if request["requested_by"] != actor:
+            authorize(conn, actor, Action.APPROVE, target)
+        try:
+            data = Path(request["probe_path"]).read_bytes()
+        except OSError:
+            with audited(conn, actor, "probe.view", target):
+                raise WorkflowRefused("purged", f"the probe of request {request_id} is no longer kept") from None
+        with db.transaction(conn):
+            db.append_audit(conn, actor, "probe.view", target, {"case_number": request["case_number"]})
+        return data
+
+
 def _check_runnable(request: dict | None, request_id: str) -> dict:
     """The request, if it exists, is approved and has not run; else WorkflowRefused."""
     if request is None:

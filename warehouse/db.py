@@ -814,3 +814,15 @@ def insert_subject_attributes(conn: duckdb.DuckDBPyConnection, gallery_id: str, 
 def gallery_attributes(conn: duckdb.DuckDBPyConnection, gallery_id: str, name: str) -> dict[str, str]:
     """Subject id -> its newest value of attribute ``name`` in the gallery."""
     return dict(conn.execute(query("gallery_attributes"), {"gallery_id": gallery_id, "name": name}).fetchall())
+
+
+def pending_requests(conn: duckdb.DuckDBPyConnection, user_id: str) -> list[dict]:
+    return _dicts(conn.execute(query("pending_requests"), {"user_id": user_id}))
+
+
+def own_requests(conn: duckdb.DuckDBPyConnection, user_id: str) -> list[dict]:
+    return _dicts(conn.execute(query("own_requests"), {"user_id": user_id}))
+
+
+def galleries(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    return [row[0] for row in conn.execute(query("galleries")).fetchall()]

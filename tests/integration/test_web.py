@@ -1,0 +1,156 @@
+"""The web pages in headless Chromium (Debian's package, driven by Playwright): people in
+their own browser contexts carry requests through sign-in, filing and approval; forged
+and stale posts change nothing; every field has a label a screen reader can read."""
+
+from __future__ import annotations
+
+import contextvars
+import re
+import shutil
+import time
+
+import pytest
+
+from fixtures import add_person, free_port
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (apt-get install chromium; CI does)")
+IDLE_SECONDS = 8  # this module's session idle timeout, short enough to wait out
+
+
+@pytest.fixture(scope="module")
+def site(settings, people, prefect_api, enrolled):
+    """The service on a free port with an 8-second session idle timeout."""
+    from facelead.service import start_api, stop_api
+    from facelead.settings import Settings
+
+    port = free_port()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("FACELEAD_SERVICE__PORT", str(port))
+        env.setenv("FACELEAD_SECURITY__SESSION_IDLE_MINUTES", str(IDLE_SECONDS / 60))
+        api = start_api(Settings(), run_in=contextvars.copy_context().run)
+        yield f"http://127.0.0.1:{port}"
+        stop_api(*api)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    """Where each page's screenshot goes: the test's output folder."""
+    return tmp_path_factory.mktemp("web-screenshots")
+
+
+def sign_in(browser, site: str, user_id: str, secret: str):
+    """A fresh browser context signed in as ``user_id`` with the keyboard alone; its page."""
+    page = browser.new_context().new_page()
+    page.goto(f"{site}/login")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'user_id'")  # autofocus
+    page.keyboard.type(user_id)
+    page.keyboard.press("Tab")
+    page.keyboard.type(secret)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.url == f"{site}/", page.locator("main").inner_text()
+    return page
+
+
+def unnamed_controls(page) -> list[str]:
+    """Form controls in the accessibility tree without an accessible name."""
+    tree = page.locator("main").aria_snapshot()
+    return [line for line in tree.splitlines()
+            if re.match(r"\s*- (textbox|combobox|button|checkbox|radio|spinbutton)\s*(\[|$|:)", line)]
+
+
+def test_a_request_is_filed_refused_with_a_reason_and_the_filer_sees_why(browser, site, people, enrolled, shots):
+    analyst = sign_in(browser, site, "analyst.test", people["analyst.test"])
+    analyst.screenshot(path=shots / "home-analyst.png", full_page=True)
+    analyst.get_by_role("link", name="New search request").click()
+    assert unnamed_controls(analyst) == []
+    analyst.get_by_label("Probe photo").set_input_files(str(enrolled.probes[0][0]))
+    analyst.get_by_label("Case number").fill("WEB-DENY-1")
+    analyst.get_by_label("Justification").fill("armed robbery, store camera")
+    analyst.screenshot(path=shots / "new-request.png", full_page=True)
+    analyst.get_by_role("button", name="File the request").click()
+    assert "awaits a supervisor's approval" in analyst.get_by_role("status").inner_text()
+
+    supervisor = sign_in(browser, site, "supervisor.test", people["supervisor.test"])
+    supervisor.get_by_role("link", name="Approval queue").click()
+    card = supervisor.get_by_role("region", name="Case WEB-DENY-1")
+    assert "armed robbery, store camera" in card.inner_text() and "analyst.test" in card.inner_text()
+    photo = supervisor.request.get(site + card.get_by_role("img").get_attribute("src"))
+    assert photo.status == 200 and photo.headers["content-type"] == "image/jpeg", photo.text()[:300]
+    assert photo.headers["cache-control"] == "no-store"
+    card.get_by_role("img").evaluate("img => img.decode()")  # and the page shows it
+    assert unnamed_controls(supervisor) == []
+    supervisor.screenshot(path=shots / "approvals.png", full_page=True)
+    card.get_by_role("button", name="Deny case WEB-DENY-1").click()
+    assert "needs its reason" in supervisor.get_by_role("alert").inner_text()  # nothing decided without one
+    supervisor.goto(f"{site}/approvals")
+    card = supervisor.get_by_role("region", name="Case WEB-DENY-1")
+    card.get_by_label("Reason (required to deny)").fill("no link to a violent offense")
+    card.get_by_role("button", name="Deny case WEB-DENY-1").click()
+    assert supervisor.get_by_role("region", name="Case WEB-DENY-1").count() == 0
+
+    analyst.get_by_role("link", name="facelead").click()
+    analyst.get_by_role("link", name="My requests").click()
+    row = analyst.get_by_role("row").filter(has_text="WEB-DENY-1")
+    assert "denied by supervisor.test: no link to a violent offense" in row.inner_text()
+    assert all(r.headers.get("cache-control") == "no-store" for r in [analyst.reload()])
+
+
+def test_a_supervisor_never_sees_their_own_request(browser, site, settings, enrolled):
+    secret = add_person(settings.database_path, "admin.test", "dualrole.test", ["analyst", "supervisor"],
+                        __import__("datetime").date(2099, 1, 1))
+    both = sign_in(browser, site, "dualrole.test", secret)
+    both.goto(f"{site}/requests/new")
+    both.get_by_label("Probe photo").set_input_files(str(enrolled.probes[1][0]))
+    both.get_by_label("Case number").fill("WEB-OWN-1")
+    both.get_by_label("Justification").fill("own request")
+    both.get_by_role("button", name="File the request").click()
+    both.goto(f"{site}/approvals")
+    assert both.get_by_role("region", name="Case WEB-OWN-1").count() == 0
+
+
+def test_a_post_without_the_session_s_form_token_changes_nothing(browser, site, people, settings, enrolled):
+    from facelead.tasks.workflow import file_request
+    from facelead.warehouse import db
+
+    request = file_request(settings.database_path, "analyst.test", "WEB-CSRF-1", settings.offense_codes[0], "t",
+                           enrolled.probes[0][0], "dev", settings.offense_codes)
+    supervisor = sign_in(browser, site, "supervisor.test", people["supervisor.test"])
+    for form in ({"decision": "approve"}, {"decision": "approve", "csrf": "guessed"}):
+        answer = supervisor.request.post(f"{site}/requests/{request}/decision", form=form)
+        assert answer.status == 403 and "Form refused" in answer.text()
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        assert db.get_request(conn, request)["decision"] is None
+
+
+def test_an_idle_session_ends_and_its_form_is_refused(browser, site, people, settings, enrolled):
+    supervisor = sign_in(browser, site, "supervisor.test", people["supervisor.test"])
+    supervisor.goto(f"{site}/approvals")
+    time.sleep(IDLE_SECONDS + 1)
+    supervisor.get_by_role("button").filter(has_text="Approve").first.click()
+    assert "Your session ended" in supervisor.get_by_role("alert").inner_text()
+    supervisor.goto(f"{site}/approvals")
+    assert supervisor.url.startswith(f"{site}/login?next=/approvals")
+    cookies = {c["name"]: c for c in supervisor.context.cookies()}
+    assert cookies["facelead_session"]["httpOnly"] and cookies["facelead_session"]["sameSite"] == "Strict"
+
+
+def test_a_wrong_secret_is_refused_on_the_sign_in_page(browser, site):
+    page = browser.new_context().new_page()
+    page.goto(f"{site}/approvals")
+    assert page.url.endswith("/login?next=/approvals")
+    page.get_by_label("User id").fill("supervisor.test")
+    page.get_by_label("Secret").fill("not the secret")
+    page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_role("alert").count() == 1 and page.context.cookies() == []

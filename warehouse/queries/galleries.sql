@@ -1,0 +1,1 @@
+SELECT gallery_id FROM galleries ORDER BY gallery_id;

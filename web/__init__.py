@@ -1,0 +1,1 @@
+"""facelead's web pages for the people in an investigation (see ``pages``)."""

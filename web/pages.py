@@ -1,0 +1,210 @@
+"""The web pages: server-rendered forms over the same workflow functions as the API.
+
+A signed-in person holds a session cookie (HttpOnly, SameSite=Strict, Secure behind TLS)
+naming a session of the service's own ``Sessions``, so the idle timeout and sign-out are
+the API's. Every form carries the session's CSRF token; a post without it is refused and
+changes nothing. Every response is ``Cache-Control: no-store``. Refusals render as a
+page with the policy's reason; they are audited below, as everywhere.
+"""
+
+from __future__ import annotations
+
+import hmac
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
+
+import jinja2
+from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from facelead import LEAD_NOTICE
+from facelead.access import AccessDenied
+from facelead.policy import Action, permits
+from facelead.refusal import Refusal
+from facelead.settings import Settings
+
+COOKIE = "facelead_session"
+_TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("facelead.web", "templates"), autoescape=True,
+                                undefined=jinja2.StrictUndefined)
+
+# The pages a person may open from the home page: (action that opens it, path, label).
+HOME_LINKS = (
+    (Action.REQUEST, "/requests/new", "New search request"),
+    (Action.REQUEST, "/requests", "My requests"),
+    (Action.APPROVE, "/approvals", "Approval queue"),
+)
+
+
+class SignInNeeded(Exception):
+    """No live session: the page sends the browser to sign in."""
+
+
+class FormForged(Exception):
+    """A post without its session's CSRF token."""
+
+
+def render(name: str, status: int = 200, **values) -> HTMLResponse:
+    return HTMLResponse(_TEMPLATES.get_template(name).render(notice=LEAD_NOTICE, **values), status_code=status)
+
+
+def add_pages(app: FastAPI, settings: Settings, store_probe) -> None:
+    """Mount the pages on the service's app (its sessions in ``app.state.sessions``)."""
+    from datetime import date
+
+    from facelead.tasks import workflow
+
+    db_path, sessions = settings.database_path, app.state.sessions
+
+    def signed_in(request: Request) -> tuple[str, str]:
+        """(user id, CSRF token) of the request's session cookie; SignInNeeded without one."""
+        token = request.cookies.get(COOKIE, "")
+        user_id = sessions.user(token) if token else None
+        if user_id is None:
+            raise SignInNeeded
+        return user_id, sessions.csrf(token) or ""
+
+    def checked(request: Request, csrf: str) -> tuple[str, str]:
+        """The session of a form post whose CSRF token is its session's; FormForged otherwise."""
+        user_id, expected = signed_in(request)
+        if not csrf or not hmac.compare_digest(csrf, expected):
+            raise FormForged
+        return user_id, expected
+
+    def page(request: Request, name: str, user_id: str, csrf: str, status: int = 200, **values) -> HTMLResponse:
+        return render(name, status, user_id=user_id, csrf=csrf, path=request.url.path, **values)
+
+    @app.middleware("http")
+    async def no_store(request: Request, call_next):
+        response = await call_next(request)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.exception_handler(SignInNeeded)
+    def to_sign_in(request: Request, _: SignInNeeded) -> Response:
+        if request.method == "GET":
+            return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        return render("message.html", 401, user_id=None, csrf="", title="Signed out",
+                      text="Your session ended (15 minutes without use, or signed out). Sign in again; "
+                           "what you were sending was not saved.", link="/login")
+
+    @app.exception_handler(FormForged)
+    def forged(_: Request, __: FormForged) -> Response:
+        return render("message.html", 403, user_id=None, csrf="", title="Form refused",
+                      text="This form did not carry your session's token, so nothing was changed. "
+                           "Open the page again and resubmit.", link="/")
+
+    def refusal(request: Request, user_id: str, csrf: str, exc: Refusal) -> HTMLResponse:
+        status = 403 if isinstance(exc, AccessDenied) else 409
+        return page(request, "message.html", user_id, csrf, status, title="Refused", text=exc.detail, link="/")
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_form(next: str = "/") -> HTMLResponse:
+        return render("login.html", user_id=None, csrf="", next=next if next.startswith("/") else "/", error=None)
+
+    @app.post("/login")
+    def login(request: Request, user_id: Annotated[str, Form()], secret: Annotated[str, Form()],
+              next: Annotated[str, Form()] = "/") -> Response:
+        address = request.client.host if request.client else "unknown"
+        try:
+            user = workflow.sign_in(db_path, user_id, secret, settings.security, address)
+        except AccessDenied as exc:
+            return render("login.html", 401, user_id=None, csrf="", next=next, error=exc.detail)
+        response = RedirectResponse(next if next.startswith("/") and not next.startswith("//") else "/", status_code=303)
+        response.set_cookie(COOKIE, sessions.open(user.user_id), httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https", path="/")
+        return response
+
+    @app.post("/logout")
+    def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
+        checked(request, csrf)
+        sessions.close(request.cookies.get(COOKIE, ""))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    @app.get("/", response_class=HTMLResponse)
+    def home(request: Request) -> HTMLResponse:
+        user_id, csrf = signed_in(request)
+        person = workflow.person(db_path, user_id)
+        links = [(path, label) for action, path, label in HOME_LINKS
+                 if person is not None and permits(person, action, date.today()) is None]
+        return page(request, "home.html", user_id, csrf, links=links, roles=sorted(person.roles) if person else [])
+
+    @app.get("/requests/new", response_class=HTMLResponse)
+    def new_request(request: Request) -> HTMLResponse:
+        user_id, csrf = signed_in(request)
+        return page(request, "new_request.html", user_id, csrf, offenses=settings.offense_codes,
+                    galleries=workflow.galleries(db_path), error=None, form={})
+
+    @app.post("/requests/new")
+    def file_request(request: Request, case_number: Annotated[str, Form()], offense_code: Annotated[str, Form()],
+                     justification: Annotated[str, Form()], gallery: Annotated[str, Form()],
+                     probe: Annotated[UploadFile, File()], csrf: Annotated[str, Form()] = "") -> Response:
+        user_id, token = checked(request, csrf)
+        data = probe.file.read()
+        form = {"case_number": case_number, "offense_code": offense_code, "justification": justification,
+                "gallery": gallery}
+        try:
+            if not data:
+                raise workflow.WorkflowRefused("probe", "choose the probe photo to search")
+            stored = store_probe(settings.probes_dir, data, probe.filename or "probe.jpg")
+            request_id = workflow.file_request(db_path, user_id, case_number, offense_code, justification, stored,
+                                               gallery, settings.offense_codes)
+        except Refusal as exc:
+            return page(request, "new_request.html", user_id, token, 403 if isinstance(exc, AccessDenied) else 409,
+                        offenses=settings.offense_codes, galleries=workflow.galleries(db_path), error=exc.detail, form=form)
+        return RedirectResponse(f"/requests?filed={quote(request_id)}", status_code=303)
+
+    @app.get("/requests", response_class=HTMLResponse)
+    def my_requests(request: Request, filed: str = "") -> HTMLResponse:
+        user_id, csrf = signed_in(request)
+        try:
+            rows = workflow.own_requests(db_path, user_id)
+        except Refusal as exc:
+            return refusal(request, user_id, csrf, exc)
+        return page(request, "requests.html", user_id, csrf, rows=rows, filed=filed)
+
+    @app.get("/approvals", response_class=HTMLResponse)
+    def approvals(request: Request) -> HTMLResponse:
+        user_id, csrf = signed_in(request)
+        try:
+            rows = workflow.approval_queue(db_path, user_id)
+        except Refusal as exc:
+            return refusal(request, user_id, csrf, exc)
+        return page(request, "approvals.html", user_id, csrf, rows=rows)
+
+    @app.post("/requests/{request_id}/decision")
+    def decide(request: Request, request_id: str, decision: Annotated[str, Form()],
+               reason: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = "") -> Response:
+        user_id, token = checked(request, csrf)
+        try:
+            if decision not in ("approve", "deny"):
+                raise workflow.WorkflowRefused("decision", f"decision {decision!r} is neither approve nor deny")
+            if decision == "deny" and not reason.strip():
+                raise workflow.WorkflowRefused("reason", "a denial needs its reason, for the requester and the audit")
+            workflow.decide_request(db_path, user_id, request_id, decision == "approve", reason)
+        except Refusal as exc:
+            return refusal(request, user_id, token, exc)
+        return RedirectResponse("/approvals", status_code=303)
+
+    @app.get("/requests/{request_id}/probe")
+    def probe_photo(request: Request, request_id: str) -> Response:
+        user_id, csrf = signed_in(request)
+        try:
+            data = workflow.probe_image(db_path, user_id, request_id)
+        except Refusal as exc:
+            return refusal(request, user_id, csrf, exc)
+        return Response(data, media_type=_image_type(data))
+
+    @app.get("/static/{name}")
+    def static(name: str) -> Response:
+        folder = Path(__file__).parent / "static"
+        target = folder / name
+        if target.parent != folder or not target.is_file():
+            return Response(status_code=404)
+        return Response(target.read_bytes(), media_type="text/css" if name.endswith(".css") else "text/javascript")
+
+
+def _image_type(data: bytes) -> str:
+    return "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
