@@ -260,11 +260,12 @@ def create_app(settings: Settings) -> FastAPI:
         return JSONResponse({"reason": "error", "detail": f"{type(exc).__name__}: {detail}"}, status_code=500)
 
     app.state.sessions = sessions
-    add_pages(app, settings, store_probe)
 
     def run(user_id: str, action: Action, target: str, flow, **params):
         with db.held(db_path) if action in HELD_THROUGHOUT else nullcontext():
             return workflow.run_flow_for(settings, user_id, action, target, flow, **params)
+
+    add_pages(app, settings, store_probe, run)
 
     @app.post("/api/session")
     def sign_in(body: SignIn, request: Request) -> dict:

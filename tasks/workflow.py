@@ -375,6 +375,28 @@ def record_determination(db_path: Path, actor: str, search_id: str, rank: int | 
         return outcome
 
 
+def determination_stage(db_path: Path, actor: str, search_id: str) -> tuple[str | None, str]:
+    """(the determination ``actor`` may record on the search now: 'analyst', 'reviewer' or
+    None; the review outcome, 'released' or 'disputed' only once both are recorded)."""
+    with db.open_db(db_path, read_only=True) as conn:
+        search = db.search_summary(conn, search_id)
+        recorded = db.determinations(conn, search_id)
+    if search is None:
+        return None, "no such search"
+    if search["actor"] == actor:
+        return (None if "analyst" in recorded else "analyst"), _outcome(recorded)
+    open_to_review = "analyst" in recorded and "reviewer" not in recorded
+    return ("reviewer" if open_to_review else None), _outcome(recorded)
+
+
+def review_queue(db_path: Path, actor: str) -> list[dict]:
+    """Searches awaiting ``actor``'s review: another analyst's, with that analyst's determination
+    recorded (never shown) and no reviewer's yet."""
+    with db.open_db(db_path) as conn:
+        authorize(conn, actor, Action.REVIEW, "searches")
+        return db.awaiting_review(conn, actor)
+
+
 def review_outcome(db_path: Path, search_id: str) -> str:
     """'released', 'disputed', 'awaiting review' or 'awaiting determination'."""
     with db.open_db(db_path, read_only=True) as conn:

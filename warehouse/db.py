@@ -826,3 +826,7 @@ def own_requests(conn: duckdb.DuckDBPyConnection, user_id: str) -> list[dict]:
 
 def galleries(conn: duckdb.DuckDBPyConnection) -> list[str]:
     return [row[0] for row in conn.execute(query("galleries")).fetchall()]
+
+
+def awaiting_review(conn: duckdb.DuckDBPyConnection, user_id: str) -> list[dict]:
+    return _dicts(conn.execute(query("awaiting_review"), {"user_id": user_id}))

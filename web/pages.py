@@ -33,6 +33,7 @@ HOME_LINKS = (
     (Action.REQUEST, "/requests/new", "New search request"),
     (Action.REQUEST, "/requests", "My requests"),
     (Action.APPROVE, "/approvals", "Approval queue"),
+    (Action.REVIEW, "/reviews", "Review queue"),
 )
 
 
@@ -48,11 +49,14 @@ def render(name: str, status: int = 200, **values) -> HTMLResponse:
     return HTMLResponse(_TEMPLATES.get_template(name).render(notice=LEAD_NOTICE, **values), status_code=status)
 
 
-def add_pages(app: FastAPI, settings: Settings, store_probe) -> None:
-    """Mount the pages on the service's app (its sessions in ``app.state.sessions``)."""
+def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
+    """Mount the pages on the service's app (its sessions in ``app.state.sessions``);
+    ``run(user_id, action, target, flow, **params)`` starts a flow for a person, as the API does."""
     from datetime import date
 
+    from facelead.flows.search_probe import search_probe
     from facelead.tasks import workflow
+    from facelead.tasks.sheet import b64, open_sheet
 
     db_path, sessions = settings.database_path, app.state.sessions
 
@@ -196,6 +200,70 @@ def add_pages(app: FastAPI, settings: Settings, store_probe) -> None:
         except Refusal as exc:
             return refusal(request, user_id, csrf, exc)
         return Response(data, media_type=_image_type(data))
+
+    @app.post("/requests/{request_id}/run")
+    def run_search(request: Request, request_id: str, csrf: Annotated[str, Form()] = "") -> Response:
+        user_id, token = checked(request, csrf)
+        try:
+            outcome = run(user_id, Action.SEARCH, f"request:{request_id}", search_probe, request_id=request_id)
+        except Refusal as exc:
+            return refusal(request, user_id, token, exc)
+        return RedirectResponse(f"/searches/{quote(outcome.search_id)}", status_code=303)
+
+    def sheet_page(request: Request, search_id: str, details: dict) -> tuple[str, str, object] | HTMLResponse:
+        user_id, csrf = signed_in(request)
+        try:
+            return user_id, csrf, open_sheet(db_path, search_id, user_id, details)
+        except Refusal as exc:
+            return refusal(request, user_id, csrf, exc)
+
+    @app.get("/searches/{search_id}", response_class=HTMLResponse)
+    def results(request: Request, search_id: str) -> HTMLResponse:
+        opened = sheet_page(request, search_id, {"page": "results"})
+        if isinstance(opened, HTMLResponse):
+            return opened
+        user_id, csrf, view = opened
+        stage, outcome = workflow.determination_stage(db_path, user_id, search_id)
+        return page(request, "results.html", user_id, csrf, search=view.rows[0] if view.rows else None,
+                    candidates=[{**row, "thumb": b64(row["thumbnail"]), "chance": view.chance(row)} for row in view.rows],
+                    probe=b64(view.rows[0]["probe_thumbnail"]) if view.rows else "", calibration=view.calibration,
+                    stage=stage, outcome=outcome, search_id=search_id)
+
+    @app.get("/searches/{search_id}/compare/{rank}", response_class=HTMLResponse)
+    def compare(request: Request, search_id: str, rank: int) -> HTMLResponse:
+        opened = sheet_page(request, search_id, {"page": "compare", "rank": rank})
+        if isinstance(opened, HTMLResponse):
+            return opened
+        user_id, csrf, view = opened
+        ranks = [row["rank"] for row in view.rows]
+        if rank not in ranks:
+            return page(request, "message.html", user_id, csrf, 404, title="No such candidate",
+                        text=f"search {search_id} has no candidate at rank {rank}", link=f"/searches/{search_id}")
+        row = view.rows[ranks.index(rank)]
+        return page(request, "compare.html", user_id, csrf, search=row, candidate=row, chance=view.chance(row),
+                    probe=b64(row["probe_thumbnail"]), thumb=b64(row["thumbnail"]), search_id=search_id,
+                    previous=rank - 1 if rank - 1 in ranks else None, following=rank + 1 if rank + 1 in ranks else None)
+
+    @app.post("/searches/{search_id}/determination")
+    def determine(request: Request, search_id: str, choice: Annotated[str, Form()],
+                  csrf: Annotated[str, Form()] = "") -> Response:
+        user_id, token = checked(request, csrf)
+        try:
+            if choice != "none" and not choice.isdigit():
+                raise workflow.WorkflowRefused("choice", "choose a candidate's rank or no candidate")
+            workflow.record_determination(db_path, user_id, search_id, None if choice == "none" else int(choice))
+        except Refusal as exc:
+            return refusal(request, user_id, token, exc)
+        return RedirectResponse(f"/searches/{quote(search_id)}", status_code=303)
+
+    @app.get("/reviews", response_class=HTMLResponse)
+    def reviews(request: Request) -> HTMLResponse:
+        user_id, csrf = signed_in(request)
+        try:
+            rows = workflow.review_queue(db_path, user_id)
+        except Refusal as exc:
+            return refusal(request, user_id, csrf, exc)
+        return page(request, "reviews.html", user_id, csrf, rows=rows)
 
     @app.get("/static/{name}")
     def static(name: str) -> Response:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from fixtures import add_person, free_port
+from fixtures import add_person, as_user, free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (apt-get install chromium; CI does)")
@@ -154,3 +154,49 @@ def test_a_wrong_secret_is_refused_on_the_sign_in_page(browser, site):
     page.get_by_label("Secret").fill("not the secret")
     page.get_by_role("button", name="Sign in").click()
     assert page.get_by_role("alert").count() == 1 and page.context.cookies() == []
+
+
+def test_an_approved_request_is_run_compared_by_keyboard_and_reviewed_blind_to_a_dispute(
+        browser, site, people, enrolled, approved, shots):
+    from facelead import LEAD_NOTICE
+    from facelead.flows.calibrate_gallery import calibrate
+    from facelead.policy import Action
+
+    as_user("admin.test", Action.CALIBRATE, calibrate, gallery="dev")  # so every candidate has its chance count
+    approved(enrolled.probes[2][0], "WEB-RUN-1")
+    analyst = sign_in(browser, site, "analyst.test", people["analyst.test"])
+    analyst.goto(f"{site}/requests")
+    analyst.get_by_role("button", name="Run the search for case WEB-RUN-1").click()
+    analyst.wait_for_url(re.compile(r".*/searches/[0-9a-f-]+$"))
+    search_url = analyst.url
+    assert analyst.get_by_role("note").inner_text() == LEAD_NOTICE
+    rows = analyst.get_by_role("row").filter(has_text="Compare rank")
+    assert rows.count() == 20 and "expected chance candidates" in rows.first.inner_text()
+    analyst.screenshot(path=shots / "results.png", full_page=True)
+    analyst.get_by_role("link", name="Compare rank 1", exact=True).click()
+    assert analyst.get_by_role("note").inner_text() == LEAD_NOTICE
+    assert "Score" in analyst.locator("main").inner_text() and "Gallery source" in analyst.locator("main").inner_text()
+    analyst.screenshot(path=shots / "compare.png", full_page=True)
+    analyst.keyboard.press("ArrowRight")
+    analyst.wait_for_url(re.compile(r".*/compare/2$"))
+    analyst.keyboard.press("ArrowLeft")
+    analyst.wait_for_url(re.compile(r".*/compare/1$"))
+    analyst.goto(search_url)
+    assert unnamed_controls(analyst) == []
+    analyst.get_by_label("The probe's person is").select_option("1")
+    analyst.get_by_role("button", name="Record the determination").click()
+    assert analyst.get_by_role("status").inner_text() == "Awaiting review."
+
+    reviewer = sign_in(browser, site, "reviewer.test", people["reviewer.test"])
+    reviewer.get_by_role("link", name="Review queue").click()
+    reviewer.get_by_role("link", name="Review case WEB-RUN-1").click()
+    text = reviewer.locator("main").inner_text()
+    assert "analyst's determination is not shown" in text and "rank 1" not in text.split("Determination")[-1].split(
+        "The probe's person is")[0]
+    reviewer.get_by_label("The probe's person is").select_option("none")
+    reviewer.get_by_role("button", name="Record the review").click()
+    assert "disputed" in reviewer.get_by_role("status").inner_text()
+    analyst.reload()
+    assert "disputed" in analyst.get_by_role("status").inner_text()
+    reviewer.goto(f"{site}/reviews")
+    assert reviewer.get_by_role("link", name="Review case WEB-RUN-1").count() == 0
