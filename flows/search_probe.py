@@ -80,9 +80,10 @@ def search_probe(
         request_id: The approved search request to run (`facelead request` prints it).
         k: Candidates to return, 2 to 50.
         face_index: Which probe face to search, counted from 0 in detector order
-            (highest score first); needed when the probe shows several faces.
+            (highest score first); needed when the probe shows several faces and the
+            request did not choose one.
         quality_override: Why a probe below the quality bar must be searched anyway;
-            stored, audited and printed on the candidate sheet.
+            stored, audited and printed on the candidate sheet; default the request's.
         grant: Issued by facelead for this run; a run without one is refused.
     """
     settings = Settings()
@@ -90,6 +91,8 @@ def search_probe(
     actor = acting_user(settings, Action.SEARCH, f"request:{request_id}", grant, request_id=request_id, k=k,
                         face_index=face_index, quality_override=quality_override).user_id
     request = runnable_request(db_path, actor, request_id, settings.security.approval_days)
+    face_index = request["face_index"] if face_index is None else face_index  # chosen when filed, and approved
+    quality_override = quality_override or request["quality_override"]
     probe, case_number, gallery = request["probe_path"], request["case_number"], request["gallery_id"]
     models = face_models(settings)
     model_id = models.recogniser.model_id

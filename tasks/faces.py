@@ -127,6 +127,33 @@ def probe_face(path: str, models: FaceModels, max_pixels: int, face_index: int |
     return ProbeFace(path, sha256_hex(data), face, verdict)
 
 
+@dataclass(frozen=True)
+class ProbeChoice:
+    """One face found in a probe, as the analyst chooses among them: its number in detector
+    order (from 0), box (x, y, w, h) in image pixels, and what the probe bar says of it."""
+
+    index: int
+    box: tuple[float, float, float, float]
+    failures: str  # '' when it meets the probe bar
+
+
+def probe_choices(data: bytes, models: FaceModels, max_pixels: int, bar: QualityBar
+                  ) -> tuple[tuple[int, int], list[ProbeChoice]]:
+    """((width, height), every face the detector finds in the probe with its quality verdict);
+    raises SearchRefused for a probe that does not decode."""
+    try:
+        image = decode_image(data, max_pixels)
+    except ImageDecodeError as exc:
+        raise SearchRefused(exc.reason, f"the probe: {exc.detail}") from exc
+    detector, embedder = load(models)
+    found = detector.detect(image)
+    measured = [measure_face(image, found, i, detector, embedder.manifest.input_size) for i in range(len(found))]
+    verdicts = validate("probe", bar, [m.quality.as_row() for m in measured])
+    return (image.shape[1], image.shape[0]), [
+        ProbeChoice(i, tuple(float(v) for v in found.boxes[i][:4]), verdict.describe())
+        for i, verdict in enumerate(verdicts)]
+
+
 @task(cache_policy=NONE)
 def embed_probe(path: str, models: FaceModels, max_pixels: int, face_index: int | None, bar: QualityBar) -> ProbeFace:
     """Decode, detect, choose, measure and embed the probe face; raises SearchRefused."""

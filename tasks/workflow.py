@@ -198,9 +198,12 @@ def disable_user(db_path: Path, actor: str, user_id: str, reason: str) -> None:
 
 
 def file_request(db_path: Path, actor: str, case_number: str, offense_code: str, justification: str,
-                 probe: Path, gallery_id: str, permitted_offenses: list[str]) -> str:
-    """File a search request for ``probe``; returns its id. Refusals are audited."""
-    details = {"case_number": case_number, "offense_code": offense_code, "probe": str(probe), "gallery_id": gallery_id}
+                 probe: Path, gallery_id: str, permitted_offenses: list[str], face_index: int | None = None,
+                 quality_override: str | None = None) -> str:
+    """File a search request for ``probe`` (for its face ``face_index``, searched despite the
+    probe bar for ``quality_override`` if given); returns its id. Refusals are audited."""
+    details = {"case_number": case_number, "offense_code": offense_code, "probe": str(probe), "gallery_id": gallery_id,
+               "face_index": face_index, "quality_override": quality_override}
     target = f"case:{case_number}"
     with db.open_db(db_path) as conn:
         authorize(conn, actor, Action.REQUEST, target, details)
@@ -221,7 +224,8 @@ def file_request(db_path: Path, actor: str, case_number: str, offense_code: str,
             db.insert_request(conn, {
                 "request_id": request_id, "case_number": case_number, "offense_code": offense_code,
                 "justification": justification, "gallery_id": gallery_id, "probe_path": str(probe.absolute()),
-                "probe_sha256": digest, "requested_by": actor, "requested_at": db.now()})
+                "probe_sha256": digest, "requested_by": actor, "requested_at": db.now(), "face_index": face_index,
+                "quality_override": quality_override})
             db.append_audit(conn, actor, "request.file", f"request:{request_id}",
                             {**details, "justification": justification, "probe_sha256": digest})
         return request_id

@@ -10,6 +10,7 @@ page with the policy's reason; they are audited below, as everywhere.
 from __future__ import annotations
 
 import hmac
+import re
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
@@ -25,6 +26,7 @@ from facelead.refusal import Refusal
 from facelead.settings import Settings
 
 COOKIE = "facelead_session"
+PROBE_NAME = re.compile(r"[0-9a-f]{64}\.[a-z0-9]{1,7}")  # how the service names a kept probe
 _TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("facelead.web", "templates"), autoescape=True,
                                 undefined=jinja2.StrictUndefined)
 
@@ -56,6 +58,8 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
 
     from facelead.flows.search_probe import search_probe
     from facelead.tasks import workflow
+    from facelead.tasks.faces import face_models, probe_choices
+    from facelead.tasks.search import SearchRefused
     from facelead.tasks.sheet import b64, open_sheet
 
     db_path, sessions = settings.database_path, app.state.sessions
@@ -141,6 +145,32 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
         return page(request, "new_request.html", user_id, csrf, offenses=settings.offense_codes,
                     galleries=workflow.galleries(db_path), error=None, form={})
 
+    def choose_or_file(request: Request, user_id: str, token: str, form: dict, stored: Path,
+                       face_index: int | None, override: str) -> Response:
+        """File the request when its face is settled (one face that meets the probe bar, or
+        the face chosen, with an override reason if it does not); else the choice page."""
+        size, faces = probe_choices(stored.read_bytes(), face_models(settings), settings.max_image_pixels,
+                                    settings.quality.probe)
+        if not faces:
+            raise SearchRefused("no_face", "no face was found in the probe photo; choose a clearer frame")
+        if face_index is None and len(faces) == 1:
+            face_index = 0
+        error = None
+        if face_index is not None and not 0 <= face_index < len(faces):
+            face_index, error = None, "choose one of the numbered faces"
+        chosen = None if face_index is None else faces[face_index]
+        if chosen is not None and chosen.failures and not override.strip():
+            error = (f"face {face_index + 1} is below the probe quality bar ({chosen.failures}); give the reason "
+                     "to search it anyway, or choose a better frame")
+        if chosen is None or error:
+            return page(request, "choose_face.html", user_id, token, 409 if error else 200, form=form,
+                        probe_name=stored.name, photo=b64(stored.read_bytes()), media=_image_type(stored.read_bytes()),
+                        width=size[0], height=size[1], faces=faces, chosen=face_index, error=error, override=override)
+        request_id = workflow.file_request(db_path, user_id, form["case_number"], form["offense_code"],
+                                           form["justification"], stored, form["gallery"], settings.offense_codes,
+                                           face_index, override.strip() or None)
+        return RedirectResponse(f"/requests?filed={quote(request_id)}", status_code=303)
+
     @app.post("/requests/new")
     def file_request(request: Request, case_number: Annotated[str, Form()], offense_code: Annotated[str, Form()],
                      justification: Annotated[str, Form()], gallery: Annotated[str, Form()],
@@ -153,12 +183,29 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
             if not data:
                 raise workflow.WorkflowRefused("probe", "choose the probe photo to search")
             stored = store_probe(settings.probes_dir, data, probe.filename or "probe.jpg")
-            request_id = workflow.file_request(db_path, user_id, case_number, offense_code, justification, stored,
-                                               gallery, settings.offense_codes)
+            return choose_or_file(request, user_id, token, form, stored, None, "")
         except Refusal as exc:
             return page(request, "new_request.html", user_id, token, 403 if isinstance(exc, AccessDenied) else 409,
-                        offenses=settings.offense_codes, galleries=workflow.galleries(db_path), error=exc.detail, form=form)
-        return RedirectResponse(f"/requests?filed={quote(request_id)}", status_code=303)
+                        offenses=settings.offense_codes, galleries=workflow.galleries(db_path), error=exc.detail,
+                        form=form)
+
+    @app.post("/requests/confirm")
+    def confirm_request(request: Request, case_number: Annotated[str, Form()], offense_code: Annotated[str, Form()],
+                        justification: Annotated[str, Form()], gallery: Annotated[str, Form()],
+                        probe_name: Annotated[str, Form()], face_index: Annotated[int | None, Form()] = None,
+                        override: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = "") -> Response:
+        user_id, token = checked(request, csrf)
+        form = {"case_number": case_number, "offense_code": offense_code, "justification": justification,
+                "gallery": gallery}
+        stored = settings.probes_dir / probe_name
+        try:
+            if not PROBE_NAME.fullmatch(probe_name) or not stored.is_file():
+                raise workflow.WorkflowRefused("probe", "the uploaded probe is not kept any more; upload it again")
+            return choose_or_file(request, user_id, token, form, stored, face_index, override)
+        except Refusal as exc:
+            return page(request, "new_request.html", user_id, token, 403 if isinstance(exc, AccessDenied) else 409,
+                        offenses=settings.offense_codes, galleries=workflow.galleries(db_path), error=exc.detail,
+                        form=form)
 
     @app.get("/requests", response_class=HTMLResponse)
     def my_requests(request: Request, filed: str = "") -> HTMLResponse:

@@ -200,3 +200,65 @@ def test_an_approved_request_is_run_compared_by_keyboard_and_reviewed_blind_to_a
     assert "disputed" in analyst.get_by_role("status").inner_text()
     reviewer.goto(f"{site}/reviews")
     assert reviewer.get_by_role("link", name="Review case WEB-RUN-1").count() == 0
+
+
+def test_a_group_photo_s_face_is_chosen_by_clicking_and_that_face_is_searched(
+        browser, site, people, settings, faces_dev, shots):
+    from facelead.flows.search_probe import search_probe  # noqa: F401 (the run below goes through the page)
+    from facelead.tasks.workflow import decide_request
+    from facelead.warehouse import db
+
+    analyst = sign_in(browser, site, "analyst.test", people["analyst.test"])
+    analyst.goto(f"{site}/requests/new")
+    analyst.get_by_label("Probe photo").set_input_files(str(faces_dev / "multi" / "obama_and_biden.jpg"))
+    analyst.get_by_label("Case number").fill("WEB-GROUP-1")
+    analyst.get_by_label("Justification").fill("two men on the platform camera")
+    analyst.get_by_role("button", name="File the request").click()
+    boxes = analyst.get_by_role("button", name=re.compile(r"^Face \d"))
+    assert boxes.count() >= 2 and "which face is to be searched" in analyst.locator("h1").inner_text()
+    assert unnamed_controls(analyst) == []
+    analyst.screenshot(path=shots / "choose-face.png", full_page=True)
+    boxes.nth(1).click()  # the second face, by clicking its box on the photo
+    if analyst.get_by_role("alert").count():  # below the probe bar: the reason is asked for first
+        analyst.get_by_label(re.compile("Why search a face below")).fill("the only frame of the second man")
+        analyst.get_by_role("button", name="File the request for face 2").click()
+    assert "awaits a supervisor's approval" in analyst.get_by_role("status").inner_text()
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        [(request_id, face_index)] = conn.execute(
+            "SELECT request_id, face_index FROM requests WHERE case_number = 'WEB-GROUP-1'").fetchall()
+    assert face_index == 1
+    decide_request(settings.database_path, "supervisor.test", request_id, True, "ok")
+    analyst.goto(f"{site}/requests")
+    analyst.get_by_role("button", name="Run the search for case WEB-GROUP-1").click()
+    analyst.wait_for_url(re.compile(r".*/searches/[0-9a-f-]+$"))
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        searched = conn.execute("SELECT probe_face_index FROM searches WHERE request_id = ?", [request_id]).fetchone()
+    assert searched == (1,)
+
+
+def test_a_probe_below_the_quality_bar_needs_a_reason_before_it_is_filed(browser, site, people, settings, faces_dev,
+                                                                         tmp_path):
+    from PIL import Image
+
+    from facelead.models import degrade
+    from facelead.models.image import decode_image
+    from facelead.warehouse import db
+
+    dark = tmp_path / "dark.png"
+    Image.fromarray(degrade.darken(decode_image((faces_dev / "identities/biden/02.jpg").read_bytes(), 10**8), 0.08)
+                    ).save(dark)
+    analyst = sign_in(browser, site, "analyst.test", people["analyst.test"])
+    analyst.goto(f"{site}/requests/new")
+    analyst.get_by_label("Probe photo").set_input_files(str(dark))
+    analyst.get_by_label("Case number").fill("WEB-DARK-1")
+    analyst.get_by_label("Justification").fill("night camera")
+    analyst.get_by_role("button", name="File the request").click()
+    assert "too dark" in analyst.get_by_role("alert").inner_text()
+    analyst.get_by_role("button", name="File the request for face 1").click()
+    assert "give the reason" in analyst.get_by_role("alert").inner_text()
+    analyst.get_by_label(re.compile("Why search a face below")).fill("the only frame; detective asked")
+    analyst.get_by_role("button", name="File the request for face 1").click()
+    assert "awaits a supervisor's approval" in analyst.get_by_role("status").inner_text()
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        row = conn.execute("SELECT face_index, quality_override FROM requests WHERE case_number = 'WEB-DARK-1'").fetchone()
+    assert row == (0, "the only frame; detective asked")
