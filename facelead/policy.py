@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from facelead.access import AccessDenied, User
 
-ROLES = ("operator", "analyst", "supervisor", "reviewer", "auditor", "admin")
+ROLES = ("operator", "analyst", "supervisor", "reviewer", "auditor", "admin", "requester")
 CERTIFIED_ROLES = frozenset({"analyst", "reviewer"})
 # Operator flows started from the Prefect UI (behind the server's basic auth), by a
 # schedule or an automation run as this identity; it holds the role below and no other.
@@ -33,6 +33,7 @@ class Action(StrEnum):
     SHEET_VIEW = "sheet.view"
     RERUN = "search.rerun"
     EXPORT = "case.export"
+    LEAD_VIEW = "lead.view"
     ENROLL = "enrollment"
     REMOVE = "enrollment.remove"
     BUILD = "index.build"
@@ -57,6 +58,7 @@ POLICY: dict[Action, frozenset[str]] = {
     Action.SHEET_VIEW: frozenset({"analyst", "reviewer", "supervisor", "auditor"}),
     Action.RERUN: frozenset({"analyst", "reviewer", "supervisor", "auditor"}),
     Action.EXPORT: frozenset({"supervisor", "auditor"}),
+    Action.LEAD_VIEW: frozenset({"requester"}),
     Action.ENROLL: _OPERATORS,
     Action.REMOVE: frozenset({"operator", "admin"}),
     Action.BUILD: _OPERATORS,

@@ -333,6 +333,10 @@ def create_app(settings: Settings) -> FastAPI:
     def determine(search_id: str, body: Determination, user: User) -> dict:
         return {"outcome": workflow.record_determination(db_path, user, search_id, body.rank)}
 
+    @app.get("/api/leads")
+    def leads(user: User) -> list[dict]:
+        return [{k: _jsonable(v) for k, v in row.items()} for row in workflow.released_leads(db_path, user)]
+
     @app.get("/api/searches/{search_id}/sheet")
     def sheet(search_id: str, user: User) -> Response:
         path = view_sheet(db_path, search_id, settings.sheets_dir, user)

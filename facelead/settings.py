@@ -177,6 +177,11 @@ class Settings(BaseSettings):
     retired_build_days: int = Field(
         90, ge=0, description="a retired index build is deleted by the purge after this many days; until then a "
                               "search it answered can be re-run on it")
+    lead_corroboration: str = Field(
+        "Before any action on this lead, corroborate it with independent evidence (for example witness "
+        "identification, physical evidence or a documented link to the scene). It may not be the sole basis for "
+        "an arrest, a search warrant or a charge.",
+        description="what the agency's policy requires before a released lead is acted on; printed on every lead report")
     offense_codes: list[str] = Field(
         ["violent-felony", "imminent-threat-to-life", "identify-deceased-or-incapacitated"], min_length=1,
         description="offenses a search request may name (JSON list)")

@@ -199,11 +199,12 @@ def disable_user(db_path: Path, actor: str, user_id: str, reason: str) -> None:
 
 def file_request(db_path: Path, actor: str, case_number: str, offense_code: str, justification: str,
                  probe: Path, gallery_id: str, permitted_offenses: list[str], face_index: int | None = None,
-                 quality_override: str | None = None) -> str:
+                 quality_override: str | None = None, requested_for: str | None = None) -> str:
     """File a search request for ``probe`` (for its face ``face_index``, searched despite the
-    probe bar for ``quality_override`` if given); returns its id. Refusals are audited."""
+    probe bar for ``quality_override`` if given), asked for by the requester ``requested_for``
+    if any; returns its id. Refusals are audited."""
     details = {"case_number": case_number, "offense_code": offense_code, "probe": str(probe), "gallery_id": gallery_id,
-               "face_index": face_index, "quality_override": quality_override}
+               "face_index": face_index, "quality_override": quality_override, "requested_for": requested_for}
     target = f"case:{case_number}"
     with db.open_db(db_path) as conn:
         authorize(conn, actor, Action.REQUEST, target, details)
@@ -212,6 +213,8 @@ def file_request(db_path: Path, actor: str, case_number: str, offense_code: str,
                                                 ("justification", justification)) if not value.strip()]
             if missing:
                 raise WorkflowRefused("missing", f"a request needs a {', a '.join(missing)}")
+            if requested_for and "requester" not in getattr(_person(conn, requested_for), "roles", ()):
+                raise WorkflowRefused("requester", f"{clean_name(requested_for)!r} is not a user with the requester role")
             if offense_code not in permitted_offenses:
                 raise WorkflowRefused("offense", f"offense code {offense_code!r} is not one of the permitted: "
                                                  f"{', '.join(permitted_offenses)}")
@@ -225,7 +228,7 @@ def file_request(db_path: Path, actor: str, case_number: str, offense_code: str,
                 "request_id": request_id, "case_number": case_number, "offense_code": offense_code,
                 "justification": justification, "gallery_id": gallery_id, "probe_path": str(probe.absolute()),
                 "probe_sha256": digest, "requested_by": actor, "requested_at": db.now(), "face_index": face_index,
-                "quality_override": quality_override})
+                "quality_override": quality_override, "requested_for": requested_for or None})
             db.append_audit(conn, actor, "request.file", f"request:{request_id}",
                             {**details, "justification": justification, "probe_sha256": digest})
         return request_id
@@ -250,11 +253,47 @@ def decide_request(db_path: Path, actor: str, request_id: str, approve: bool, re
             db.append_audit(conn, actor, action, target, {"case_number": request["case_number"], "reason": reason})
 
 
+def _person(conn, user_id: str) -> User | None:
+    row = db.get_user(conn, user_id)
+    return None if row is None else _user(row)
+
+
 def person(db_path: Path, user_id: str) -> User | None:
     """The user as the policy sees them; None for no such user."""
     with db.open_db(db_path, read_only=True) as conn:
-        row = db.get_user(conn, user_id)
-    return None if row is None else _user(row)
+        return _person(conn, user_id)
+
+
+def requesters(db_path: Path) -> list[str]:
+    """Enabled users with the requester role: who a request may be filed for."""
+    with db.open_db(db_path, read_only=True) as conn:
+        return [row["user_id"] for row in db.list_users(conn) if "requester" in row["roles"] and not row["disabled_at"]]
+
+
+def released_leads(db_path: Path, actor: str) -> list[dict]:
+    """The leads released to the requester ``actor``: searches they asked for whose analyst and
+    reviewer agreed. Nothing before release."""
+    with db.open_db(db_path) as conn:
+        authorize(conn, actor, Action.LEAD_VIEW, "leads")
+        reviewed = db.reviewed_for(conn, actor)
+    return [row for row in reviewed if _outcome({"analyst": {"face_id": row["analyst_face"]},
+                                                 "reviewer": {"face_id": row["reviewer_face"]}}) == "released"]
+
+
+def lead_report(db_path: Path, actor: str, search_id: str) -> dict:
+    """One released lead for its requester: the case, the candidate released (None: no
+    candidate), who ran and who reviewed; audited as ``lead.view``. Refused before release."""
+    target = f"search:{search_id}"
+    leads = {row["search_id"]: row for row in released_leads(db_path, actor)}
+    with db.open_db(db_path) as conn:
+        with audited(conn, actor, Action.LEAD_VIEW, target):
+            if search_id not in leads:
+                raise WorkflowRefused("not_released", f"no lead of search {search_id} has been released to {actor}")
+        lead = leads[search_id]
+        candidate = None if lead["analyst_face"] is None else db.lead_candidate(conn, search_id, lead["analyst_face"])
+        with db.transaction(conn):
+            db.append_audit(conn, actor, Action.LEAD_VIEW.value, target, {"case_number": lead["case_number"]})
+        return {**lead, "candidate": candidate}
 
 
 def galleries(db_path: Path) -> list[str]:

@@ -830,3 +830,11 @@ def galleries(conn: duckdb.DuckDBPyConnection) -> list[str]:
 
 def awaiting_review(conn: duckdb.DuckDBPyConnection, user_id: str) -> list[dict]:
     return _dicts(conn.execute(query("awaiting_review"), {"user_id": user_id}))
+
+
+def reviewed_for(conn: duckdb.DuckDBPyConnection, user_id: str) -> list[dict]:
+    return _dicts(conn.execute(query("reviewed_for"), {"user_id": user_id}))
+
+
+def lead_candidate(conn: duckdb.DuckDBPyConnection, search_id: str, face_id: str) -> dict | None:
+    return _one(conn.execute(query("lead_candidate"), {"search_id": search_id, "face_id": face_id}))

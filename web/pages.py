@@ -36,6 +36,7 @@ HOME_LINKS = (
     (Action.REQUEST, "/requests", "My requests"),
     (Action.APPROVE, "/approvals", "Approval queue"),
     (Action.REVIEW, "/reviews", "Review queue"),
+    (Action.LEAD_VIEW, "/leads", "Released leads"),
 )
 
 
@@ -143,7 +144,7 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
     def new_request(request: Request) -> HTMLResponse:
         user_id, csrf = signed_in(request)
         return page(request, "new_request.html", user_id, csrf, offenses=settings.offense_codes,
-                    galleries=workflow.galleries(db_path), error=None, form={})
+                    galleries=workflow.galleries(db_path), requesters=workflow.requesters(db_path), error=None, form={})
 
     def choose_or_file(request: Request, user_id: str, token: str, form: dict, stored: Path,
                        face_index: int | None, override: str) -> Response:
@@ -168,17 +169,18 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
                         width=size[0], height=size[1], faces=faces, chosen=face_index, error=error, override=override)
         request_id = workflow.file_request(db_path, user_id, form["case_number"], form["offense_code"],
                                            form["justification"], stored, form["gallery"], settings.offense_codes,
-                                           face_index, override.strip() or None)
+                                           face_index, override.strip() or None, form["requested_for"] or None)
         return RedirectResponse(f"/requests?filed={quote(request_id)}", status_code=303)
 
     @app.post("/requests/new")
     def file_request(request: Request, case_number: Annotated[str, Form()], offense_code: Annotated[str, Form()],
                      justification: Annotated[str, Form()], gallery: Annotated[str, Form()],
-                     probe: Annotated[UploadFile, File()], csrf: Annotated[str, Form()] = "") -> Response:
+                     probe: Annotated[UploadFile, File()], requested_for: Annotated[str, Form()] = "",
+                     csrf: Annotated[str, Form()] = "") -> Response:
         user_id, token = checked(request, csrf)
         data = probe.file.read()
         form = {"case_number": case_number, "offense_code": offense_code, "justification": justification,
-                "gallery": gallery}
+                "gallery": gallery, "requested_for": requested_for}
         try:
             if not data:
                 raise workflow.WorkflowRefused("probe", "choose the probe photo to search")
@@ -186,17 +188,18 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
             return choose_or_file(request, user_id, token, form, stored, None, "")
         except Refusal as exc:
             return page(request, "new_request.html", user_id, token, 403 if isinstance(exc, AccessDenied) else 409,
-                        offenses=settings.offense_codes, galleries=workflow.galleries(db_path), error=exc.detail,
-                        form=form)
+                        offenses=settings.offense_codes, galleries=workflow.galleries(db_path),
+                        requesters=workflow.requesters(db_path), error=exc.detail, form=form)
 
     @app.post("/requests/confirm")
     def confirm_request(request: Request, case_number: Annotated[str, Form()], offense_code: Annotated[str, Form()],
                         justification: Annotated[str, Form()], gallery: Annotated[str, Form()],
                         probe_name: Annotated[str, Form()], face_index: Annotated[int | None, Form()] = None,
-                        override: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = "") -> Response:
+                        override: Annotated[str, Form()] = "", requested_for: Annotated[str, Form()] = "",
+                        csrf: Annotated[str, Form()] = "") -> Response:
         user_id, token = checked(request, csrf)
         form = {"case_number": case_number, "offense_code": offense_code, "justification": justification,
-                "gallery": gallery}
+                "gallery": gallery, "requested_for": requested_for}
         stored = settings.probes_dir / probe_name
         try:
             if not PROBE_NAME.fullmatch(probe_name) or not stored.is_file():
@@ -204,8 +207,8 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
             return choose_or_file(request, user_id, token, form, stored, face_index, override)
         except Refusal as exc:
             return page(request, "new_request.html", user_id, token, 403 if isinstance(exc, AccessDenied) else 409,
-                        offenses=settings.offense_codes, galleries=workflow.galleries(db_path), error=exc.detail,
-                        form=form)
+                        offenses=settings.offense_codes, galleries=workflow.galleries(db_path),
+                        requesters=workflow.requesters(db_path), error=exc.detail, form=form)
 
     @app.get("/requests", response_class=HTMLResponse)
     def my_requests(request: Request, filed: str = "") -> HTMLResponse:
@@ -311,6 +314,26 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
         except Refusal as exc:
             return refusal(request, user_id, csrf, exc)
         return page(request, "reviews.html", user_id, csrf, rows=rows)
+
+    @app.get("/leads", response_class=HTMLResponse)
+    def leads(request: Request) -> HTMLResponse:
+        user_id, csrf = signed_in(request)
+        try:
+            rows = workflow.released_leads(db_path, user_id)
+        except Refusal as exc:
+            return refusal(request, user_id, csrf, exc)
+        return page(request, "leads.html", user_id, csrf, rows=rows)
+
+    @app.get("/leads/{search_id}", response_class=HTMLResponse)
+    def lead(request: Request, search_id: str) -> HTMLResponse:
+        user_id, csrf = signed_in(request)
+        try:
+            report = workflow.lead_report(db_path, user_id, search_id)
+        except Refusal as exc:
+            return refusal(request, user_id, csrf, exc)
+        candidate = report["candidate"]
+        return page(request, "lead.html", user_id, csrf, lead=report, candidate=candidate,
+                    thumb=b64(candidate["thumbnail"]) if candidate else "", corroboration=settings.lead_corroboration)
 
     @app.get("/static/{name}")
     def static(name: str) -> Response:

@@ -169,6 +169,7 @@ def _api_calls(user_id: str) -> dict[Action, tuple[str, str, dict | None]]:
         Action.SHEET_VIEW: ("GET", "/api/searches/S-analyst.p/sheet", None),
         Action.RERUN: ("POST", "/api/searches/S-0/rerun", None),
         Action.EXPORT: ("POST", "/api/cases/C-0/export", None),
+        Action.LEAD_VIEW: ("GET", "/api/leads", None),
         Action.ENROLL: ("POST", "/api/enrollments", {"gallery": "g"}),
         Action.REMOVE: ("POST", "/api/galleries/g/remove", {"subject": "s", "reason": "r"}),
         Action.BUILD: ("POST", "/api/galleries/g/index", {}),

@@ -262,3 +262,43 @@ def test_a_probe_below_the_quality_bar_needs_a_reason_before_it_is_filed(browser
     with db.open_db(settings.database_path, read_only=True) as conn:
         row = conn.execute("SELECT face_index, quality_override FROM requests WHERE case_number = 'WEB-DARK-1'").fetchone()
     assert row == (0, "the only frame; detective asked")
+
+
+def test_the_requester_sees_nothing_before_release_then_a_printable_one_page_lead(
+        browser, site, people, settings, enrolled, shots):
+    from facelead import LEAD_NOTICE
+    from facelead.tasks.workflow import decide_request, file_request, record_determination
+
+    secret = add_person(settings.database_path, "admin.test", "detective.test", ["requester"], None)
+    request = file_request(settings.database_path, "analyst.test", "WEB-LEAD-1", settings.offense_codes[0],
+                           "shooting, doorbell camera", enrolled.probes[3][0], "dev", settings.offense_codes,
+                           requested_for="detective.test")
+    decide_request(settings.database_path, "supervisor.test", request, True, "ok")
+    analyst = sign_in(browser, site, "analyst.test", people["analyst.test"])
+    analyst.goto(f"{site}/requests")
+    analyst.get_by_role("button", name="Run the search for case WEB-LEAD-1").click()
+    analyst.wait_for_url(re.compile(r".*/searches/[0-9a-f-]+$"))
+    search_id = analyst.url.rsplit("/", 1)[1]
+    record_determination(settings.database_path, "analyst.test", search_id, 1)
+
+    detective = sign_in(browser, site, "detective.test", secret)
+    detective.get_by_role("link", name="Released leads").click()
+    assert "No lead has been released to you" in detective.locator("main").inner_text()
+    detective.goto(f"{site}/leads/{search_id}")
+    assert "WEB-LEAD-1" not in detective.content() and detective.get_by_role("alert").count() == 1
+    detective.goto(f"{site}/searches/{search_id}")  # nor the candidates
+    assert "Compare rank" not in detective.content()
+
+    record_determination(settings.database_path, "reviewer.test", search_id, 1)
+    detective.goto(f"{site}/leads")
+    detective.get_by_role("link", name="Lead report for case WEB-LEAD-1").click()
+    text = detective.locator("main").inner_text()
+    assert LEAD_NOTICE in text and "run by analyst.test" in text and "reviewer.test" in text
+    assert "corroborate it with independent evidence" in text and "rank 1" in text
+    assert unnamed_controls(detective) == []
+    detective.screenshot(path=shots / "lead-report.png", full_page=True)
+    pdf = shots / "lead-report.pdf"
+    detective.emulate_media(media="print")
+    detective.pdf(path=str(pdf), format="Letter")
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page[^s]", data)) == 1  # one page

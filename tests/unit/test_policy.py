@@ -21,6 +21,7 @@ EXPECTED = {
     "sheet.view": {"analyst", "reviewer", "supervisor", "auditor"},
     "search.rerun": {"analyst", "reviewer", "supervisor", "auditor"},
     "case.export": {"supervisor", "auditor"},
+    "lead.view": {"requester"},
     "enrollment": {"operator", "admin", "console"},
     "enrollment.remove": {"operator", "admin"},
     "index.build": {"operator", "admin", "console"},

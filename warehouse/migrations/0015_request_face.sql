@@ -3,3 +3,7 @@
 -- filed, so the supervisor approves the search of that face. NULL: chosen when it runs.
 ALTER TABLE requests ADD COLUMN face_index INTEGER;
 ALTER TABLE requests ADD COLUMN quality_override VARCHAR;
+
+-- Who asked for the search (a detective with the requester role): the one person shown the
+-- released lead. NULL: nobody outside the unit.
+ALTER TABLE requests ADD COLUMN requested_for VARCHAR;
