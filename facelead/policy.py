@@ -34,6 +34,7 @@ class Action(StrEnum):
     RERUN = "search.rerun"
     EXPORT = "case.export"
     LEAD_VIEW = "lead.view"
+    HISTORY = "search.history"
     ENROLL = "enrollment"
     REMOVE = "enrollment.remove"
     BUILD = "index.build"
@@ -59,6 +60,7 @@ POLICY: dict[Action, frozenset[str]] = {
     Action.RERUN: frozenset({"analyst", "reviewer", "supervisor", "auditor"}),
     Action.EXPORT: frozenset({"supervisor", "auditor"}),
     Action.LEAD_VIEW: frozenset({"requester"}),
+    Action.HISTORY: frozenset({"supervisor", "auditor"}),
     Action.ENROLL: _OPERATORS,
     Action.REMOVE: frozenset({"operator", "admin"}),
     Action.BUILD: _OPERATORS,

@@ -333,6 +333,13 @@ def create_app(settings: Settings) -> FastAPI:
     def determine(search_id: str, body: Determination, user: User) -> dict:
         return {"outcome": workflow.record_determination(db_path, user, search_id, body.rank)}
 
+    @app.get("/api/history")
+    def history(user: User, case_number: str | None = None, analyst: str | None = None,
+                offense_code: str | None = None, start: date | None = None, end: date | None = None) -> list[dict]:
+        filters = {"case_number": case_number, "analyst": analyst, "offense_code": offense_code, "start": start,
+                   "end": end}
+        return [{k: _jsonable(v) for k, v in row.items()} for row in workflow.search_history(db_path, user, filters)]
+
     @app.get("/api/leads")
     def leads(user: User) -> list[dict]:
         return [{k: _jsonable(v) for k, v in row.items()} for row in workflow.released_leads(db_path, user)]
@@ -420,14 +427,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/api/audit/verify")
     def audit_verify(user: User, witness: Annotated[list[str], Query()] = []) -> dict:  # noqa: B006 (FastAPI copies)
         """The chain under its key, against its anchor log and the ``SEQ:MAC`` heads a witness kept."""
-        heads = tuple(_witness(text) for text in witness)
-        workflow.authorized(db_path, user, Action.AUDIT_VERIFY, "audit_log")
-        with db.open_db(db_path, read_only=True) as conn:
-            verdict = db.verify_audit(conn, heads)
-            head = db.audit_head(conn)
-        return {"ok": verdict.ok, "rows": verdict.rows, "first_broken": verdict.first_broken,
-                "reason": verdict.reason, "problems": list(verdict.problems), "head": f"{head.seq}:{head.mac}",
-                "unanchored_rows": verdict.unanchored_rows}
+        return workflow.audit_status(db_path, user, tuple(_witness(text) for text in witness))
 
     return app
 

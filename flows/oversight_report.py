@@ -43,6 +43,7 @@ def markdown(rows: list[dict], start: date, end: date) -> str:
 class OversightReport:
     csv_path: Path
     markdown: str
+    rows: list[dict]  # one per offense code, COLUMNS
 
 
 def previous_month(today: date) -> tuple[date, date]:
@@ -72,6 +73,6 @@ def oversight_report(start: date | None = None, end: date | None = None, grant: 
         raise ValueError(f"the period must end after it starts ({start} to {end})")
     rows = oversight_rows(settings.database_path, start, end, actor)
     path = write_csv(settings.data_dir / "reports" / f"oversight-{start}-{end}.csv", rows, COLUMNS)
-    report = OversightReport(path, markdown(rows, start, end))
+    report = OversightReport(path, markdown(rows, start, end), rows)
     create_markdown_artifact(report.markdown, key="oversight-report", description=str(path))
     return report

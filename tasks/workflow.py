@@ -31,6 +31,7 @@ from facelead.policy import CONSOLE, Action, check_roles, permits
 from facelead.refusal import Refusal
 from facelead.settings import SecuritySettings, Settings
 from facelead.warehouse import db
+from facelead.warehouse.audit import Anchor
 
 NO_CANDIDATE = None  # a determination that no candidate is the probe's person
 LOCAL_ADDRESS = "local"  # where a command-line sign-in comes from, for rate limiting
@@ -275,9 +276,7 @@ def released_leads(db_path: Path, actor: str) -> list[dict]:
     reviewer agreed. Nothing before release."""
     with db.open_db(db_path) as conn:
         authorize(conn, actor, Action.LEAD_VIEW, "leads")
-        reviewed = db.reviewed_for(conn, actor)
-    return [row for row in reviewed if _outcome({"analyst": {"face_id": row["analyst_face"]},
-                                                 "reviewer": {"face_id": row["reviewer_face"]}}) == "released"]
+        return db.released_leads(conn, actor)
 
 
 def lead_report(db_path: Path, actor: str, search_id: str) -> dict:
@@ -290,7 +289,7 @@ def lead_report(db_path: Path, actor: str, search_id: str) -> dict:
             if search_id not in leads:
                 raise WorkflowRefused("not_released", f"no lead of search {search_id} has been released to {actor}")
         lead = leads[search_id]
-        candidate = None if lead["analyst_face"] is None else db.lead_candidate(conn, search_id, lead["analyst_face"])
+        candidate = None if lead["face_id"] is None else db.lead_candidate(conn, search_id, lead["face_id"])
         with db.transaction(conn):
             db.append_audit(conn, actor, Action.LEAD_VIEW.value, target, {"case_number": lead["case_number"]})
         return {**lead, "candidate": candidate}
@@ -438,6 +437,32 @@ def review_queue(db_path: Path, actor: str) -> list[dict]:
     with db.open_db(db_path) as conn:
         authorize(conn, actor, Action.REVIEW, "searches")
         return db.awaiting_review(conn, actor)
+
+
+HISTORY_LIMIT = 500  # rows a history page shows; narrow the filters for more
+
+
+def search_history(db_path: Path, actor: str, filters: dict) -> list[dict]:
+    """Searches matching ``filters`` for a supervisor or auditor; audited with the filters."""
+    with db.open_db(db_path) as conn:
+        authorize(conn, actor, Action.HISTORY, "searches", {k: str(v) for k, v in filters.items() if v})
+        rows = db.search_history(conn, filters, HISTORY_LIMIT)
+        with db.transaction(conn):
+            db.append_audit(conn, actor, "search.history", "searches",
+                            {**{k: str(v) for k, v in filters.items() if v}, "rows": len(rows)})
+        return rows
+
+
+def audit_status(db_path: Path, actor: str, witnesses: tuple[Anchor, ...] = ()) -> dict:
+    """The audit chain checked under its key, against its anchor log, the data tables and the
+    heads a witness kept; its head for the witness to keep."""
+    authorized(db_path, actor, Action.AUDIT_VERIFY, "audit_log")
+    with db.open_db(db_path, read_only=True) as conn:
+        verdict = db.verify_audit(conn, witnesses)
+        head = db.audit_head(conn)
+    return {"ok": verdict.ok, "rows": verdict.rows, "first_broken": verdict.first_broken, "reason": verdict.reason,
+            "problems": list(verdict.problems), "head": f"{head.seq}:{head.mac}",
+            "unanchored_rows": verdict.unanchored_rows}
 
 
 def review_outcome(db_path: Path, search_id: str) -> str:

@@ -832,8 +832,13 @@ def awaiting_review(conn: duckdb.DuckDBPyConnection, user_id: str) -> list[dict]
     return _dicts(conn.execute(query("awaiting_review"), {"user_id": user_id}))
 
 
-def reviewed_for(conn: duckdb.DuckDBPyConnection, user_id: str) -> list[dict]:
-    return _dicts(conn.execute(query("reviewed_for"), {"user_id": user_id}))
+def released_leads(conn: duckdb.DuckDBPyConnection, user_id: str) -> list[dict]:
+    return _dicts(conn.execute(query("released_leads"), {"user_id": user_id}))
+
+
+def search_history(conn: duckdb.DuckDBPyConnection, filters: dict, limit: int) -> list[dict]:
+    """search_history rows matching ``filters`` (case_number, analyst, offense_code, start, end; None: any)."""
+    return _dicts(conn.execute(query("search_history_page"), {**filters, "limit": limit}))
 
 
 def lead_candidate(conn: duckdb.DuckDBPyConnection, search_id: str, face_id: str) -> dict | None:

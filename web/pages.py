@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
@@ -37,6 +38,11 @@ HOME_LINKS = (
     (Action.APPROVE, "/approvals", "Approval queue"),
     (Action.REVIEW, "/reviews", "Review queue"),
     (Action.LEAD_VIEW, "/leads", "Released leads"),
+    (Action.HISTORY, "/history", "Search history"),
+    (Action.REPORT, "/oversight", "Oversight report"),
+    (Action.AUDIT_VERIFY, "/audit", "Audit chain status"),
+    (Action.EXPORT, "/export", "Case export"),
+    (Action.USER_ADMIN, "/admin/users", "Users"),
 )
 
 
@@ -55,9 +61,10 @@ def render(name: str, status: int = 200, **values) -> HTMLResponse:
 def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
     """Mount the pages on the service's app (its sessions in ``app.state.sessions``);
     ``run(user_id, action, target, flow, **params)`` starts a flow for a person, as the API does."""
-    from datetime import date
-
+    from facelead.flows.oversight_report import COLUMNS, oversight_report, previous_month
     from facelead.flows.search_probe import search_probe
+    from facelead.policy import ROLES
+    from facelead.tasks.disclosure import export_case
     from facelead.tasks import workflow
     from facelead.tasks.faces import face_models, probe_choices
     from facelead.tasks.search import SearchRefused
@@ -335,6 +342,100 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
         return page(request, "lead.html", user_id, csrf, lead=report, candidate=candidate,
                     thumb=b64(candidate["thumbnail"]) if candidate else "", corroboration=settings.lead_corroboration)
 
+    @app.get("/history", response_class=HTMLResponse)
+    def history(request: Request, case_number: str = "", analyst: str = "", offense_code: str = "", start: str = "",
+                end: str = "") -> HTMLResponse:
+        user_id, csrf = signed_in(request)
+        given = {"case_number": case_number, "analyst": analyst, "offense_code": offense_code, "start": start, "end": end}
+        try:
+            filters = {**{k: v.strip() or None for k, v in given.items()},
+                       **{k: _day(given[k]) for k in ("start", "end")}}
+            rows = workflow.search_history(db_path, user_id, filters)
+        except Refusal as exc:
+            return refusal(request, user_id, csrf, exc)
+        return page(request, "history.html", user_id, csrf, rows=rows, given=given, offenses=settings.offense_codes,
+                    limit=workflow.HISTORY_LIMIT)
+
+    @app.get("/oversight", response_class=HTMLResponse)
+    def oversight(request: Request, start: str = "", end: str = "") -> HTMLResponse:
+        user_id, csrf = signed_in(request)
+        first, last = previous_month(date.today())
+        try:
+            period = (_day(start) or first, _day(end) or last)
+            report = run(user_id, Action.REPORT, "reports", oversight_report, start=period[0], end=period[1])
+        except Refusal as exc:
+            return refusal(request, user_id, csrf, exc)
+        top = max([1, *(r[c] for r in report.rows for c in ("searches", "released", "released_no_candidate", "disputed"))])
+        return page(request, "oversight.html", user_id, csrf, rows=report.rows, columns=COLUMNS, start=period[0],
+                    end=period[1], top=top)
+
+    @app.get("/audit", response_class=HTMLResponse)
+    def audit(request: Request) -> HTMLResponse:
+        user_id, csrf = signed_in(request)
+        try:
+            status = workflow.audit_status(db_path, user_id)
+        except Refusal as exc:
+            return refusal(request, user_id, csrf, exc)
+        return page(request, "audit.html", user_id, csrf, chain=status)
+
+    @app.get("/export", response_class=HTMLResponse)
+    def export_form(request: Request) -> HTMLResponse:
+        user_id, csrf = signed_in(request)
+        return page(request, "export.html", user_id, csrf, error=None)
+
+    @app.post("/export")
+    def export(request: Request, case_number: Annotated[str, Form()], csrf: Annotated[str, Form()] = "") -> Response:
+        import tempfile
+
+        from facelead.service import zipped
+
+        user_id, token = checked(request, csrf)
+        try:
+            with tempfile.TemporaryDirectory(dir=settings.data_dir, prefix=".export-") as staging:
+                folder = export_case(db_path, user_id, case_number, Path(staging))
+                packet = zipped(folder)
+        except Refusal as exc:
+            return page(request, "export.html", user_id, token, 403 if isinstance(exc, AccessDenied) else 409,
+                        error=exc.detail)
+        return Response(packet, media_type="application/zip",
+                        headers={"Content-Disposition": f'attachment; filename="{folder.name}.zip"'})
+
+    @app.get("/admin/users", response_class=HTMLResponse)
+    def users(request: Request, code: str = "", added: str = "") -> HTMLResponse:
+        user_id, csrf = signed_in(request)
+        try:
+            rows = workflow.list_users(db_path, user_id)
+        except Refusal as exc:
+            return refusal(request, user_id, csrf, exc)
+        return page(request, "users.html", user_id, csrf, rows=rows, roles=ROLES, error=None, code=None, added=None)
+
+    @app.post("/admin/users")
+    def add_user(request: Request, new_user: Annotated[str, Form()], name: Annotated[str, Form()],
+                 roles: Annotated[list[str], Form()] = [], certified_until: Annotated[str, Form()] = "",  # noqa: B006
+                 csrf: Annotated[str, Form()] = "") -> Response:
+        user_id, token = checked(request, csrf)
+        code, error = None, None
+        try:
+            code = workflow.add_user(db_path, user_id, new_user, name, roles, _day(certified_until), settings.security)
+        except (Refusal, ValueError) as exc:
+            error = getattr(exc, "detail", None) or str(exc)
+        try:
+            rows = workflow.list_users(db_path, user_id)
+        except Refusal as exc:
+            return refusal(request, user_id, token, exc)
+        return page(request, "users.html", user_id, token, 409 if error else 200, rows=rows, roles=ROLES,
+                    error=error, code=code, added=None if error else new_user)
+
+    @app.post("/admin/users/{target}/disable")
+    def disable_user(request: Request, target: str, reason: Annotated[str, Form()] = "",
+                     csrf: Annotated[str, Form()] = "") -> Response:
+        user_id, token = checked(request, csrf)
+        try:
+            workflow.disable_user(db_path, user_id, target, reason or "disabled on the users page")
+        except Refusal as exc:
+            return refusal(request, user_id, token, exc)
+        return RedirectResponse("/admin/users", status_code=303)
+
     @app.get("/static/{name}")
     def static(name: str) -> Response:
         folder = Path(__file__).parent / "static"
@@ -342,6 +443,18 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
         if target.parent != folder or not target.is_file():
             return Response(status_code=404)
         return Response(target.read_bytes(), media_type="text/css" if name.endswith(".css") else "text/javascript")
+
+
+def _day(text: str) -> date | None:
+    """A YYYY-MM-DD form field as a date; blank is None; anything else a ValueError naming it."""
+    from facelead.tasks.workflow import WorkflowRefused
+
+    if not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise WorkflowRefused("date", f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _image_type(data: bytes) -> str:

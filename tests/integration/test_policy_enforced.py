@@ -170,6 +170,7 @@ def _api_calls(user_id: str) -> dict[Action, tuple[str, str, dict | None]]:
         Action.RERUN: ("POST", "/api/searches/S-0/rerun", None),
         Action.EXPORT: ("POST", "/api/cases/C-0/export", None),
         Action.LEAD_VIEW: ("GET", "/api/leads", None),
+        Action.HISTORY: ("GET", "/api/history?case_number=C-0", None),
         Action.ENROLL: ("POST", "/api/enrollments", {"gallery": "g"}),
         Action.REMOVE: ("POST", "/api/galleries/g/remove", {"subject": "s", "reason": "r"}),
         Action.BUILD: ("POST", "/api/galleries/g/index", {}),

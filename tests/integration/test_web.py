@@ -302,3 +302,50 @@ def test_the_requester_sees_nothing_before_release_then_a_printable_one_page_lea
     detective.pdf(path=str(pdf), format="Letter")
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page[^s]", data)) == 1  # one page
+
+
+def test_supervisor_auditor_and_admin_pages(browser, site, people, settings, shots):
+    supervisor = sign_in(browser, site, "supervisor.test", people["supervisor.test"])
+    supervisor.get_by_role("link", name="Search history").click()
+    supervisor.get_by_label("Case number").fill("WEB-RUN-1")
+    supervisor.get_by_role("button", name="Filter").click()
+    rows = supervisor.get_by_role("row").filter(has_text="WEB-RUN-1")
+    assert rows.count() == 1 and "disputed" in rows.first.inner_text()
+    assert unnamed_controls(supervisor) == []
+    supervisor.screenshot(path=shots / "history.png", full_page=True)
+    supervisor.goto(f"{site}/oversight?start=2020-01-01&end=2100-01-01")
+    chart = supervisor.get_by_role("img", name=re.compile("Searches, released leads"))
+    assert chart.count() == 1 and supervisor.get_by_role("row").filter(has_text=settings.offense_codes[0]).count() == 1
+    supervisor.screenshot(path=shots / "oversight.png", full_page=True)
+    supervisor.goto(f"{site}/export")
+    supervisor.get_by_label("Case number").fill("WEB-RUN-1")
+    with supervisor.expect_download() as download:
+        supervisor.get_by_role("button", name="Download the packet").click()
+    import zipfile
+
+    with zipfile.ZipFile(download.value.path()) as packet:
+        names = packet.namelist()
+    assert any(name.endswith("SHA256SUMS") or "manifest" in name.lower() for name in names), names
+
+    auditor = sign_in(browser, site, "auditor.test", people["auditor.test"])
+    auditor.get_by_role("link", name="Audit chain status").click()
+    assert "The audit chain holds" in auditor.get_by_role("status").inner_text()
+    auditor.screenshot(path=shots / "audit.png", full_page=True)
+    auditor.goto(f"{site}/admin/users")
+    assert auditor.get_by_role("alert").count() == 1 and "Add a user" not in auditor.content()  # not an admin
+
+    admin = sign_in(browser, site, "admin.test", people["admin.test"])
+    admin.get_by_role("link", name="Users").click()
+    assert unnamed_controls(admin) == []
+    admin.get_by_label("User id").fill("newcomer.test")
+    admin.get_by_label("Name").fill("A Newcomer")
+    admin.get_by_role("checkbox", name="analyst", exact=True).check()
+    admin.get_by_label(re.compile("certification valid until")).fill("2099-01-01")
+    admin.get_by_role("button", name="Add the user").click()
+    assert "one-time enrollment code" in admin.get_by_role("status").inner_text()
+    code = admin.locator(".code code").inner_text()
+    assert len(code) >= 8
+    admin.screenshot(path=shots / "users.png", full_page=True)
+    admin.get_by_role("button", name="Disable newcomer.test").click()
+    row = admin.get_by_role("row").filter(has_text="newcomer.test")
+    assert "disabled" in row.inner_text()

@@ -22,6 +22,7 @@ EXPECTED = {
     "search.rerun": {"analyst", "reviewer", "supervisor", "auditor"},
     "case.export": {"supervisor", "auditor"},
     "lead.view": {"requester"},
+    "search.history": {"supervisor", "auditor"},
     "enrollment": {"operator", "admin", "console"},
     "enrollment.remove": {"operator", "admin"},
     "index.build": {"operator", "admin", "console"},
