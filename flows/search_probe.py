@@ -91,13 +91,17 @@ def search_probe(
     actor = acting_user(settings, Action.SEARCH, f"request:{request_id}", grant, request_id=request_id, k=k,
                         face_index=face_index, quality_override=quality_override).user_id
     request = runnable_request(db_path, actor, request_id, settings.security.approval_days)
-    face_index = request["face_index"] if face_index is None else face_index  # chosen when filed, and approved
-    quality_override = quality_override or request["quality_override"]
+    approved_face = request["face_index"]  # chosen when filed: the supervisor approved the search of that face
+    asked_face, face_index = face_index, approved_face if face_index is None else face_index
+    quality_override = request["quality_override"] or quality_override
     probe, case_number, gallery = request["probe_path"], request["case_number"], request["gallery_id"]
     models = face_models(settings)
     model_id = models.recogniser.model_id
     quality = None
     try:
+        if approved_face is not None and asked_face is not None and asked_face != approved_face:
+            raise SearchRefused("face_not_approved", f"request {request_id} was approved for face {approved_face + 1} "
+                                f"of its probe, not face {asked_face + 1}")
         probe_face = embed_probe(probe, models, settings.max_image_pixels, face_index, settings.quality.probe)
         if probe_face.sha256 != request["probe_sha256"]:
             raise SearchRefused("probe_changed", f"{probe}: the file changed after request {request_id} was filed")

@@ -249,8 +249,9 @@ def decide_request(db_path: Path, actor: str, request_id: str, approve: bool, re
                 raise WorkflowRefused("self_approval", f"{actor} filed request {request_id} and cannot decide it")
             if request["decision"] is not None:
                 raise WorkflowRefused("decided", f"request {request_id} was {request['decision']} already")
-        with db.transaction(conn):
-            db.decide_request(conn, request_id, "approved" if approve else "denied", actor, reason)
+        with audited(conn, actor, action, target), db.transaction(conn):
+            if not db.decide_request(conn, request_id, "approved" if approve else "denied", actor, reason):
+                raise WorkflowRefused("decided", f"request {request_id} was decided by someone else a moment ago")
             db.append_audit(conn, actor, action, target, {"case_number": request["case_number"], "reason": reason})
 
 
@@ -323,8 +324,7 @@ def probe_image(db_path: Path, actor: str, request_id: str) -> bytes:
         with audited(conn, actor, "probe.view", target):
             if request is None:
                 raise WorkflowRefused("no_such_request", f"no request {request_id}")
-        if request["requested_by"] != actor:
-            authorize(conn, actor, Action.APPROVE, target)
+        authorize(conn, actor, Action.REQUEST if request["requested_by"] == actor else Action.APPROVE, target)
         try:
             data = Path(request["probe_path"]).read_bytes()
         except OSError:

@@ -94,6 +94,8 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
     async def no_store(request: Request, call_next):
         response = await call_next(request)
         response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
         return response
 
     @app.exception_handler(SignInNeeded)
@@ -126,6 +128,7 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
             user = workflow.sign_in(db_path, user_id, secret, settings.security, address)
         except AccessDenied as exc:
             return render("login.html", 401, user_id=None, csrf="", next=next, error=exc.detail)
+        sessions.close(request.cookies.get(COOKIE, ""))  # a session this browser held before ends here
         response = RedirectResponse(next if next.startswith("/") and not next.startswith("//") else "/", status_code=303)
         response.set_cookie(COOKIE, sessions.open(user.user_id), httponly=True, samesite="strict",
                             secure=request.url.scheme == "https", path="/")
@@ -150,6 +153,10 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
     @app.get("/requests/new", response_class=HTMLResponse)
     def new_request(request: Request) -> HTMLResponse:
         user_id, csrf = signed_in(request)
+        try:
+            workflow.authorized(db_path, user_id, Action.REQUEST, "requests")
+        except Refusal as exc:
+            return refusal(request, user_id, csrf, exc)
         return page(request, "new_request.html", user_id, csrf, offenses=settings.offense_codes,
                     galleries=workflow.galleries(db_path), requesters=workflow.requesters(db_path), error=None, form={})
 
@@ -172,7 +179,7 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
                      "to search it anyway, or choose a better frame")
         if chosen is None or error:
             return page(request, "choose_face.html", user_id, token, 409 if error else 200, form=form,
-                        probe_name=stored.name, photo=b64(stored.read_bytes()), media=_image_type(stored.read_bytes()),
+                        probe_name=stored.name, probe_tag=_tag(token, stored.name), photo=b64(stored.read_bytes()), media=_image_type(stored.read_bytes()),
                         width=size[0], height=size[1], faces=faces, chosen=face_index, error=error, override=override)
         request_id = workflow.file_request(db_path, user_id, form["case_number"], form["offense_code"],
                                            form["justification"], stored, form["gallery"], settings.offense_codes,
@@ -189,6 +196,7 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
         form = {"case_number": case_number, "offense_code": offense_code, "justification": justification,
                 "gallery": gallery, "requested_for": requested_for}
         try:
+            workflow.authorized(db_path, user_id, Action.REQUEST, f"case:{case_number}")
             if not data:
                 raise workflow.WorkflowRefused("probe", "choose the probe photo to search")
             stored = store_probe(settings.probes_dir, data, probe.filename or "probe.jpg")
@@ -201,7 +209,8 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
     @app.post("/requests/confirm")
     def confirm_request(request: Request, case_number: Annotated[str, Form()], offense_code: Annotated[str, Form()],
                         justification: Annotated[str, Form()], gallery: Annotated[str, Form()],
-                        probe_name: Annotated[str, Form()], face_index: Annotated[int | None, Form()] = None,
+                        probe_name: Annotated[str, Form()], probe_tag: Annotated[str, Form()] = "",
+                        face_index: Annotated[int | None, Form()] = None,
                         override: Annotated[str, Form()] = "", requested_for: Annotated[str, Form()] = "",
                         csrf: Annotated[str, Form()] = "") -> Response:
         user_id, token = checked(request, csrf)
@@ -209,6 +218,9 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
                 "gallery": gallery, "requested_for": requested_for}
         stored = settings.probes_dir / probe_name
         try:
+            workflow.authorized(db_path, user_id, Action.REQUEST, f"case:{case_number}")
+            if not hmac.compare_digest(probe_tag, _tag(token, probe_name)):  # uploaded in this session
+                raise workflow.WorkflowRefused("probe", "that probe was not uploaded in this session; upload it again")
             if not PROBE_NAME.fullmatch(probe_name) or not stored.is_file():
                 raise workflow.WorkflowRefused("probe", "the uploaded probe is not kept any more; upload it again")
             return choose_or_file(request, user_id, token, form, stored, face_index, override)
@@ -443,6 +455,11 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
         if target.parent != folder or not target.is_file():
             return Response(status_code=404)
         return Response(target.read_bytes(), media_type="text/css" if name.endswith(".css") else "text/javascript")
+
+
+def _tag(csrf: str, probe_name: str) -> str:
+    """Binds an uploaded probe's name to the session that uploaded it (its CSRF token as the key)."""
+    return hmac.new(csrf.encode(), probe_name.encode(), "sha256").hexdigest()
 
 
 def _day(text: str) -> date | None:

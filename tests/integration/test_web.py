@@ -349,3 +349,21 @@ def test_supervisor_auditor_and_admin_pages(browser, site, people, settings, sho
     admin.get_by_role("button", name="Disable newcomer.test").click()
     row = admin.get_by_role("row").filter(has_text="newcomer.test")
     assert "disabled" in row.inner_text()
+
+
+def test_a_probe_uploaded_in_another_session_cannot_be_named_into_a_request(browser, site, people):
+    analyst = sign_in(browser, site, "analyst.test", people["analyst.test"])
+    analyst.goto(f"{site}/requests/new")
+    csrf = analyst.locator("input[name=csrf]").first.get_attribute("value")
+    answer = analyst.request.post(f"{site}/requests/confirm", form={
+        "csrf": csrf, "case_number": "WEB-STOLEN-1", "offense_code": "violent-felony", "justification": "t",
+        "gallery": "dev", "probe_name": "0" * 64 + ".jpg", "probe_tag": "0" * 64})
+    assert answer.status == 409 and "not uploaded in this session" in answer.text()
+    auditor = sign_in(browser, site, "auditor.test", people["auditor.test"])
+    auditor.goto(f"{site}/requests/new")
+    assert auditor.get_by_role("alert").count() == 1 and auditor.get_by_label("Probe photo").count() == 0
+    csrf = auditor.locator("input[name=csrf]").first.get_attribute("value")  # the sign-out form's
+    answer = auditor.request.post(f"{site}/requests/new", multipart={
+        "csrf": csrf, "case_number": "WEB-STOLEN-2", "offense_code": "violent-felony", "justification": "t",
+        "gallery": "dev", "probe": {"name": "p.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8 nothing"}})
+    assert answer.status == 403  # the role is checked before the upload is kept or looked at

@@ -320,3 +320,20 @@ def test_exported_cells_that_a_spreadsheet_would_run_are_escaped(enrolled, peopl
         for row in csv.reader(path.open(newline="")):
             assert not any(cell.startswith(("=", "+", "@", "\t", "\r")) for cell in row), (path.name, row)
         assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_search_runs_only_on_the_face_its_request_was_approved_for(people, settings, enrolled, faces_dev):
+    from facelead.tasks.search import SearchRefused
+    from facelead.tasks.workflow import decide_request, file_request
+
+    group = faces_dev / "multi" / "obama_and_biden.jpg"
+    request = file_request(settings.database_path, "analyst.test", "FACE-BOUND-1", settings.offense_codes[0], "t",
+                           group, "dev", settings.offense_codes, face_index=1)
+    decide_request(settings.database_path, "supervisor.test", request, True, "face 2 only")
+    with pytest.raises(SearchRefused, match="approved for face 2 of its probe, not face 1"):
+        run_search(request, k=3, face_index=0)
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        [details] = conn.execute("SELECT details FROM audit_log WHERE action = 'search.refused' "
+                                 "AND target = 'case:FACE-BOUND-1'").fetchall()[0]
+    assert json.loads(details)["reason"] == "face_not_approved"
+    assert run_search(request, k=3).candidates  # the approved face, as filed
