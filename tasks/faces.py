@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+from numpy.typing import NDArray
 from prefect import task
 from prefect.cache_policies import NONE
 
@@ -95,6 +97,14 @@ def embed_batch(batch: ImageBatch, models: FaceModels, max_pixels: int, ctx: Bat
     return batch_result([*enrolled, *failed, *(o for o in outcomes if isinstance(o, Refused))], gated, ctx)
 
 
+def decoded_probe(data: bytes, max_pixels: int, where: str) -> NDArray[np.uint8]:
+    """The probe's pixels; SearchRefused naming ``where`` and why when it does not decode."""
+    try:
+        return decode_image(data, max_pixels)
+    except ImageDecodeError as exc:
+        raise SearchRefused(exc.reason, f"{where}: {exc.detail}") from exc
+
+
 def probe_face(path: str, models: FaceModels, max_pixels: int, face_index: int | None, bar: QualityBar) -> ProbeFace:
     """The probe's chosen face (``face_index``; may be left out when it shows one face),
     embedded and quality-checked.
@@ -106,10 +116,7 @@ def probe_face(path: str, models: FaceModels, max_pixels: int, face_index: int |
         data = Path(path).read_bytes()
     except OSError as exc:
         raise SearchRefused("unreadable", f"{path}: cannot read probe ({exc.strerror or exc})") from exc
-    try:
-        image = decode_image(data, max_pixels)
-    except ImageDecodeError as exc:
-        raise SearchRefused(exc.reason, f"{path}: {exc.detail}") from exc
+    image = decoded_probe(data, max_pixels, path)
     detector, embedder = load(models)
     detections = detector.detect(image)
     if not len(detections):
@@ -141,10 +148,7 @@ def probe_choices(data: bytes, models: FaceModels, max_pixels: int, bar: Quality
                   ) -> tuple[tuple[int, int], list[ProbeChoice]]:
     """((width, height), every face the detector finds in the probe with its quality verdict);
     raises SearchRefused for a probe that does not decode."""
-    try:
-        image = decode_image(data, max_pixels)
-    except ImageDecodeError as exc:
-        raise SearchRefused(exc.reason, f"the probe: {exc.detail}") from exc
+    image = decoded_probe(data, max_pixels, "the probe")
     detector, embedder = load(models)
     found = detector.detect(image)
     measured = [measure_face(image, found, i, detector, embedder.manifest.input_size) for i in range(len(found))]

@@ -13,6 +13,7 @@ import hmac
 import re
 from datetime import date
 from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import quote
 
@@ -111,6 +112,16 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
         return render("message.html", 403, user_id=None, csrf="", title="Form refused",
                       text="This form did not carry your session's token, so nothing was changed. "
                            "Open the page again and resubmit.", link="/")
+
+    def shown(request: Request, template: str, values: Callable[[str], dict]) -> HTMLResponse:
+        """A signed-in page whose ``values(user_id)`` come from the policy-checked workflow; a
+        refusal renders as the refusal page."""
+        user_id, csrf = signed_in(request)
+        try:
+            found = values(user_id)
+        except Refusal as exc:
+            return refusal(request, user_id, csrf, exc)
+        return page(request, template, user_id, csrf, **found)
 
     def refusal(request: Request, user_id: str, csrf: str, exc: Refusal) -> HTMLResponse:
         status = 403 if isinstance(exc, AccessDenied) else 409
@@ -231,21 +242,12 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
 
     @app.get("/requests", response_class=HTMLResponse)
     def my_requests(request: Request, filed: str = "") -> HTMLResponse:
-        user_id, csrf = signed_in(request)
-        try:
-            rows = workflow.own_requests(db_path, user_id)
-        except Refusal as exc:
-            return refusal(request, user_id, csrf, exc)
-        return page(request, "requests.html", user_id, csrf, rows=rows, filed=filed)
+        return shown(request, "requests.html", lambda user: {"rows": workflow.own_requests(db_path, user),
+                                                             "filed": filed})
 
     @app.get("/approvals", response_class=HTMLResponse)
     def approvals(request: Request) -> HTMLResponse:
-        user_id, csrf = signed_in(request)
-        try:
-            rows = workflow.approval_queue(db_path, user_id)
-        except Refusal as exc:
-            return refusal(request, user_id, csrf, exc)
-        return page(request, "approvals.html", user_id, csrf, rows=rows)
+        return shown(request, "approvals.html", lambda user: {"rows": workflow.approval_queue(db_path, user)})
 
     @app.post("/requests/{request_id}/decision")
     def decide(request: Request, request_id: str, decision: Annotated[str, Form()],
@@ -327,68 +329,50 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
 
     @app.get("/reviews", response_class=HTMLResponse)
     def reviews(request: Request) -> HTMLResponse:
-        user_id, csrf = signed_in(request)
-        try:
-            rows = workflow.review_queue(db_path, user_id)
-        except Refusal as exc:
-            return refusal(request, user_id, csrf, exc)
-        return page(request, "reviews.html", user_id, csrf, rows=rows)
+        return shown(request, "reviews.html", lambda user: {"rows": workflow.review_queue(db_path, user)})
 
     @app.get("/leads", response_class=HTMLResponse)
     def leads(request: Request) -> HTMLResponse:
-        user_id, csrf = signed_in(request)
-        try:
-            rows = workflow.released_leads(db_path, user_id)
-        except Refusal as exc:
-            return refusal(request, user_id, csrf, exc)
-        return page(request, "leads.html", user_id, csrf, rows=rows)
+        return shown(request, "leads.html", lambda user: {"rows": workflow.released_leads(db_path, user)})
 
     @app.get("/leads/{search_id}", response_class=HTMLResponse)
     def lead(request: Request, search_id: str) -> HTMLResponse:
-        user_id, csrf = signed_in(request)
-        try:
-            report = workflow.lead_report(db_path, user_id, search_id)
-        except Refusal as exc:
-            return refusal(request, user_id, csrf, exc)
-        candidate = report["candidate"]
-        return page(request, "lead.html", user_id, csrf, lead=report, candidate=candidate,
-                    thumb=b64(candidate["thumbnail"]) if candidate else "", corroboration=settings.lead_corroboration)
+        def values(user: str) -> dict:
+            report = workflow.lead_report(db_path, user, search_id)
+            candidate = report["candidate"]
+            return {"lead": report, "candidate": candidate, "thumb": b64(candidate["thumbnail"]) if candidate else "",
+                    "corroboration": settings.lead_corroboration}
+
+        return shown(request, "lead.html", values)
 
     @app.get("/history", response_class=HTMLResponse)
     def history(request: Request, case_number: str = "", analyst: str = "", offense_code: str = "", start: str = "",
                 end: str = "") -> HTMLResponse:
-        user_id, csrf = signed_in(request)
         given = {"case_number": case_number, "analyst": analyst, "offense_code": offense_code, "start": start, "end": end}
-        try:
+
+        def values(user: str) -> dict:
             filters = {**{k: v.strip() or None for k, v in given.items()},
                        **{k: _day(given[k]) for k in ("start", "end")}}
-            rows = workflow.search_history(db_path, user_id, filters)
-        except Refusal as exc:
-            return refusal(request, user_id, csrf, exc)
-        return page(request, "history.html", user_id, csrf, rows=rows, given=given, offenses=settings.offense_codes,
-                    limit=workflow.HISTORY_LIMIT)
+            return {"rows": workflow.search_history(db_path, user, filters), "given": given,
+                    "offenses": settings.offense_codes, "limit": workflow.HISTORY_LIMIT}
+
+        return shown(request, "history.html", values)
 
     @app.get("/oversight", response_class=HTMLResponse)
     def oversight(request: Request, start: str = "", end: str = "") -> HTMLResponse:
-        user_id, csrf = signed_in(request)
-        first, last = previous_month(date.today())
-        try:
+        def values(user: str) -> dict:
+            first, last = previous_month(date.today())
             period = (_day(start) or first, _day(end) or last)
-            report = run(user_id, Action.REPORT, "reports", oversight_report, start=period[0], end=period[1])
-        except Refusal as exc:
-            return refusal(request, user_id, csrf, exc)
-        top = max([1, *(r[c] for r in report.rows for c in ("searches", "released", "released_no_candidate", "disputed"))])
-        return page(request, "oversight.html", user_id, csrf, rows=report.rows, columns=COLUMNS, start=period[0],
-                    end=period[1], top=top)
+            report = run(user, Action.REPORT, "reports", oversight_report, start=period[0], end=period[1])
+            top = max([1, *(r[c] for r in report.rows for c in ("searches", "released", "released_no_candidate",
+                                                                "disputed"))])
+            return {"rows": report.rows, "columns": COLUMNS, "start": period[0], "end": period[1], "top": top}
+
+        return shown(request, "oversight.html", values)
 
     @app.get("/audit", response_class=HTMLResponse)
     def audit(request: Request) -> HTMLResponse:
-        user_id, csrf = signed_in(request)
-        try:
-            status = workflow.audit_status(db_path, user_id)
-        except Refusal as exc:
-            return refusal(request, user_id, csrf, exc)
-        return page(request, "audit.html", user_id, csrf, chain=status)
+        return shown(request, "audit.html", lambda user: {"chain": workflow.audit_status(db_path, user)})
 
     @app.get("/export", response_class=HTMLResponse)
     def export_form(request: Request) -> HTMLResponse:
