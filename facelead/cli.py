@@ -181,6 +181,14 @@ def cmd_users_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users_roles(args: argparse.Namespace) -> int:
+    answer = _call("POST", f"/api/users/{args.user_id}/roles", {
+        "roles": args.roles.split(","), "certified_until": args.certified_until and args.certified_until.isoformat()})
+    certified = f"certified until {answer['certified_until']}" if answer["certified_until"] else "no certification"
+    print(f"user {args.user_id}: {','.join(answer['roles'])}; {certified}")
+    return 0
+
+
 def cmd_users_disable(args: argparse.Namespace) -> int:
     _call("POST", f"/api/users/{args.user_id}/disable", {"reason": args.reason})
     print(f"user {args.user_id} disabled")
@@ -414,6 +422,13 @@ def parser() -> argparse.ArgumentParser:
     add.set_defaults(run=cmd_users_add)
     listing = users_sub.add_parser("list", help="every user, roles, certification, state")
     listing.set_defaults(run=cmd_users_list)
+    roles = users_sub.add_parser("roles", help="replace another user's roles and certification date (admin; "
+                                               "audited with the old values)")
+    roles.add_argument("user_id")
+    roles.add_argument("--roles", required=True, help=f"comma-separated, the full new set: {', '.join(ROLES)}")
+    roles.add_argument("--certified-until", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                       help="facial-comparison certification expiry; left out, the user has none")
+    roles.set_defaults(run=cmd_users_roles)
     disable = users_sub.add_parser("disable", help="disable a user (kept for the audit trail)")
     disable.add_argument("user_id")
     disable.add_argument("--reason", required=True, help="why, for the audit log")

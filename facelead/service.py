@@ -104,6 +104,11 @@ class NewUser(BaseModel):
     certified_until: date | None = None
 
 
+class NewRoles(BaseModel):
+    roles: list[str]
+    certified_until: date | None = None
+
+
 class NewSecret(BaseModel):
     proof: str = Field(description="your enrollment code, or your current secret to rotate it")
     secret: str
@@ -291,6 +296,11 @@ def create_app(settings: Settings) -> FastAPI:
     def disable_user(user_id: str, body: Reason, user: User) -> dict:
         workflow.disable_user(db_path, user, user_id, body.reason)
         return {"user_id": user_id, "disabled": True}
+
+    @app.post("/api/users/{user_id}/roles")
+    def set_roles(user_id: str, body: NewRoles, user: User) -> dict:
+        workflow.set_roles(db_path, user, user_id, body.roles, body.certified_until)
+        return {"user_id": user_id, "roles": sorted(body.roles), "certified_until": _jsonable(body.certified_until)}
 
     @app.post("/api/users/{user_id}/reset")
     def reset_user(user_id: str, user: User) -> dict:

@@ -56,10 +56,21 @@ def audited(conn, actor: str, action: str, target: str, details: Mapping[str, An
     try:
         yield
     except Refusal as exc:
-        with db.transaction(conn):
-            db.append_audit(conn, clean_name(actor), f"{action}.refused", target,
-                            {**(details or {}), "reason": exc.reason, "detail": exc.detail})
+        _append_refusal(conn, actor, action, target, details, exc)
         raise
+
+
+def _append_refusal(conn, actor: str, action: str, target: str, details: Mapping[str, Any] | None,
+                    exc: Refusal) -> None:
+    with db.transaction(conn):
+        db.append_audit(conn, clean_name(actor), f"{action}.refused", target,
+                        {**(details or {}), "reason": exc.reason, "detail": exc.detail})
+
+
+def record_refusal(db_path: Path, actor: str, action: str, target: str, exc: Refusal) -> None:
+    """Audit a refusal decided outside the workflow (a web form without its session's token)."""
+    with db.open_db(db_path) as conn:
+        _append_refusal(conn, actor, action, target, None, exc)
 
 
 def authorize(conn, user_id: str, action: Action, target: str, details: Mapping[str, Any] | None = None) -> User:
@@ -189,6 +200,30 @@ def list_users(db_path: Path, actor: str) -> list[dict]:
         return db.list_users(conn)
 
 
+def set_roles(db_path: Path, actor: str, user_id: str, roles: list[str], certified_until: date | None) -> None:
+    """An admin replaces another enabled user's roles and certification date; audited with
+    the old and new values. Nobody changes their own: a second admin does."""
+    target = f"user:{user_id}"
+    with db.open_db(db_path) as conn:
+        authorize(conn, actor, Action.USER_ADMIN, target)
+        with audited(conn, actor, "user.roles", target):
+            try:
+                role_set = sorted(check_roles(roles))
+            except ValueError as exc:
+                raise WorkflowRefused("roles", str(exc)) from None
+            if user_id == actor:
+                raise WorkflowRefused("own_roles", "an administrator's own roles are changed by another administrator")
+            before = db.get_user(conn, user_id)
+            with db.transaction(conn):
+                if before is None or not db.set_user_roles(conn, user_id, role_set, certified_until):
+                    raise WorkflowRefused("no_such_user", f"no enabled user {clean_name(user_id)!r}")
+                db.append_audit(conn, actor, "user.roles", target, {
+                    "roles": role_set, "certified_until": certified_until.isoformat() if certified_until else None,
+                    "previous_roles": sorted(before["roles"]),
+                    "previous_certified_until": before["certified_until"].isoformat()
+                    if before["certified_until"] else None})
+
+
 def disable_user(db_path: Path, actor: str, user_id: str, reason: str) -> None:
     with db.open_db(db_path) as conn:
         authorize(conn, actor, Action.USER_ADMIN, f"user:{user_id}")
@@ -249,6 +284,8 @@ def decide_request(db_path: Path, actor: str, request_id: str, approve: bool, re
                 raise WorkflowRefused("self_approval", f"{actor} filed request {request_id} and cannot decide it")
             if request["decision"] is not None:
                 raise WorkflowRefused("decided", f"request {request_id} was {request['decision']} already")
+            if not approve and not reason.strip():
+                raise WorkflowRefused("reason", "a denial needs its reason, for the requester and the audit")
         with audited(conn, actor, action, target), db.transaction(conn):
             if not db.decide_request(conn, request_id, "approved" if approve else "denied", actor, reason):
                 raise WorkflowRefused("decided", f"request {request_id} was decided by someone else a moment ago")

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
 
@@ -691,6 +691,13 @@ def recent_sign_in_failures(conn: duckdb.DuckDBPyConnection, claimed_user: str, 
 def spend_grant(conn: duckdb.DuckDBPyConnection, nonce: str, user_id: str, action: str) -> bool:
     """Mark a grant spent; False if it was spent before (a replay)."""
     return conn.execute(query("spend_grant"), [nonce, user_id, action, now()]).fetchone() is not None
+
+
+def set_user_roles(conn: duckdb.DuckDBPyConnection, user_id: str, roles: list[str],
+                   certified_until: date | None) -> bool:
+    """Replace an enabled user's roles and certification; False if no enabled user."""
+    return conn.execute(query("set_user_roles"), {"user_id": user_id, "roles": roles,
+                                                  "certified_until": certified_until}).fetchone() is not None
 
 
 def disable_user(conn: duckdb.DuckDBPyConnection, user_id: str) -> bool:

@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from collections.abc import Callable
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import jinja2
 from fastapi import FastAPI, File, Form, Request, UploadFile
@@ -28,6 +28,10 @@ from facelead.refusal import Refusal
 from facelead.settings import Settings
 
 COOKIE = "facelead_session"
+# Scripts and styles only from /static; images also inline (photos are sent as data: URLs);
+# style attributes allowed for the face boxes' positions on the face-choice page.
+CONTENT_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+                  "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 PROBE_NAME = re.compile(r"[0-9a-f]{64}\.[a-z0-9]{1,7}")  # how the service names a kept probe
 _TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("facelead.web", "templates"), autoescape=True,
                                 undefined=jinja2.StrictUndefined)
@@ -51,8 +55,27 @@ class SignInNeeded(Exception):
     """No live session: the page sends the browser to sign in."""
 
 
-class FormForged(Exception):
-    """A post without its session's CSRF token."""
+class FormForged(Refusal):
+    """A post without its session's CSRF token (raised for the session's user)."""
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__("csrf", "the form did not carry its session's token")
+        self.user_id = user_id
+
+
+def form_refused() -> HTMLResponse:
+    return render("message.html", 403, user_id=None, csrf="", title="Form refused",
+                  text="This form did not come from your own session's page, so nothing was changed. "
+                       "Open the page again and resubmit.", link="/")
+
+
+def _cross_site(request: Request) -> bool:
+    """True if the browser says the post came from another site (Sec-Fetch-Site, else Origin)."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site not in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    return origin is not None and urlsplit(origin).netloc != request.headers.get("host")
 
 
 def render(name: str, status: int = 200, **values) -> HTMLResponse:
@@ -85,18 +108,27 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
         """The session of a form post whose CSRF token is its session's; FormForged otherwise."""
         user_id, expected = signed_in(request)
         if not csrf or not hmac.compare_digest(csrf, expected):
-            raise FormForged
+            raise FormForged(user_id)
         return user_id, expected
 
     def page(request: Request, name: str, user_id: str, csrf: str, status: int = 200, **values) -> HTMLResponse:
         return render(name, status, user_id=user_id, csrf=csrf, path=request.url.path, **values)
 
     @app.middleware("http")
-    async def no_store(request: Request, call_next):
-        response = await call_next(request)
+    async def guarded(request: Request, call_next):
+        """Posts to the pages from another site are refused (sign-in included); nothing is
+        cached; pages load scripts and styles from here alone."""
+        if request.method == "POST" and not request.url.path.startswith("/api/") and _cross_site(request):
+            response = form_refused()
+        else:
+            response = await call_next(request)
+            if token := request.cookies.get(COOKIE):
+                sessions.user(token)  # a long search is use, not idleness: the clock restarts at its answer
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
+        if response.headers.get("content-type", "").startswith("text/html") and not request.url.path.startswith("/api/"):
+            response.headers["Content-Security-Policy"] = CONTENT_POLICY
         return response
 
     @app.exception_handler(SignInNeeded)
@@ -108,10 +140,9 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
                            "what you were sending was not saved.", link="/login")
 
     @app.exception_handler(FormForged)
-    def forged(_: Request, __: FormForged) -> Response:
-        return render("message.html", 403, user_id=None, csrf="", title="Form refused",
-                      text="This form did not carry your session's token, so nothing was changed. "
-                           "Open the page again and resubmit.", link="/")
+    def forged(request: Request, exc: FormForged) -> Response:
+        workflow.record_refusal(db_path, exc.user_id, "web.form", request.url.path, exc)
+        return form_refused()
 
     def shown(request: Request, template: str, values: Callable[[str], dict]) -> HTMLResponse:
         """A signed-in page whose ``values(user_id)`` come from the policy-checked workflow; a
@@ -256,8 +287,6 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
         try:
             if decision not in ("approve", "deny"):
                 raise workflow.WorkflowRefused("decision", f"decision {decision!r} is neither approve nor deny")
-            if decision == "deny" and not reason.strip():
-                raise workflow.WorkflowRefused("reason", "a denial needs its reason, for the requester and the audit")
             workflow.decide_request(db_path, user_id, request_id, decision == "approve", reason)
         except Refusal as exc:
             return refusal(request, user_id, token, exc)
@@ -397,13 +426,14 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
                         headers={"Content-Disposition": f'attachment; filename="{folder.name}.zip"'})
 
     @app.get("/admin/users", response_class=HTMLResponse)
-    def users(request: Request, code: str = "", added: str = "") -> HTMLResponse:
+    def users(request: Request, changed: str = "") -> HTMLResponse:
         user_id, csrf = signed_in(request)
         try:
             rows = workflow.list_users(db_path, user_id)
         except Refusal as exc:
             return refusal(request, user_id, csrf, exc)
-        return page(request, "users.html", user_id, csrf, rows=rows, roles=ROLES, error=None, code=None, added=None)
+        return page(request, "users.html", user_id, csrf, rows=rows, roles=ROLES, error=None, code=None, added=None,
+                    changed=changed and f"Roles of {changed} saved.")
 
     @app.post("/admin/users")
     def add_user(request: Request, new_user: Annotated[str, Form()], name: Annotated[str, Form()],
@@ -420,7 +450,32 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
         except Refusal as exc:
             return refusal(request, user_id, token, exc)
         return page(request, "users.html", user_id, token, 409 if error else 200, rows=rows, roles=ROLES,
-                    error=error, code=code, added=None if error else new_user)
+                    error=error, code=code, added=None if error else new_user, changed=None)
+
+    def roles_page(request: Request, user_id: str, csrf: str, target: str, status: int = 200,
+                   error: str | None = None) -> HTMLResponse:
+        try:
+            found = [row for row in workflow.list_users(db_path, user_id) if row["user_id"] == target]
+        except Refusal as exc:
+            return refusal(request, user_id, csrf, exc)
+        if not found:
+            return page(request, "message.html", user_id, csrf, 404, title="No such user",
+                        text=f"there is no user {target!r}", link="/admin/users")
+        return page(request, "user_roles.html", user_id, csrf, status, person=found[0], roles=ROLES, error=error)
+
+    @app.get("/admin/users/{target}", response_class=HTMLResponse)
+    def user_roles(request: Request, target: str) -> HTMLResponse:
+        return roles_page(request, *signed_in(request), target)
+
+    @app.post("/admin/users/{target}/roles")
+    def set_roles(request: Request, target: str, roles: Annotated[list[str], Form()] = [],  # noqa: B006
+                  certified_until: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = "") -> Response:
+        user_id, token = checked(request, csrf)
+        try:
+            workflow.set_roles(db_path, user_id, target, roles, _day(certified_until))
+        except Refusal as exc:
+            return roles_page(request, user_id, token, target, 403 if isinstance(exc, AccessDenied) else 409, exc.detail)
+        return RedirectResponse(f"/admin/users?changed={quote(target)}", status_code=303)
 
     @app.post("/admin/users/{target}/disable")
     def disable_user(request: Request, target: str, reason: Annotated[str, Form()] = "",

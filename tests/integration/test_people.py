@@ -107,3 +107,35 @@ def test_a_claimed_name_with_separators_or_control_characters_is_audited_cleaned
     assert row.actor == "chief?user.add?forged" and row.action == "auth.refused"
     with db.open_db(office, read_only=True) as conn:
         assert db.verify_audit(conn).ok
+
+
+def test_an_admin_changes_another_user_s_roles_audited_never_their_own_and_a_direct_edit_shows(office):
+    from facelead.tasks.workflow import WorkflowRefused, set_roles
+
+    add_user(office, "chief", "ana", "Ana", ["analyst"], date(2027, 1, 1), LIMITS)
+    set_roles(office, "chief", "ana", ["analyst", "reviewer"], date(2099, 6, 30))
+    [ana] = [u for u in list_users(office, "chief") if u["user_id"] == "ana"]
+    assert ana["roles"] == ["analyst", "reviewer"] and ana["certified_until"] == date(2099, 6, 30)
+    change = _audit(office)[-1]
+    assert change.action == "user.roles" and json.loads(change.details) == {
+        "roles": ["analyst", "reviewer"], "certified_until": "2099-06-30",
+        "previous_roles": ["analyst"], "previous_certified_until": "2027-01-01"}
+    with pytest.raises(WorkflowRefused, match="another administrator"):
+        set_roles(office, "chief", "chief", ["admin", "analyst"], None)
+    with pytest.raises(WorkflowRefused, match="unknown role"):
+        set_roles(office, "chief", "ana", ["detective"], None)
+    with pytest.raises(AccessDenied, match="does not hold the admin role"):
+        set_roles(office, "ana", "ana", ["admin"], None)
+    disable_user(office, "chief", "ana", "left")
+    with pytest.raises(WorkflowRefused, match="no enabled user"):
+        set_roles(office, "chief", "ana", ["auditor"], None)
+    assert [r.action for r in _audit(office)[-5:]] == [
+        "user.roles.refused", "user.roles.refused", "user.admin.refused", "user.disable", "user.roles.refused"]
+    with db.open_db(office, read_only=True) as conn:
+        assert db.verify_audit(conn).problems == ()
+
+    add_user(office, "chief", "bo", "Bo", ["auditor"], None, LIMITS)
+    with db.open_db(office) as conn:  # someone with the file grants a role past the audited path
+        conn.execute("UPDATE users SET roles = ['auditor', 'admin'] WHERE user_id = 'bo'")
+        assert db.verify_audit(conn).problems == (
+            "user bo: roles or certification differ from their last user.add or user.roles audit row",)

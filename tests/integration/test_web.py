@@ -8,6 +8,8 @@ import contextvars
 import re
 import shutil
 import time
+from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -49,62 +51,240 @@ def shots(tmp_path_factory):
     return tmp_path_factory.mktemp("web-screenshots")
 
 
+class Person:
+    """One person at their own browser: a fresh context signed in with the keyboard alone, as
+    they come back to it after the session ended (the sign-in page returns them where they were)."""
+
+    def __init__(self, browser, site: str, user_id: str, secret: str, shots: Path) -> None:
+        self.site, self.user_id, self.secret, self.shots = site, user_id, secret, shots
+        self.page = browser.new_context().new_page()
+        self.policy_violations: list[str] = []
+        self.page.on("console", lambda message: self.policy_violations.append(message.text)
+                     if "Content Security Policy" in message.text else None)
+        self.open("/")
+
+    def open(self, path: str) -> None:
+        self.page.goto(self.site + path)
+        self.sign_in_if_asked()
+
+    def sign_in_if_asked(self) -> None:
+        if "/login" not in self.page.url:
+            return
+        next_path = self.page.url.split("next=", 1)[1] if "next=" in self.page.url else "/"
+        self.page.wait_for_function("document.activeElement && document.activeElement.id === 'user_id'")  # autofocus
+        self.page.keyboard.type(self.user_id)
+        self.page.keyboard.press("Tab")
+        self.page.keyboard.type(self.secret)
+        with self.page.expect_navigation():
+            self.page.keyboard.press("Enter")
+        assert self.page.url == self.site + unquote(next_path), self.page.locator("main").inner_text()
+
+    def shown(self, name: str) -> None:
+        """This page, checked as a screen-reader and keyboard user meets it, and its screenshot."""
+        assert unnamed_controls(self.page) == [], name
+        assert unreached_by_tab(self.page) == [], name
+        self.page.screenshot(path=self.shots / f"{name}.png", full_page=True)
+
+
 def sign_in(browser, site: str, user_id: str, secret: str):
     """A fresh browser context signed in as ``user_id`` with the keyboard alone; its page."""
-    page = browser.new_context().new_page()
-    page.goto(f"{site}/login")
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'user_id'")  # autofocus
-    page.keyboard.type(user_id)
-    page.keyboard.press("Tab")
-    page.keyboard.type(secret)
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
-    assert page.url == f"{site}/", page.locator("main").inner_text()
-    return page
+    return Person(browser, site, user_id, secret, Path()).page
 
 
 def unnamed_controls(page) -> list[str]:
     """Form controls in the accessibility tree without an accessible name."""
     tree = page.locator("main").aria_snapshot()
     return [line for line in tree.splitlines()
-            if re.match(r"\s*- (textbox|combobox|button|checkbox|radio|spinbutton)\s*(\[|$|:)", line)]
+            if re.match(r"\s*- (textbox|combobox|button|checkbox|radio|spinbutton|link)\s*(\[|$|:)", line)]
 
 
-def test_a_request_is_filed_refused_with_a_reason_and_the_filer_sees_why(browser, site, people, enrolled, shots):
-    analyst = sign_in(browser, site, "analyst.test", people["analyst.test"])
-    analyst.screenshot(path=shots / "home-analyst.png", full_page=True)
-    analyst.get_by_role("link", name="New search request").click()
-    assert unnamed_controls(analyst) == []
-    analyst.get_by_label("Probe photo").set_input_files(str(enrolled.probes[0][0]))
-    analyst.get_by_label("Case number").fill("WEB-DENY-1")
-    analyst.get_by_label("Justification").fill("armed robbery, store camera")
-    analyst.screenshot(path=shots / "new-request.png", full_page=True)
-    analyst.get_by_role("button", name="File the request").click()
-    assert "awaits a supervisor's approval" in analyst.get_by_role("status").inner_text()
+def unreached_by_tab(page) -> list[str]:
+    """Visible links and controls that pressing Tab through the page never focuses."""
+    count = page.evaluate("""() => {
+        const all = [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea')]
+            .filter(e => !e.disabled && e.getClientRects().length);
+        all.forEach((e, i) => { e.dataset.tabCheck = i; });
+        return all.length; }""")
+    reached = set()
+    for _ in range(count + 3):
+        page.keyboard.press("Tab")
+        reached.add(page.evaluate("() => document.activeElement && document.activeElement.dataset.tabCheck"))
+    return page.evaluate("""reached => [...document.querySelectorAll('[data-tab-check]')]
+        .filter(e => !reached.includes(e.dataset.tabCheck)).map(e => e.outerHTML.slice(0, 120))""",
+                         [r for r in reached if r is not None])
 
-    supervisor = sign_in(browser, site, "supervisor.test", people["supervisor.test"])
-    supervisor.get_by_role("link", name="Approval queue").click()
-    card = supervisor.get_by_role("region", name="Case WEB-DENY-1")
-    assert "armed robbery, store camera" in card.inner_text() and "analyst.test" in card.inner_text()
-    photo = supervisor.request.get(site + card.get_by_role("img").get_attribute("src"))
-    assert photo.status == 200 and photo.headers["content-type"] == "image/jpeg", photo.text()[:300]
-    assert photo.headers["cache-control"] == "no-store"
+
+def test_one_investigation_from_request_to_release_by_four_people_in_their_browsers(
+        browser, site, people, settings, enrolled, faces_dev, shots):
+    """An analyst, a supervisor, a reviewer and the detective who asked carry case WEB-7:
+    a denial, a group photo's face chosen by clicking, a forged post, an expired session, a
+    disputed review, and a second search that is released; the detective sees nothing until then."""
+    from facelead import LEAD_NOTICE
+    from facelead.flows.calibrate_gallery import calibrate
+    from facelead.policy import Action
+    from facelead.warehouse import db
+
+    as_user("admin.test", Action.CALIBRATE, calibrate, gallery="dev")  # so every candidate has its chance count
+    detective_secret = add_person(settings.database_path, "admin.test", "detective.test", ["requester"], None)
+    analyst = Person(browser, site, "analyst.test", people["analyst.test"], shots)
+    supervisor = Person(browser, site, "supervisor.test", people["supervisor.test"], shots)
+    reviewer = Person(browser, site, "reviewer.test", people["reviewer.test"], shots)
+    detective = Person(browser, site, "detective.test", detective_secret, shots)
+    analyst.shown("home-analyst")
+
+    def file(probe: Path, justification: str, screenshot: str | None = None) -> None:
+        analyst.open("/")
+        analyst.page.get_by_role("link", name="New search request").click()
+        analyst.page.get_by_label("Probe photo").set_input_files(str(probe))
+        analyst.page.get_by_label("Case number").fill("WEB-7")
+        analyst.page.get_by_label("Justification").fill(justification)
+        analyst.page.get_by_label("Requested by").select_option("detective.test")
+        if screenshot:
+            analyst.shown(screenshot)
+        analyst.page.get_by_role("button", name="File the request").click()
+
+    def run_and_determine(choice: str) -> str:
+        analyst.open("/requests")
+        analyst.page.get_by_role("button", name="Run the search for case WEB-7").click()
+        analyst.page.wait_for_url(re.compile(r".*/searches/[0-9a-f-]+$"))
+        assert analyst.page.get_by_role("note").inner_text() == LEAD_NOTICE
+        analyst.page.get_by_label("The probe's person is").select_option(choice)
+        analyst.page.get_by_role("button", name="Record the determination").click()
+        assert analyst.page.get_by_role("status").inner_text() == "Awaiting review."
+        return analyst.page.url.rsplit("/", 1)[1]
+
+    def detective_sees_nothing(search_id: str) -> None:
+        detective.open("/leads")
+        assert "No lead has been released to you" in detective.page.locator("main").inner_text()
+        for path in (f"/leads/{search_id}", f"/searches/{search_id}", f"/searches/{search_id}/compare/1"):
+            detective.open(path)
+            assert "WEB-7" not in detective.page.content() and detective.page.get_by_role("alert").count() == 1
+
+    # 1. A request the supervisor denies, with the reason the analyst then reads.
+    file(enrolled.probes[0][0], "person of interest", screenshot="new-request")
+    assert "awaits a supervisor's approval" in analyst.page.get_by_role("status").inner_text()
+    supervisor.open("/")
+    supervisor.page.get_by_role("link", name="Approval queue").click()
+    card = supervisor.page.get_by_role("region", name="Case WEB-7")
+    assert "person of interest" in card.inner_text() and "analyst.test" in card.inner_text()
+    photo = supervisor.page.request.get(site + card.get_by_role("img").get_attribute("src"))
+    assert photo.status == 200 and photo.headers["content-type"] == "image/jpeg" and photo.headers["cache-control"] == "no-store"
     card.get_by_role("img").evaluate("img => img.decode()")  # and the page shows it
-    assert unnamed_controls(supervisor) == []
-    supervisor.screenshot(path=shots / "approvals.png", full_page=True)
-    card.get_by_role("button", name="Deny case WEB-DENY-1").click()
-    assert "needs its reason" in supervisor.get_by_role("alert").inner_text()  # nothing decided without one
-    supervisor.goto(f"{site}/approvals")
-    card = supervisor.get_by_role("region", name="Case WEB-DENY-1")
-    card.get_by_label("Reason (required to deny)").fill("no link to a violent offense")
-    card.get_by_role("button", name="Deny case WEB-DENY-1").click()
-    assert supervisor.get_by_role("region", name="Case WEB-DENY-1").count() == 0
+    supervisor.shown("approvals")
+    card.get_by_role("button", name="Deny case WEB-7").click()
+    assert "needs its reason" in supervisor.page.get_by_role("alert").inner_text()  # nothing decided without one
+    supervisor.open("/approvals")
+    card = supervisor.page.get_by_role("region", name="Case WEB-7")
+    card.get_by_label("Reason (required to deny)").fill("no link to a violent offense shown")
+    card.get_by_role("button", name="Deny case WEB-7").click()
+    assert supervisor.page.get_by_role("region", name="Case WEB-7").count() == 0
+    analyst.open("/requests")
+    row = analyst.page.get_by_role("row").filter(has_text="WEB-7")
+    assert "denied by supervisor.test: no link to a violent offense shown" in row.inner_text()
 
-    analyst.get_by_role("link", name="facelead").click()
-    analyst.get_by_role("link", name="My requests").click()
-    row = analyst.get_by_role("row").filter(has_text="WEB-DENY-1")
-    assert "denied by supervisor.test: no link to a violent offense" in row.inner_text()
-    assert all(r.headers.get("cache-control") == "no-store" for r in [analyst.reload()])
+    # 2. Refiled with the platform camera's frame of two men: the analyst clicks the second face.
+    file(faces_dev / "multi" / "obama_and_biden.jpg", "shooting on the platform; the man on the right")
+    boxes = analyst.page.get_by_role("button", name=re.compile(r"^Face \d"))
+    assert boxes.count() >= 2 and "which face is to be searched" in analyst.page.locator("h1").inner_text()
+    analyst.shown("choose-face")
+    boxes.nth(1).click()
+    if analyst.page.get_by_role("alert").count():  # below the probe bar: the reason is asked for first
+        analyst.page.get_by_label(re.compile("Why search a face below")).fill("the only frame of the second man")
+        analyst.page.get_by_role("button", name="File the request for face 2").click()
+    assert "awaits a supervisor's approval" in analyst.page.get_by_role("status").inner_text()
+    analyst.shown("my-requests")
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        [(request_id, face_index)] = conn.execute("SELECT request_id, face_index FROM requests "
+                                                  "WHERE case_number = 'WEB-7' AND decision IS NULL").fetchall()
+    assert face_index == 1
+
+    # A post without the session's form token, and one sent from another site, change nothing.
+    supervisor.open("/approvals")
+    decision = f"{site}/requests/{request_id}/decision"
+    for form in ({"decision": "approve"}, {"decision": "approve", "csrf": "guessed"}):
+        answer = supervisor.page.request.post(decision, form=form)
+        assert answer.status == 403 and "Form refused" in answer.text()
+    token = supervisor.page.locator("input[name=csrf]").first.get_attribute("value")
+    answer = supervisor.page.request.post(decision, form={"decision": "approve", "csrf": token},
+                                          headers={"Origin": "https://elsewhere.example", "Sec-Fetch-Site": "cross-site"})
+    assert answer.status == 403
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        assert db.get_request(conn, request_id)["decision"] is None
+        refused = [r for r in db.audit_rows(conn) if r.action == "web.form.refused" and r.actor == "supervisor.test"]
+    assert len(refused) == 2 and all(r.target == f"/requests/{request_id}/decision" for r in refused)
+
+    # The supervisor leaves the queue open past the idle timeout: the approval is refused, not kept.
+    time.sleep(IDLE_SECONDS + 1)
+    supervisor.page.get_by_role("region", name="Case WEB-7").get_by_role("button", name="Approve case WEB-7").click()
+    assert "Your session ended" in supervisor.page.get_by_role("alert").inner_text()
+    cookies = {c["name"]: c for c in supervisor.page.context.cookies()}
+    assert cookies["facelead_session"]["httpOnly"] and cookies["facelead_session"]["sameSite"] == "Strict"
+    supervisor.open("/approvals")  # the sign-in page, then back to the queue
+    supervisor.page.get_by_role("region", name="Case WEB-7").get_by_role("button", name="Approve case WEB-7").click()
+    assert supervisor.page.get_by_role("region", name="Case WEB-7").count() == 0
+
+    # 3. The analyst runs it, compares by keyboard and names rank 1; the reviewer, blind, disputes it.
+    first = run_and_determine("1")
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        assert conn.execute("SELECT probe_face_index FROM searches WHERE search_id = ?", [first]).fetchone() == (1,)
+    analyst.open(f"/searches/{first}")
+    analyst.shown("results")
+    analyst.page.get_by_role("link", name="Compare rank 1", exact=True).click()
+    assert analyst.page.get_by_role("note").inner_text() == LEAD_NOTICE
+    assert all(word in analyst.page.locator("main").inner_text() for word in ("Score", "Gallery source", "Photo date"))
+    analyst.shown("compare")
+    analyst.page.keyboard.press("ArrowRight")
+    analyst.page.wait_for_url(re.compile(r".*/compare/2$"))
+    analyst.page.keyboard.press("ArrowLeft")
+    analyst.page.wait_for_url(re.compile(r".*/compare/1$"))
+    detective_sees_nothing(first)
+    reviewer.open("/")
+    reviewer.page.get_by_role("link", name="Review queue").click()
+    reviewer.shown("review-queue")
+    reviewer.page.get_by_role("link", name="Review case WEB-7").click()
+    text = reviewer.page.locator("main").inner_text()
+    assert "analyst's determination is not shown" in text and "Awaiting" not in text
+    assert "rank 1" not in text.split("Determination")[-1].split("The probe's person is")[0]
+    reviewer.shown("review")
+    reviewer.page.get_by_label("The probe's person is").select_option("none")
+    reviewer.page.get_by_role("button", name="Record the review").click()
+    assert "disputed" in reviewer.page.get_by_role("status").inner_text()
+    analyst.open(f"/searches/{first}")
+    assert "disputed" in analyst.page.get_by_role("status").inner_text()
+    detective_sees_nothing(first)
+
+    # 4. A better frame of the same man; approved, run, and both name the same candidate: released.
+    probe, person = next((path, who) for path, who in enrolled.probes if who == "biden")
+    file(probe, "shooting on the platform; station entrance camera")
+    supervisor.open("/approvals")
+    supervisor.page.get_by_role("region", name="Case WEB-7").get_by_role("button", name="Approve case WEB-7").click()
+    second = run_and_determine("1")
+    top = analyst.page.get_by_role("row").filter(has_text="Compare rank 1").first.inner_text()
+    assert person in top  # the gallery's photos of the probe's person lead
+    detective_sees_nothing(second)
+    reviewer.open("/reviews")
+    reviewer.page.get_by_role("link", name="Review case WEB-7").click()
+    reviewer.page.get_by_label("The probe's person is").select_option("1")
+    reviewer.page.get_by_role("button", name="Record the review").click()
+    assert "released" in reviewer.page.get_by_role("status").inner_text()
+
+    # 5. The detective reads and prints the one-page lead report.
+    detective.open("/")
+    detective.page.get_by_role("link", name="Released leads").click()
+    detective.shown("leads")
+    assert detective.page.get_by_role("link", name=re.compile("Lead report")).count() == 1
+    detective.page.get_by_role("link", name="Lead report for case WEB-7").click()
+    text = detective.page.locator("main").inner_text()
+    assert LEAD_NOTICE in text and "run by analyst.test" in text and "reviewer.test" in text and person in text
+    assert "corroborate it with independent evidence" in text and "rank 1" in text
+    detective.shown("lead-report")
+    detective.page.emulate_media(media="print")
+    pdf = shots / "lead-report.pdf"
+    detective.page.pdf(path=str(pdf), format="Letter")
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page[^s]", data)) == 1  # one page
+    for person_at_browser in (analyst, supervisor, reviewer, detective):
+        assert person_at_browser.policy_violations == []
 
 
 def test_a_supervisor_never_sees_their_own_request(browser, site, settings, enrolled):
@@ -120,32 +300,6 @@ def test_a_supervisor_never_sees_their_own_request(browser, site, settings, enro
     assert both.get_by_role("region", name="Case WEB-OWN-1").count() == 0
 
 
-def test_a_post_without_the_session_s_form_token_changes_nothing(browser, site, people, settings, enrolled):
-    from facelead.tasks.workflow import file_request
-    from facelead.warehouse import db
-
-    request = file_request(settings.database_path, "analyst.test", "WEB-CSRF-1", settings.offense_codes[0], "t",
-                           enrolled.probes[0][0], "dev", settings.offense_codes)
-    supervisor = sign_in(browser, site, "supervisor.test", people["supervisor.test"])
-    for form in ({"decision": "approve"}, {"decision": "approve", "csrf": "guessed"}):
-        answer = supervisor.request.post(f"{site}/requests/{request}/decision", form=form)
-        assert answer.status == 403 and "Form refused" in answer.text()
-    with db.open_db(settings.database_path, read_only=True) as conn:
-        assert db.get_request(conn, request)["decision"] is None
-
-
-def test_an_idle_session_ends_and_its_form_is_refused(browser, site, people, settings, enrolled):
-    supervisor = sign_in(browser, site, "supervisor.test", people["supervisor.test"])
-    supervisor.goto(f"{site}/approvals")
-    time.sleep(IDLE_SECONDS + 1)
-    supervisor.get_by_role("button").filter(has_text="Approve").first.click()
-    assert "Your session ended" in supervisor.get_by_role("alert").inner_text()
-    supervisor.goto(f"{site}/approvals")
-    assert supervisor.url.startswith(f"{site}/login?next=/approvals")
-    cookies = {c["name"]: c for c in supervisor.context.cookies()}
-    assert cookies["facelead_session"]["httpOnly"] and cookies["facelead_session"]["sameSite"] == "Strict"
-
-
 def test_a_wrong_secret_is_refused_on_the_sign_in_page(browser, site):
     page = browser.new_context().new_page()
     page.goto(f"{site}/approvals")
@@ -156,84 +310,16 @@ def test_a_wrong_secret_is_refused_on_the_sign_in_page(browser, site):
     assert page.get_by_role("alert").count() == 1 and page.context.cookies() == []
 
 
-def test_an_approved_request_is_run_compared_by_keyboard_and_reviewed_blind_to_a_dispute(
-        browser, site, people, enrolled, approved, shots):
-    from facelead import LEAD_NOTICE
-    from facelead.flows.calibrate_gallery import calibrate
-    from facelead.policy import Action
-
-    as_user("admin.test", Action.CALIBRATE, calibrate, gallery="dev")  # so every candidate has its chance count
-    approved(enrolled.probes[2][0], "WEB-RUN-1")
-    analyst = sign_in(browser, site, "analyst.test", people["analyst.test"])
-    analyst.goto(f"{site}/requests")
-    analyst.get_by_role("button", name="Run the search for case WEB-RUN-1").click()
-    analyst.wait_for_url(re.compile(r".*/searches/[0-9a-f-]+$"))
-    search_url = analyst.url
-    assert analyst.get_by_role("note").inner_text() == LEAD_NOTICE
-    rows = analyst.get_by_role("row").filter(has_text="Compare rank")
-    assert rows.count() == 20 and "expected chance candidates" in rows.first.inner_text()
-    analyst.screenshot(path=shots / "results.png", full_page=True)
-    analyst.get_by_role("link", name="Compare rank 1", exact=True).click()
-    assert analyst.get_by_role("note").inner_text() == LEAD_NOTICE
-    assert "Score" in analyst.locator("main").inner_text() and "Gallery source" in analyst.locator("main").inner_text()
-    analyst.screenshot(path=shots / "compare.png", full_page=True)
-    analyst.keyboard.press("ArrowRight")
-    analyst.wait_for_url(re.compile(r".*/compare/2$"))
-    analyst.keyboard.press("ArrowLeft")
-    analyst.wait_for_url(re.compile(r".*/compare/1$"))
-    analyst.goto(search_url)
-    assert unnamed_controls(analyst) == []
-    analyst.get_by_label("The probe's person is").select_option("1")
-    analyst.get_by_role("button", name="Record the determination").click()
-    assert analyst.get_by_role("status").inner_text() == "Awaiting review."
-
-    reviewer = sign_in(browser, site, "reviewer.test", people["reviewer.test"])
-    reviewer.get_by_role("link", name="Review queue").click()
-    reviewer.get_by_role("link", name="Review case WEB-RUN-1").click()
-    text = reviewer.locator("main").inner_text()
-    assert "analyst's determination is not shown" in text and "rank 1" not in text.split("Determination")[-1].split(
-        "The probe's person is")[0]
-    reviewer.get_by_label("The probe's person is").select_option("none")
-    reviewer.get_by_role("button", name="Record the review").click()
-    assert "disputed" in reviewer.get_by_role("status").inner_text()
-    analyst.reload()
-    assert "disputed" in analyst.get_by_role("status").inner_text()
-    reviewer.goto(f"{site}/reviews")
-    assert reviewer.get_by_role("link", name="Review case WEB-RUN-1").count() == 0
-
-
-def test_a_group_photo_s_face_is_chosen_by_clicking_and_that_face_is_searched(
-        browser, site, people, settings, faces_dev, shots):
-    from facelead.flows.search_probe import search_probe  # noqa: F401 (the run below goes through the page)
-    from facelead.tasks.workflow import decide_request
-    from facelead.warehouse import db
-
-    analyst = sign_in(browser, site, "analyst.test", people["analyst.test"])
-    analyst.goto(f"{site}/requests/new")
-    analyst.get_by_label("Probe photo").set_input_files(str(faces_dev / "multi" / "obama_and_biden.jpg"))
-    analyst.get_by_label("Case number").fill("WEB-GROUP-1")
-    analyst.get_by_label("Justification").fill("two men on the platform camera")
-    analyst.get_by_role("button", name="File the request").click()
-    boxes = analyst.get_by_role("button", name=re.compile(r"^Face \d"))
-    assert boxes.count() >= 2 and "which face is to be searched" in analyst.locator("h1").inner_text()
-    assert unnamed_controls(analyst) == []
-    analyst.screenshot(path=shots / "choose-face.png", full_page=True)
-    boxes.nth(1).click()  # the second face, by clicking its box on the photo
-    if analyst.get_by_role("alert").count():  # below the probe bar: the reason is asked for first
-        analyst.get_by_label(re.compile("Why search a face below")).fill("the only frame of the second man")
-        analyst.get_by_role("button", name="File the request for face 2").click()
-    assert "awaits a supervisor's approval" in analyst.get_by_role("status").inner_text()
-    with db.open_db(settings.database_path, read_only=True) as conn:
-        [(request_id, face_index)] = conn.execute(
-            "SELECT request_id, face_index FROM requests WHERE case_number = 'WEB-GROUP-1'").fetchall()
-    assert face_index == 1
-    decide_request(settings.database_path, "supervisor.test", request_id, True, "ok")
-    analyst.goto(f"{site}/requests")
-    analyst.get_by_role("button", name="Run the search for case WEB-GROUP-1").click()
-    analyst.wait_for_url(re.compile(r".*/searches/[0-9a-f-]+$"))
-    with db.open_db(settings.database_path, read_only=True) as conn:
-        searched = conn.execute("SELECT probe_face_index FROM searches WHERE request_id = ?", [request_id]).fetchone()
-    assert searched == (1,)
+def test_a_sign_in_posted_from_another_site_is_refused_and_pages_allow_only_their_own_scripts(browser, site, people):
+    page = browser.new_context().new_page()
+    shown = page.goto(f"{site}/login")
+    assert "script-src 'self'" in shown.headers["content-security-policy"]
+    form = {"user_id": "supervisor.test", "secret": people["supervisor.test"]}
+    for foreign in ({"Origin": "https://elsewhere.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        answer = page.request.post(f"{site}/login", form=form, headers=foreign, max_redirects=0)
+        assert answer.status == 403 and "Form refused" in answer.text()
+        assert page.context.cookies() == []  # a hostile page cannot sign the browser in as anyone
+    assert page.request.post(f"{site}/login", form=form, max_redirects=0).status == 303
 
 
 def test_a_probe_below_the_quality_bar_needs_a_reason_before_it_is_filed(browser, site, people, settings, faces_dev,
@@ -264,91 +350,66 @@ def test_a_probe_below_the_quality_bar_needs_a_reason_before_it_is_filed(browser
     assert row == (0, "the only frame; detective asked")
 
 
-def test_the_requester_sees_nothing_before_release_then_a_printable_one_page_lead(
-        browser, site, people, settings, enrolled, shots):
-    from facelead import LEAD_NOTICE
-    from facelead.tasks.workflow import decide_request, file_request, record_determination
-
-    secret = add_person(settings.database_path, "admin.test", "detective.test", ["requester"], None)
-    request = file_request(settings.database_path, "analyst.test", "WEB-LEAD-1", settings.offense_codes[0],
-                           "shooting, doorbell camera", enrolled.probes[3][0], "dev", settings.offense_codes,
-                           requested_for="detective.test")
-    decide_request(settings.database_path, "supervisor.test", request, True, "ok")
-    analyst = sign_in(browser, site, "analyst.test", people["analyst.test"])
-    analyst.goto(f"{site}/requests")
-    analyst.get_by_role("button", name="Run the search for case WEB-LEAD-1").click()
-    analyst.wait_for_url(re.compile(r".*/searches/[0-9a-f-]+$"))
-    search_id = analyst.url.rsplit("/", 1)[1]
-    record_determination(settings.database_path, "analyst.test", search_id, 1)
-
-    detective = sign_in(browser, site, "detective.test", secret)
-    detective.get_by_role("link", name="Released leads").click()
-    assert "No lead has been released to you" in detective.locator("main").inner_text()
-    detective.goto(f"{site}/leads/{search_id}")
-    assert "WEB-LEAD-1" not in detective.content() and detective.get_by_role("alert").count() == 1
-    detective.goto(f"{site}/searches/{search_id}")  # nor the candidates
-    assert "Compare rank" not in detective.content()
-
-    record_determination(settings.database_path, "reviewer.test", search_id, 1)
-    detective.goto(f"{site}/leads")
-    detective.get_by_role("link", name="Lead report for case WEB-LEAD-1").click()
-    text = detective.locator("main").inner_text()
-    assert LEAD_NOTICE in text and "run by analyst.test" in text and "reviewer.test" in text
-    assert "corroborate it with independent evidence" in text and "rank 1" in text
-    assert unnamed_controls(detective) == []
-    detective.screenshot(path=shots / "lead-report.png", full_page=True)
-    pdf = shots / "lead-report.pdf"
-    detective.emulate_media(media="print")
-    detective.pdf(path=str(pdf), format="Letter")
-    data = pdf.read_bytes()
-    assert data.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page[^s]", data)) == 1  # one page
-
-
-def test_supervisor_auditor_and_admin_pages(browser, site, people, settings, shots):
-    supervisor = sign_in(browser, site, "supervisor.test", people["supervisor.test"])
-    supervisor.get_by_role("link", name="Search history").click()
-    supervisor.get_by_label("Case number").fill("WEB-RUN-1")
-    supervisor.get_by_role("button", name="Filter").click()
-    rows = supervisor.get_by_role("row").filter(has_text="WEB-RUN-1")
-    assert rows.count() == 1 and "disputed" in rows.first.inner_text()
-    assert unnamed_controls(supervisor) == []
-    supervisor.screenshot(path=shots / "history.png", full_page=True)
-    supervisor.goto(f"{site}/oversight?start=2020-01-01&end=2100-01-01")
-    chart = supervisor.get_by_role("img", name=re.compile("Searches, released leads"))
-    assert chart.count() == 1 and supervisor.get_by_role("row").filter(has_text=settings.offense_codes[0]).count() == 1
-    supervisor.screenshot(path=shots / "oversight.png", full_page=True)
-    supervisor.goto(f"{site}/export")
-    supervisor.get_by_label("Case number").fill("WEB-RUN-1")
-    with supervisor.expect_download() as download:
-        supervisor.get_by_role("button", name="Download the packet").click()
+def test_supervisor_auditor_and_admin_pages(browser, site, people, settings, enrolled, approved, shots):
     import zipfile
 
+    from fixtures import run_search
+    from facelead.tasks.workflow import record_determination
+
+    searched = run_search(approved(enrolled.probes[4][0], "WEB-HIST-1")).search_id
+    record_determination(settings.database_path, "analyst.test", searched, 1)
+    record_determination(settings.database_path, "reviewer.test", searched, None)
+    supervisor = Person(browser, site, "supervisor.test", people["supervisor.test"], shots)
+    supervisor.page.get_by_role("link", name="Search history").click()
+    supervisor.page.get_by_label("Case number").fill("WEB-HIST-1")
+    supervisor.page.get_by_role("button", name="Filter").click()
+    rows = supervisor.page.get_by_role("row").filter(has_text="WEB-HIST-1")
+    assert rows.count() == 1 and "disputed" in rows.first.inner_text()
+    supervisor.shown("history")
+    supervisor.open("/oversight?start=2020-01-01&end=2100-01-01")
+    chart = supervisor.page.get_by_role("img", name=re.compile("Searches, released leads"))
+    assert chart.count() == 1
+    assert supervisor.page.get_by_role("row").filter(has_text=settings.offense_codes[0]).count() == 1
+    supervisor.shown("oversight")
+    supervisor.open("/export")
+    supervisor.shown("export")
+    supervisor.page.get_by_label("Case number").fill("WEB-HIST-1")
+    with supervisor.page.expect_download() as download:
+        supervisor.page.get_by_role("button", name="Download the packet").click()
     with zipfile.ZipFile(download.value.path()) as packet:
         names = packet.namelist()
     assert any(name.endswith("SHA256SUMS") or "manifest" in name.lower() for name in names), names
 
-    auditor = sign_in(browser, site, "auditor.test", people["auditor.test"])
-    auditor.get_by_role("link", name="Audit chain status").click()
-    assert "The audit chain holds" in auditor.get_by_role("status").inner_text()
-    auditor.screenshot(path=shots / "audit.png", full_page=True)
-    auditor.goto(f"{site}/admin/users")
-    assert auditor.get_by_role("alert").count() == 1 and "Add a user" not in auditor.content()  # not an admin
+    auditor = Person(browser, site, "auditor.test", people["auditor.test"], shots)
+    auditor.page.get_by_role("link", name="Audit chain status").click()
+    assert "The audit chain holds" in auditor.page.get_by_role("status").inner_text()
+    auditor.shown("audit")
+    auditor.open("/admin/users")
+    assert auditor.page.get_by_role("alert").count() == 1 and "Add a user" not in auditor.page.content()  # not an admin
 
-    admin = sign_in(browser, site, "admin.test", people["admin.test"])
-    admin.get_by_role("link", name="Users").click()
-    assert unnamed_controls(admin) == []
-    admin.get_by_label("User id").fill("newcomer.test")
-    admin.get_by_label("Name").fill("A Newcomer")
-    admin.get_by_role("checkbox", name="analyst", exact=True).check()
-    admin.get_by_label(re.compile("certification valid until")).fill("2099-01-01")
-    admin.get_by_role("button", name="Add the user").click()
-    assert "one-time enrollment code" in admin.get_by_role("status").inner_text()
-    code = admin.locator(".code code").inner_text()
-    assert len(code) >= 8
-    admin.screenshot(path=shots / "users.png", full_page=True)
-    admin.get_by_role("button", name="Disable newcomer.test").click()
-    row = admin.get_by_role("row").filter(has_text="newcomer.test")
-    assert "disabled" in row.inner_text()
+    admin = Person(browser, site, "admin.test", people["admin.test"], shots)
+    admin.page.get_by_role("link", name="Users").click()
+    admin.page.get_by_label("User id").fill("newcomer.test")
+    admin.page.get_by_label("Name").fill("A Newcomer")
+    admin.page.get_by_role("checkbox", name="analyst", exact=True).check()
+    admin.page.get_by_label(re.compile("certification valid until")).fill("2099-01-01")
+    admin.page.get_by_role("button", name="Add the user").click()
+    assert "one-time enrollment code" in admin.page.get_by_role("status").inner_text()
+    assert len(admin.page.locator(".code code").inner_text()) >= 8
+    admin.shown("users")
+    admin.page.get_by_role("link", name="Roles of newcomer.test").click()
+    admin.shown("user-roles")
+    admin.page.get_by_role("checkbox", name="reviewer", exact=True).check()
+    admin.page.get_by_label(re.compile("certification valid until")).fill("2098-12-31")
+    admin.page.get_by_role("button", name="Save the roles of newcomer.test").click()
+    assert "Roles of newcomer.test saved" in admin.page.get_by_role("status").inner_text()
+    row = admin.page.get_by_role("row").filter(has_text="newcomer.test")
+    assert "analyst, reviewer" in row.inner_text() and "2098-12-31" in row.inner_text()
+    admin.page.get_by_role("button", name="Disable newcomer.test").click()
+    assert "disabled" in admin.page.get_by_role("row").filter(has_text="newcomer.test").inner_text()
+    assert admin.page.get_by_role("link", name="Roles of admin.test").count() == 0  # never one's own
+    for person in (supervisor, auditor, admin):
+        assert person.policy_violations == []
 
 
 def test_a_probe_uploaded_in_another_session_cannot_be_named_into_a_request(browser, site, people):

@@ -8,6 +8,13 @@ SELECT 'user ' || u.user_id || ': disabled without a user.disable audit row' FRO
 WHERE u.disabled_at IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM log WHERE action = 'user.disable' AND target = 'user:' || u.user_id)
 UNION ALL
+SELECT 'user ' || u.user_id || ': roles or certification differ from their last user.add or user.roles audit row'
+FROM users u
+JOIN (SELECT target, arg_max(details, seq) AS details FROM log
+      WHERE action IN ('user.add', 'user.roles') GROUP BY target) granted ON granted.target = 'user:' || u.user_id
+WHERE list_sort(u.roles) IS DISTINCT FROM from_json(json_extract(granted.details, '$.roles'), '["VARCHAR"]')
+   OR CAST(u.certified_until AS VARCHAR) IS DISTINCT FROM json_extract_string(granted.details, '$.certified_until')
+UNION ALL
 SELECT 'request ' || r.request_id || ': no request.file audit row' FROM requests r
 WHERE NOT EXISTS (SELECT 1 FROM log WHERE action = 'request.file' AND target = 'request:' || r.request_id)
 UNION ALL
