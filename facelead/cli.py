@@ -389,6 +389,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"\ncandidate sheet: {outcome.sheet}")
     top = outcome.candidates[0].subject_id
     print(f"the probe is a degraded photo of {expected}; rank 1 is {top}")
+    if args.web:
+        from facelead.operations import serve_demo_pages
+
+        serve_demo_pages(args.port)
     return 0
 
 
@@ -401,6 +405,10 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="build a demo gallery from a public-domain photo and search a degraded probe")
+    demo.add_argument("--web", action="store_true",
+                      help="then serve the web pages over the demo's database, with a fresh secret for each demo "
+                           "person printed, until Ctrl-C (README: From the demo to a released lead)")
+    demo.add_argument("--port", type=int, default=8470, help="port of the demo's pages (default: %(default)s)")
     demo.set_defaults(run=cmd_demo)
 
     enroll = sub.add_parser("enroll", help="enroll a CSV manifest or a <subject>/<image> folder into a gallery")

@@ -222,3 +222,24 @@ def stop_all(processes: list[subprocess.Popen], grace_s: float = 15.0) -> None:
             process.kill()
             process.wait()
 
+
+
+def serve_demo_pages(port: int) -> None:
+    """The web pages over the demo's database on 127.0.0.1:``port`` in the foreground until
+    Ctrl-C, after printing a fresh secret for each demo person. Searches run in this
+    process, as the demo's did (no Prefect server, no deployments)."""
+    import uvicorn
+
+    from facelead.flows.demo import DEMO_PEOPLE, demo_database, demo_secrets
+    from facelead.service import create_app
+
+    os.environ["FACELEAD_DATABASE"] = str(demo_database(Settings()).absolute())  # this process serves the demo alone
+    os.environ["FACELEAD_SERVICE__PORT"] = str(port)
+    settings = Settings()
+    chosen = demo_secrets(settings.database_path, settings.security)
+    print("\nsign in as each person in turn (new secrets each time the demo serves its pages):")
+    for user_id, (_, does) in DEMO_PEOPLE.items():
+        print(f"  {user_id:<16} {chosen[user_id]}   {does}")
+    print(f"the probe to upload: {(settings.database_path.parent / 'probe_degraded.jpg')}")
+    print(f"facelead demo pages at http://127.0.0.1:{port}/ (Ctrl-C stops them)", flush=True)
+    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")

@@ -16,9 +16,10 @@ from facelead.models.faces import load
 from facelead.models.image import decode_image
 from facelead.settings import Settings
 from facelead.tasks.faces import face_models
-from facelead.policy import Action
+from facelead.access import new_token
+from facelead.policy import CERTIFIED_ROLES, Action
 from facelead.settings import SecuritySettings
-from facelead.tasks.workflow import add_user, decide_request, file_request, run_flow_for
+from facelead.tasks.workflow import add_user, decide_request, file_request, reset_user, run_flow_for, set_secret
 from facelead.warehouse import db
 
 DEMO_GALLERY = "demo-solvay-1927"
@@ -28,7 +29,13 @@ DEMO_CASE = "DEMO-1927"
 DEMO_MIN_INTER_EYE_PX = 30.0
 
 
-DEMO_PEOPLE = {"demo-analyst": ["analyst"], "demo-supervisor": ["supervisor"]}
+# The demo's people, by user id: their roles, and what the pages let them do.
+DEMO_PEOPLE = {
+    "demo-analyst": (["analyst"], "files a request, runs its search, records a determination"),
+    "demo-supervisor": (["supervisor"], "approves or denies requests"),
+    "demo-reviewer": (["reviewer"], "reviews a determination, blind"),
+    "demo-detective": (["requester"], "reads a released lead"),
+}
 
 
 @contextmanager
@@ -47,15 +54,32 @@ def environment(**values: str) -> Iterator[None]:
 
 
 def demo_people(db_path: Path, limits: SecuritySettings) -> None:
-    """An administrator, a certified analyst and a supervisor in the demo's own database.
-    The demo acts for them itself, so nobody sets a secret and the codes are dropped."""
+    """An administrator and ``DEMO_PEOPLE`` (analysts and reviewers certified for a year) in
+    the demo's own database, those missing added. The demo acts for them itself, so nobody
+    sets a secret and the codes are dropped."""
     with db.open_db(db_path) as conn:
-        if db.count_users(conn):
-            return
-    add_user(db_path, None, "demo-admin", "Demo administrator", ["admin"], None, limits)
-    for user_id, roles in DEMO_PEOPLE.items():
-        add_user(db_path, "demo-admin", user_id, user_id.replace("-", " ").title(), roles,
-                 date.today() + timedelta(days=365), limits)
+        present = {row["user_id"] for row in db.list_users(conn)}
+    if "demo-admin" not in present:
+        add_user(db_path, None, "demo-admin", "Demo administrator", ["admin"], None, limits)
+    for user_id, (roles, _) in DEMO_PEOPLE.items():
+        if user_id not in present:
+            certified = date.today() + timedelta(days=365) if CERTIFIED_ROLES & set(roles) else None
+            add_user(db_path, "demo-admin", user_id, user_id.replace("-", " ").title(), roles, certified, limits)
+
+
+def demo_secrets(db_path: Path, limits: SecuritySettings) -> dict[str, str]:
+    """A fresh secret for each of ``DEMO_PEOPLE``, set as they would set it (an admin's reset,
+    then their enrollment code), for signing in to the demo's pages; the secrets by user id."""
+    chosen = {}
+    for user_id in DEMO_PEOPLE:
+        chosen[user_id] = new_token()
+        set_secret(db_path, user_id, reset_user(db_path, "demo-admin", user_id, limits), chosen[user_id], limits)
+    return chosen
+
+
+def demo_database(settings: Settings) -> Path:
+    """The demo's own database, apart from the agency's."""
+    return settings.data_dir / "demo" / "facelead.duckdb"
 
 
 def run_demo(settings: Settings | None = None) -> tuple[SearchOutcome, str]:
@@ -65,8 +89,8 @@ def run_demo(settings: Settings | None = None) -> tuple[SearchOutcome, str]:
     Returns the search outcome and the subject id the probe was cut from.
     """
     settings = settings or Settings()
-    root = settings.data_dir / "demo"
-    database = root / "facelead.duckdb"
+    database = demo_database(settings)
+    root = database.parent
     photo = fetch_photo(SOLVAY_1927, root / "solvay_conference_1927.jpg")
     image = decode_image(photo.read_bytes(), settings.max_image_pixels)
     detector, _ = load(face_models(settings))

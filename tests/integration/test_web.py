@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import contextvars
 import re
-import shutil
 import time
 from pathlib import Path
-from urllib.parse import unquote
 
 import pytest
 
 from fixtures import add_person, as_user, free_port
+from pages import CHROMIUM, Person, browser, sign_in, unnamed_controls, unreached_by_tab  # noqa: F401 (browser: a fixture)
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (apt-get install chromium; CI does)")
 IDLE_SECONDS = 8  # this module's session idle timeout, short enough to wait out
 
@@ -36,82 +34,9 @@ def site(settings, people, prefect_api, enrolled):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
 def shots(tmp_path_factory):
     """Where each page's screenshot goes: the test's output folder."""
     return tmp_path_factory.mktemp("web-screenshots")
-
-
-class Person:
-    """One person at their own browser: a fresh context signed in with the keyboard alone, as
-    they come back to it after the session ended (the sign-in page returns them where they were)."""
-
-    def __init__(self, browser, site: str, user_id: str, secret: str, shots: Path) -> None:
-        self.site, self.user_id, self.secret, self.shots = site, user_id, secret, shots
-        self.page = browser.new_context().new_page()
-        self.policy_violations: list[str] = []
-        self.page.on("console", lambda message: self.policy_violations.append(message.text)
-                     if "Content Security Policy" in message.text else None)
-        self.open("/")
-
-    def open(self, path: str) -> None:
-        self.page.goto(self.site + path)
-        self.sign_in_if_asked()
-
-    def sign_in_if_asked(self) -> None:
-        if "/login" not in self.page.url:
-            return
-        next_path = self.page.url.split("next=", 1)[1] if "next=" in self.page.url else "/"
-        self.page.wait_for_function("document.activeElement && document.activeElement.id === 'user_id'")  # autofocus
-        self.page.keyboard.type(self.user_id)
-        self.page.keyboard.press("Tab")
-        self.page.keyboard.type(self.secret)
-        with self.page.expect_navigation():
-            self.page.keyboard.press("Enter")
-        assert self.page.url == self.site + unquote(next_path), self.page.locator("main").inner_text()
-
-    def shown(self, name: str) -> None:
-        """This page, checked as a screen-reader and keyboard user meets it, and its screenshot."""
-        assert unnamed_controls(self.page) == [], name
-        assert unreached_by_tab(self.page) == [], name
-        self.page.screenshot(path=self.shots / f"{name}.png", full_page=True)
-
-
-def sign_in(browser, site: str, user_id: str, secret: str):
-    """A fresh browser context signed in as ``user_id`` with the keyboard alone; its page."""
-    return Person(browser, site, user_id, secret, Path()).page
-
-
-def unnamed_controls(page) -> list[str]:
-    """Form controls in the accessibility tree without an accessible name."""
-    tree = page.locator("main").aria_snapshot()
-    return [line for line in tree.splitlines()
-            if re.match(r"\s*- (textbox|combobox|button|checkbox|radio|spinbutton|link)\s*(\[|$|:)", line)]
-
-
-def unreached_by_tab(page) -> list[str]:
-    """Visible links and controls that pressing Tab through the page never focuses."""
-    count = page.evaluate("""() => {
-        const all = [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea')]
-            .filter(e => !e.disabled && e.getClientRects().length);
-        all.forEach((e, i) => { e.dataset.tabCheck = i; });
-        return all.length; }""")
-    reached = set()
-    for _ in range(count + 3):
-        page.keyboard.press("Tab")
-        reached.add(page.evaluate("() => document.activeElement && document.activeElement.dataset.tabCheck"))
-    return page.evaluate("""reached => [...document.querySelectorAll('[data-tab-check]')]
-        .filter(e => !reached.includes(e.dataset.tabCheck)).map(e => e.outerHTML.slice(0, 120))""",
-                         [r for r in reached if r is not None])
 
 
 def test_one_investigation_from_request_to_release_by_four_people_in_their_browsers(
@@ -314,6 +239,7 @@ def test_a_sign_in_posted_from_another_site_is_refused_and_pages_allow_only_thei
     page = browser.new_context().new_page()
     shown = page.goto(f"{site}/login")
     assert "script-src 'self'" in shown.headers["content-security-policy"]
+    assert unnamed_controls(page) == [] and unreached_by_tab(page) == []
     form = {"user_id": "supervisor.test", "secret": people["supervisor.test"]}
     for foreign in ({"Origin": "https://elsewhere.example"}, {"Sec-Fetch-Site": "cross-site"}):
         answer = page.request.post(f"{site}/login", form=form, headers=foreign, max_redirects=0)
