@@ -1,4 +1,3 @@
-"""Great Expectations suites as code: the image-quality gate for gallery faces and probes.
-
-Empty in this release: enrollment and search run without a quality gate yet.
-"""
+"""Great Expectations suites as code: the image-quality gate that gallery faces pass before
+enrollment and probes before a search (``quality.py``), one suite per bar, versioned by
+its limits."""

@@ -42,13 +42,13 @@ labeled photos, SFace + YuNet):
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import math
 from dataclasses import dataclass
 
 from facelead.settings import QualityBar
+from facelead.digest import sha256_hex
 
 # bar field -> (metric column, bound, why a face fails it)
 CHECKS: dict[str, tuple[str, str, str]] = {
@@ -142,17 +142,21 @@ def bounds(bar: QualityBar) -> list[tuple[str, str, float | None, float | None, 
 def suite_version(bar: QualityBar) -> str:
     """Short hash of the suite's checks and limits: it changes whenever a limit does."""
     canonical = json.dumps(bounds(bar), sort_keys=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+    return sha256_hex(canonical)[:12]
 
 
 @functools.cache
 def _gx():
     """The Great Expectations module, its expectations and an ephemeral context, once per process."""
+    # Quiet at INFO, before the import and after it: its data-context module sets its own
+    # logger to INFO when imported, and would log "Created temporary directory ... for
+    # ephemeral docs site" on every context.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
     import great_expectations.expectations as gxe
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)

@@ -7,7 +7,6 @@ extracted, never the archive's models (research-only weights).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from PIL import Image, ImageFilter
 
 from facelead.models.detect import Detections
 from facelead.models.faces import crop_box
+from facelead.digest import file_sha256, sha256_hex
 
 
 @dataclass(frozen=True)
@@ -44,17 +44,17 @@ SOLVAY_1927 = RegistryPhoto(
 
 def fetch_photo(photo: RegistryPhoto, target: Path) -> Path:
     """Download the source archive with pip, check both hashes, extract only the photo."""
-    if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == photo.sha256:
+    if target.is_file() and file_sha256(target) == photo.sha256:
         return target
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
                         photo.requirement, "--dest", tmp], check=True)
         archive = next(Path(tmp).glob("*.tar.gz"))
-        if hashlib.sha256(archive.read_bytes()).hexdigest() != photo.archive_sha256:
+        if file_sha256(archive) != photo.archive_sha256:
             raise ValueError(f"{archive.name}: SHA-256 differs from the pinned {photo.archive_sha256}")
         with tarfile.open(archive) as tar:
             data = tar.extractfile(photo.member).read()
-    if hashlib.sha256(data).hexdigest() != photo.sha256:
+    if sha256_hex(data) != photo.sha256:
         raise ValueError(f"{photo.member}: SHA-256 differs from the pinned {photo.sha256}")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)

@@ -10,7 +10,6 @@ run. Pure functions, apart from reading or creating the key file.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 import secrets
@@ -23,6 +22,7 @@ from pydantic_core import to_jsonable_python
 
 from facelead.access import AccessDenied
 from facelead.files import secret_key
+from facelead.digest import sha256_hex
 
 KEY_BYTES = 32
 
@@ -43,11 +43,11 @@ class Grant:
 def params_digest(params: Mapping[str, Any]) -> str:
     """SHA-256 of the parameters as canonical JSON (sorted keys; dates, paths and models as JSON)."""
     text = json.dumps(to_jsonable_python(dict(params)), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return sha256_hex(text)
 
 
 def _mac(key: bytes, payload: bytes) -> str:
-    return hmac.new(key, payload, hashlib.sha256).hexdigest()
+    return hmac.new(key, payload, "sha256").hexdigest()
 
 
 def issue(key: bytes, user_id: str, action: str, params: Mapping[str, Any], ttl_s: float, now: float) -> str:

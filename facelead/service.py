@@ -11,7 +11,6 @@ not) or 409 (what may not happen now) with ``{"reason", "detail"}``; no session,
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import logging
 import os
@@ -36,6 +35,7 @@ from facelead.files import write_private
 from facelead.refusal import Refusal
 from facelead.settings import Settings
 from facelead.warehouse.audit import Anchor
+from facelead.digest import sha256_hex
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class Sessions:
 
     @staticmethod
     def _digest(token: str) -> str:
-        return hashlib.sha256(token.encode()).hexdigest()
+        return sha256_hex(token)
 
     def open(self, user_id: str) -> str:
         token, now = secrets.token_urlsafe(32), time.monotonic()
@@ -193,7 +193,7 @@ User = Annotated[str, Depends(signed_in)]
 
 def store_probe(probes_dir: Path, data: bytes, name: str) -> Path:
     """The uploaded probe kept owner-only under ``probes_dir``, named by its SHA-256."""
-    path = probes_dir / f"{hashlib.sha256(data).hexdigest()}{Path(name).suffix.lower()[:8]}"
+    path = probes_dir / f"{sha256_hex(data)}{Path(name).suffix.lower()[:8]}"
     return path if path.exists() else write_private(path, data)
 
 

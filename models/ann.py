@@ -306,7 +306,7 @@ def tune_leaves(index: ScannIndex, vectors: NDArray[np.float32], params: ScannPa
     return (best[1], best[2]) if best else fallback
 
 
-def build_index(vectors: NDArray[np.float32], params: ScannParams, k: int, threads: int = 1,
+def scann_index(vectors: NDArray[np.float32], params: ScannParams, k: int, threads: int = 1,
                 int8: Int8Rows | None = None) -> ScannIndex:
     """An untuned index over ``vectors`` searched with ``params``; an int8 index re-scores
     with ``int8`` (``Int8Rows.of(vectors)`` unless given)."""
@@ -324,7 +324,7 @@ def build_tuned(vectors: NDArray[np.float32], params: ScannParams, k: int, targe
     int8 = Int8Rows.of(vectors) if params.rescore == "int8" else None  # the same for every hashing tried
     for block, centres in HASHINGS[params.rescore]:
         trial = replace(params, dims_per_block=block, centres_per_block=centres)
-        index = build_index(vectors, trial, k, threads, int8)
+        index = scann_index(vectors, trial, k, threads, int8)
         tuned, judged = tune_leaves(index, vectors, trial, k, targets, probes)
         if judged.meets(targets):
             break

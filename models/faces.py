@@ -15,7 +15,8 @@ from facelead.models.align import align_face
 from facelead.models.detect import Detections, FaceDetector
 from facelead.models.embed import Embedder
 from facelead.models.quality import FaceQuality, face_quality
-from facelead.models.store import ModelHashError, PreparedModel, file_sha256, prepare_model
+from facelead.digest import file_sha256
+from facelead.models.store import ModelHashError, PreparedModel, prepare_model
 from facelead.models.session import make_session
 
 THUMBNAIL_PX = 160

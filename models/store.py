@@ -8,7 +8,6 @@ so parallel workers preparing the same model never see a half-written file.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.metadata
 import os
 import tempfile
@@ -19,6 +18,7 @@ import onnx
 
 from facelead.models.convert import convert
 from facelead.models.manifest import ModelManifest
+from facelead.digest import file_sha256, sha256_hex
 
 
 class ModelMissingError(FileNotFoundError):
@@ -40,15 +40,6 @@ class PreparedModel:
     @property
     def model_id(self) -> str:
         return f"{self.manifest.id}@{self.sha256[:12]}"
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, read a megabyte at a time (index rows files run to gigabytes)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def locate_source(manifest: ModelManifest) -> Path:
@@ -76,7 +67,7 @@ def prepare_model(manifest: ModelManifest, cache_dir: Path) -> PreparedModel:
     actual = file_sha256(source)
     if actual != manifest.sha256:
         raise ModelHashError(f"model {manifest.id}: {source} has SHA-256 {actual}, manifest says {manifest.sha256}")
-    recipe = hashlib.sha256(" ".join((manifest.sha256, *manifest.convert)).encode()).hexdigest()
+    recipe = sha256_hex(" ".join((manifest.sha256, *manifest.convert)))
     target = cache_dir / f"{manifest.id}-{recipe[:16]}.onnx"  # a changed conversion is a new file
     sidecar = target.with_suffix(".sha256")
     if target.is_file() and sidecar.is_file() and file_sha256(target) == sidecar.read_text().strip():
@@ -84,7 +75,7 @@ def prepare_model(manifest: ModelManifest, cache_dir: Path) -> PreparedModel:
     data = convert(onnx.load(str(source)), manifest.convert).SerializeToString()
     cache_dir.mkdir(parents=True, exist_ok=True)
     _atomic_write(target, data)
-    digest = hashlib.sha256(data).hexdigest()
+    digest = sha256_hex(data)
     _atomic_write(sidecar, digest.encode())
     return PreparedModel(manifest, target, digest)
 

@@ -18,7 +18,7 @@ from facelead.expectations.quality import QualityVerdict
 from facelead.models.faces import FaceVector
 from facelead.models.quality import METRICS, FaceQuality
 from facelead.models.synthetic import SyntheticGallery
-from facelead.tasks.inputs import HashedRef, Refused
+from facelead.tasks.inputs import HashedRef, RefusedInput
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 METRIC_TYPES = {name: {"int": pa.int32(), "bool": pa.bool_(), "float": pa.float64()}[field.type]
@@ -136,7 +136,7 @@ def synthetic_table(gallery: SyntheticGallery, ctx: BatchContext, name: str, fir
     })
 
 
-def refused_table(items: list[Refused], ctx: BatchContext) -> pa.Table:
+def refused_table(items: list[RefusedInput], ctx: BatchContext) -> pa.Table:
     n = len(items)
     return pa.table({
         "gallery_id": [ctx.gallery_id] * n,
@@ -183,8 +183,8 @@ def quality_tables(faces: list[GatedFace], context: str, context_id: str, galler
 
 
 def batch_result(outcomes: list, gated: list[GatedFace], ctx: BatchContext) -> BatchResult:
-    """Split per-image outcomes (Refused, or (HashedRef, FaceVector)) and verdicts into tables."""
-    refused = [o for o in outcomes if isinstance(o, Refused)]
-    enrolled = [o for o in outcomes if not isinstance(o, Refused)]
+    """Split per-image outcomes (RefusedInput, or (HashedRef, FaceVector)) and verdicts into tables."""
+    refused = [o for o in outcomes if isinstance(o, RefusedInput)]
+    enrolled = [o for o in outcomes if not isinstance(o, RefusedInput)]
     return BatchResult(enrolled_table(enrolled, ctx), refused_table(refused, ctx),
                        quality_tables(gated, "enrollment", ctx.run_id, ctx.gallery_id))

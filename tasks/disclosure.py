@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,6 +12,7 @@ from facelead.tasks.sheet import sheet_html
 from facelead.policy import Action
 from facelead.tasks.workflow import authorize
 from facelead.warehouse import db
+from facelead.digest import file_sha256
 
 MANIFEST = "MANIFEST.sha256"
 
@@ -62,11 +62,11 @@ def export_case(db_path: Path, actor: str, case_number: str, out_dir: Path) -> P
         for search_id, html in sheets.items():
             (folder / "sheets" / f"{search_id}.html").write_text(html, encoding="utf-8")
         (folder / "README.txt").write_text(_readme(case_number, records, actor, at), encoding="utf-8")
-        lines = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(folder).as_posix()}"
+        lines = [f"{file_sha256(p)}  {p.relative_to(folder).as_posix()}"
                  for p in sorted(folder.rglob("*")) if p.is_file()]
         (folder / MANIFEST).write_text("\n".join(lines) + "\n", encoding="utf-8")
         with db.transaction(conn):
             db.append_audit(conn, actor, "case.export", f"case:{case_number}", {
                 "packet": folder.name, "files": len(lines),
-                "manifest_sha256": hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest()})
+                "manifest_sha256": file_sha256(folder / MANIFEST)})
     return folder

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -26,9 +25,10 @@ from facelead.models.quality import METRICS
 from facelead.settings import QualityBar
 from facelead.tasks.batches import BatchResult
 from facelead.tasks.inputs import (
-    IMAGE_SUFFIXES, ImageBatch, ImageRef, InputError, Refused, csv_rows, image_in_roots, scan_folder)
+    IMAGE_SUFFIXES, ImageBatch, ImageRef, InputError, RefusedInput, csv_rows, image_in_roots, scan_folder)
 from facelead.tasks.persist import DB_TASK
 from facelead.warehouse import db
+from facelead.digest import sha256_hex
 
 MAX_IMAGES = 20_000  # every pair is scored: 20,000 images are 200 million pairs
 
@@ -39,7 +39,7 @@ class LabeledSet:
 
     refs: list[ImageRef]
     groups: dict[str, dict[str, str]]  # image path -> {group column: value}
-    problems: list[Refused]
+    problems: list[RefusedInput]
 
 
 def read_labeled_set(source: Path, group_columns: list[str], roots: tuple[Path, ...]) -> LabeledSet:
@@ -63,11 +63,11 @@ def read_labeled_set(source: Path, group_columns: list[str], roots: tuple[Path, 
     for line, row in rows:
         path, who = row.get(image, "").strip(), row.get(identity, "").strip()
         if not path or not who or Path(path).suffix.lower() not in IMAGE_SUFFIXES:
-            problems.append(Refused(path or f"{source} line {line}", who or None, "", "bad_manifest_row",
+            problems.append(RefusedInput(path or f"{source} line {line}", who or None, "", "bad_manifest_row",
                                     f"{source} line {line}: needs an image path and an identity"))
             continue
         target = image_in_roots(source, path, who, f"{source} line {line}", roots)
-        if isinstance(target, Refused):
+        if isinstance(target, RefusedInput):
             problems.append(target)
             continue
         refs.append(ImageRef(str(target), who, source.stem))
@@ -106,7 +106,7 @@ class Embedded:
                         [*self.failed, *((reason, str(who)) for who in self.identities[~kept])])
 
 
-def gather(batches: list[BatchResult], unusable: list[Refused]) -> Embedded:
+def gather(batches: list[BatchResult], unusable: list[RefusedInput]) -> Embedded:
     """Embedded faces of every batch sorted by path with their quality rows, and failures to
     enroll by reason."""
     enrolled = pa.concat_tables([b.enrolled for b in batches]) if batches else None
@@ -190,7 +190,7 @@ def dataset_hash(embedded: Embedded, groups: dict[str, dict[str, str]]) -> str:
     """SHA-256 of the sorted (image hash, identity, group values) rows that were scored."""
     lines = sorted("\t".join([sha, identity, json.dumps(groups.get(path, {}), sort_keys=True)])
                    for path, sha, identity in zip(embedded.paths, embedded.sha256, embedded.identities.tolist()))
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    return sha256_hex("\n".join(lines))
 
 
 GALLERY_OPERATING_FMR = 1e-3  # a gallery's own operating threshold when no labeled set sets one
@@ -214,7 +214,7 @@ def gallery_groups(db_path: Path, gallery_id: str, model_id: str, columns: list[
         operating = (f"gallery FMR {GALLERY_OPERATING_FMR:g}", score_at_chance(impostors.scores, GALLERY_OPERATING_FMR))
     label, threshold = operating
     return {"gallery": gallery_id, "model_id": model_id, "faces": len(subjects), "subjects": len(set(faces.subject_ids)),
-            "face_ids_sha256": hashlib.sha256("\n".join(sorted(faces.face_ids)).encode()).hexdigest(),
+            "face_ids_sha256": sha256_hex("\n".join(sorted(faces.face_ids))),
             "operating_point": label, "threshold": threshold,
             "columns": {column: gallery_group_rates(faces.vectors, subjects, np.array(
                 [values[column].get(who, "unknown") for who in faces.subject_ids], dtype=object), threshold)

@@ -12,12 +12,13 @@ from prefect.cache_policies import NONE
 
 from facelead.expectations.quality import QualityVerdict, validate
 from facelead.models.faces import FaceModels, FaceVector, MeasuredFace, embed_measured, load, measure_face
-from facelead.models.image import ImageDecodeError, decode_image, sha256_hex
+from facelead.digest import sha256_hex
+from facelead.models.image import ImageDecodeError, decode_image
 from facelead.models.manifest import load_manifest
 from facelead.models.store import prepare_model
 from facelead.settings import QualityBar, Settings
 from facelead.tasks.batches import BatchContext, BatchResult, GatedFace, batch_result
-from facelead.tasks.inputs import HashedRef, ImageBatch, Refused
+from facelead.tasks.inputs import HashedRef, ImageBatch, RefusedInput
 from facelead.tasks.search import SearchRefused
 
 
@@ -47,35 +48,35 @@ def face_models(settings: Settings, recogniser_manifest: str | None = None) -> F
     )
 
 
-def measure_image(item: HashedRef, models: FaceModels, max_pixels: int) -> Measured | Refused:
+def measure_image(item: HashedRef, models: FaceModels, max_pixels: int) -> Measured | RefusedInput:
     """The subject's face of one gallery image (``Detections.subject``: the most prominent,
     size and centrality together), aligned and measured, or why there is none. Never raises."""
     ref = item.ref
     try:
         data = Path(ref.path).read_bytes()
         if sha256_hex(data) != item.sha256:
-            return Refused(ref.path, ref.subject_id, item.sha256, "changed", f"{ref.path}: file changed during enrollment")
+            return RefusedInput(ref.path, ref.subject_id, item.sha256, "changed", f"{ref.path}: file changed during enrollment")
         image = decode_image(data, max_pixels)
         detector, embedder = load(models)
         detections = detector.detect(image)
         if not len(detections):
-            return Refused(ref.path, ref.subject_id, item.sha256, "no_face", f"{ref.path}: no face found")
+            return RefusedInput(ref.path, ref.subject_id, item.sha256, "no_face", f"{ref.path}: no face found")
         subject = detections.subject(image.shape[1], image.shape[0])
         return item, measure_face(image, detections, subject, detector, embedder.manifest.input_size)
     except ImageDecodeError as exc:
-        return Refused(ref.path, ref.subject_id, item.sha256, exc.reason, f"{ref.path}: {exc.detail}")
+        return RefusedInput(ref.path, ref.subject_id, item.sha256, exc.reason, f"{ref.path}: {exc.detail}")
     except OSError as exc:
-        return Refused(ref.path, ref.subject_id, item.sha256, "unreadable", f"{ref.path}: {exc.strerror or exc}")
+        return RefusedInput(ref.path, ref.subject_id, item.sha256, "unreadable", f"{ref.path}: {exc.strerror or exc}")
     except Exception as exc:  # one bad image must never fail the batch
-        return Refused(ref.path, ref.subject_id, item.sha256, "error", f"{ref.path}: {type(exc).__name__}: {exc}")
+        return RefusedInput(ref.path, ref.subject_id, item.sha256, "error", f"{ref.path}: {type(exc).__name__}: {exc}")
 
 
 def gate_and_embed(measured: list[Measured], models: FaceModels, bar: QualityBar
-                   ) -> tuple[list[Enrolled], list[Refused], list[GatedFace]]:
+                   ) -> tuple[list[Enrolled], list[RefusedInput], list[GatedFace]]:
     """Validate the faces with the gallery suite in one run; embed those that pass."""
     verdicts = validate("gallery", bar, [face.quality.as_row() for _, face in measured])
     passed = [(item, face) for (item, face), verdict in zip(measured, verdicts) if verdict.passed]
-    refused = [Refused(item.ref.path, item.ref.subject_id, item.sha256, "quality",
+    refused = [RefusedInput(item.ref.path, item.ref.subject_id, item.sha256, "quality",
                        f"{item.ref.path}: below the gallery quality bar: {verdict.describe()}"
                        + (f" (face {face.face_index} chosen; competing: {'; '.join(face.rivals)})" if face.rivals else ""))
                for (item, face), verdict in zip(measured, verdicts) if not verdict.passed]
@@ -93,8 +94,8 @@ def embed_batch(batch: ImageBatch, models: FaceModels, max_pixels: int, ctx: Bat
     Returns the enrolled faces, the refusals and every face's quality verdict as Arrow tables.
     """
     outcomes = [measure_image(item, models, max_pixels) for item in batch.items]
-    enrolled, failed, gated = gate_and_embed([o for o in outcomes if not isinstance(o, Refused)], models, bar)
-    return batch_result([*enrolled, *failed, *(o for o in outcomes if isinstance(o, Refused))], gated, ctx)
+    enrolled, failed, gated = gate_and_embed([o for o in outcomes if not isinstance(o, RefusedInput)], models, bar)
+    return batch_result([*enrolled, *failed, *(o for o in outcomes if isinstance(o, RefusedInput))], gated, ctx)
 
 
 def decoded_probe(data: bytes, max_pixels: int, where: str) -> NDArray[np.uint8]:

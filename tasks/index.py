@@ -19,7 +19,7 @@ from facelead.models.ann import (ChanceFloor, Judged, ScannParams, Targets, buil
                                   save_scann)
 from facelead.models.calibration import ImpostorSample
 from facelead.models.index import BuildPlan, ExactIndex, GalleryVectors
-from facelead.models.store import file_sha256
+from facelead.digest import file_sha256
 from facelead.settings import DaskSettings, IndexSettings
 from facelead.tasks.persist import DB_TASK, read_build_plan
 from facelead.tasks.search import Ranked, top_exact

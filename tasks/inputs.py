@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from prefect import task
+
+from facelead.digest import file_sha256
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
 REQUIRED_COLUMNS = ("image_path", "subject_id")
@@ -30,7 +31,7 @@ class ImageRef:
 
 
 @dataclass(frozen=True)
-class Refused:
+class RefusedInput:
     """An input that was not enrolled, with a short stable reason code and a detail."""
 
     path: str
@@ -63,8 +64,8 @@ def inside_roots(path: Path, roots: tuple[Path, ...]) -> bool:
     return any(real.is_relative_to(root.resolve()) for root in roots)
 
 
-def outside_refusal(path: Path, subject: str | None, where: str, roots: tuple[Path, ...]) -> Refused:
-    return Refused(str(path), subject, "", "outside_image_roots",
+def outside_refusal(path: Path, subject: str | None, where: str, roots: tuple[Path, ...]) -> RefusedInput:
+    return RefusedInput(str(path), subject, "", "outside_image_roots",
                    f"{where}: {path} resolves outside the image roots ({', '.join(str(r) for r in roots)}); "
                    "add its folder to FACELEAD_IMAGE_ROOTS if it belongs there")
 
@@ -87,19 +88,19 @@ def csv_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
 
 
 def image_in_roots(listing: Path, image: str, subject: str | None, where: str,
-                   roots: tuple[Path, ...]) -> Path | Refused:
+                   roots: tuple[Path, ...]) -> Path | RefusedInput:
     """``image`` as named by a row of the CSV ``listing``, absolute; or its refusal when it
     resolves outside the listing's folder and ``roots``."""
     target, allowed = (listing.parent / image).absolute(), (listing.parent, *roots)
     return target if inside_roots(target, allowed) else outside_refusal(target, subject, where, allowed)
 
 
-def read_manifest(path: Path, default_source: str, roots: tuple[Path, ...] = ()) -> tuple[list[ImageRef], list[Refused]]:
+def read_manifest(path: Path, default_source: str, roots: tuple[Path, ...] = ()) -> tuple[list[ImageRef], list[RefusedInput]]:
     """Rows of a CSV manifest (image_path, subject_id[, source, acquired_at]).
 
     Relative image paths are taken from the manifest's folder. An image must resolve
     (``..`` and symlinks followed) inside the manifest's folder or one of ``roots``. A bad
-    row is returned as a Refused entry naming the row; a missing column or file raises
+    row is returned as a RefusedInput entry naming the row; a missing column or file raises
     InputError.
     """
     columns, rows = csv_rows(path)
@@ -113,17 +114,17 @@ def read_manifest(path: Path, default_source: str, roots: tuple[Path, ...] = ())
         subject = row.get("subject_id", "").strip()
         where = f"{path} line {line}"
         if not image or not subject:
-            problems.append(Refused(image or where, subject or None, "", "bad_manifest_row",
+            problems.append(RefusedInput(image or where, subject or None, "", "bad_manifest_row",
                                     f"{where}: image_path and subject_id are required"))
             continue
         try:
             acquired = parse_time(row.get("acquired_at", ""))
         except ValueError:
-            problems.append(Refused(image, subject, "", "bad_manifest_row",
+            problems.append(RefusedInput(image, subject, "", "bad_manifest_row",
                                     f"{where}: acquired_at {row.get('acquired_at')!r} is not an ISO 8601 date"))
             continue
         target = image_in_roots(path, image, subject, where, roots)
-        if isinstance(target, Refused):
+        if isinstance(target, RefusedInput):
             problems.append(target)
             continue
         refs.append(ImageRef(str(target), subject, row.get("source", "").strip() or default_source, acquired))
@@ -147,7 +148,7 @@ def manifest_attributes(source: str, names: list[str]) -> dict[str, dict[str, st
     return found
 
 
-def scan_folder(root: Path, source: str) -> tuple[list[ImageRef], list[Refused]]:
+def scan_folder(root: Path, source: str) -> tuple[list[ImageRef], list[RefusedInput]]:
     """Images under ``root/<subject>/``; image files directly in ``root``, and symlinks that
     lead out of ``root``, are refused."""
     if not root.is_dir():
@@ -158,7 +159,7 @@ def scan_folder(root: Path, source: str) -> tuple[list[ImageRef], list[Refused]]
             continue
         relative = path.relative_to(root)
         if len(relative.parts) < 2:
-            problems.append(Refused(str(path.absolute()), None, "", "no_subject",
+            problems.append(RefusedInput(str(path.absolute()), None, "", "no_subject",
                                     f"{path}: put gallery images in a <subject>/ folder"))
             continue
         if not inside_roots(path, (root,)):
@@ -168,12 +169,12 @@ def scan_folder(root: Path, source: str) -> tuple[list[ImageRef], list[Refused]]
     return refs, problems
 
 
-def hash_ref(ref: ImageRef) -> HashedRef | Refused:
-    """SHA-256 of the file's bytes, or a Refused entry if it cannot be read."""
+def hash_ref(ref: ImageRef) -> HashedRef | RefusedInput:
+    """SHA-256 of the file's bytes, or a RefusedInput entry if it cannot be read."""
     try:
-        digest = hashlib.sha256(Path(ref.path).read_bytes()).hexdigest()
+        digest = file_sha256(Path(ref.path))
     except OSError as exc:
-        return Refused(ref.path, ref.subject_id, "", "unreadable", f"{ref.path}: {exc.strerror or exc}")
+        return RefusedInput(ref.path, ref.subject_id, "", "unreadable", f"{ref.path}: {exc.strerror or exc}")
     return HashedRef(ref, digest)
 
 
@@ -199,7 +200,7 @@ def split_new(hashed: list[HashedRef], known: set[str]) -> tuple[list[HashedRef]
 
 
 @task
-def collect_inputs(source: str, source_name: str | None, roots: tuple[Path, ...]) -> tuple[list[ImageRef], list[Refused]]:
+def collect_inputs(source: str, source_name: str | None, roots: tuple[Path, ...]) -> tuple[list[ImageRef], list[RefusedInput]]:
     """Image refs from a CSV manifest (images within its folder or ``roots``) or a
     ``<subject>/<image>`` folder, with per-row problems."""
     path = Path(source)
@@ -207,7 +208,7 @@ def collect_inputs(source: str, source_name: str | None, roots: tuple[Path, ...]
     return read_manifest(path, name, roots) if path.suffix.lower() == ".csv" else scan_folder(path, name)
 
 
-def hash_inputs(refs: list[ImageRef]) -> tuple[list[HashedRef], list[Refused]]:
+def hash_inputs(refs: list[ImageRef]) -> tuple[list[HashedRef], list[RefusedInput]]:
     """Content hashes of every readable input; unreadable ones come back refused."""
     results = [hash_ref(r) for r in refs]
-    return [r for r in results if isinstance(r, HashedRef)], [r for r in results if isinstance(r, Refused)]
+    return [r for r in results if isinstance(r, HashedRef)], [r for r in results if isinstance(r, RefusedInput)]

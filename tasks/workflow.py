@@ -26,7 +26,7 @@ from facelead import grants
 from facelead.access import (
     AccessDenied, User, check_secret, check_user_id, clean_name, hash_token, new_salt, new_token, secret_matches)
 from facelead.models.calibration import PossibleDuplicate
-from facelead.models.image import sha256_hex
+from facelead.digest import sha256_hex
 from facelead.policy import CONSOLE, Action, check_roles, permits
 from facelead.refusal import Refusal
 from facelead.settings import SecuritySettings, Settings

@@ -11,12 +11,13 @@ the one ``audit.carry_over`` row binds their head under the key.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+
+from facelead.digest import sha256_hex
 
 GENESIS_HASH = "0" * 64
 CARRY_OVER = "audit.carry_over"
@@ -75,13 +76,13 @@ def row_mac(key: bytes, prev_mac: str, seq: int, at: datetime, actor: str, actio
     """HMAC-SHA256 under ``key`` of the row's fields as one JSON array."""
     content = json.dumps([prev_mac, seq, canonical_time(at), actor, action, target, details],
                          ensure_ascii=False, separators=(",", ":"))
-    return hmac.new(key, content.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(key, content.encode("utf-8"), "sha256").hexdigest()
 
 
 def legacy_hash(prev_hash: str, seq: int, at: datetime, actor: str, action: str, target: str, details: str) -> str:
     """The unkeyed SHA-256 of rows written before the chain was keyed (fields joined by 0x1f)."""
     content = "\x1f".join([prev_hash, str(seq), canonical_time(at), actor, action, target, details])
-    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+    return sha256_hex(content)
 
 
 def next_row(key: bytes, prev_seq: int, prev_mac: str, at: datetime, actor: str, action: str, target: str,

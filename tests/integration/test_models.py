@@ -14,7 +14,8 @@ from facelead.models.faces import load, local_model_path
 from facelead.models.image import decode_image
 from facelead.models.manifest import load_manifest
 from facelead.models.session import make_session
-from facelead.models.store import ModelHashError, file_sha256, prepare_model
+from facelead.digest import file_sha256
+from facelead.models.store import ModelHashError, prepare_model
 
 
 def test_a_source_with_the_wrong_hash_is_refused(tmp_path):

@@ -2,7 +2,7 @@ import numpy as np
 
 import pytest
 
-from facelead.models.ann import (Int8Rows, ScannParams, Targets, build_index, build_tuned, chance_floor, load_scann,
+from facelead.models.ann import (Int8Rows, ScannParams, Targets, scann_index, build_tuned, chance_floor, load_scann,
                                  TuningProbes, judge, poor_captures, recall_at, save_scann, tune_leaves,
                                  tuning_probes)
 from facelead.models.embed import l2_normalise
@@ -44,7 +44,7 @@ def _clustered(n, dim, seed):
 def test_tuning_raises_leaves_and_candidates_until_recall_is_met(rescore):
     vectors = _clustered(3000, 32, 0)
     params = ScannParams(leaves=30, leaves_to_search=1, rescore=rescore)
-    index = build_index(vectors, params, 50)
+    index = scann_index(vectors, params, 50)
     clean = tuning_probes(vectors, 50, poor_share=0)  # recall@50 of poor captures is mostly noise
     tuned, judged = tune_leaves(index, vectors, params, 50, Targets(recall_at_k=0.99), clean)
     assert tuned.leaves_to_search > 1 and judged.recall_at_k >= 0.99
@@ -65,7 +65,7 @@ def test_int8_rows_score_within_quantisation_error_of_float32():
 def test_an_int8_index_saves_its_rows_and_loads_them_again(tmp_path):
     vectors = _clustered(3000, 32, 4)
     params = ScannParams(leaves=30, leaves_to_search=30, reorder=200, rescore="int8")
-    index = build_index(vectors, params, 50)
+    index = scann_index(vectors, params, 50)
     save_scann(index, tmp_path / "build")
     loaded = load_scann(tmp_path / "build", len(vectors), params.as_dict())
     assert loaded.int8 is not None and np.array_equal(loaded.int8.codes, index.int8.codes)
@@ -78,7 +78,7 @@ def test_an_int8_index_saves_its_rows_and_loads_them_again(tmp_path):
 @pytest.mark.parametrize("rescore", ["float32", "int8"])
 def test_short_answers_are_padded_with_no_row(rescore):
     vectors = _clustered(65, 16, 2)
-    index = build_index(vectors, ScannParams(leaves=2, leaves_to_search=1, reorder=64, rescore=rescore), 60)
+    index = scann_index(vectors, ScannParams(leaves=2, leaves_to_search=1, reorder=64, rescore=rescore), 60)
     scores, rows = index.search(vectors[:5], 60)
     assert rows.shape == (5, 60) and (rows == -1).any()
     assert np.all((rows == -1) == np.isneginf(scores))
@@ -90,14 +90,14 @@ def test_short_answers_are_padded_with_no_row(rescore):
 def test_tuning_reports_unreachable_recall_on_uniform_random_vectors():
     vectors = l2_normalise(np.random.default_rng(1).normal(size=(3000, 32)).astype(np.float32))
     params = ScannParams(leaves=30, leaves_to_search=1)
-    tuned, judged = tune_leaves(build_index(vectors, params, 50), vectors, params, 50, Targets(recall_at_k=0.999))
+    tuned, judged = tune_leaves(scann_index(vectors, params, 50), vectors, params, 50, Targets(recall_at_k=0.999))
     assert not judged.meets(Targets(recall_at_k=0.999))  # the build then searches exactly
 
 
 def test_tuning_a_gallery_smaller_than_its_leaves_can_answer():
     vectors = _clustered(65, 16, 2)  # two leaves of about 32: one leaf holds fewer than k+1 faces
     params = ScannParams(leaves=2, leaves_to_search=1)
-    tuned, judged = tune_leaves(build_index(vectors, params, 50), vectors, params, 50, Targets(recall_at_k=0.99))
+    tuned, judged = tune_leaves(scann_index(vectors, params, 50), vectors, params, 50, Targets(recall_at_k=0.99))
     assert 1 <= tuned.leaves_to_search <= 2 and 0 < judged.recall_at_k <= 1
 
 

@@ -89,3 +89,15 @@ def test_a_switched_off_check_is_not_run():
     assert "max_rival_faces" not in {b[0] for b in bounds(bar)}
     [verdict] = validate("gallery", bar, [{**GOOD, "face_count": 4, "rival_faces": 3}])
     assert verdict.passed
+
+
+def test_a_validation_logs_nothing_at_info_about_great_expectations_temporary_folders():
+    import subprocess
+    import sys
+
+    script = ("import logging; logging.basicConfig(level=logging.INFO)\n"
+              "from facelead.expectations.quality import validate\nfrom facelead.settings import Settings\n"
+              f"validate('gallery', Settings().quality.gallery, [{GOOD!r}])\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "great_expectations" not in done.stderr, done.stderr[-2000:]
