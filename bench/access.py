@@ -19,7 +19,7 @@ from pathlib import Path
 from facelead.flows.search_probe import search_probe
 from facelead.policy import Action
 from facelead.settings import SecuritySettings, Settings
-from facelead.tasks.workflow import add_user, authorized, grant_for, run_principal, set_secret, sign_in
+from facelead.workflow import add_user, authorized, grant_for, run_principal, set_secret, sign_in
 
 
 def _median_ms(work, repeat: int) -> float:

@@ -91,7 +91,7 @@ def main() -> None:
         from facelead.policy import Action
         from facelead.settings import Settings
         from facelead.tasks.faces import face_models
-        from facelead.tasks.workflow import add_user, run_flow_for
+        from facelead.workflow import add_user, run_flow_for
 
         add_user(Settings().database_path, None, "bench-admin", "Bench", ["admin"], None, Settings().security)
 

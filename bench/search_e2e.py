@@ -39,7 +39,7 @@ from facelead.settings import Settings
 from facelead.tasks.batches import BatchContext, synthetic_table
 from facelead.tasks.faces import face_models
 from facelead.tasks.index import has_rows
-from facelead.tasks.workflow import add_user, set_secret
+from facelead.workflow import add_user, set_secret
 from facelead.warehouse import db
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -137,7 +137,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     settings = _settings()
     roles = args.roles.split(",")
     if _first_user_here(settings):
-        from facelead.tasks.workflow import add_user
+        from facelead.workflow import add_user
 
         code = add_user(settings.database_path, None, args.user_id, args.name, roles, args.certified_until,
                         settings.security)

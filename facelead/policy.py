@@ -1,7 +1,7 @@
 """Who may do what: the one policy table, and the pure check of a user against it.
 
 Every entry point (the CLI, flows called from Python, Prefect deployment runs) reaches
-``tasks.workflow.authorize``, which applies ``permits`` and audits a refusal. Nothing
+``workflow.authorize``, which applies ``permits`` and audits a refusal. Nothing
 else decides who may act.
 """
 

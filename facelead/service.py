@@ -4,21 +4,19 @@
 account that can read the data folder. A person signs in with their user id and own
 secret and gets a session token; every other call carries it. Each route is thin: it
 calls the same workflow functions and flows as everything else, so the policy check
-(``tasks.workflow.authorize``) and its audit sit below it. Refusals answer 403 (who may
+(``workflow.authorize``) and its audit sit below it. Refusals answer 403 (who may
 not) or 409 (what may not happen now) with ``{"reason", "detail"}``; no session, 401.
 """
 
 from __future__ import annotations
 
 import base64
-import io
 import logging
 import os
 import secrets
 import tempfile
 import threading
 import time
-import zipfile
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
@@ -36,6 +34,7 @@ from facelead.refusal import Refusal
 from facelead.settings import Settings
 from facelead.warehouse.audit import Anchor
 from facelead.digest import sha256_hex
+from facelead.files import zipped
 
 log = logging.getLogger(__name__)
 
@@ -197,16 +196,6 @@ def store_probe(probes_dir: Path, data: bytes, name: str) -> Path:
     return path if path.exists() else write_private(path, data)
 
 
-def zipped(folder: Path) -> bytes:
-    """Every file under ``folder`` in a zip archive, paths relative to its parent."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                archive.write(path, path.relative_to(folder.parent).as_posix())
-    return buffer.getvalue()
-
-
 # Flows short enough to keep the database open throughout (``db.held``): an analyst waits for them.
 HELD_THROUGHOUT = frozenset({Action.SEARCH, Action.RERUN})
 
@@ -236,7 +225,7 @@ def create_app(settings: Settings) -> FastAPI:
     from facelead.flows.rerun_search import rerun_search
     from facelead.flows.retention_purge import retention_purge
     from facelead.flows.search_probe import search_probe
-    from facelead.tasks import workflow
+    from facelead import workflow
     from facelead.tasks.calibration import describe_calibration, duplicates_markdown
     from facelead.tasks.disclosure import export_case
     from facelead.tasks.persist import remove_subject

@@ -91,7 +91,7 @@ def add_person(db_path: Path, actor: str | None, user_id: str, roles: list[str],
     """Add a user as an admin would and set their own secret with the enrollment code, as
     they would; returns the secret."""
     from facelead.settings import SecuritySettings
-    from facelead.tasks.workflow import add_user, set_secret
+    from facelead.workflow import add_user, set_secret
 
     code = add_user(db_path, actor, user_id, user_id, roles, certified, SecuritySettings())
     secret = f"secret of {user_id}"
@@ -112,7 +112,7 @@ def as_user(user_id: str, action, flow, **params):
     """Run ``flow`` with ``params`` under a grant for ``user_id``, as facelead starts a run for
     a signed-in person (the flow itself checks the policy)."""
     from facelead.settings import Settings
-    from facelead.tasks.workflow import grant_for
+    from facelead.workflow import grant_for
 
     return flow(**params, grant=grant_for(Settings(), user_id, action, flow, params))
 
@@ -135,7 +135,7 @@ def enroll_as_admin(flow, **params):
 @pytest.fixture(scope="session")
 def approved(people, settings):
     """approved(probe, case, gallery="dev") -> id of a request filed by analyst.test, approved by supervisor.test."""
-    from facelead.tasks.workflow import decide_request, file_request
+    from facelead.workflow import decide_request, file_request
 
     def make(probe, case: str, gallery: str = "dev") -> str:
         request = file_request(settings.database_path, "analyst.test", case, settings.offense_codes[0],

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from facelead.tasks.workflow import auditor_query
+from facelead.workflow import auditor_query
 from facelead.warehouse import db
 
 

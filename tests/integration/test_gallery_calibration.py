@@ -14,7 +14,7 @@ from facelead.flows.build_index import build_index
 from facelead.flows.calibrate_gallery import calibrate
 from facelead.flows.enroll_gallery import enroll_gallery
 from facelead.policy import Action
-from facelead.tasks.workflow import WorkflowRefused, mark_subject_pair, possible_duplicates
+from facelead.workflow import WorkflowRefused, mark_subject_pair, possible_duplicates
 from facelead.warehouse import db
 from fixtures import as_user, enroll_as_admin, run_search
 

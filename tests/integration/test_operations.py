@@ -129,7 +129,7 @@ def _refused_search_runs(data: Path, faces_dev: Path) -> list[str]:
     from facelead import grants
     from facelead.flows.search_probe import search_probe
     from facelead.settings import Settings
-    from facelead.tasks.workflow import decide_request, file_request, grant_for, run_principal
+    from facelead.workflow import decide_request, file_request, grant_for, run_principal
     from fixtures import add_person
 
     settings = Settings(data_dir=data)

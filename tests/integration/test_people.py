@@ -10,7 +10,7 @@ import pytest
 
 from facelead.access import AccessDenied
 from facelead.settings import SecuritySettings
-from facelead.tasks.workflow import add_user, disable_user, list_users, reset_user, set_secret, sign_in
+from facelead.workflow import add_user, disable_user, list_users, reset_user, set_secret, sign_in
 from facelead.warehouse import db
 
 LIMITS = SecuritySettings()
@@ -110,7 +110,7 @@ def test_a_claimed_name_with_separators_or_control_characters_is_audited_cleaned
 
 
 def test_an_admin_changes_another_user_s_roles_audited_never_their_own_and_a_direct_edit_shows(office):
-    from facelead.tasks.workflow import WorkflowRefused, set_roles
+    from facelead.workflow import WorkflowRefused, set_roles
 
     add_user(office, "chief", "ana", "Ana", ["analyst"], date(2027, 1, 1), LIMITS)
     set_roles(office, "chief", "ana", ["analyst", "reviewer"], date(2099, 6, 30))

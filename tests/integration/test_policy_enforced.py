@@ -24,7 +24,7 @@ from facelead.flows.retention_purge import retention_purge
 from facelead.flows.search_probe import search_probe
 from facelead.policy import CONSOLE, POLICY, ROLES, Action
 from facelead.settings import SecuritySettings, Settings
-from facelead.tasks.workflow import add_user, authorized, disable_user, grant_for, run_principal
+from facelead.workflow import add_user, authorized, disable_user, grant_for, run_principal
 from facelead.warehouse import db
 
 LIMITS = SecuritySettings()
@@ -192,7 +192,7 @@ def api(office, prefect_api):
     from fastapi.testclient import TestClient
 
     from facelead.service import create_app
-    from facelead.tasks.workflow import reset_user, set_secret
+    from facelead.workflow import reset_user, set_secret
 
     with db.open_db(office.database_path) as conn:
         for role in ROLES:

@@ -16,7 +16,7 @@ from facelead.flows.rerun_search import rerun_search
 from facelead.flows.retention_purge import retention_purge
 from facelead.tasks.persist import remove_subject
 from facelead.tasks.sheet import view_sheet
-from facelead.tasks.workflow import mark_subject_pair
+from facelead.workflow import mark_subject_pair
 from facelead.warehouse import db
 from facelead.policy import Action
 from fixtures import as_user, enroll_as_admin, run_search

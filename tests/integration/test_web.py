@@ -280,7 +280,7 @@ def test_supervisor_auditor_and_admin_pages(browser, site, people, settings, enr
     import zipfile
 
     from fixtures import run_search
-    from facelead.tasks.workflow import record_determination
+    from facelead.workflow import record_determination
 
     searched = run_search(approved(enrolled.probes[4][0], "WEB-HIST-1")).search_id
     record_determination(settings.database_path, "analyst.test", searched, 1)

@@ -18,7 +18,7 @@ from facelead.policy import Action
 from facelead.tasks.disclosure import export_case
 from facelead.tasks.sheet import view_sheet
 from facelead.settings import SecuritySettings
-from facelead.tasks.workflow import (
+from facelead.workflow import (
     WorkflowRefused, add_user, auditor_query, authorized, decide_request, disable_user, file_request,
     record_determination, review_outcome, sign_in)
 from facelead.warehouse import db
@@ -324,7 +324,7 @@ def test_exported_cells_that_a_spreadsheet_would_run_are_escaped(enrolled, peopl
 
 def test_a_search_runs_only_on_the_face_its_request_was_approved_for(people, settings, enrolled, faces_dev):
     from facelead.tasks.search import SearchRefused
-    from facelead.tasks.workflow import decide_request, file_request
+    from facelead.workflow import decide_request, file_request
 
     group = faces_dev / "multi" / "obama_and_biden.jpg"
     request = file_request(settings.database_path, "analyst.test", "FACE-BOUND-1", settings.offense_codes[0], "t",

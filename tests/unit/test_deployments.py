@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from facelead.flows.oversight_report import previous_month
+from facelead.tasks.oversight import previous_month
 from facelead.operations import LocalServer, prefect_env
 from facelead.refusal import Refusal
 from facelead.tasks.persist import retry_if_transient

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -21,8 +22,8 @@ from facelead.models.calibration import ImpostorSample
 from facelead.models.index import BuildPlan, ExactIndex, GalleryVectors
 from facelead.digest import file_sha256
 from facelead.settings import DaskSettings, IndexSettings
-from facelead.tasks.persist import DB_TASK, read_build_plan
-from facelead.tasks.search import Ranked, top_exact
+from facelead.tasks.persist import DB_TASK, load_gallery, read_build_plan
+from facelead.tasks.search import Ranked, search_exact, top_exact
 
 
 @dataclass(frozen=True)
@@ -233,3 +234,19 @@ def rank_through_build(db_path: Path, gallery_id: str, model_id: str, build: dic
     hits = (cluster_hits(cluster, folder, build, probe, wanted) if fans_out(build, cluster)
             else local_hits(folder, build, probe, wanted))
     return rank_build_hits(folder, build, plan, hits, probe, k), len(plan.delta)
+
+
+def rank_gallery(db_path: Path, cluster: DaskSettings, gallery: str, model_id: str, vector: NDArray[np.float32],
+                 k: int, build: dict | None, as_of: datetime) -> tuple[list[Ranked], dict]:
+    """The top k of the gallery's faces enrolled up to ``as_of``: exactly from the warehouse
+    when ``build`` is None or kept no rows, else through the build (its index, or its rows
+    exactly when the index missed its targets) plus the faces enrolled after it. Returns the
+    ranking and the method record ({"method", "index_build_id", "params", "delta_size", "rank_ms"})."""
+    started = time.perf_counter()
+    if build is None or not has_rows(build):
+        ranked = search_exact(load_gallery(db_path, gallery, model_id, as_of), vector, k)
+        return ranked, {"method": "exact", "delta_size": 0, "rank_ms": 1000 * (time.perf_counter() - started)}
+    ranked, delta_size = rank_through_build(db_path, gallery, model_id, build, vector, k, as_of, cluster)
+    return ranked, {"method": "exact" if build["exact_fallback"] else "scann", "index_build_id": build["build_id"],
+                    "params": json.loads(build["params"]),
+                    "delta_size": delta_size, "rank_ms": 1000 * (time.perf_counter() - started)}

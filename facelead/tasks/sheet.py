@@ -13,7 +13,7 @@ from facelead import LEAD_NOTICE
 from facelead.models.calibration import Calibration
 from facelead.tasks.persist import DB_TASK
 from facelead.policy import Action
-from facelead.tasks.workflow import WorkflowRefused, audited, authorize
+from facelead.workflow import WorkflowRefused, audited, authorize
 from facelead.warehouse import db
 
 _TEMPLATES = jinja2.Environment(

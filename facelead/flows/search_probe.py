@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
-from numpy.typing import NDArray
 from prefect import flow
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from pydantic import Field
@@ -20,11 +16,11 @@ from facelead.flows.runtime import acting_user
 from facelead.policy import Action
 from facelead.settings import Settings
 from facelead.tasks.faces import embed_probe, face_models
-from facelead.tasks.index import has_rows, rank_through_build
-from facelead.tasks.persist import index_status, load_gallery, probe_quality_tables, record_event, record_search
-from facelead.tasks.search import Ranked, SearchRefused, search_exact
+from facelead.tasks.index import rank_gallery
+from facelead.tasks.persist import index_status, probe_quality_tables, record_event, record_search
+from facelead.tasks.search import Ranked, SearchRefused
 from facelead.tasks.sheet import write_sheet
-from facelead.tasks.workflow import runnable_request
+from facelead.workflow import runnable_request
 
 K_MIN, K_MAX = 2, 50
 
@@ -38,22 +34,6 @@ class SearchOutcome:
     candidates: list[Ranked]
     sheet: Path
     probe_quality_failures: str  # '' when the probe met the quality bar
-
-
-def rank_gallery(settings: Settings, gallery: str, model_id: str, vector: NDArray[np.float32], k: int,
-                 build: dict | None, as_of: datetime) -> tuple[list[Ranked], dict]:
-    """The top k of the gallery's faces enrolled up to ``as_of``: exactly from the warehouse
-    when ``build`` is None or kept no rows, else through the build (its index, or its rows
-    exactly when the index missed its targets) plus the faces enrolled after it. Returns the
-    ranking and the method record ({"method", "index_build_id", "params", "delta_size", "rank_ms"})."""
-    db_path, started = settings.database_path, time.perf_counter()
-    if build is None or not has_rows(build):
-        ranked = search_exact(load_gallery(db_path, gallery, model_id, as_of), vector, k)
-        return ranked, {"method": "exact", "delta_size": 0, "rank_ms": 1000 * (time.perf_counter() - started)}
-    ranked, delta_size = rank_through_build(db_path, gallery, model_id, build, vector, k, as_of, settings.dask)
-    return ranked, {"method": "exact" if build["exact_fallback"] else "scann", "index_build_id": build["build_id"],
-                    "params": json.loads(build["params"]),
-                    "delta_size": delta_size, "rank_ms": 1000 * (time.perf_counter() - started)}
 
 
 @flow(name="search-probe")
@@ -119,7 +99,7 @@ def search_probe(
         raise
     usable = None if size < settings.index.exact_below else build
     as_of = datetime.now(timezone.utc)
-    ranked, method = rank_gallery(settings, gallery, model_id, probe_face.face.vector, k, usable, as_of)
+    ranked, method = rank_gallery(db_path, settings.dask, gallery, model_id, probe_face.face.vector, k, usable, as_of)
     record_search(db_path, search_id, request_id, case_number, gallery, models, k, method, size, probe_face,
                   quality_override, ranked, actor, as_of)
     sheet = write_sheet(db_path, search_id, settings.sheets_dir, actor)

@@ -1,4 +1,5 @@
-"""The program oversight report: requests, decisions, searches and review outcomes per period."""
+"""The program oversight report's rows: requests, decisions, searches and review outcomes
+per offense code for a period, read and audited in one task."""
 
 from __future__ import annotations
 
@@ -6,13 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
-from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
+from prefect import task
 
-from facelead.files import write_csv
-from facelead.flows.runtime import acting_user
-from facelead.policy import Action
-from facelead.settings import Settings
 from facelead.tasks.persist import DB_TASK
 from facelead.warehouse import db
 
@@ -50,29 +46,3 @@ def previous_month(today: date) -> tuple[date, date]:
     """The calendar month before ``today``'s: (its first day, the first day of today's month)."""
     end = today.replace(day=1)
     return (end - timedelta(days=1)).replace(day=1), end
-
-
-@flow(name="oversight-report")
-def oversight_report(start: date | None = None, end: date | None = None, grant: str | None = None) -> OversightReport:
-    """Write ``<data>/reports/oversight-<start>-<end>.csv`` and a markdown artifact of the
-    period's requests, denials, searches, releases, disputes and "no candidate" outcomes
-    by offense code.
-
-    Args:
-        start: First day of the period (UTC); default the first of the previous month.
-        end: First day after the period; default the first of this month.
-        grant: Issued by facelead when a person starts the run; leave empty in the UI
-            (a run of the deployment acts as the operator console).
-    """
-    settings = Settings()
-    actor = acting_user(settings, Action.REPORT, "reports", grant, start=start, end=end).user_id
-    if start is None or end is None:
-        month_start, month_end = previous_month(datetime.now(timezone.utc).date())
-        start, end = start or month_start, end or month_end
-    if end <= start:
-        raise ValueError(f"the period must end after it starts ({start} to {end})")
-    rows = oversight_rows(settings.database_path, start, end, actor)
-    path = write_csv(settings.data_dir / "reports" / f"oversight-{start}-{end}.csv", rows, COLUMNS)
-    report = OversightReport(path, markdown(rows, start, end), rows)
-    create_markdown_artifact(report.markdown, key="oversight-report", description=str(path))
-    return report

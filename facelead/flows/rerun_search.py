@@ -9,13 +9,13 @@ from prefect import flow
 from pydantic import Field
 
 from facelead.flows.runtime import acting_user
-from facelead.flows.search_probe import rank_gallery
 from facelead.policy import Action
 from facelead.settings import Settings
 from facelead.tasks.faces import embed_probe, face_models
+from facelead.tasks.index import rank_gallery
 from facelead.tasks.persist import record_event, search_record
 from facelead.tasks.search import Ranked
-from facelead.tasks.workflow import WorkflowRefused
+from facelead.workflow import WorkflowRefused
 
 SCORE_TOLERANCE = 1e-4
 
@@ -74,8 +74,8 @@ def rerun_search(search_id: Annotated[str, Field(min_length=1)], grant: str | No
                         settings.quality.probe)
     if probe.sha256 != record["probe_sha256"]:
         raise WorkflowRefused("probe_changed", f"{record['probe_path']} is not the probe search {search_id} ran on")
-    ranked, _ = rank_gallery(settings, record["gallery_id"], record["model_id"], probe.face.vector, record["k"],
-                             build, record["created_at"])
+    ranked, _ = rank_gallery(settings.database_path, settings.dask, record["gallery_id"], record["model_id"],
+                             probe.face.vector, record["k"], build, record["created_at"])
     differences = compare(record["candidates"], ranked)
     record_event(settings.database_path, actor, "search.rerun", f"search:{search_id}",
                  {"identical": not differences, "differences": differences})

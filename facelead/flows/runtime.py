@@ -21,7 +21,7 @@ from facelead.access import User
 from facelead.cluster import client_security
 from facelead.policy import Action
 from facelead.settings import Settings
-from facelead.tasks.workflow import run_principal
+from facelead.workflow import run_principal
 
 
 def share_prefect_api() -> str:
@@ -95,7 +95,7 @@ def dask_task_runner(settings: Settings | None = None) -> DaskTaskRunner:
 
 
 def acting_user(settings: Settings, action: Action, target: str, grant: str | None, **params: Any) -> User:
-    """Who this flow run acts for (``tasks.workflow.run_principal``): the user its grant
+    """Who this flow run acts for (``workflow.run_principal``): the user its grant
     names for ``action`` with exactly ``params``, or, for a run of a deployment that carries
     no grant, the operator console. Whether the run belongs to a deployment is read from the
     run as the Prefect server recorded it, not from the environment."""

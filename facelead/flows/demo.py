@@ -19,8 +19,8 @@ from facelead.tasks.faces import face_models
 from facelead.access import new_token
 from facelead.policy import CERTIFIED_ROLES, Action
 from facelead.settings import SecuritySettings
-from facelead.tasks.workflow import add_user, decide_request, file_request, reset_user, run_flow_for, set_secret
-from facelead.warehouse import db
+from facelead.workflow import (add_user, decide_request, file_request, known_users, reset_user, run_flow_for,
+                                     set_secret)
 
 DEMO_GALLERY = "demo-solvay-1927"
 DEMO_CASE = "DEMO-1927"
@@ -57,8 +57,7 @@ def demo_people(db_path: Path, limits: SecuritySettings) -> None:
     """An administrator and ``DEMO_PEOPLE`` (analysts and reviewers certified for a year) in
     the demo's own database, those missing added. The demo acts for them itself, so nobody
     sets a secret and the codes are dropped."""
-    with db.open_db(db_path) as conn:
-        present = {row["user_id"] for row in db.list_users(conn)}
+    present = known_users(db_path)
     if "demo-admin" not in present:
         add_user(db_path, None, "demo-admin", "Demo administrator", ["admin"], None, limits)
     for user_id, (roles, _) in DEMO_PEOPLE.items():

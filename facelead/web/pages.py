@@ -85,12 +85,13 @@ def render(name: str, status: int = 200, **values) -> HTMLResponse:
 def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
     """Mount the pages on the service's app (its sessions in ``app.state.sessions``);
     ``run(user_id, action, target, flow, **params)`` starts a flow for a person, as the API does."""
-    from facelead.flows.oversight_report import COLUMNS, oversight_report, previous_month
+    from facelead.flows.oversight_report import oversight_report
     from facelead.flows.search_probe import search_probe
     from facelead.policy import ROLES
     from facelead.tasks.disclosure import export_case
-    from facelead.tasks import workflow
+    from facelead import workflow
     from facelead.tasks.faces import face_models, probe_choices
+    from facelead.tasks.oversight import COLUMNS, previous_month
     from facelead.tasks.search import SearchRefused
     from facelead.tasks.sheet import b64, open_sheet
 
@@ -412,7 +413,7 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
     def export(request: Request, case_number: Annotated[str, Form()], csrf: Annotated[str, Form()] = "") -> Response:
         import tempfile
 
-        from facelead.service import zipped
+        from facelead.files import zipped
 
         user_id, token = checked(request, csrf)
         try:
@@ -503,7 +504,7 @@ def _tag(csrf: str, probe_name: str) -> str:
 
 def _day(text: str) -> date | None:
     """A YYYY-MM-DD form field as a date; blank is None; anything else a ValueError naming it."""
-    from facelead.tasks.workflow import WorkflowRefused
+    from facelead.workflow import WorkflowRefused
 
     if not text.strip():
         return None

@@ -10,7 +10,7 @@ from facelead import LEAD_NOTICE
 from facelead.files import write_csv
 from facelead.tasks.sheet import sheet_html
 from facelead.policy import Action
-from facelead.tasks.workflow import authorize
+from facelead.workflow import authorize
 from facelead.warehouse import db
 from facelead.digest import file_sha256
 

@@ -17,7 +17,7 @@ from facelead.settings import QualityBar
 from facelead.tasks.batches import BatchContext, BatchResult, GatedFace, QualityTables, quality_tables
 from facelead.tasks.faces import ProbeFace
 from facelead.tasks.search import Ranked
-from facelead.tasks.workflow import claim_request
+from facelead.workflow import claim_request
 from facelead.warehouse import db
 
 

@@ -297,6 +297,13 @@ def _person(conn, user_id: str) -> User | None:
     return None if row is None else _user(row)
 
 
+def known_users(db_path: Path) -> set[str]:
+    """Every user id, for the service account's own set-up (the demo's people); the database
+    is created and migrated if it is new."""
+    with db.open_db(db_path) as conn:
+        return {row["user_id"] for row in db.list_users(conn)}
+
+
 def person(db_path: Path, user_id: str) -> User | None:
     """The user as the policy sees them; None for no such user."""
     with db.open_db(db_path, read_only=True) as conn:
