@@ -17,7 +17,7 @@ import pyarrow as pa
 from prefect import flow, get_run_logger
 from pydantic import Field
 
-from facelead.flows.runtime import acting_user, dask_task_runner
+from facelead.flows.runtime import FaceleadDaskTaskRunner, acting_user
 from facelead.policy import Action
 from facelead.refusal import Refusal
 from facelead.settings import Settings
@@ -62,7 +62,7 @@ def check_writable(folder: Path) -> None:
                               f"({exc.strerror or exc}); the serving index is unchanged") from exc
 
 
-@flow(name="build-index", task_runner=dask_task_runner())
+@flow(name="build-index", task_runner=FaceleadDaskTaskRunner())
 def build_index(
     gallery: Annotated[str, Field(min_length=1)] = "default",
     shards: Annotated[int | None, Field(ge=1)] = None,

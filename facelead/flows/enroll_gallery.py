@@ -15,7 +15,7 @@ from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from pydantic import Field
 
-from facelead.flows.runtime import acting_user, dask_task_runner
+from facelead.flows.runtime import FaceleadDaskTaskRunner, acting_user
 from facelead.policy import Action
 from facelead.refusal import Refusal
 from facelead.settings import QualityBar, Settings
@@ -66,7 +66,7 @@ class NoSourceError(Refusal, ValueError):
     """Neither the run nor the settings name what to enroll."""
 
 
-@flow(name="enroll-gallery", task_runner=dask_task_runner())
+@flow(name="enroll-gallery", task_runner=FaceleadDaskTaskRunner())
 def enroll_gallery(
     source: str | None = None,
     gallery: Annotated[str, Field(min_length=1)] = "default",

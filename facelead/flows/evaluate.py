@@ -18,7 +18,7 @@ from facelead.evaluation import degradation_plan, evaluate_embeddings, operating
 from facelead.models.calibration import Calibration, stored_scores
 from facelead.models.degrade import SURVEILLANCE
 from facelead.models.faces import FaceModels
-from facelead.flows.runtime import acting_user, dask_task_runner
+from facelead.flows.runtime import FaceleadDaskTaskRunner, acting_user
 from facelead.policy import Action
 from facelead.refusal import Refusal
 from facelead.settings import OPEN_BAR, QualityBar, Settings
@@ -65,7 +65,7 @@ def probe_degradation(every: Embedded, models: FaceModels, settings: Settings, c
     return degradation_report(every, gallery_rows, probe_rows, degraded, threshold, candidates)
 
 
-@flow(name="evaluate", task_runner=dask_task_runner())
+@flow(name="evaluate", task_runner=FaceleadDaskTaskRunner())
 def evaluate(
     source: Annotated[str | None, Field(min_length=1)] = None,
     gallery: Annotated[str | None, Field(min_length=1)] = None,

@@ -59,9 +59,17 @@ LOCAL_WORKER_CONFIG = {
 
 class FaceleadDaskTaskRunner(DaskTaskRunner):
     """DaskTaskRunner whose local workers report to the flow's own Prefect API, and whose
-    LocalCluster speaks TLS with certificates made for this run."""
+    LocalCluster speaks TLS with certificates made for this run. Made with no cluster
+    (``FaceleadDaskTaskRunner()``, the flows' default) it reads the settings when a run
+    starts, never when a flow module is imported: a bad setting fails that run alone."""
+
+    _CONFIGURED = ("address", "cluster_class", "resolved_cluster_class", "cluster_kwargs", "client_kwargs")
 
     def __enter__(self):
+        if self.address is None and self.cluster_class is None:
+            configured = dask_task_runner(Settings())
+            for name in self._CONFIGURED:
+                setattr(self, name, getattr(configured, name))
         if self.address is None:
             share_prefect_api()
             dask.config.set(LOCAL_WORKER_CONFIG)

@@ -15,10 +15,11 @@ from pydantic import Field
 from facelead.flows.runtime import acting_user
 from facelead.policy import Action
 from facelead.settings import Settings
-from facelead.tasks.faces import embed_probe, face_models
+from facelead.tasks.faces import face_models
 from facelead.tasks.index import rank_gallery
-from facelead.tasks.persist import index_status, probe_quality_tables, record_event, record_search
-from facelead.tasks.search import Ranked, SearchRefused
+from facelead.tasks.persist import record_search
+from facelead.tasks.search import Ranked
+from facelead.tasks.search_plan import plan_search
 from facelead.tasks.sheet import write_sheet
 from facelead.workflow import runnable_request
 
@@ -71,37 +72,13 @@ def search_probe(
     actor = acting_user(settings, Action.SEARCH, f"request:{request_id}", grant, request_id=request_id, k=k,
                         face_index=face_index, quality_override=quality_override).user_id
     request = runnable_request(db_path, actor, request_id, settings.security.approval_days)
-    approved_face = request["face_index"]  # chosen when filed: the supervisor approved the search of that face
-    asked_face, face_index = face_index, approved_face if face_index is None else face_index
-    quality_override = request["quality_override"] or quality_override
-    probe, case_number, gallery = request["probe_path"], request["case_number"], request["gallery_id"]
     models = face_models(settings)
-    model_id = models.recogniser.model_id
-    quality = None
-    try:
-        if approved_face is not None and asked_face is not None and asked_face != approved_face:
-            raise SearchRefused("face_not_approved", f"request {request_id} was approved for face {approved_face + 1} "
-                                f"of its probe, not face {asked_face + 1}")
-        probe_face = embed_probe(probe, models, settings.max_image_pixels, face_index, settings.quality.probe)
-        if probe_face.sha256 != request["probe_sha256"]:
-            raise SearchRefused("probe_changed", f"{probe}: the file changed after request {request_id} was filed")
-        if not probe_face.verdict.passed and not quality_override:
-            quality = probe_quality_tables(probe_face, search_id, gallery)
-            raise SearchRefused("probe_quality", f"{probe}: probe below the quality bar: {probe_face.verdict.describe()}."
-                                " Search it anyway only with an override reason.")
-        size, build = index_status(db_path, gallery, model_id)
-        if not size:
-            raise SearchRefused("empty_gallery", f"gallery {gallery!r} has no faces for {model_id}")
-    except SearchRefused as exc:
-        record_event(db_path, actor, "search.refused", f"case:{case_number}",
-                     {"search_id": search_id, "request_id": request_id, "probe": probe, "gallery_id": gallery,
-                      "reason": exc.reason, "detail": exc.detail}, quality)
-        raise
-    usable = None if size < settings.index.exact_below else build
+    plan = plan_search(settings, request, face_index, quality_override, models, actor, search_id)
     as_of = datetime.now(timezone.utc)
-    ranked, method = rank_gallery(db_path, settings.dask, gallery, model_id, probe_face.face.vector, k, usable, as_of)
-    record_search(db_path, search_id, request_id, case_number, gallery, models, k, method, size, probe_face,
-                  quality_override, ranked, actor, as_of)
+    ranked, method = rank_gallery(db_path, settings.dask, request["gallery_id"], models.recogniser.model_id,
+                                  plan.probe.face.vector, k, plan.build, as_of)
+    record_search(db_path, search_id, request_id, request["case_number"], request["gallery_id"], models, k, method,
+                  plan.gallery_size, plan.probe, plan.quality_override, ranked, actor, as_of)
     sheet = write_sheet(db_path, search_id, settings.sheets_dir, actor)
     # Prefect keeps artifacts beyond any purge and shows them to every operator: they name the
     # search and count its candidates, never a subject, a case or a score.
@@ -110,4 +87,4 @@ def search_probe(
                              key="search-candidates", description=f"search {search_id}")
     create_link_artifact(sheet.absolute().as_uri(), link_text=f"candidate sheet of search {search_id}",
                          key="candidate-sheet", description=f"on the facelead host; for an audited view: facelead sheet {search_id}")
-    return SearchOutcome(search_id, case_number, ranked, sheet, probe_face.verdict.describe())
+    return SearchOutcome(search_id, request["case_number"], ranked, sheet, plan.probe.verdict.describe())

@@ -61,3 +61,20 @@ def test_the_gallery_bar_is_stricter_than_the_probe_bar():
     assert quality.gallery.max_faces is None  # a bystander in the background does not refuse a photo
     assert quality.gallery.min_inter_eye_px > quality.probe.min_inter_eye_px
     assert quality.gallery.min_sharpness > quality.probe.min_sharpness
+
+
+def test_flow_modules_import_with_a_bad_setting_and_the_run_that_reads_it_fails_naming_it(monkeypatch):
+    import subprocess
+    import sys
+
+    from pydantic import ValidationError
+
+    from facelead.flows.runtime import FaceleadDaskTaskRunner
+
+    env = {**__import__("os").environ, "FACELEAD_DASK__WORKERS": "many"}
+    imported = subprocess.run([sys.executable, "-c", "import facelead.flows.enroll_gallery, facelead.flows.build_index, "
+                               "facelead.flows.evaluate"], env=env, capture_output=True, text=True, timeout=300)
+    assert imported.returncode == 0, imported.stderr[-2000:]
+    monkeypatch.setenv("FACELEAD_DASK__WORKERS", "many")
+    with pytest.raises(ValidationError, match="workers"):
+        FaceleadDaskTaskRunner().duplicate().__enter__()  # as a flow run enters its runner
