@@ -2,39 +2,28 @@
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Annotated
 
-import pyarrow as pa
 from prefect import flow, get_run_logger
 from pydantic import Field
 
 from facelead.flows.runtime import FaceleadDaskTaskRunner, acting_user
 from facelead.policy import Action
-from facelead.refusal import Refusal
 from facelead.settings import Settings
 from facelead.tasks.calibration import calibrate_gallery, describe_calibration
 from facelead.tasks.faces import face_models
 from facelead.models.ann import Judged, Targets, weakest
 from facelead.models.calibration import identity_codes
-from facelead.tasks.index import (build_rows, build_shard, candidate_floor, folder_hashes, index_params, shard_rows,
-                                  write_rows)
+from facelead.tasks.index import (IndexBuildError, build_record, build_rows, build_shard, candidate_floor,
+                                  folder_hashes, index_params, partial_folder, publish_folder, shard_rows, write_rows)
 from facelead.tasks.persist import load_gallery, record_build
 
 
 MIN_SHARD_FACES = 16  # ScaNN's asymmetric hashing trains 16 centres per block
-
-
-class IndexBuildError(Refusal, RuntimeError):
-    """The gallery cannot be indexed (too few faces); the serving index is unchanged."""
 
 
 @dataclass(frozen=True)
@@ -50,16 +39,6 @@ class BuildSummary:
     candidate_floor: float
     judged: Judged
     exact_fallback: bool
-
-
-def check_writable(folder: Path) -> None:
-    """Raise IndexBuildError unless a new build can be written under ``folder``."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        Path(tempfile.mkdtemp(dir=folder, prefix=".write-check-")).rmdir()
-    except OSError as exc:
-        raise IndexBuildError("index_folder_unwritable", f"{folder}: cannot write a new index build here "
-                              f"({exc.strerror or exc}); the serving index is unchanged") from exc
 
 
 @flow(name="build-index", task_runner=FaceleadDaskTaskRunner())
@@ -86,7 +65,7 @@ def build_index(
     models = face_models(settings)
     snapshot_at = datetime.now(timezone.utc)
     faces = load_gallery(settings.database_path, gallery, models.recogniser.model_id, snapshot_at)
-    face_ids, vectors = faces.face_ids, faces.vectors
+    face_ids = faces.face_ids
     calibrated = None
     if len(set(faces.subject_ids)) > 1:  # a calibration scores pairs of faces of different subjects
         calibrated = calibrate_gallery(settings.database_path, gallery, models.recogniser.model_id, faces, actor,
@@ -105,10 +84,7 @@ def build_index(
         raise IndexBuildError("too_few_faces", f"gallery {gallery!r} has {len(face_ids)} faces for "
                               f"{models.recogniser.model_id}: under {MIN_SHARD_FACES} a shard, too few to index")
     params = [index_params(len(rows), settings.index) for rows in parts]
-    check_writable(settings.index_dir)
-    partial = settings.index_dir / f".{build_id}.partial"
-    for stale in settings.index_dir.glob(".*.partial"):
-        shutil.rmtree(stale, ignore_errors=True)
+    partial = partial_folder(settings.index_dir, build_id)
     subjects = identity_codes(faces.subject_ids)
     floor = candidate_floor(calibrated.impostors, len(face_ids), settings.index)
     targets = Targets(settings.index.target_floor_recall, settings.index.target_rank1)
@@ -126,23 +102,12 @@ def build_index(
         log.warning("the index misses its targets (%.3f of %.3f above the floor, first candidate %.4f of %.4f) even "
                     "searching every leaf: searches of %s stay exact", judged.floor_recall, targets.floor_recall,
                     judged.rank1_agreement, targets.rank1_agreement, gallery)
-    final = settings.index_dir / build_id
-    os.replace(partial, final)
-    members = pa.table({
-        "shard": pa.array([i for i, rows in enumerate(parts) for _ in rows], pa.int32()),
-        "row": pa.array([r for rows in parts for r in range(len(rows))], pa.int32()),
-        "face_id": [face_ids[r] for rows in parts for r in rows],
-    })
+    final = publish_folder(partial)
     seconds = time.monotonic() - started
-    record_build(settings.database_path, {
-        "build_id": build_id, "gallery_id": gallery, "model_id": models.recogniser.model_id,
-        "model_sha256": models.recogniser.sha256, "folder": str(final.relative_to(settings.database_path.parent)),
-        "shards": len(parts), "vectors": len(face_ids), "recall": judged.recall_at_k, "candidate_floor": floor.score,
-        "floor_recall": judged.floor_recall, "rank1_agreement": judged.rank1_agreement, "exact_fallback": exact_fallback,
-        "params": json.dumps([p.as_dict() for p in params]),
-        "file_hashes": json.dumps(folder_hashes(final), sort_keys=True), "build_seconds": seconds,
-        "actor": actor, "snapshot_at": snapshot_at, "built_at": datetime.now(timezone.utc),
-    }, members)
+    record_build(settings.database_path, build_record(
+        build_id, gallery, models.recogniser, final.relative_to(settings.database_path.parent), len(face_ids),
+        params, judged, floor.score, exact_fallback, folder_hashes(final), seconds, actor, snapshot_at),
+        parts, face_ids)
     log.info("index %s of gallery %s: %d faces in %d shard(s), %.1f s", build_id, gallery, len(face_ids), len(parts), seconds)
     return BuildSummary(build_id, gallery, len(face_ids), len(parts), seconds, params[0].as_dict(), floor.score, judged,
                         exact_fallback)

@@ -8,7 +8,6 @@ host cannot connect to the scheduler or the workers and run code in them.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import dask

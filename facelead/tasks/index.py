@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +25,10 @@ from facelead.models.calibration import ImpostorSample
 from facelead.models.index import BuildPlan, ExactIndex, GalleryVectors
 from facelead.digest import file_sha256
 from facelead.settings import DaskSettings, IndexSettings
+from facelead.models.store import PreparedModel
+from facelead.refusal import Refusal
 from facelead.tasks.persist import DB_TASK, load_gallery, read_build_plan
+from facelead.warehouse.records import IndexBuildRecord
 from facelead.tasks.search import Ranked, search_exact, top_exact
 
 
@@ -250,3 +256,40 @@ def rank_gallery(db_path: Path, cluster: DaskSettings, gallery: str, model_id: s
     return ranked, {"method": "exact" if build["exact_fallback"] else "scann", "index_build_id": build["build_id"],
                     "params": json.loads(build["params"]),
                     "delta_size": delta_size, "rank_ms": 1000 * (time.perf_counter() - started)}
+
+
+def build_record(build_id: str, gallery_id: str, recogniser: PreparedModel, folder: Path, vectors: int,
+                 params: list[ScannParams], judged: Judged, floor: float, exact_fallback: bool,
+                 file_hashes: dict[str, str], seconds: float, actor: str, snapshot_at: datetime) -> IndexBuildRecord:
+    """The warehouse's record of a finished build; ``folder`` relative to the database's folder."""
+    return IndexBuildRecord(
+        build_id=build_id, gallery_id=gallery_id, model_id=recogniser.model_id, model_sha256=recogniser.sha256,
+        folder=str(folder), shards=len(params), vectors=vectors, recall=judged.recall_at_k, candidate_floor=floor,
+        floor_recall=judged.floor_recall, rank1_agreement=judged.rank1_agreement, exact_fallback=exact_fallback,
+        params=json.dumps([p.as_dict() for p in params]), file_hashes=json.dumps(file_hashes, sort_keys=True),
+        build_seconds=seconds, actor=actor, snapshot_at=snapshot_at, built_at=datetime.now(timezone.utc))
+
+
+class IndexBuildError(Refusal, RuntimeError):
+    """The gallery cannot be indexed (too few faces, an unwritable folder); the serving index is unchanged."""
+
+
+def partial_folder(index_dir: Path, build_id: str) -> Path:
+    """The hidden folder build ``build_id`` is written into, under ``index_dir``; what
+    interrupted builds left there is removed. IndexBuildError if nothing can be written."""
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        Path(tempfile.mkdtemp(dir=index_dir, prefix=".write-check-")).rmdir()
+    except OSError as exc:
+        raise IndexBuildError("index_folder_unwritable", f"{index_dir}: cannot write a new index build here "
+                              f"({exc.strerror or exc}); the serving index is unchanged") from exc
+    for stale in index_dir.glob(".*.partial"):
+        shutil.rmtree(stale, ignore_errors=True)
+    return index_dir / f".{build_id}.partial"
+
+
+def publish_folder(partial: Path) -> Path:
+    """Rename a complete build's hidden folder into place (one atomic rename); the new path."""
+    final = partial.parent / partial.name.removeprefix(".").removesuffix(".partial")
+    os.replace(partial, final)
+    return final

@@ -19,6 +19,7 @@ from facelead.tasks.faces import ProbeFace
 from facelead.tasks.search import Ranked
 from facelead.workflow import claim_request
 from facelead.warehouse import db
+from facelead.warehouse.records import IndexBuildRecord, SearchRecord
 
 
 def retry_if_transient(task, task_run, state) -> bool:
@@ -108,12 +109,19 @@ def search_record(db_path: Path, search_id: str) -> tuple[dict | None, dict | No
 
 
 @task(**DB_TASK)
-def record_build(db_path: Path, build: dict, members: pa.Table) -> None:
-    """Switch the gallery to the new build and audit it, in one transaction."""
+def record_build(db_path: Path, build: IndexBuildRecord, shards: list[list[int]], face_ids: list[str]) -> None:
+    """Switch the gallery to the new build and audit it, in one transaction. ``shards`` holds
+    each shard's rows into ``face_ids``, the gallery's faces as the build read them."""
+    members = pa.table({
+        "shard": pa.array([i for i, rows in enumerate(shards) for _ in rows], pa.int32()),
+        "row": pa.array([r for rows in shards for r in range(len(rows))], pa.int32()),
+        "face_id": [face_ids[r] for rows in shards for r in rows],
+    })
     with db.open_db(db_path) as conn, db.transaction(conn):
         db.record_build(conn, build, members)
-        db.append_audit(conn, build["actor"], "index.build", f"gallery:{build['gallery_id']}", {
-            k: build[k] for k in ("build_id", "model_id", "folder", "shards", "vectors", "params", "file_hashes")})
+        db.append_audit(conn, build.actor, "index.build", f"gallery:{build.gallery_id}", {
+            "build_id": build.build_id, "model_id": build.model_id, "folder": build.folder, "shards": build.shards,
+            "vectors": build.vectors, "params": build.params, "file_hashes": build.file_hashes})
 
 
 @task(**DB_TASK)
@@ -139,19 +147,18 @@ def record_search(db_path: Path, search_id: str, request_id: str, case_number: s
     """
     quality = probe_quality_tables(probe, search_id, gallery_id)
     override = None if probe.verdict.passed else quality_override
-    record = {
-        "search_id": search_id, "request_id": request_id, "case_number": case_number, "gallery_id": gallery_id,
-        "model_id": models.recogniser.model_id, "detector_id": models.detector.model_id,
-        "method": method["method"], "index_build_id": method.get("index_build_id"),
-        "search_params": json.dumps(method.get("params", {}), sort_keys=True),
-        "delta_size": method.get("delta_size", 0), "rank_ms": method.get("rank_ms"),
-        "k": k, "gallery_size": gallery_size, "probe_sha256": probe.sha256, "probe_path": probe.path,
-        "probe_face_index": probe.face.face_index, "probe_face_count": probe.face.face_count,
-        "probe_box": probe.face.box.tolist(), "probe_thumbnail": probe.face.thumbnail,
-        "quality_check_id": quality.validations.column("check_id")[0].as_py(),
-        "quality_failures": probe.verdict.describe() or None, "quality_override": override,
-        "actor": actor, "created_at": created_at,
-    }
+    record = SearchRecord(
+        search_id=search_id, request_id=request_id, case_number=case_number, gallery_id=gallery_id,
+        model_id=models.recogniser.model_id, detector_id=models.detector.model_id,
+        method=method["method"], index_build_id=method.get("index_build_id"),
+        search_params=json.dumps(method.get("params", {}), sort_keys=True),
+        delta_size=method.get("delta_size", 0), rank_ms=method.get("rank_ms"),
+        k=k, gallery_size=gallery_size, probe_sha256=probe.sha256, probe_path=probe.path,
+        probe_face_index=probe.face.face_index, probe_face_count=probe.face.face_count,
+        probe_box=probe.face.box.tolist(), probe_thumbnail=probe.face.thumbnail,
+        quality_check_id=quality.validations.column("check_id")[0].as_py(),
+        quality_failures=probe.verdict.describe() or None, quality_override=override,
+        actor=actor, created_at=created_at)
     candidates = pa.table({
         "search_id": [search_id] * len(ranked),
         "rank": pa.array([r.rank for r in ranked], pa.int32()),

@@ -24,10 +24,10 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
-from numpy.typing import NDArray
 
 from facelead.files import secret_key, secrets_dir
 from facelead.models.calibration import Calibration, PossibleDuplicate
+from facelead.warehouse.records import IndexBuildRecord, SearchRecord, parameters
 from facelead.models.index import GalleryVectors
 from facelead.refusal import Refusal
 from facelead.warehouse.audit import (CARRY_OVER, GENESIS_HASH, Anchor, AuditRow, ChainVerdict, carry_over_details,
@@ -469,15 +469,12 @@ def active_build(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: str
     return _one(conn.execute(query("active_build"), [gallery_id, model_id]))
 
 
-def record_build(conn: duckdb.DuckDBPyConnection, build: dict, members: pa.Table) -> None:
+def record_build(conn: duckdb.DuckDBPyConnection, build: IndexBuildRecord, members: pa.Table) -> None:
     """Make ``build`` the serving build of its gallery and model (call inside a transaction)."""
-    conn.execute(query("retire_builds"), [build["gallery_id"], build["model_id"]])
-    conn.execute(query("insert_build"), [build[c] for c in (
-        "build_id", "gallery_id", "model_id", "model_sha256", "folder", "shards", "vectors", "recall", "candidate_floor",
-        "floor_recall", "rank1_agreement", "exact_fallback", "params", "file_hashes", "build_seconds", "actor",
-        "snapshot_at", "built_at")])
+    conn.execute(query("retire_builds"), [build.gallery_id, build.model_id])
+    conn.execute(query("insert_build"), parameters(build))
     with registered(conn, "member_batch", members):
-        conn.execute(query("insert_members"), [build["build_id"]])
+        conn.execute(query("insert_members"), [build.build_id])
 
 
 # A transaction that enrolled faces may have started before a build read its gallery and
@@ -515,13 +512,9 @@ def removed_members(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: 
 
 # -- searches -------------------------------------------------------------------------------
 
-def insert_search(conn: duckdb.DuckDBPyConnection, record: dict, candidates: pa.Table) -> None:
-    """Persist a search and its ranked candidates (``record`` keys follow the searches table)."""
-    columns = ["search_id", "request_id", "case_number", "gallery_id", "model_id", "detector_id", "method", "k", "gallery_size",
-               "index_build_id", "search_params", "delta_size", "rank_ms", "probe_sha256", "probe_path", "probe_face_index",
-               "probe_face_count", "probe_box", "probe_thumbnail", "quality_check_id", "quality_failures",
-               "quality_override", "actor", "created_at"]
-    conn.execute(query("insert_search"), [record[c] for c in columns])
+def insert_search(conn: duckdb.DuckDBPyConnection, record: SearchRecord, candidates: pa.Table) -> None:
+    """Persist a search and its ranked candidates."""
+    conn.execute(query("insert_search"), parameters(record))
     with registered(conn, "candidate_batch", candidates):
         conn.execute(query("insert_candidates"))
 

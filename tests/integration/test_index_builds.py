@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from facelead.flows import build_index as build_module
+from facelead.tasks import index as index_tasks
 from facelead.flows.build_index import build_index
 from facelead.flows.enroll_gallery import enroll_gallery
 from facelead.flows.rerun_search import rerun_search
@@ -84,10 +84,10 @@ def test_an_interrupted_build_leaves_the_old_index_serving(indexed, settings, mo
     def crash(*args, **kwargs):
         raise OSError("killed during the switch")
 
-    monkeypatch.setattr(build_module.os, "replace", crash)
+    monkeypatch.setattr(index_tasks.os, "replace", crash)
     with pytest.raises(OSError, match="killed"):
         as_user("admin.test", Action.BUILD, build_index.with_options(task_runner=dask_runner), gallery=GALLERY, shards=1)
-    monkeypatch.setattr(build_module.os, "replace", os.replace)
+    monkeypatch.setattr(index_tasks.os, "replace", os.replace)
     assert _stored(settings, _search(approved, probe)[1].search_id)[1] == serving
     assert (settings.index_dir / serving).is_dir()
 

@@ -122,7 +122,8 @@ def _unwritable(folder: Path):
 
 def test_an_unwritable_index_folder_is_a_clear_error_and_the_old_index_keeps_serving(
         enrolled, dask_runner, settings, models, approved, monkeypatch):
-    from facelead.flows.build_index import IndexBuildError, build_index
+    from facelead.flows.build_index import build_index
+    from facelead.tasks.index import IndexBuildError
 
     monkeypatch.setenv("FACELEAD_INDEX__EXACT_BELOW", "0")
     serving = as_user("admin.test", Action.BUILD, build_index.with_options(task_runner=dask_runner), gallery="dev")

@@ -52,3 +52,14 @@ def _hold(path, ready, release):
     ready.set()
     release.wait(60)
     conn.close()
+
+
+def test_each_insert_query_takes_exactly_its_record_s_fields_by_name():
+    import re
+    from dataclasses import fields
+
+    from facelead.warehouse.records import INSERTS
+
+    for name, record in INSERTS.items():
+        named = set(re.findall(r"\$(\w+)", db.query(name)))
+        assert named == {f.name for f in fields(record)}, (name, named ^ {f.name for f in fields(record)})

@@ -1,0 +1,73 @@
+"""Typed records that cross into the warehouse. Each insert query names its parameters
+(``$field``) after its record's fields and nothing else, and ``parameters`` hands them over
+by name, so a new column is one field here and one in the query; a unit test holds every
+record to its query."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SearchRecord:
+    """One search as the ``searches`` table keeps it (insert_search.sql)."""
+
+    search_id: str
+    request_id: str | None
+    case_number: str
+    gallery_id: str
+    model_id: str
+    detector_id: str
+    method: str  # "exact" or "scann"
+    k: int
+    gallery_size: int
+    index_build_id: str | None
+    search_params: str  # JSON of the index parameters searched with; "{}" when exact
+    delta_size: int  # faces enrolled after the build, searched exactly beside it
+    rank_ms: float | None
+    probe_sha256: str
+    probe_path: str
+    probe_face_index: int
+    probe_face_count: int
+    probe_box: list[float]
+    probe_thumbnail: bytes
+    quality_check_id: str
+    quality_failures: str | None
+    quality_override: str | None
+    actor: str
+    created_at: datetime  # the moment the gallery was searched as of
+
+
+@dataclass(frozen=True)
+class IndexBuildRecord:
+    """One index build as ``index_builds`` keeps it (insert_build.sql); it serves once inserted."""
+
+    build_id: str
+    gallery_id: str
+    model_id: str
+    model_sha256: str
+    folder: str  # relative to the database's folder
+    shards: int
+    vectors: int
+    recall: float
+    candidate_floor: float
+    floor_recall: float
+    rank1_agreement: float
+    exact_fallback: bool
+    params: str  # JSON list, one per shard
+    file_hashes: str  # JSON {file: sha256}
+    build_seconds: float
+    actor: str
+    snapshot_at: datetime
+    built_at: datetime
+
+
+# Each insert query and the record whose fields are its parameters.
+INSERTS: dict[str, type] = {"insert_search": SearchRecord, "insert_build": IndexBuildRecord}
+
+
+def parameters(record: SearchRecord | IndexBuildRecord) -> dict[str, Any]:
+    """The record's fields by name, for its insert query."""
+    return asdict(record)
