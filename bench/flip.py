@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument("--faces-dev", type=Path, default=ROOT.parent / "shared" / "data" / "faces-dev")
     args = parser.parse_args()
 
-    from facelead.evaluation import (degradation_plan, equal_error_rate, mated_search_rates, operating_threshold,
+    from facelead.metrics import (degradation_plan, equal_error_rate, mated_search_rates, operating_threshold,
                                      pair_scores, score_matrix, tar_at_far, verification_metrics)
     from facelead.models.degrade import SURVEILLANCE
     from facelead.models.faces import load, measure_face

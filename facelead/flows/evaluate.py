@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -14,8 +13,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
-from facelead.evaluation import degradation_plan, evaluate_embeddings, operating_threshold, quality_bar_report
-from facelead.models.calibration import Calibration, stored_scores
+from facelead.metrics import degradation_plan, evaluate_embeddings, operating_threshold, quality_bar_report
 from facelead.models.degrade import SURVEILLANCE
 from facelead.models.faces import FaceModels
 from facelead.flows.runtime import FaceleadDaskTaskRunner, acting_user
@@ -25,7 +23,7 @@ from facelead.settings import OPEN_BAR, QualityBar, Settings
 from facelead.tasks.batches import BatchContext
 from facelead.tasks.evaluation import (
     Embedded, ModelEvaluation, dataset_hash, degradation_report, degrade_images, gallery_groups, gate_embedded, gather,
-    read_labeled_set, record_evaluation, write_report)
+    evaluation_record, labeled_set_calibration, read_labeled_set, record_evaluation, write_report)
 from facelead.tasks.faces import embed_batch, face_models
 from facelead.tasks.inputs import HashedRef, ImageBatch, ImageRef, hash_inputs, split_new
 
@@ -147,15 +145,10 @@ def evaluate(
         evaluation_id, calibration_id = uuid.uuid4().hex, uuid.uuid4().hex
         results.append(ModelEvaluation(evaluation_id, model_id, len(labeled.refs) + len(labeled.problems) - repeats,
                                        embedded.failures, metrics, pairs, calibration_id))
-        now = datetime.now(timezone.utc)
-        records.append(({
-            "evaluation_id": evaluation_id, "report_id": report_id, "model_id": model_id,
-            "detector_id": models.detector.model_id, "dataset": source,
-            "dataset_sha256": dataset_hash(embedded, labeled.groups), "images": results[-1].images,
-            "failures_to_enroll": sum(embedded.failures.values()), "metrics": metrics,
-            "report_dir": str(folder), "created_at": now,
-        }, Calibration(calibration_id, model_id, f"evaluation:{evaluation_id} ({source})", None, len(pairs.impostor),
-                       len(embedded.paths), stored_scores(pairs.impostor), now)))
+        records.append((
+            evaluation_record(evaluation_id, report_id, models, source, dataset_hash(embedded, labeled.groups),
+                              results[-1].images, sum(embedded.failures.values()), metrics, folder, actor),
+            labeled_set_calibration(calibration_id, model_id, evaluation_id, source, pairs, len(embedded.paths))))
         log.info("%s: EER %.4f on %d images, rank 1 %.4f", model_id, metrics["verification"]["eer"],
                  results[-1].images, metrics["identification"]["cmc"][0])
     by_group = None
@@ -164,14 +157,11 @@ def evaluate(
         own = [r for r in results if r.model_id == models.recogniser.model_id]
         by_group = gallery_groups(settings.database_path, gallery, models.recogniser.model_id, group_columns or [],
                                   operating_threshold(own[0].metrics["verification"]) if own else None)
-        records.append(({
-            "evaluation_id": uuid.uuid4().hex, "report_id": report_id, "model_id": models.recogniser.model_id,
-            "detector_id": models.detector.model_id, "dataset": f"gallery:{gallery}",
-            "dataset_sha256": by_group.pop("face_ids_sha256"), "images": by_group["faces"], "failures_to_enroll": 0,
-            "metrics": {"gallery_groups": by_group}, "report_dir": str(folder), "created_at": datetime.now(timezone.utc),
-        }, None))
+        records.append((evaluation_record(uuid.uuid4().hex, report_id, models, f"gallery:{gallery}",
+                                          by_group.pop("face_ids_sha256"), by_group["faces"], 0,
+                                          {"gallery_groups": by_group}, folder, actor), None))
     summary = write_report(folder, source or f"gallery:{gallery}", results, by_group)
     for record, calibration in records:
-        record_evaluation(settings.database_path, record, calibration, actor)
+        record_evaluation(settings.database_path, record, calibration)
     create_markdown_artifact(summary.read_text(), key="evaluation-summary", description=str(folder))
     return EvaluationOutcome(report_id, summary, results, by_group)

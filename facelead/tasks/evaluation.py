@@ -6,6 +6,7 @@ import csv
 import json
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +16,9 @@ from PIL import Image
 from prefect import task
 from prefect.cache_policies import NONE
 
-from facelead.evaluation import PairScores, error_rates, gallery_group_rates, mated_search_rates
+from facelead.metrics import PairScores, error_rates, gallery_group_rates, mated_search_rates
 from facelead.expectations.quality import validate
-from facelead.models.calibration import Calibration, identity_codes, impostor_sample, score_at_chance
+from facelead.models.calibration import Calibration, identity_codes, impostor_sample, score_at_chance, stored_scores
 from facelead.models.degrade import SURVEILLANCE
 from facelead.models.faces import FaceModels, load
 from facelead.models.image import ImageDecodeError, decode_image
@@ -28,6 +29,7 @@ from facelead.tasks.inputs import (
     IMAGE_SUFFIXES, ImageBatch, ImageRef, InputError, RefusedInput, csv_rows, image_in_roots, scan_folder)
 from facelead.tasks.persist import DB_TASK
 from facelead.warehouse import db
+from facelead.warehouse.records import EvaluationRecord
 from facelead.digest import sha256_hex
 
 MAX_IMAGES = 20_000  # every pair is scored: 20,000 images are 200 million pairs
@@ -222,15 +224,30 @@ def gallery_groups(db_path: Path, gallery_id: str, model_id: str, columns: list[
 
 
 @task(**DB_TASK)
-def record_evaluation(db_path: Path, record: dict, calibration: Calibration | None, actor: str) -> None:
+def record_evaluation(db_path: Path, record: EvaluationRecord, calibration: Calibration | None) -> None:
     """Store an evaluation and its calibration (a labeled set's; a gallery's group report has
     none), audited (metrics summarised, never the photos)."""
     with db.open_db(db_path) as conn, db.transaction(conn):
-        db.insert_evaluation(conn, {**record, "metrics": json.dumps(record["metrics"]), "actor": actor}, calibration)
-        db.append_audit(conn, actor, "evaluation.run", f"model:{record['model_id']}", {
-            "evaluation_id": record["evaluation_id"], "dataset": record["dataset"],
-            "dataset_sha256": record["dataset_sha256"], "images": record["images"],
-            "calibration_id": calibration and calibration.calibration_id, "report_dir": record["report_dir"]})
+        db.insert_evaluation(conn, record, calibration)
+        db.append_audit(conn, record.actor, "evaluation.run", f"model:{record.model_id}", {
+            "evaluation_id": record.evaluation_id, "dataset": record.dataset,
+            "dataset_sha256": record.dataset_sha256, "images": record.images,
+            "calibration_id": calibration and calibration.calibration_id, "report_dir": record.report_dir})
+
+
+def evaluation_record(evaluation_id: str, report_id: str, models: FaceModels, dataset: str, dataset_sha256: str,
+                      images: int, failures_to_enroll: int, metrics: dict, folder: Path, actor: str) -> EvaluationRecord:
+    """The warehouse's record of one evaluation, made now."""
+    return EvaluationRecord(evaluation_id, report_id, models.recogniser.model_id, models.detector.model_id, dataset,
+                            dataset_sha256, images, failures_to_enroll, json.dumps(metrics), str(folder), actor,
+                            datetime.now(timezone.utc))
+
+
+def labeled_set_calibration(calibration_id: str, model_id: str, evaluation_id: str, dataset: str, pairs: PairScores,
+                            faces: int) -> Calibration:
+    """The score calibration an evaluation draws from its labeled set's impostor pairs."""
+    return Calibration(calibration_id, model_id, f"evaluation:{evaluation_id} ({dataset})", None, len(pairs.impostor),
+                       faces, stored_scores(pairs.impostor), datetime.now(timezone.utc))
 
 
 @dataclass(frozen=True)

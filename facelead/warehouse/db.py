@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from facelead.files import secret_key, secrets_dir
 from facelead.models.calibration import Calibration, PossibleDuplicate
-from facelead.warehouse.records import IndexBuildRecord, SearchRecord, parameters
+from facelead.warehouse.records import EvaluationRecord, IndexBuildRecord, SearchRecord, parameters
 from facelead.models.index import GalleryVectors
 from facelead.refusal import Refusal
 from facelead.warehouse.audit import (CARRY_OVER, GENESIS_HASH, Anchor, AuditRow, ChainVerdict, carry_over_details,
@@ -741,9 +741,10 @@ def table_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return dict(conn.execute(query("table_counts")).fetchall())
 
 
-def insert_evaluation(conn: duckdb.DuckDBPyConnection, record: dict, calibration: Calibration | None) -> None:
+def insert_evaluation(conn: duckdb.DuckDBPyConnection, record: EvaluationRecord,
+                      calibration: Calibration | None) -> None:
     """An evaluation row and the calibration drawn from its impostor scores, if any."""
-    conn.execute(query("insert_evaluation"), record)
+    conn.execute(query("insert_evaluation"), parameters(record))
     if calibration is not None:
         insert_calibration(conn, calibration)
 

@@ -64,10 +64,29 @@ class IndexBuildRecord:
     built_at: datetime
 
 
+@dataclass(frozen=True)
+class EvaluationRecord:
+    """One recogniser's evaluation on a labeled set, or a gallery's group report (insert_evaluation.sql)."""
+
+    evaluation_id: str
+    report_id: str  # the report folder's run: one per evaluate run
+    model_id: str
+    detector_id: str
+    dataset: str  # the labeled set's path, or "gallery:<id>"
+    dataset_sha256: str
+    images: int
+    failures_to_enroll: int
+    metrics: str  # JSON
+    report_dir: str
+    actor: str
+    created_at: datetime
+
+
 # Each insert query and the record whose fields are its parameters.
-INSERTS: dict[str, type] = {"insert_search": SearchRecord, "insert_build": IndexBuildRecord}
+INSERTS: dict[str, type] = {"insert_search": SearchRecord, "insert_build": IndexBuildRecord,
+                            "insert_evaluation": EvaluationRecord}
 
 
-def parameters(record: SearchRecord | IndexBuildRecord) -> dict[str, Any]:
+def parameters(record: SearchRecord | IndexBuildRecord | EvaluationRecord) -> dict[str, Any]:
     """The record's fields by name, for its insert query."""
     return asdict(record)

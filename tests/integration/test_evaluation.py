@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from facelead.evaluation import PairScores, equal_error_rate, operating_threshold, pair_scores, score_matrix
+from facelead.metrics import PairScores, equal_error_rate, operating_threshold, pair_scores, score_matrix
 from facelead.models.calibration import chance_probability
 from facelead.models.align import align_face
 from facelead.models.faces import load

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facelead.evaluation import (
+from facelead.metrics import (
     PairScores, bootstrap_by_identity, degradation_plan, equal_error_rate, error_vs_discard, group_differentials,
     gallery_group_rates, identification, mated_search_rates, pair_scores, tar_at_far, threshold_at_far,
     wilson_interval)
