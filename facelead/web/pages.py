@@ -161,7 +161,7 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
 
     @app.get("/login", response_class=HTMLResponse)
     def login_form(next: str = "/") -> HTMLResponse:
-        return render("login.html", user_id=None, csrf="", next=next if next.startswith("/") else "/", error=None)
+        return render("login.html", user_id=None, csrf="", next=_local(next), error=None)
 
     @app.post("/login")
     def login(request: Request, user_id: Annotated[str, Form()], secret: Annotated[str, Form()],
@@ -170,9 +170,9 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
         try:
             user = workflow.sign_in(db_path, user_id, secret, settings.security, address)
         except AccessDenied as exc:
-            return render("login.html", 401, user_id=None, csrf="", next=next, error=exc.detail)
+            return render("login.html", 401, user_id=None, csrf="", next=_local(next), error=exc.detail)
         sessions.close(request.cookies.get(COOKIE, ""))  # a session this browser held before ends here
-        response = RedirectResponse(next if next.startswith("/") and not next.startswith("//") else "/", status_code=303)
+        response = RedirectResponse(_local(next), status_code=303)
         response.set_cookie(COOKIE, sessions.open(user.user_id), httponly=True, samesite="strict",
                             secure=request.url.scheme == "https", path="/")
         return response
@@ -495,6 +495,14 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
         if target.parent != folder or not target.is_file():
             return Response(status_code=404)
         return Response(target.read_bytes(), media_type="text/css" if name.endswith(".css") else "text/javascript")
+
+
+LOCAL_PATH = re.compile(r"/(?![/\\])[\x21-\x7e]*")  # a path on this site: never //host or /\host
+
+
+def _local(path: str) -> str:
+    """``path`` if it is a path on this site (where sign-in may return the browser), else "/"."""
+    return path if LOCAL_PATH.fullmatch(path) and "\\" not in path else "/"
 
 
 def _tag(csrf: str, probe_name: str) -> str:

@@ -245,7 +245,11 @@ def test_a_sign_in_posted_from_another_site_is_refused_and_pages_allow_only_thei
         answer = page.request.post(f"{site}/login", form=form, headers=foreign, max_redirects=0)
         assert answer.status == 403 and "Form refused" in answer.text()
         assert page.context.cookies() == []  # a hostile page cannot sign the browser in as anyone
-    assert page.request.post(f"{site}/login", form=form, max_redirects=0).status == 303
+    for elsewhere in ("//elsewhere.example", "/\\elsewhere.example", "https://elsewhere.example"):  # no open redirect
+        answer = page.request.post(f"{site}/login", form={**form, "next": elsewhere}, max_redirects=0)
+        assert (answer.status, answer.headers["location"]) == (303, "/"), elsewhere
+    answer = page.request.post(f"{site}/login", form={**form, "next": "/approvals"}, max_redirects=0)
+    assert (answer.status, answer.headers["location"]) == (303, "/approvals")
 
 
 def test_a_probe_below_the_quality_bar_needs_a_reason_before_it_is_filed(browser, site, people, settings, faces_dev,
