@@ -444,10 +444,12 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
         code, error = None, None
         try:
             code = workflow.add_user(db_path, user_id, new_user, name, roles, _day(certified_until), settings.security)
+        except AccessDenied as exc:
+            return refusal(request, user_id, token, exc)  # one audited refusal, not a second for the page's list
         except (Refusal, ValueError) as exc:
             error = getattr(exc, "detail", None) or str(exc)
         try:
-            rows = workflow.list_users(db_path, user_id)
+            rows = workflow.list_users(db_path, user_id)  # a bad form from a non-admin is refused here
         except Refusal as exc:
             return refusal(request, user_id, token, exc)
         return page(request, "users.html", user_id, token, 409 if error else 200, rows=rows, roles=ROLES,
@@ -474,8 +476,10 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
         user_id, token = checked(request, csrf)
         try:
             workflow.set_roles(db_path, user_id, target, roles, _day(certified_until))
+        except AccessDenied as exc:
+            return refusal(request, user_id, token, exc)  # one audited refusal, not a second for the page's list
         except Refusal as exc:
-            return roles_page(request, user_id, token, target, 403 if isinstance(exc, AccessDenied) else 409, exc.detail)
+            return roles_page(request, user_id, token, target, 409, exc.detail)
         return RedirectResponse(f"/admin/users?changed={quote(target)}", status_code=303)
 
     @app.post("/admin/users/{target}/disable")

@@ -284,6 +284,7 @@ def test_supervisor_auditor_and_admin_pages(browser, site, people, settings, enr
     import zipfile
 
     from fixtures import run_search
+    from facelead.warehouse import db
     from facelead.workflow import record_determination
 
     searched = run_search(approved(enrolled.probes[4][0], "WEB-HIST-1")).search_id
@@ -316,6 +317,14 @@ def test_supervisor_auditor_and_admin_pages(browser, site, people, settings, enr
     auditor.shown("audit")
     auditor.open("/admin/users")
     assert auditor.page.get_by_role("alert").count() == 1 and "Add a user" not in auditor.page.content()  # not an admin
+    token = auditor.page.locator("input[name=csrf]").first.get_attribute("value")  # the sign-out form's
+    answer = auditor.page.request.post(f"{site}/admin/users/auditor.test/roles",
+                                       form={"csrf": token, "roles": "admin"}, max_redirects=0)
+    assert answer.status == 403
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        last = db.audit_rows(conn)[-1]
+        assert "admin" not in db.get_user(conn, "auditor.test")["roles"]
+    assert (last.actor, last.action, last.target) == ("auditor.test", "user.admin.refused", "user:auditor.test")
 
     admin = Person(browser, site, "admin.test", people["admin.test"], shots)
     admin.page.get_by_role("link", name="Users").click()
