@@ -13,7 +13,6 @@ server), and on a cluster already running (as under ``facelead serve``, or with
 
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 import tempfile
@@ -21,19 +20,19 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import faces_dev
 
 
-def make_images(faces_dev: Path, count: int, folder: Path) -> list[tuple[Path, str]]:
+
+def make_images(faces_dev_folder: Path, count: int, folder: Path) -> list[tuple[Path, str]]:
     """``count`` distinct files cycled from faces-dev's labeled photos."""
-    rows = list(csv.DictReader((faces_dev / "labels.csv").open()))
+    photos = faces_dev.labeled(faces_dev_folder)
     made = []
     for i in range(count):
-        row = rows[i % len(rows)]
-        source = faces_dev / row["path"]
+        source, identity = photos[i % len(photos)]
         target = folder / f"{i:05d}{source.suffix}"
         target.write_bytes(source.read_bytes() + f"copy-{i}".encode())
-        made.append((target, row["identity"]))
+        made.append((target, identity))
     return made
 
 
@@ -78,10 +77,9 @@ def raw_loop(paths: list[Path], models, workers: int) -> tuple[int, float, float
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = faces_dev.parser(__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=1200)
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
-    parser.add_argument("--faces-dev", type=Path, default=ROOT.parent / "shared" / "data" / "faces-dev")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="facelead-bench-") as tmp:

@@ -11,30 +11,22 @@ rank 1 / FNIR of degraded probes against one photo per identity (as in the repor
 
 from __future__ import annotations
 
-import argparse
-import csv
-from pathlib import Path
-
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+import faces_dev
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--faces-dev", type=Path, default=ROOT.parent / "shared" / "data" / "faces-dev")
-    args = parser.parse_args()
+    args = faces_dev.parser(__doc__.splitlines()[0]).parse_args()
 
     from facelead.metrics import (degradation_plan, equal_error_rate, mated_search_rates, operating_threshold,
                                      pair_scores, score_matrix, tar_at_far, verification_metrics)
     from facelead.models.degrade import SURVEILLANCE
     from facelead.models.faces import load, measure_face
-    from facelead.models.image import decode_image
     from facelead.settings import Settings
     from facelead.tasks.faces import face_models
 
     detector, embedder = load(face_models(Settings()))
-    rows = list(csv.DictReader((args.faces_dev / "labels.csv").open()))
 
     def crop(image: np.ndarray) -> np.ndarray | None:
         found = detector.detect(image)
@@ -52,8 +44,7 @@ def main() -> None:
         return vectors
 
     images, crops, labels, eyes = [], [], [], []
-    for row in rows:
-        image = decode_image((args.faces_dev / row["path"]).read_bytes(), 10**8)
+    for identity, image in faces_dev.labeled_images(args.faces_dev):
         found = detector.detect(image)
         aligned = crop(image)
         if aligned is None:
@@ -61,7 +52,7 @@ def main() -> None:
         marks = found.landmarks[found.subject(image.shape[1], image.shape[0])]
         images.append(image)
         crops.append(aligned)
-        labels.append(row["identity"])
+        labels.append(identity)
         eyes.append(float(np.hypot(*(marks[1] - marks[0]))))
     labels_arr = np.array(labels)
     gallery, probes = degradation_plan(labels_arr, len(labels))

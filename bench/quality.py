@@ -15,26 +15,20 @@ On faces-dev's labeled photos (real models, the configured bars):
 
 from __future__ import annotations
 
-import argparse
-import csv
 import time
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+import faces_dev
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--faces-dev", type=Path, default=ROOT.parent / "shared" / "data" / "faces-dev")
-    args = parser.parse_args()
+    args = faces_dev.parser(__doc__.splitlines()[0]).parse_args()
 
     from facelead.expectations.quality import validate
     from facelead.models import degrade
     from facelead.models.align import align_face
     from facelead.models.faces import embed_measured, load, measure_face
-    from facelead.models.image import decode_image
     from facelead.models.quality import METRICS, face_quality
     from facelead.settings import Settings
     from facelead.tasks.faces import face_models
@@ -42,8 +36,7 @@ def main() -> None:
     settings = Settings()
     detector, embedder = load(face_models(settings))
     size = embedder.manifest.input_size
-    rows = list(csv.DictReader((args.faces_dev / "labels.csv").open()))
-    photos = [(row["identity"], decode_image((args.faces_dev / row["path"]).read_bytes(), 10**8)) for row in rows]
+    photos = faces_dev.labeled_images(args.faces_dev)
 
     def measured(image):
         found = detector.detect(image)

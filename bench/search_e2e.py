@@ -14,7 +14,6 @@ vectors, top k. One table is printed.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import csv
 import json
@@ -32,7 +31,6 @@ from facelead.client import ServiceClient, ServiceRefused
 from facelead.models import degrade
 from facelead.models.faces import embed_measured, load, measure_face
 from facelead.models.image import decode_image
-from facelead.models.index import ExactIndex
 from facelead.models.synthetic import SyntheticGallery, realistic_gallery
 from facelead.service import start_api, stop_api
 from facelead.settings import Settings
@@ -41,6 +39,8 @@ from facelead.tasks.faces import face_models
 from facelead.tasks.index import has_rows
 from facelead.workflow import add_user, set_secret
 from facelead.warehouse import db
+
+import faces_dev
 
 ROOT = Path(__file__).resolve().parents[1]
 GALLERY, K, CHUNK = "bench", 20, 100_000
@@ -69,11 +69,11 @@ def _people(settings: Settings) -> None:
         set_secret(settings.database_path, user_id, code, _secret(user_id), limits)
 
 
-def _split(faces_dev: Path) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
+def _split(faces_dev_folder: Path) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
     """(gallery photos, held-out probe photos): the first photo of each person with several."""
     by_person: dict[str, list[Path]] = {}
-    for row in csv.DictReader((faces_dev / "labels.csv").open()):
-        by_person.setdefault(row["identity"], []).append(faces_dev / row["path"])
+    for path, identity in faces_dev.labeled(faces_dev_folder):
+        by_person.setdefault(identity, []).append(path)
     gallery, held = [], []
     for person, paths in sorted(by_person.items()):
         paths = sorted(paths)
@@ -90,9 +90,9 @@ def _client(url: str, user_id: str) -> ServiceClient:
     return client
 
 
-def _make_gallery(settings: Settings, url: str, faces_dev: Path, faces: int) -> dict:
+def _make_gallery(settings: Settings, url: str, faces_dev_folder: Path, faces: int) -> dict:
     """Enroll faces-dev (timed) and add the synthetic strangers, unless already there."""
-    gallery, _ = _split(faces_dev)
+    gallery, _ = _split(faces_dev_folder)
     manifest = settings.data_dir / "faces-dev-gallery.csv"
     with manifest.open("w", newline="") as fh:
         writer = csv.writer(fh)
@@ -126,9 +126,9 @@ def _gallery_file(settings: Settings, model_id: str) -> tuple[np.ndarray, list[s
     return np.load(folder / "vectors.npy", mmap_mode="r"), [f for f, _ in ids], [s for _, s in ids]
 
 
-def _probes(settings: Settings, faces_dev: Path, count: int) -> list[Probe]:
+def _probes(settings: Settings, faces_dev_folder: Path, count: int) -> list[Probe]:
     """Held-out faces-dev photos made poor in several ways, as JPEG files."""
-    _, held = _split(faces_dev)
+    _, held = _split(faces_dev_folder)
     models = face_models(settings)
     detector, _ = load(models)
     folder = settings.data_dir / "probes-poor"
@@ -167,13 +167,12 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = faces_dev.parser(__doc__.splitlines()[0])
     parser.add_argument("--faces", type=int, default=1_000_000, help="synthetic strangers (default: %(default)s)")
     parser.add_argument("--searches", type=int, default=50, help="probes searched (default: %(default)s)")
     parser.add_argument("--folder", type=Path, default=ROOT / "data" / "bench-search",
                         help="where the gallery is made once and reused (default: %(default)s)")
     parser.add_argument("--rebuild", action="store_true", help="build the gallery's index again, as after a change to tuning")
-    parser.add_argument("--faces-dev", type=Path, default=ROOT.parent / "shared" / "data" / "faces-dev")
     args = parser.parse_args()
     folder = args.folder / f"{args.faces}"
     os.environ["FACELEAD_DATA_DIR"] = str(folder)  # the service's flows read their settings from the environment

@@ -15,10 +15,12 @@ import io
 import os
 import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from facelead import LEAD_NOTICE
@@ -287,14 +289,6 @@ def cmd_report_oversight(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bar_limit(text: str) -> tuple[str, float]:
-    name, _, value = text.partition("=")
-    try:
-        return name.strip(), float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected LIMIT=NUMBER, e.g. min_inter_eye_px=30") from None
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
     outcome = _call("POST", "/api/evaluations", {"source": args.source and str(Path(args.source).absolute()),
                                                  "gallery": args.gallery,
@@ -396,6 +390,73 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class Option:
+    """One argument of a command, as ``add_argument`` takes it."""
+
+    flags: tuple[str, ...]
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """Options of which a command takes at most one (exactly one when ``required``)."""
+
+    options: tuple[Option, ...]
+    required: bool = False
+
+
+def option(*flags: str, **settings: Any) -> Option:
+    return Option(flags, settings)
+
+
+def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argument type: a whole number from ``low`` (to ``high``), refused by the parser otherwise."""
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"counts from {low}" if high is None else f"must be between {low} and {high}")
+        return value
+    parse.__name__ = "int"  # argparse names it in "invalid int value"
+    return parse
+
+
+def _bar_limit(text: str) -> tuple[str, float]:
+    name, _, value = text.partition("=")
+    try:
+        return name.strip(), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected LIMIT=NUMBER, e.g. min_inter_eye_px=30") from None
+
+
+GALLERY = option("--gallery", default="default", help="gallery id (default: %(default)s)")
+REASON = option("--reason", required=True, help="why, for the audit log")
+USER_ID = option("user_id")
+SEARCH_ID = option("search_id")
+DAY = {"type": date.fromisoformat, "metavar": "YYYY-MM-DD"}
+
+
+def _command(commands: argparse._SubParsersAction, name: str, run: Callable[[argparse.Namespace], int], help: str,
+             *arguments: Option | OneOf) -> argparse.ArgumentParser:
+    """Adds the command ``name``, which runs ``run`` with ``arguments``; ``help`` heads its --help too."""
+    command = commands.add_parser(name, help=help, description=help)
+    for argument in arguments:
+        if isinstance(argument, OneOf):
+            group = command.add_mutually_exclusive_group(required=argument.required)
+            for one in argument.options:
+                group.add_argument(*one.flags, **one.settings)
+        else:
+            command.add_argument(*argument.flags, **argument.settings)
+    command.set_defaults(run=run)
+    return command
+
+
+def _commands(commands: argparse._SubParsersAction, name: str, help: str) -> argparse._SubParsersAction:
+    """The command group ``name`` (``facelead name ACTION``)."""
+    return commands.add_parser(name, help=help, description=help).add_subparsers(
+        dest=f"{name}_command", required=True, metavar="ACTION")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="facelead",
@@ -404,205 +465,160 @@ def parser() -> argparse.ArgumentParser:
                     "FACELEAD_* environment variables (see README).")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="build a demo gallery from a public-domain photo and search a degraded probe")
-    demo.add_argument("--web", action="store_true",
-                      help="then serve the web pages over the demo's database, with a fresh secret for each demo "
-                           "person printed, until Ctrl-C (README: From the demo to a released lead)")
-    demo.add_argument("--port", type=int, default=8470, help="port of the demo's pages (default: %(default)s)")
-    demo.set_defaults(run=cmd_demo)
+    _command(sub, "demo", cmd_demo, "build a demo gallery from a public-domain photo and search a degraded probe",
+             option("--web", action="store_true",
+                    help="then serve the web pages over the demo's database, with a fresh secret for each demo "
+                         "person printed, until Ctrl-C (README: From the demo to a released lead)"),
+             option("--port", type=int, default=8470, help="port of the demo's pages (default: %(default)s)"))
+    _command(sub, "enroll", cmd_enroll, "enroll a CSV manifest or a <subject>/<image> folder into a gallery",
+             option("source", nargs="?", help="CSV (image_path, subject_id[, source, acquired_at]) or folder "
+                                              "(default: FACELEAD_ENROLL_SOURCE, the drop folder)"),
+             GALLERY,
+             option("--source-name", help="provenance recorded for each image (default: file or folder name)"))
 
-    enroll = sub.add_parser("enroll", help="enroll a CSV manifest or a <subject>/<image> folder into a gallery")
-    enroll.add_argument("source", nargs="?", help="CSV (image_path, subject_id[, source, acquired_at]) or folder "
-                        "(default: FACELEAD_ENROLL_SOURCE, the drop folder)")
-    enroll.add_argument("--gallery", default="default", help="gallery id (default: %(default)s)")
-    enroll.add_argument("--source-name", help="provenance recorded for each image (default: file or folder name)")
-    enroll.set_defaults(run=cmd_enroll)
+    users = _commands(sub, "users", "people and their roles (admin; the service account adds the very first user); "
+                                    "your own secret")
+    _command(users, "add", cmd_users_add, "add a user and print their one-time enrollment code",
+             option("user_id", help="login name, as FACELEAD_USER will give it"),
+             option("--name", required=True, help="full name"),
+             option("--roles", required=True, help=f"comma-separated: {', '.join(ROLES)}"),
+             option("--certified-until", **DAY, help="facial-comparison certification expiry (needed to search or "
+                                                    "review)"))
+    _command(users, "list", cmd_users_list, "every user, roles, certification, state")
+    _command(users, "roles", cmd_users_roles, "replace another user's roles and certification date (admin; audited "
+                                              "with the old values)",
+             USER_ID,
+             option("--roles", required=True, help=f"comma-separated, the full new set: {', '.join(ROLES)}"),
+             option("--certified-until", **DAY, help="facial-comparison certification expiry; left out, the user "
+                                                    "has none"))
+    _command(users, "disable", cmd_users_disable, "disable a user (kept for the audit trail)", USER_ID, REASON)
+    _command(users, "reset", cmd_users_reset, "a new enrollment code for a user who lost their secret (admin); their "
+                                              "secret stops working", USER_ID)
+    _command(users, "set-secret", cmd_users_set_secret, "choose your own secret with your enrollment code, or rotate "
+                                                        "it with your current one (both prompted, or read as two lines "
+                                                        "from standard input)",
+             option("user_id", help="your user id"))
 
-    users = sub.add_parser("users", help="people and their roles (admin; the service account adds the very first "
-                                         "user); your own secret")
-    users_sub = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
-    add = users_sub.add_parser("add", help="add a user and print their one-time enrollment code")
-    add.add_argument("user_id", help="login name, as FACELEAD_USER will give it")
-    add.add_argument("--name", required=True, help="full name")
-    add.add_argument("--roles", required=True, help=f"comma-separated: {', '.join(ROLES)}")
-    add.add_argument("--certified-until", type=date.fromisoformat, metavar="YYYY-MM-DD",
-                     help="facial-comparison certification expiry (needed to search or review)")
-    add.set_defaults(run=cmd_users_add)
-    listing = users_sub.add_parser("list", help="every user, roles, certification, state")
-    listing.set_defaults(run=cmd_users_list)
-    roles = users_sub.add_parser("roles", help="replace another user's roles and certification date (admin; "
-                                               "audited with the old values)")
-    roles.add_argument("user_id")
-    roles.add_argument("--roles", required=True, help=f"comma-separated, the full new set: {', '.join(ROLES)}")
-    roles.add_argument("--certified-until", type=date.fromisoformat, metavar="YYYY-MM-DD",
-                       help="facial-comparison certification expiry; left out, the user has none")
-    roles.set_defaults(run=cmd_users_roles)
-    disable = users_sub.add_parser("disable", help="disable a user (kept for the audit trail)")
-    disable.add_argument("user_id")
-    disable.add_argument("--reason", required=True, help="why, for the audit log")
-    disable.set_defaults(run=cmd_users_disable)
-    reset = users_sub.add_parser("reset", help="a new enrollment code for a user who lost their secret (admin); "
-                                               "their secret stops working")
-    reset.add_argument("user_id")
-    reset.set_defaults(run=cmd_users_reset)
-    set_secret = users_sub.add_parser("set-secret", help="choose your own secret with your enrollment code, or "
-                                                         "rotate it with your current one (both prompted, or read as "
-                                                         "two lines from standard input)")
-    set_secret.add_argument("user_id", help="your user id")
-    set_secret.set_defaults(run=cmd_users_set_secret)
+    _command(sub, "request", cmd_request, "file a search request for a probe photo (analyst)",
+             option("probe", help="probe photo; it is never enrolled"),
+             option("--case", required=True, help="case number"),
+             option("--offense", required=True, help="offense code, one of FACELEAD_OFFENSE_CODES"),
+             option("--justification", required=True, help="why this search is needed"),
+             option("--gallery", default="default", help="gallery to search (default: %(default)s)"))
+    who_decides = "(supervisor, not its requester)"
+    _command(sub, "approve", cmd_decide, f"approve a pending request {who_decides}",
+             option("request_id"), option("--reason", help="why, for the audit log"))
+    _command(sub, "deny", cmd_decide, f"deny a pending request {who_decides}", option("request_id"), REASON)
+    _command(sub, "search", cmd_search, "run an approved request once: rank its gallery's faces against its probe",
+             option("request_id", help="the approved request"),
+             option("--k", type=_whole_number(2, 50), default=20, help="candidates to return, 2..50 (default: "
+                                                                       "%(default)s)"),
+             option("--face", type=_whole_number(1), help="which probe face, 1 = highest detector score, "
+                                                                      "as numbered on the candidate sheet; needed "
+                                                                      "when the probe shows several faces"),
+             option("--quality-override", metavar="REASON", help="search a probe below the quality bar anyway, for "
+                                                                 "this reason (stored, audited and printed on the "
+                                                                 "candidate sheet)"))
+    _command(sub, "determine", cmd_determine, "record your determination on a search: the analyst who ran it first, "
+                                              "then a different reviewer, blind to it",
+             SEARCH_ID,
+             OneOf((option("--rank", type=int, help="the candidate at this rank is the probe's person"),
+                    option("--no-candidate", action="store_true", help="no candidate is the probe's person")),
+                   required=True))
+    _command(sub, "rerun", cmd_rerun, "re-run a past search on its model, index build and gallery as it was; exit 1 "
+                                      "and list every difference if the candidates differ", SEARCH_ID)
+    _command(sub, "sheet", cmd_sheet, "fetch a search's candidate sheet, write it here and print its path (the view "
+                                      "is audited)",
+             SEARCH_ID, option("--out", default=".", help="folder to write <search id>.html into (default: here)"))
 
-    request = sub.add_parser("request", help="file a search request for a probe photo (analyst)")
-    request.add_argument("probe", help="probe photo; it is never enrolled")
-    request.add_argument("--case", required=True, help="case number")
-    request.add_argument("--offense", required=True, help="offense code, one of FACELEAD_OFFENSE_CODES")
-    request.add_argument("--justification", required=True, help="why this search is needed")
-    request.add_argument("--gallery", default="default", help="gallery to search (default: %(default)s)")
-    request.set_defaults(run=cmd_request)
+    case = _commands(sub, "case", "case tools")
+    _command(case, "export", cmd_case_export, "write a case's disclosure packet: requests, searches, candidates, "
+                                              "determinations, sheets, audit rows, SHA-256 manifest (supervisor, "
+                                              "auditor)",
+             option("case_number"),
+             option("--out", default=".", help="folder to write the packet folder into (default: here)"))
+    _command(sub, "purge", cmd_purge, "delete removed subjects' faces and images, and probe images past "
+                                      "FACELEAD_PROBE_RETENTION_DAYS, for good (admin; audited with counts)")
 
-    for verb, helps in (("approve", "approve a pending request (supervisor, not its requester)"),
-                        ("deny", "deny a pending request (supervisor, not its requester)")):
-        decide = sub.add_parser(verb, help=helps)
-        decide.add_argument("request_id")
-        decide.add_argument("--reason", required=verb == "deny", help="why, for the audit log")
-        decide.set_defaults(run=cmd_decide)
+    report = _commands(sub, "report", "program reports")
+    _command(report, "oversight", cmd_report_oversight, "requests, denials, searches, releases, disputes and 'no "
+                                                        "candidate' outcomes by offense code (supervisor, auditor, "
+                                                        "admin)",
+             option("--from", dest="start", **DAY, help="first day (default: the first of the previous month)"),
+             option("--to", dest="end", **DAY, help="first day not included (default: the first of this month)"),
+             option("--out", default=".", help="folder to write the CSV into (default: here)"))
 
-    search = sub.add_parser("search", help="run an approved request once: rank its gallery's faces against its probe")
-    search.add_argument("request_id", help="the approved request")
-    search.add_argument("--k", type=int, default=20, help="candidates to return, 2..50 (default: %(default)s)")
-    search.add_argument("--face", type=int, help="which probe face, 1 = highest detector score, as numbered on "
-                                                 "the candidate sheet; needed when the probe shows several faces")
-    search.add_argument("--quality-override", metavar="REASON",
-                        help="search a probe below the quality bar anyway, for this reason (stored, audited "
-                             "and printed on the candidate sheet)")
-    search.set_defaults(run=cmd_search)
+    index = _commands(sub, "index", "a gallery's ScaNN index and score calibration")
+    _command(index, "build", cmd_index_build, "build a new index version and switch searches to it",
+             GALLERY,
+             option("--shards", type=int, help="shards, searched in parallel on Dask (default: "
+                                               "FACELEAD_INDEX__SHARDS)"))
+    _command(index, "calibrate", cmd_index_calibrate, "score the gallery's faces of different subjects as its "
+                                                      "calibration now (every build does it too) (operator, admin)",
+             GALLERY)
+    pair = {"nargs": 2, "metavar": ("SUBJECT_A", "SUBJECT_B")}
+    _command(index, "duplicates", cmd_index_duplicates, "list the closest pairs of different subjects (possible "
+                                                        "duplicates), or mark one (operator, admin)",
+             GALLERY,
+             OneOf((option("--same", **pair, help="the two subject ids are one person: their pairs leave the next "
+                                                  "calibration"),
+                    option("--different", **pair, help="the two subject ids are different people (checked, kept in "
+                                                       "the calibration)"))),
+             option("--note", default="", help="why, for the audit log"))
+    _command(sub, "remove", cmd_remove, "remove a subject's faces from a gallery (hidden from searches at once)",
+             option("--gallery", required=True, help="gallery id"),
+             option("--subject", required=True, help="subject id"),
+             REASON)
 
-    determine = sub.add_parser("determine", help="record your determination on a search: the analyst who ran it "
-                                                 "first, then a different reviewer, blind to it")
-    determine.add_argument("search_id")
-    choice = determine.add_mutually_exclusive_group(required=True)
-    choice.add_argument("--rank", type=int, help="the candidate at this rank is the probe's person")
-    choice.add_argument("--no-candidate", action="store_true", help="no candidate is the probe's person")
-    determine.set_defaults(run=cmd_determine)
+    audit = _commands(sub, "audit", "audit trail tools")
+    _command(audit, "verify", cmd_audit_verify, "check the keyed audit chain against its anchor log and the data "
+                                                "tables; print its head for an external witness (auditor)",
+             option("--witness", action="append", default=[], metavar="SEQ:MAC",
+                    help="a head printed by an earlier verify and kept elsewhere; the chain must still hold it "
+                         "(repeatable)"))
+    _command(audit, "snapshot", cmd_audit_snapshot, "fetch a DuckDB file of the warehouse for your own queries: "
+                                                    "every table and view without faces, vectors or secrets (auditor)",
+             option("--out", default="facelead-audit.duckdb", help="file to write (default: %(default)s)"))
+    _command(audit, "query", cmd_audit_query, "run one SELECT on a sandboxed snapshot of the warehouse, print CSV "
+                                              "(auditor)",
+             option("sql", help="e.g. \"SELECT * FROM search_history WHERE case_number = '2026-004211'\""))
 
-    rerun = sub.add_parser("rerun", help="re-run a past search on its model, index build and gallery as it was; "
-                                         "exit 1 and list every difference if the candidates differ")
-    rerun.add_argument("search_id")
-    rerun.set_defaults(run=cmd_rerun)
+    _command(sub, "evaluate", cmd_evaluate, "accuracy, score calibration and group differentials of the "
+                                            "recogniser(s) on a labeled set (admin, operator, auditor)",
+             option("source", nargs="?", help="labeled set: CSV (path, identity[, group columns]) or "
+                                              "<identity>/<image> folder; may be left out with --gallery"),
+             option("--gallery", help="also report this gallery's error rates by --group from its own faces "
+                                      "(subject attributes its enrollment manifests gave)"),
+             option("--recogniser", action="append", metavar="MANIFEST",
+                    help="recogniser manifest name or .toml path; repeat to compare (default: the configured one)"),
+             option("--group", action="append", metavar="COLUMN",
+                    help="column labelling groups (sex, age band): of the CSV, and a subject attribute of the "
+                         "gallery; repeat for several"),
+             option("--bootstrap", type=int, default=200, help="identity resamples for 95%% intervals (default: "
+                                                               "%(default)s)"),
+             option("--quality-bar", choices=("gallery", "probe", "none"), default="gallery",
+                    help="the bar images must pass to count (default: %(default)s); the report also gives the "
+                         "results with no bar and the error-versus-discard curve"),
+             option("--degraded-probes", type=int, default=200, metavar="N",
+                    help="mated probes degraded as surveillance frames are, to report what each degradation costs "
+                         "(default: %(default)s; 0 for none)"),
+             option("--bar-limit", action="append", default=[], metavar="LIMIT=VALUE", type=_bar_limit,
+                    help="change one limit of that bar (a custom bar), e.g. min_inter_eye_px=30; repeatable"))
 
-    sheet = sub.add_parser("sheet", help="fetch a search's candidate sheet, write it here and print its path "
-                                         "(the view is audited)")
-    sheet.add_argument("search_id")
-    sheet.add_argument("--out", default=".", help="folder to write <search id>.html into (default: here)")
-    sheet.set_defaults(run=cmd_sheet)
-
-    case = sub.add_parser("case", help="case tools")
-    case_sub = case.add_subparsers(dest="case_command", required=True, metavar="ACTION")
-    export = case_sub.add_parser("export", help="write a case's disclosure packet: requests, searches, candidates, "
-                                                "determinations, sheets, audit rows, SHA-256 manifest (supervisor, auditor)")
-    export.add_argument("case_number")
-    export.add_argument("--out", default=".", help="folder to write the packet folder into (default: here)")
-    export.set_defaults(run=cmd_case_export)
-
-    purge = sub.add_parser("purge", help="delete removed subjects' faces and images, and probe images past "
-                                         "FACELEAD_PROBE_RETENTION_DAYS, for good (admin; audited with counts)")
-    purge.set_defaults(run=cmd_purge)
-
-    report = sub.add_parser("report", help="program reports")
-    report_sub = report.add_subparsers(dest="report_command", required=True, metavar="REPORT")
-    over = report_sub.add_parser("oversight", help="requests, denials, searches, releases, disputes and 'no "
-                                                   "candidate' outcomes by offense code (supervisor, auditor, admin)")
-    over.add_argument("--from", dest="start", type=date.fromisoformat, metavar="YYYY-MM-DD",
-                      help="first day (default: the first of the previous month)")
-    over.add_argument("--to", dest="end", type=date.fromisoformat, metavar="YYYY-MM-DD",
-                      help="first day not included (default: the first of this month)")
-    over.add_argument("--out", default=".", help="folder to write the CSV into (default: here)")
-    over.set_defaults(run=cmd_report_oversight)
-
-    index = sub.add_parser("index", help="a gallery's ScaNN index and score calibration")
-    index_sub = index.add_subparsers(dest="index_command", required=True, metavar="ACTION")
-    build = index_sub.add_parser("build", help="build a new index version and switch searches to it")
-    build.add_argument("--gallery", default="default", help="gallery id (default: %(default)s)")
-    build.add_argument("--shards", type=int, help="shards, searched in parallel on Dask (default: FACELEAD_INDEX__SHARDS)")
-    build.set_defaults(run=cmd_index_build)
-    calibrate = index_sub.add_parser("calibrate", help="score the gallery's faces of different subjects as its "
-                                                       "calibration now (every build does it too) (operator, admin)")
-    calibrate.add_argument("--gallery", default="default", help="gallery id (default: %(default)s)")
-    calibrate.set_defaults(run=cmd_index_calibrate)
-    duplicates = index_sub.add_parser("duplicates", help="list the closest pairs of different subjects (possible "
-                                                         "duplicates), or mark one (operator, admin)")
-    duplicates.add_argument("--gallery", default="default", help="gallery id (default: %(default)s)")
-    mark = duplicates.add_mutually_exclusive_group()
-    mark.add_argument("--same", nargs=2, metavar=("SUBJECT_A", "SUBJECT_B"),
-                      help="the two subject ids are one person: their pairs leave the next calibration")
-    mark.add_argument("--different", nargs=2, metavar=("SUBJECT_A", "SUBJECT_B"),
-                      help="the two subject ids are different people (checked, kept in the calibration)")
-    duplicates.add_argument("--note", default="", help="why, for the audit log")
-    duplicates.set_defaults(run=cmd_index_duplicates)
-
-    remove = sub.add_parser("remove", help="remove a subject's faces from a gallery (hidden from searches at once)")
-    remove.add_argument("--gallery", required=True, help="gallery id")
-    remove.add_argument("--subject", required=True, help="subject id")
-    remove.add_argument("--reason", required=True, help="why, for the audit log")
-    remove.set_defaults(run=cmd_remove)
-
-    audit = sub.add_parser("audit", help="audit trail tools")
-    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    verify = audit_sub.add_parser("verify", help="check the keyed audit chain against its anchor log and the data "
-                                                 "tables; print its head for an external witness (auditor)")
-    verify.add_argument("--witness", action="append", default=[], metavar="SEQ:MAC",
-                        help="a head printed by an earlier verify and kept elsewhere; the chain must still hold it "
-                             "(repeatable)")
-    verify.set_defaults(run=cmd_audit_verify)
-    snapshot = audit_sub.add_parser("snapshot", help="fetch a DuckDB file of the warehouse for your own queries: every "
-                                                     "table and view without faces, vectors or secrets (auditor)")
-    snapshot.add_argument("--out", default="facelead-audit.duckdb", help="file to write (default: %(default)s)")
-    snapshot.set_defaults(run=cmd_audit_snapshot)
-    audit_query = audit_sub.add_parser("query", help="run one SELECT on a sandboxed snapshot of the warehouse, print "
-                                                     "CSV (auditor)")
-    audit_query.add_argument("sql", help="e.g. \"SELECT * FROM search_history WHERE case_number = '2026-004211'\"")
-    audit_query.set_defaults(run=cmd_audit_query)
-
-    evaluation = sub.add_parser("evaluate", help="accuracy, score calibration and group differentials of the "
-                                                 "recogniser(s) on a labeled set (admin, operator, auditor)")
-    evaluation.add_argument("source", nargs="?", help="labeled set: CSV (path, identity[, group columns]) or "
-                                                      "<identity>/<image> folder; may be left out with --gallery")
-    evaluation.add_argument("--gallery", help="also report this gallery's error rates by --group from its own faces "
-                                              "(subject attributes its enrollment manifests gave)")
-    evaluation.add_argument("--recogniser", action="append", metavar="MANIFEST",
-                            help="recogniser manifest name or .toml path; repeat to compare (default: the configured one)")
-    evaluation.add_argument("--group", action="append", metavar="COLUMN",
-                            help="column labelling groups (sex, age band): of the CSV, and a subject attribute of "
-                                 "the gallery; repeat for several")
-    evaluation.add_argument("--bootstrap", type=int, default=200, help="identity resamples for 95%% intervals (default: %(default)s)")
-    evaluation.add_argument("--quality-bar", choices=("gallery", "probe", "none"), default="gallery",
-                            help="the bar images must pass to count (default: %(default)s); the report also gives the "
-                                 "results with no bar and the error-versus-discard curve")
-    evaluation.add_argument("--degraded-probes", type=int, default=200, metavar="N",
-                            help="mated probes degraded as surveillance frames are, to report what each degradation "
-                                 "costs (default: %(default)s; 0 for none)")
-    evaluation.add_argument("--bar-limit", action="append", default=[], metavar="LIMIT=VALUE", type=_bar_limit,
-                            help="change one limit of that bar (a custom bar), e.g. min_inter_eye_px=30; repeatable")
-    evaluation.set_defaults(run=cmd_evaluate)
-
-    serve = sub.add_parser("serve", help="run the facelead service (as the service account): its HTTP API, a local "
-                                         "Prefect server behind basic auth (127.0.0.1, offline), a TLS Dask cluster "
-                                         "and a worker for the facelead work pool, until interrupted")
-    serve.add_argument("--port", type=int, default=4200, help="Prefect server port on 127.0.0.1 (default: %(default)s); "
-                                                              "the API's is FACELEAD_SERVICE__PORT (8470)")
-    serve.add_argument("--deploy", action="store_true", help="deploy every flow in prefect.yaml before the worker starts")
-    serve.add_argument("--project", type=Path, default=Path.cwd(),
-                       help="folder holding prefect.yaml, where flow runs start (default: the current folder)")
-    serve.add_argument("--limit", type=int, default=2, help="flow runs the worker runs at once (default: %(default)s)")
-    serve.set_defaults(run=cmd_serve)
-
-    login = sub.add_parser("login", help="sign in to the facelead service and keep the session for later commands")
-    login.add_argument("--user", help="your user id (default: FACELEAD_USER, else your login name)")
-    login.set_defaults(run=cmd_login)
-    logout = sub.add_parser("logout", help="end your session")
-    logout.set_defaults(run=cmd_logout)
-
-    models = sub.add_parser("models", help="check model hashes, convert once, print the model ids")
-    models.set_defaults(run=cmd_models)
+    _command(sub, "serve", cmd_serve, "run the facelead service (as the service account): its HTTP API, a local "
+                                      "Prefect server behind basic auth (127.0.0.1, offline), a TLS Dask cluster and "
+                                      "a worker for the facelead work pool, until interrupted",
+             option("--port", type=int, default=4200, help="Prefect server port on 127.0.0.1 (default: "
+                                                           "%(default)s); the API's is FACELEAD_SERVICE__PORT (8470)"),
+             option("--deploy", action="store_true", help="deploy every flow in prefect.yaml before the worker "
+                                                          "starts"),
+             option("--project", type=Path, default=Path.cwd(),
+                    help="folder holding prefect.yaml, where flow runs start (default: the current folder)"),
+             option("--limit", type=int, default=2, help="flow runs the worker runs at once (default: %(default)s)"))
+    _command(sub, "login", cmd_login, "sign in to the facelead service and keep the session for later commands",
+             option("--user", help="your user id (default: FACELEAD_USER, else your login name)"))
+    _command(sub, "logout", cmd_logout, "end your session")
+    _command(sub, "models", cmd_models, "check model hashes, convert once, print the model ids")
     return p
 
 
@@ -616,10 +632,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     os.umask(0o077)  # everything facelead and its children write is the owner's alone
     args = parser().parse_args(argv)
-    if getattr(args, "k", None) is not None and not 2 <= args.k <= 50:
-        parser().error("--k must be between 2 and 50")
-    if getattr(args, "face", None) is not None and args.face < 1:
-        parser().error("--face counts from 1")
     from facelead.client import ServiceFailed, ServiceUnavailable
 
     try:

@@ -210,6 +210,26 @@ def test_verify_holds_the_data_tables_against_the_log(tmp_path):
                                      "audit row 1: search.run names search:never-made, which does not exist"}
 
 
+def test_an_audit_row_covers_a_record_only_when_its_action_target_and_details_all_name_it(tmp_path):
+    path = tmp_path / "a.duckdb"
+    with db.open_db(path) as conn, db.transaction(conn):
+        db.append_audit(conn, "ana", "calibration.mark", "gallery:g", {"subject_a": "a", "subject_b": "b"})
+        db.append_audit(conn, "ana", "index.build", "gallery:g", {"build_id": "b-1"})
+    raw = duckdb.connect(str(path))  # records written by someone with the file, beside rows that nearly name them
+    raw.execute("INSERT INTO subject_pair_marks VALUES ('g', 'a', 'b', true, '', 'ana', now()), "
+                "('g', 'a', 'c', true, '', 'ana', now()), ('h', 'a', 'b', true, '', 'ana', now())")
+    raw.execute("INSERT INTO index_builds (build_id, gallery_id, model_id, model_sha256, folder, shards, vectors, "
+                "params, file_hashes, build_seconds, actor, built_at, status) "
+                "SELECT id, 'g', 'm', 'x', 'f', 1, 1, '{}', '{}', 1, 'ana', now(), 'retired' "
+                "FROM (VALUES ('b-1'), ('b-2')) v(id)")
+    raw.close()
+    with db.open_db(path, read_only=True) as conn:
+        verdict = db.verify_audit(conn)
+    assert set(verdict.problems) == {"pair mark g/a/c: no calibration.mark audit row",
+                                     "pair mark h/a/b: no calibration.mark audit row",
+                                     "index build b-2: no index.build audit row"}
+
+
 def test_a_missing_key_or_anchor_log_is_reported(tmp_path):
     path = tmp_path / "a.duckdb"
     with db.open_db(path) as conn, db.transaction(conn):

@@ -7,7 +7,7 @@ from facelead.cli import main, parser
 def test_k_outside_2_to_50_is_refused_before_anything_runs(k, capsys):
     with pytest.raises(SystemExit) as info:
         main(["search", "REQ-1", "--k", k])
-    assert info.value.code == 2 and "--k must be between 2 and 50" in capsys.readouterr().err
+    assert info.value.code == 2 and "argument --k: must be between 2 and 50" in capsys.readouterr().err
 
 
 def test_a_request_needs_case_offense_and_justification(capsys):
@@ -28,7 +28,7 @@ def test_help_lists_every_command():
 def test_face_numbers_start_at_one(capsys):
     with pytest.raises(SystemExit):
         main(["search", "REQ-1", "--face", "0"])
-    assert "--face counts from 1" in capsys.readouterr().err
+    assert "argument --face: counts from 1" in capsys.readouterr().err
 
 
 def test_a_quality_override_reason_is_an_option_of_search_only():

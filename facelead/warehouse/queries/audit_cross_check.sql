@@ -1,12 +1,50 @@
 -- The data tables held against the audit log: every record that the log must name and does
 -- not, and every audit row that names a record that never existed. One line per problem.
-WITH log AS (SELECT seq, action, target, details FROM audit_log)
-SELECT 'user ' || u.user_id || ': no user.add audit row' AS problem FROM users u
-WHERE NOT EXISTS (SELECT 1 FROM log WHERE action = 'user.add' AND target = 'user:' || u.user_id)
-UNION ALL
-SELECT 'user ' || u.user_id || ': disabled without a user.disable audit row' FROM users u
-WHERE u.disabled_at IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM log WHERE action = 'user.disable' AND target = 'user:' || u.user_id)
+WITH log AS (SELECT seq, action, target, details FROM audit_log),
+-- Each record the log must name: the record, the audit action, the row's target (NULL: any)
+-- and the keys its details must hold.
+owed(record, action, target, keys) AS (
+    SELECT 'user ' || user_id, 'user.add', 'user:' || user_id, '{}' FROM users
+    UNION ALL
+    SELECT 'user ' || user_id, 'user.disable', 'user:' || user_id, '{}' FROM users WHERE disabled_at IS NOT NULL
+    UNION ALL
+    SELECT 'request ' || request_id, 'request.file', 'request:' || request_id, '{}' FROM requests
+    UNION ALL
+    SELECT 'request ' || request_id, CASE decision WHEN 'approved' THEN 'request.approve' ELSE 'request.deny' END,
+           'request:' || request_id, '{}'
+    FROM requests WHERE decision IS NOT NULL
+    UNION ALL
+    SELECT 'search ' || search_id, 'search.run', 'search:' || search_id, '{}' FROM searches
+    UNION ALL
+    SELECT 'determination ' || search_id || '/' || stage, 'determination', 'search:' || search_id,
+           json_object('stage', stage)
+    FROM determinations
+    UNION ALL
+    SELECT 'enrollment run ' || run_id, 'enrollment.start', NULL, json_object('run_id', run_id) FROM enrollment_runs
+    UNION ALL
+    SELECT 'removal ' || gallery_id || '/' || subject_id, 'enrollment.remove', 'gallery:' || gallery_id,
+           json_object('subject_id', subject_id)
+    FROM (SELECT DISTINCT gallery_id, subject_id FROM enrollments WHERE removed_at IS NOT NULL AND subject_id <> '')
+    UNION ALL
+    SELECT 'index build ' || build_id, 'index.build', NULL, json_object('build_id', build_id) FROM index_builds
+    UNION ALL
+    SELECT 'evaluation ' || evaluation_id, 'evaluation.run', NULL, json_object('evaluation_id', evaluation_id)
+    FROM evaluations
+    UNION ALL
+    SELECT 'calibration ' || calibration_id, 'calibration.gallery', NULL, json_object('calibration_id', calibration_id)
+    FROM calibrations WHERE gallery_id IS NOT NULL
+    UNION ALL
+    SELECT 'pair mark ' || gallery_id || '/' || subject_a || '/' || subject_b, 'calibration.mark',
+           'gallery:' || gallery_id, json_object('subject_a', subject_a, 'subject_b', subject_b)
+    FROM subject_pair_marks
+    UNION ALL
+    SELECT 'subject attributes of run ' || run_id, 'enrollment.attributes', 'gallery:' || gallery_id,
+           json_object('run_id', run_id)
+    FROM (SELECT DISTINCT gallery_id, run_id FROM subject_attributes)
+)
+SELECT o.record || ': no ' || o.action || ' audit row' AS problem FROM owed o
+WHERE NOT EXISTS (SELECT 1 FROM log WHERE log.action = o.action AND (o.target IS NULL OR log.target = o.target)
+                                      AND json_contains(log.details, o.keys))
 UNION ALL
 SELECT 'user ' || u.user_id || ': roles or certification differ from their last user.add or user.roles audit row'
 FROM users u
@@ -14,55 +52,6 @@ JOIN (SELECT target, arg_max(details, seq) AS details FROM log
       WHERE action IN ('user.add', 'user.roles') GROUP BY target) granted ON granted.target = 'user:' || u.user_id
 WHERE list_sort(u.roles) IS DISTINCT FROM from_json(json_extract(granted.details, '$.roles'), '["VARCHAR"]')
    OR CAST(u.certified_until AS VARCHAR) IS DISTINCT FROM json_extract_string(granted.details, '$.certified_until')
-UNION ALL
-SELECT 'request ' || r.request_id || ': no request.file audit row' FROM requests r
-WHERE NOT EXISTS (SELECT 1 FROM log WHERE action = 'request.file' AND target = 'request:' || r.request_id)
-UNION ALL
-SELECT 'request ' || r.request_id || ': ' || r.decision || ' without its audit row' FROM requests r
-WHERE r.decision IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM log WHERE target = 'request:' || r.request_id
-                                      AND action = CASE r.decision WHEN 'approved' THEN 'request.approve'
-                                                                   ELSE 'request.deny' END)
-UNION ALL
-SELECT 'search ' || s.search_id || ': no search.run audit row' FROM searches s
-WHERE NOT EXISTS (SELECT 1 FROM log WHERE action = 'search.run' AND target = 'search:' || s.search_id)
-UNION ALL
-SELECT 'determination ' || d.search_id || '/' || d.stage || ': no determination audit row' FROM determinations d
-WHERE NOT EXISTS (SELECT 1 FROM log WHERE action = 'determination' AND target = 'search:' || d.search_id
-                                      AND json_extract_string(details, '$.stage') = d.stage)
-UNION ALL
-SELECT 'enrollment run ' || e.run_id || ': no enrollment.start audit row' FROM enrollment_runs e
-WHERE NOT EXISTS (SELECT 1 FROM log WHERE action = 'enrollment.start'
-                                      AND json_extract_string(details, '$.run_id') = e.run_id)
-UNION ALL
-SELECT 'removal ' || e.gallery_id || '/' || e.subject_id || ': no enrollment.remove audit row'
-FROM (SELECT DISTINCT gallery_id, subject_id FROM enrollments WHERE removed_at IS NOT NULL AND subject_id <> '') e
-WHERE NOT EXISTS (SELECT 1 FROM log WHERE action = 'enrollment.remove' AND target = 'gallery:' || e.gallery_id
-                                      AND json_extract_string(details, '$.subject_id') = e.subject_id)
-UNION ALL
-SELECT 'index build ' || b.build_id || ': no index.build audit row' FROM index_builds b
-WHERE NOT EXISTS (SELECT 1 FROM log WHERE action = 'index.build'
-                                      AND json_extract_string(details, '$.build_id') = b.build_id)
-UNION ALL
-SELECT 'evaluation ' || v.evaluation_id || ': no evaluation.run audit row' FROM evaluations v
-WHERE NOT EXISTS (SELECT 1 FROM log WHERE action = 'evaluation.run'
-                                      AND json_extract_string(details, '$.evaluation_id') = v.evaluation_id)
-UNION ALL
-SELECT 'calibration ' || c.calibration_id || ': no calibration.gallery audit row' FROM calibrations c
-WHERE c.gallery_id IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM log WHERE action = 'calibration.gallery'
-                                      AND json_extract_string(details, '$.calibration_id') = c.calibration_id)
-UNION ALL
-SELECT 'pair mark ' || m.gallery_id || '/' || m.subject_a || '/' || m.subject_b || ': no calibration.mark audit row'
-FROM subject_pair_marks m
-WHERE NOT EXISTS (SELECT 1 FROM log WHERE action = 'calibration.mark' AND target = 'gallery:' || m.gallery_id
-                                      AND json_extract_string(details, '$.subject_a') = m.subject_a
-                                      AND json_extract_string(details, '$.subject_b') = m.subject_b)
-UNION ALL
-SELECT 'subject attributes of run ' || a.run_id || ': no enrollment.attributes audit row'
-FROM (SELECT DISTINCT gallery_id, run_id FROM subject_attributes) a
-WHERE NOT EXISTS (SELECT 1 FROM log WHERE action = 'enrollment.attributes' AND target = 'gallery:' || a.gallery_id
-                                      AND json_extract_string(details, '$.run_id') = a.run_id)
 UNION ALL
 SELECT 'purged images: ' || (SELECT count(*) FROM purged_images) || ' recorded, '
        || coalesce(sum(json_extract(details, '$.images')::BIGINT), 0) || ' audited by retention.purge'
