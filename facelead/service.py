@@ -28,13 +28,12 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from facelead.access import AccessDenied
+from facelead.digest import sha256_hex
+from facelead.files import write_private, zipped
 from facelead.policy import Action
-from facelead.files import write_private
 from facelead.refusal import Refusal
 from facelead.settings import Settings
 from facelead.warehouse.audit import Anchor
-from facelead.digest import sha256_hex
-from facelead.files import zipped
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +216,9 @@ def _jsonable(value: Any) -> Any:
 
 def create_app(settings: Settings) -> FastAPI:
     """The API over ``settings``' warehouse; its sessions live as long as the app."""
+    from facelead import workflow
+    from facelead.documents.disclosure import export_case
+    from facelead.documents.sheet import view_sheet
     from facelead.flows.build_index import build_index
     from facelead.flows.calibrate_gallery import calibrate as calibrate_gallery
     from facelead.flows.enroll_gallery import enroll_gallery
@@ -225,11 +227,8 @@ def create_app(settings: Settings) -> FastAPI:
     from facelead.flows.rerun_search import rerun_search
     from facelead.flows.retention_purge import retention_purge
     from facelead.flows.search_probe import search_probe
-    from facelead import workflow
     from facelead.tasks.calibration import describe_calibration, duplicates_markdown
-    from facelead.tasks.disclosure import export_case
     from facelead.tasks.persist import remove_subject
-    from facelead.tasks.sheet import view_sheet
     from facelead.warehouse import db
     from facelead.web.pages import add_pages
 

@@ -16,12 +16,13 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from facelead.flows.runtime import FaceleadDaskTaskRunner, acting_user
+from facelead.intake.batches import BatchContext, BatchResult, batch_result
+from facelead.intake.inputs import ImageBatch, hash_inputs, manifest_attributes, split_new
 from facelead.policy import Action
 from facelead.refusal import Refusal
 from facelead.settings import QualityBar, Settings
-from facelead.tasks.batches import BatchContext, BatchResult, batch_result
 from facelead.tasks.faces import embed_batch, face_models
-from facelead.tasks.inputs import ImageBatch, collect_inputs, hash_inputs, manifest_attributes, split_new
+from facelead.tasks.inputs import collect_inputs
 from facelead.tasks.persist import finish_enrollment, persist_batch, record_subject_attributes, start_enrollment
 
 

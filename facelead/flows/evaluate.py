@@ -13,20 +13,19 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
+from facelead.flows.runtime import FaceleadDaskTaskRunner, acting_user
+from facelead.intake.batches import BatchContext
+from facelead.intake.inputs import HashedRef, ImageBatch, ImageRef, hash_inputs, split_new
 from facelead.metrics import degradation_plan, evaluate_embeddings, operating_threshold, quality_bar_report
 from facelead.models.degrade import SURVEILLANCE
 from facelead.models.faces import FaceModels
-from facelead.flows.runtime import FaceleadDaskTaskRunner, acting_user
 from facelead.policy import Action
 from facelead.refusal import Refusal
 from facelead.settings import OPEN_BAR, QualityBar, Settings
-from facelead.tasks.batches import BatchContext
-from facelead.tasks.evaluation import (
-    Embedded, ModelEvaluation, dataset_hash, degradation_report, degrade_images, gallery_groups, gate_embedded, gather,
-    evaluation_record, labeled_set_calibration, read_labeled_set, record_evaluation, write_report)
+from facelead.tasks.evaluation import (Embedded, ModelEvaluation, dataset_hash, degradation_report, degrade_images,
+                                       evaluation_record, gallery_groups, gate_embedded, gather,
+                                       labeled_set_calibration, read_labeled_set, record_evaluation, write_report)
 from facelead.tasks.faces import embed_batch, face_models
-from facelead.tasks.inputs import HashedRef, ImageBatch, ImageRef, hash_inputs, split_new
-
 
 OPEN = QualityBar(**OPEN_BAR)  # every face embedded; the chosen bar is applied after, to report both
 

@@ -16,21 +16,21 @@ from PIL import Image
 from prefect import task
 from prefect.cache_policies import NONE
 
-from facelead.metrics import PairScores, error_rates, gallery_group_rates, mated_search_rates
+from facelead.digest import sha256_hex
 from facelead.expectations.quality import validate
+from facelead.intake.batches import BatchResult
+from facelead.intake.inputs import (IMAGE_SUFFIXES, ImageBatch, ImageRef, InputError, RefusedInput, csv_rows,
+                                    image_in_roots, scan_folder)
+from facelead.metrics import PairScores, error_rates, gallery_group_rates, mated_search_rates
 from facelead.models.calibration import Calibration, identity_codes, impostor_sample, score_at_chance, stored_scores
 from facelead.models.degrade import SURVEILLANCE
 from facelead.models.faces import FaceModels, load
 from facelead.models.image import ImageDecodeError, decode_image
 from facelead.models.quality import METRICS
 from facelead.settings import QualityBar
-from facelead.tasks.batches import BatchResult
-from facelead.tasks.inputs import (
-    IMAGE_SUFFIXES, ImageBatch, ImageRef, InputError, RefusedInput, csv_rows, image_in_roots, scan_folder)
 from facelead.tasks.persist import DB_TASK
 from facelead.warehouse import db
 from facelead.warehouse.records import EvaluationRecord
-from facelead.digest import sha256_hex
 
 MAX_IMAGES = 20_000  # every pair is scored: 20,000 images are 200 million pairs
 

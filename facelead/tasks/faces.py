@@ -10,17 +10,16 @@ from numpy.typing import NDArray
 from prefect import task
 from prefect.cache_policies import NONE
 
-from facelead.expectations.quality import QualityVerdict, validate
-from facelead.models.faces import FaceModels, FaceVector, MeasuredFace, embed_measured, load, measure_face
 from facelead.digest import sha256_hex
+from facelead.expectations.quality import QualityVerdict, validate
+from facelead.intake.batches import BatchContext, BatchResult, GatedFace, batch_result
+from facelead.intake.inputs import HashedRef, ImageBatch, RefusedInput
+from facelead.models.faces import FaceModels, FaceVector, MeasuredFace, embed_measured, load, measure_face
 from facelead.models.image import ImageDecodeError, decode_image
 from facelead.models.manifest import load_manifest
 from facelead.models.store import prepare_model
 from facelead.settings import QualityBar, Settings
-from facelead.tasks.batches import BatchContext, BatchResult, GatedFace, batch_result
-from facelead.tasks.inputs import HashedRef, ImageBatch, RefusedInput
 from facelead.tasks.search import SearchRefused
-
 
 Measured = tuple[HashedRef, MeasuredFace]  # gallery image and its subject's face
 Enrolled = tuple[HashedRef, FaceVector]

@@ -11,15 +11,15 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from facelead.expectations.quality import suite_version
+from facelead.intake.batches import BatchContext, BatchResult, GatedFace, QualityTables, quality_tables
 from facelead.models.faces import FaceModels
 from facelead.models.index import BuildPlan, GalleryVectors
 from facelead.settings import QualityBar
-from facelead.tasks.batches import BatchContext, BatchResult, GatedFace, QualityTables, quality_tables
 from facelead.tasks.faces import ProbeFace
 from facelead.tasks.search import Ranked
-from facelead.workflow import claim_request
 from facelead.warehouse import db
 from facelead.warehouse.records import IndexBuildRecord, SearchRecord
+from facelead.workflow import claim_request
 
 
 def retry_if_transient(task, task_run, state) -> bool:

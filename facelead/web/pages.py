@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import hmac
 import re
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import quote, urlsplit
 
@@ -85,15 +85,15 @@ def render(name: str, status: int = 200, **values) -> HTMLResponse:
 def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
     """Mount the pages on the service's app (its sessions in ``app.state.sessions``);
     ``run(user_id, action, target, flow, **params)`` starts a flow for a person, as the API does."""
+    from facelead import workflow
+    from facelead.documents.disclosure import export_case
+    from facelead.documents.sheet import b64, open_sheet
     from facelead.flows.oversight_report import oversight_report
     from facelead.flows.search_probe import search_probe
     from facelead.policy import ROLES
-    from facelead.tasks.disclosure import export_case
-    from facelead import workflow
     from facelead.tasks.faces import face_models, probe_choices
     from facelead.tasks.oversight import COLUMNS, previous_month
     from facelead.tasks.search import SearchRefused
-    from facelead.tasks.sheet import b64, open_sheet
 
     db_path, sessions = settings.database_path, app.state.sessions
 

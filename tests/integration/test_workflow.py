@@ -10,19 +10,18 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
+from fixtures import as_user, run_search
 
 from facelead import LEAD_NOTICE
 from facelead.access import AccessDenied
 from facelead.cli import main
+from facelead.documents.disclosure import export_case
+from facelead.documents.sheet import view_sheet
 from facelead.policy import Action
-from facelead.tasks.disclosure import export_case
-from facelead.tasks.sheet import view_sheet
 from facelead.settings import SecuritySettings
-from facelead.workflow import (
-    WorkflowRefused, add_user, auditor_query, authorized, decide_request, disable_user, file_request,
-    record_determination, review_outcome, sign_in)
 from facelead.warehouse import db
-from fixtures import as_user, run_search
+from facelead.workflow import (WorkflowRefused, add_user, auditor_query, authorized, decide_request, disable_user,
+                               file_request, record_determination, review_outcome, sign_in)
 
 
 def _last_audit(settings, action_prefix: str):

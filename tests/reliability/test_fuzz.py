@@ -6,12 +6,13 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
+from facelead.intake.inputs import InputError, read_manifest
 from facelead.models.image import ImageDecodeError, decode_image
 from facelead.tasks.evaluation import read_labeled_set
-from facelead.tasks.inputs import InputError, read_manifest
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from facelead.tasks.inputs import HashedRef, ImageRef, InputError, hash_ref, read_manifest, scan_folder, split_new
+from facelead.intake.inputs import HashedRef, ImageRef, InputError, hash_ref, read_manifest, scan_folder, split_new
 
 
 def _write(path: Path, text: str) -> Path:

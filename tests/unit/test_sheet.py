@@ -3,8 +3,8 @@ from datetime import datetime, timezone
 import numpy as np
 
 from facelead import LEAD_NOTICE
+from facelead.documents.sheet import render_sheet
 from facelead.models.calibration import Calibration
-from facelead.tasks.sheet import render_sheet
 
 JPEG = b"\xff\xd8\xff\xe0fake"
 

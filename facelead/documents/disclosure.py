@@ -7,12 +7,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from facelead import LEAD_NOTICE
-from facelead.files import write_csv
-from facelead.tasks.sheet import sheet_html
-from facelead.policy import Action
-from facelead.workflow import authorize
-from facelead.warehouse import db
 from facelead.digest import file_sha256
+from facelead.documents.sheet import sheet_html
+from facelead.files import write_csv
+from facelead.policy import Action
+from facelead.warehouse import db
+from facelead.workflow import authorize
 
 MANIFEST = "MANIFEST.sha256"
 
