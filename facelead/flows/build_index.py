@@ -18,12 +18,9 @@ from facelead.tasks.calibration import calibrate_gallery, describe_calibration
 from facelead.tasks.faces import face_models
 from facelead.models.ann import Judged, Targets, weakest
 from facelead.models.calibration import identity_codes
-from facelead.tasks.index import (IndexBuildError, build_record, build_rows, build_shard, candidate_floor,
-                                  folder_hashes, index_params, partial_folder, publish_folder, shard_rows, write_rows)
+from facelead.tasks.index import (build_record, build_rows, build_shard, candidate_floor, folder_hashes, index_params,
+                                  partial_folder, plan_shards, publish_folder, write_rows)
 from facelead.tasks.persist import load_gallery, record_build
-
-
-MIN_SHARD_FACES = 16  # ScaNN's asymmetric hashing trains 16 centres per block
 
 
 @dataclass(frozen=True)
@@ -75,14 +72,10 @@ def build_index(
         log.info("gallery %s has %d faces, fewer than FACELEAD_INDEX__EXACT_BELOW (%d): it is searched exactly, "
                  "no index built", gallery, len(face_ids), settings.index.exact_below)
         return None
-    build_id, shard_count = uuid.uuid4().hex, shards or settings.index.shards
-    parts = shard_rows(len(face_ids), shard_count)
-    if calibrated is None:
-        raise IndexBuildError("one_subject", f"gallery {gallery!r} holds one subject's faces: an index is judged "
-                              "against faces of different subjects")
-    if len(parts[-1]) < MIN_SHARD_FACES:
-        raise IndexBuildError("too_few_faces", f"gallery {gallery!r} has {len(face_ids)} faces for "
-                              f"{models.recogniser.model_id}: under {MIN_SHARD_FACES} a shard, too few to index")
+    parts = plan_shards(gallery, models.recogniser.model_id, len(face_ids), len(set(faces.subject_ids)),
+                        shards or settings.index.shards)
+    assert calibrated is not None  # plan_shards refuses a gallery of one subject
+    build_id = uuid.uuid4().hex
     params = [index_params(len(rows), settings.index) for rows in parts]
     partial = partial_folder(settings.index_dir, build_id)
     subjects = identity_codes(faces.subject_ids)

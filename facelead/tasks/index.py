@@ -49,6 +49,27 @@ def index_params(vectors: int, settings: IndexSettings) -> ScannParams:
     return replace(params, leaves_to_search=min(params.leaves_to_search, params.leaves))
 
 
+class IndexBuildError(Refusal, RuntimeError):
+    """The gallery cannot be indexed (too few faces, an unwritable folder); the serving index is unchanged."""
+
+
+MIN_SHARD_FACES = 16  # ScaNN's asymmetric hashing trains 16 centres per block
+
+
+def plan_shards(gallery: str, model_id: str, faces: int, subjects: int, shards: int) -> list[range]:
+    """Each shard's gallery rows; IndexBuildError where the gallery cannot be indexed: one
+    subject (an index is judged against faces of different subjects), or under
+    MIN_SHARD_FACES faces a shard."""
+    if subjects < 2:
+        raise IndexBuildError("one_subject", f"gallery {gallery!r} holds one subject's faces: an index is judged "
+                              "against faces of different subjects")
+    parts = shard_rows(faces, shards)
+    if len(parts[-1]) < MIN_SHARD_FACES:
+        raise IndexBuildError("too_few_faces", f"gallery {gallery!r} has {faces} faces for {model_id}: under "
+                              f"{MIN_SHARD_FACES} a shard, too few to index")
+    return parts
+
+
 def shard_rows(count: int, shards: int) -> list[range]:
     """Gallery row numbers of each shard: contiguous, sizes differ by at most one."""
     parts = max(1, min(shards, count))
@@ -268,10 +289,6 @@ def build_record(build_id: str, gallery_id: str, recogniser: PreparedModel, fold
         floor_recall=judged.floor_recall, rank1_agreement=judged.rank1_agreement, exact_fallback=exact_fallback,
         params=json.dumps([p.as_dict() for p in params]), file_hashes=json.dumps(file_hashes, sort_keys=True),
         build_seconds=seconds, actor=actor, snapshot_at=snapshot_at, built_at=datetime.now(timezone.utc))
-
-
-class IndexBuildError(Refusal, RuntimeError):
-    """The gallery cannot be indexed (too few faces, an unwritable folder); the serving index is unchanged."""
 
 
 def partial_folder(index_dir: Path, build_id: str) -> Path:
