@@ -8,30 +8,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-import numpy as np
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
+from facelead.documents.evaluation_report import ModelEvaluation, write_report
 from facelead.flows.runtime import FaceleadDaskTaskRunner, acting_user
 from facelead.intake.batches import BatchContext
-from facelead.intake.inputs import HashedRef, ImageBatch, ImageRef, hash_inputs, split_new
-from facelead.metrics import degradation_plan, evaluate_embeddings, operating_threshold, quality_bar_report
+from facelead.intake.inputs import ImageBatch, hash_inputs, split_new
+from facelead.intake.labeled import read_labeled_set
+from facelead.metrics import operating_threshold
 from facelead.models.degrade import SURVEILLANCE
 from facelead.models.faces import FaceModels
 from facelead.policy import Action
-from facelead.refusal import Refusal
 from facelead.settings import OPEN_BAR, QualityBar, Settings
-from facelead.tasks.evaluation import (Embedded, ModelEvaluation, dataset_hash, degradation_report, degrade_images,
-                                       evaluation_record, gallery_groups, gate_embedded, gather,
-                                       labeled_set_calibration, read_labeled_set, record_evaluation, write_report)
+from facelead.tasks.evaluation import (Embedded, EvaluationRefused, degradation_probes, degradation_report,
+                                       degrade_images, gallery_evaluation_record, gallery_groups, gate_embedded, gather,
+                                       labeled_set_evaluation, record_evaluation, score_labeled_set)
 from facelead.tasks.faces import embed_batch, face_models
 
 OPEN = QualityBar(**OPEN_BAR)  # every face embedded; the chosen bar is applied after, to report both
-
-
-class EvaluationRefused(Refusal, ValueError):
-    """The labeled set cannot be evaluated (fewer than two identities embedded)."""
 
 
 @dataclass(frozen=True)
@@ -47,8 +43,7 @@ def probe_degradation(every: Embedded, models: FaceModels, settings: Settings, c
     """Degrade up to ``probes`` mated probes each way a surveillance frame is poor, embed the
     copies as every image is (on Dask, no bar) and report what each costs; the copies are
     deleted afterwards."""
-    gallery_rows, probe_rows = degradation_plan(every.identities, probes)
-    items = [HashedRef(ImageRef(every.paths[r], str(every.identities[r]), "as taken"), every.sha256[r]) for r in probe_rows]
+    gallery_rows, probe_rows, items = degradation_probes(every, probes)
     size = settings.dask.batch_size(len(items) * len(SURVEILLANCE))
     try:
         futures = [degrade_images.submit(ImageBatch(items[i:i + size]), models, settings.max_image_pixels, folder)
@@ -127,38 +122,25 @@ def evaluate(
                    for i in range(0, len(unique), size)]
         every = gather([f.result() for f in futures], [*labeled.problems, *unreadable])
         gate = gate_embedded(every, quality_bar, bar, settings.quality.gallery)
-        embedded = every.keep(gate.passed, "quality")
-        if len(set(embedded.identities.tolist())) < 2:
-            raise EvaluationRefused("too_few_identities", f"{source}: fewer than two identities embedded with {model_id} "
-                                    f"and passing the {quality_bar} quality bar")
-        groups = {c: np.array([labeled.groups[p][c] for p in embedded.paths]) for c in group_columns or []}
-        metrics, pairs = evaluate_embeddings(embedded.vectors, embedded.identities, groups, bootstrap, candidates,
-                                             embedded.failed_identities)
-        metrics["quality_bar"] = {"name": quality_bar, "limits": bar.model_dump(), "refusals": gate.refusals,
-                                  **quality_bar_report(every.vectors, every.identities, gate.passed, gate.margins,
-                                                       candidates, every.failed_identities)}
+        scored = score_labeled_set(every, gate, labeled, model_id, group_columns or [], bootstrap, candidates)
         if degraded_probes:
-            metrics["degradation"] = probe_degradation(every, models, settings, ctx, degraded_probes,
-                                                       metrics["quality_bar"]["threshold"], candidates,
-                                                       settings.data_dir.absolute() / "work" / f"degraded-{report_id}")
-        evaluation_id, calibration_id = uuid.uuid4().hex, uuid.uuid4().hex
-        results.append(ModelEvaluation(evaluation_id, model_id, len(labeled.refs) + len(labeled.problems) - repeats,
-                                       embedded.failures, metrics, pairs, calibration_id))
-        records.append((
-            evaluation_record(evaluation_id, report_id, models, source, dataset_hash(embedded, labeled.groups),
-                              results[-1].images, sum(embedded.failures.values()), metrics, folder, actor),
-            labeled_set_calibration(calibration_id, model_id, evaluation_id, source, pairs, len(embedded.paths))))
-        log.info("%s: EER %.4f on %d images, rank 1 %.4f", model_id, metrics["verification"]["eer"],
-                 results[-1].images, metrics["identification"]["cmc"][0])
+            scored.metrics["degradation"] = probe_degradation(
+                every, models, settings, ctx, degraded_probes, scored.metrics["quality_bar"]["threshold"], candidates,
+                settings.data_dir.absolute() / "work" / f"degraded-{report_id}")
+        result, record, calibration = labeled_set_evaluation(report_id, models, source, labeled, repeats, scored,
+                                                             folder, actor)
+        results.append(result)
+        records.append((record, calibration))
+        log.info("%s: EER %.4f on %d images, rank 1 %.4f", model_id, result.metrics["verification"]["eer"],
+                 result.images, result.metrics["identification"]["cmc"][0])
     by_group = None
     if gallery:
         models = face_models(settings)
         own = [r for r in results if r.model_id == models.recogniser.model_id]
-        by_group = gallery_groups(settings.database_path, gallery, models.recogniser.model_id, group_columns or [],
-                                  operating_threshold(own[0].metrics["verification"]) if own else None)
-        records.append((evaluation_record(uuid.uuid4().hex, report_id, models, f"gallery:{gallery}",
-                                          by_group.pop("face_ids_sha256"), by_group["faces"], 0,
-                                          {"gallery_groups": by_group}, folder, actor), None))
+        groups = gallery_groups(settings.database_path, gallery, models.recogniser.model_id, group_columns or [],
+                                operating_threshold(own[0].metrics["verification"]) if own else None)
+        records.append((gallery_evaluation_record(report_id, models, gallery, groups, folder, actor), None))
+        by_group = groups.report
     summary = write_report(folder, source or f"gallery:{gallery}", results, by_group)
     for record, calibration in records:
         record_evaluation(settings.database_path, record, calibration)

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from facelead.intake.inputs import InputError, read_manifest
+from facelead.intake.labeled import read_labeled_set
 from facelead.models.image import ImageDecodeError, decode_image
-from facelead.tasks.evaluation import read_labeled_set
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
