@@ -23,15 +23,16 @@ from typing import Any
 from prefect import Flow
 
 from facelead import grants
-from facelead.access import (
-    AccessDenied, User, check_secret, check_user_id, clean_name, hash_token, new_salt, new_token, secret_matches)
-from facelead.models.calibration import PossibleDuplicate
+from facelead.access import (AccessDenied, User, check_secret, check_user_id, clean_name, hash_token, new_salt,
+                             new_token, secret_matches)
 from facelead.digest import sha256_hex
+from facelead.models.calibration import PossibleDuplicate
 from facelead.policy import CONSOLE, Action, check_roles, permits
 from facelead.refusal import Refusal
 from facelead.settings import SecuritySettings, Settings
 from facelead.warehouse import db
 from facelead.warehouse.audit import Anchor
+from facelead.warehouse.records import RequestRecord, UserRecord
 
 NO_CANDIDATE = None  # a determination that no candidate is the probe's person
 LOCAL_ADDRESS = "local"  # where a command-line sign-in comes from, for rate limiting
@@ -149,10 +150,10 @@ def add_user(db_path: Path, actor: str | None, user_id: str, display_name: str, 
             raise WorkflowRefused("exists", f"user {user_id!r} exists already")
         code, stored = _code_record(limits)
         with db.transaction(conn):
-            db.insert_user(conn, {
-                "user_id": user_id, "display_name": display_name, "roles": sorted(role_set),
-                "certified_until": certified_until, "code_salt": stored["salt"], "code_hash": stored["hash"],
-                "code_expires_at": stored["expires_at"], "created_at": db.now(), "created_by": creator})
+            db.insert_user(conn, UserRecord(
+                user_id=user_id, display_name=display_name, roles=sorted(role_set), certified_until=certified_until,
+                code_salt=stored["salt"], code_hash=stored["hash"], code_expires_at=stored["expires_at"],
+                created_at=db.now(), created_by=creator))
             db.append_audit(conn, creator, "user.add", f"user:{user_id}", {
                 "display_name": display_name, "roles": sorted(role_set),
                 "certified_until": certified_until.isoformat() if certified_until else None, "bootstrap": bootstrap,
@@ -260,11 +261,11 @@ def file_request(db_path: Path, actor: str, case_number: str, offense_code: str,
                 raise WorkflowRefused("probe", f"{probe}: cannot read the probe ({exc.strerror or exc})") from exc
         request_id = str(uuid.uuid4())
         with db.transaction(conn):
-            db.insert_request(conn, {
-                "request_id": request_id, "case_number": case_number, "offense_code": offense_code,
-                "justification": justification, "gallery_id": gallery_id, "probe_path": str(probe.absolute()),
-                "probe_sha256": digest, "requested_by": actor, "requested_at": db.now(), "face_index": face_index,
-                "quality_override": quality_override, "requested_for": requested_for or None})
+            db.insert_request(conn, RequestRecord(
+                request_id=request_id, case_number=case_number, offense_code=offense_code,
+                justification=justification, gallery_id=gallery_id, probe_path=str(probe.absolute()),
+                probe_sha256=digest, requested_by=actor, requested_at=db.now(), face_index=face_index,
+                quality_override=quality_override, requested_for=requested_for or None))
             db.append_audit(conn, actor, "request.file", f"request:{request_id}",
                             {**details, "justification": justification, "probe_sha256": digest})
         return request_id

@@ -18,7 +18,7 @@ from facelead.settings import QualityBar
 from facelead.tasks.faces import ProbeFace
 from facelead.tasks.search import Ranked
 from facelead.warehouse import db
-from facelead.warehouse.records import IndexBuildRecord, SearchRecord
+from facelead.warehouse.records import CandidateRecord, IndexBuildRecord, SearchRecord
 from facelead.workflow import claim_request
 
 
@@ -159,13 +159,7 @@ def record_search(db_path: Path, search_id: str, request_id: str, case_number: s
         quality_check_id=quality.validations.column("check_id")[0].as_py(),
         quality_failures=probe.verdict.describe() or None, quality_override=override,
         actor=actor, created_at=created_at)
-    candidates = pa.table({
-        "search_id": [search_id] * len(ranked),
-        "rank": pa.array([r.rank for r in ranked], pa.int32()),
-        "face_id": [r.face_id for r in ranked],
-        "subject_id": [r.subject_id for r in ranked],
-        "score": pa.array([r.score for r in ranked], pa.float64()),
-    })
+    candidates = [CandidateRecord(search_id, r.rank, r.face_id, r.subject_id, r.score) for r in ranked]
     with db.open_db(db_path) as conn, db.transaction(conn):
         claim_request(conn, request_id, search_id)
         db.insert_search(conn, record, candidates)

@@ -27,11 +27,12 @@ import pyarrow as pa
 
 from facelead.files import secret_key, secrets_dir
 from facelead.models.calibration import Calibration, PossibleDuplicate
-from facelead.warehouse.records import EvaluationRecord, IndexBuildRecord, SearchRecord, parameters
 from facelead.models.index import GalleryVectors
 from facelead.refusal import Refusal
 from facelead.warehouse.audit import (CARRY_OVER, GENESIS_HASH, Anchor, AuditRow, ChainVerdict, carry_over_details,
                                       next_row, verify_chain)
+from facelead.warehouse.records import (CandidateRecord, EvaluationRecord, IndexBuildRecord, RequestRecord,
+                                        SearchRecord, UserRecord, parameters)
 
 log = logging.getLogger(__name__)
 _SQL = resources.files("facelead.warehouse")
@@ -512,10 +513,15 @@ def removed_members(conn: duckdb.DuckDBPyConnection, gallery_id: str, model_id: 
 
 # -- searches -------------------------------------------------------------------------------
 
-def insert_search(conn: duckdb.DuckDBPyConnection, record: SearchRecord, candidates: pa.Table) -> None:
+CANDIDATE_SCHEMA = pa.schema([("search_id", pa.string()), ("rank", pa.int32()), ("face_id", pa.string()),
+                              ("subject_id", pa.string()), ("score", pa.float64())])  # CandidateRecord's fields
+
+
+def insert_search(conn: duckdb.DuckDBPyConnection, record: SearchRecord, candidates: list[CandidateRecord]) -> None:
     """Persist a search and its ranked candidates."""
     conn.execute(query("insert_search"), parameters(record))
-    with registered(conn, "candidate_batch", candidates):
+    batch = pa.Table.from_pylist([parameters(c) for c in candidates], schema=CANDIDATE_SCHEMA)
+    with registered(conn, "candidate_batch", batch):
         conn.execute(query("insert_candidates"))
 
 
@@ -644,9 +650,8 @@ def count_users(conn: duckdb.DuckDBPyConnection) -> int:
     return conn.execute(query("count_users")).fetchone()[0]
 
 
-def insert_user(conn: duckdb.DuckDBPyConnection, record: dict) -> None:
-    """``record`` keys follow insert_user.sql's parameters."""
-    conn.execute(query("insert_user"), record)
+def insert_user(conn: duckdb.DuckDBPyConnection, record: UserRecord) -> None:
+    conn.execute(query("insert_user"), parameters(record))
 
 
 def get_user(conn: duckdb.DuckDBPyConnection, user_id: str) -> dict | None:
@@ -698,8 +703,8 @@ def disable_user(conn: duckdb.DuckDBPyConnection, user_id: str) -> bool:
     return conn.execute(query("disable_user"), [now(), user_id]).fetchone() is not None
 
 
-def insert_request(conn: duckdb.DuckDBPyConnection, record: dict) -> None:
-    conn.execute(query("insert_request"), record)
+def insert_request(conn: duckdb.DuckDBPyConnection, record: RequestRecord) -> None:
+    conn.execute(query("insert_request"), parameters(record))
 
 
 def get_request(conn: duckdb.DuckDBPyConnection, request_id: str) -> dict | None:

@@ -6,7 +6,7 @@ record to its query."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 
@@ -82,11 +82,59 @@ class EvaluationRecord:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class CandidateRecord:
+    """One candidate of a search (insert_candidates.sql reads them as an Arrow table of these fields)."""
+
+    search_id: str
+    rank: int  # 1-based
+    face_id: str
+    subject_id: str
+    score: float  # cosine
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """A new user as ``users`` keeps them (insert_user.sql): roles, certification and the
+    salted hash of their one-time enrollment code; their own secret comes later."""
+
+    user_id: str
+    display_name: str
+    roles: list[str]
+    certified_until: date | None
+    code_salt: bytes
+    code_hash: bytes
+    code_expires_at: datetime
+    created_at: datetime
+    created_by: str
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """A search request as filed (insert_request.sql); the decision and the search come later."""
+
+    request_id: str
+    case_number: str
+    offense_code: str
+    justification: str
+    gallery_id: str
+    probe_path: str
+    probe_sha256: str
+    requested_by: str
+    requested_at: datetime
+    face_index: int | None  # the probe face chosen when filing; None: chosen at search time
+    quality_override: str | None
+    requested_for: str | None  # the requester (detective) the lead goes to
+
+
+Record = SearchRecord | CandidateRecord | IndexBuildRecord | EvaluationRecord | UserRecord | RequestRecord
+
 # Each insert query and the record whose fields are its parameters.
 INSERTS: dict[str, type] = {"insert_search": SearchRecord, "insert_build": IndexBuildRecord,
-                            "insert_evaluation": EvaluationRecord}
+                            "insert_evaluation": EvaluationRecord, "insert_user": UserRecord,
+                            "insert_request": RequestRecord}
 
 
-def parameters(record: SearchRecord | IndexBuildRecord | EvaluationRecord) -> dict[str, Any]:
+def parameters(record: Record) -> dict[str, Any]:
     """The record's fields by name, for its insert query."""
     return asdict(record)

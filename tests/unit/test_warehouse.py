@@ -58,8 +58,12 @@ def test_each_insert_query_takes_exactly_its_record_s_fields_by_name():
     import re
     from dataclasses import fields
 
-    from facelead.warehouse.records import INSERTS
+    from facelead.warehouse.records import INSERTS, CandidateRecord
 
     for name, record in INSERTS.items():
         named = set(re.findall(r"\$(\w+)", db.query(name)))
         assert named == {f.name for f in fields(record)}, (name, named ^ {f.name for f in fields(record)})
+    # the candidates go in as an Arrow table: its columns are CandidateRecord's fields, as the query reads them
+    assert db.CANDIDATE_SCHEMA.names == [f.name for f in fields(CandidateRecord)]
+    assert re.findall(r"SELECT (.*) FROM candidate_batch", db.query("insert_candidates"))[0].split(", ") == \
+        db.CANDIDATE_SCHEMA.names
