@@ -377,7 +377,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from facelead.flows.demo import run_demo
 
-    outcome, expected = run_demo()
+    outcome, expected = run_demo(_settings())
     _print_candidates(outcome.case_number, outcome.search_id, outcome.probe_quality_failures,
                       [{"rank": c.rank, "score": c.score, "subject_id": c.subject_id} for c in outcome.candidates])
     print(f"\ncandidate sheet: {outcome.sheet}")

@@ -230,12 +230,10 @@ def serve_demo_pages(port: int) -> None:
     process, as the demo's did (no Prefect server, no deployments)."""
     import uvicorn
 
-    from facelead.flows.demo import DEMO_PEOPLE, demo_database, demo_secrets
+    from facelead.flows.demo import DEMO_PEOPLE, demo_secrets, demo_settings
     from facelead.service import create_app
 
-    os.environ["FACELEAD_DATABASE"] = str(demo_database(Settings()).absolute())  # this process serves the demo alone
-    os.environ["FACELEAD_SERVICE__PORT"] = str(port)
-    settings = Settings()
+    settings = demo_settings(Settings()).replaced(service={"port": port})
     chosen = demo_secrets(settings.database_path, settings.security)
     print("\nsign in as each person in turn (new secrets each time the demo serves its pages):")
     for user_id, (_, does) in DEMO_PEOPLE.items():

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -201,6 +205,14 @@ class Settings(BaseSettings):
             )
         return self
 
+    def replaced(self, **changes: Any) -> Settings:
+        """A copy with ``changes``, validated anew; a section given as a dict changes only the
+        keys it names (``replaced(service={"port": 8471})``)."""
+        values = self.model_dump()
+        for name, value in changes.items():
+            values[name] = {**values[name], **value} if isinstance(value, dict) else value
+        return type(self)(**values)
+
     @cached_property
     def database_path(self) -> Path:
         return self.database or self.data_dir / "facelead.duckdb"
@@ -237,3 +249,23 @@ class Settings(BaseSettings):
     @cached_property
     def sheets_dir(self) -> Path:
         return self.data_dir / "sheets"
+
+
+_IN_FORCE: ContextVar[Settings | None] = ContextVar("facelead_settings_in_force", default=None)
+
+
+@contextmanager
+def in_force(settings: Settings) -> Iterator[Settings]:
+    """``settings`` for what runs inside the block in this context (a flow called in this
+    process, as ``workflow.run_flow_for`` calls it), in place of the environment's."""
+    token = _IN_FORCE.set(settings)
+    try:
+        yield settings
+    finally:
+        _IN_FORCE.reset(token)
+
+
+def current_settings() -> Settings:
+    """The settings in force: those of the enclosing ``in_force`` block, else FACELEAD_* read
+    from the environment now (a deployment's run, started by the worker)."""
+    return _IN_FORCE.get() or Settings()

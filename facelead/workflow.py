@@ -29,7 +29,7 @@ from facelead.digest import sha256_hex
 from facelead.models.calibration import PossibleDuplicate
 from facelead.policy import CONSOLE, Action, check_roles, permits
 from facelead.refusal import Refusal
-from facelead.settings import SecuritySettings, Settings
+from facelead.settings import SecuritySettings, Settings, in_force
 from facelead.warehouse import db
 from facelead.warehouse.audit import Anchor
 from facelead.warehouse.records import RequestRecord, UserRecord
@@ -623,7 +623,10 @@ def run_principal(settings: Settings, action: Action, target: str, params: Mappi
 
 
 def run_flow_for(settings: Settings, user_id: str, action: Action, target: str, flow: Flow, **params: Any) -> Any:
-    """Run ``flow`` for ``user_id`` with ``params``: the policy check first (audited when it
-    refuses), then under a grant for exactly this run, which the flow verifies and spends."""
+    """Run ``flow`` in this process for ``user_id`` with ``params`` and ``settings``: the policy
+    check first (audited when it refuses), then under a grant for exactly this run, which the
+    flow verifies and spends."""
     authorized(settings.database_path, user_id, action, target)
-    return flow(**params, grant=grant_for(settings, user_id, action, flow, params))
+    grant = grant_for(settings, user_id, action, flow, params)
+    with in_force(settings):
+        return flow(**params, grant=grant)

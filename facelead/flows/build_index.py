@@ -13,7 +13,7 @@ from pydantic import Field
 
 from facelead.flows.runtime import FaceleadDaskTaskRunner, acting_user
 from facelead.policy import Action
-from facelead.settings import Settings
+from facelead.settings import current_settings
 from facelead.tasks.calibration import calibrate_gallery, describe_calibration
 from facelead.tasks.faces import face_models
 from facelead.models.ann import Judged, Targets, weakest
@@ -57,7 +57,7 @@ def build_index(
         grant: Issued by facelead when a person starts the run; leave empty in the UI
             (a run of the deployment acts as the operator console).
     """
-    started, settings, log = time.monotonic(), Settings(), get_run_logger()
+    started, settings, log = time.monotonic(), current_settings(), get_run_logger()
     actor = acting_user(settings, Action.BUILD, f"gallery:{gallery}", grant, gallery=gallery, shards=shards).user_id
     models = face_models(settings)
     snapshot_at = datetime.now(timezone.utc)

@@ -11,7 +11,7 @@ from pydantic import Field
 from facelead.flows.runtime import acting_user
 from facelead.policy import Action
 from facelead.refusal import Refusal
-from facelead.settings import Settings
+from facelead.settings import current_settings
 from facelead.tasks.calibration import GalleryCalibration, calibrate_gallery, describe_calibration
 from facelead.tasks.faces import face_models
 from facelead.tasks.persist import load_gallery
@@ -32,7 +32,7 @@ def calibrate(gallery: Annotated[str, Field(min_length=1)] = "default", grant: s
         grant: Issued by facelead when a person starts the run; leave empty in the UI
             (a run of the deployment acts as the operator console).
     """
-    settings = Settings()
+    settings = current_settings()
     actor = acting_user(settings, Action.CALIBRATE, f"gallery:{gallery}", grant, gallery=gallery).user_id
     model_id = face_models(settings).recogniser.model_id
     faces = load_gallery(settings.database_path, gallery, model_id, datetime.now(timezone.utc))

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -38,21 +35,6 @@ DEMO_PEOPLE = {
 }
 
 
-@contextmanager
-def environment(**values: str) -> Iterator[None]:
-    """FACELEAD_* settings for the block, restored afterwards."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def demo_people(db_path: Path, limits: SecuritySettings) -> None:
     """An administrator and ``DEMO_PEOPLE`` (analysts and reviewers certified for a year) in
     the demo's own database, those missing added. The demo acts for them itself, so nobody
@@ -76,19 +58,19 @@ def demo_secrets(db_path: Path, limits: SecuritySettings) -> dict[str, str]:
     return chosen
 
 
-def demo_database(settings: Settings) -> Path:
-    """The demo's own database, apart from the agency's."""
-    return settings.data_dir / "demo" / "facelead.duckdb"
+def demo_settings(settings: Settings) -> Settings:
+    """``settings`` with the demo's own database, under ``<data>/demo``, apart from the agency's."""
+    return settings.replaced(database=(settings.data_dir / "demo" / "facelead.duckdb").absolute())
 
 
-def run_demo(settings: Settings | None = None) -> tuple[SearchOutcome, str]:
+def run_demo(settings: Settings) -> tuple[SearchOutcome, str]:
     """Build ``<data>/demo`` (one face crop per person, a degraded probe) with its own
     database and demo users; enroll; file, approve and run a search request.
 
     Returns the search outcome and the subject id the probe was cut from.
     """
-    settings = settings or Settings()
-    database = demo_database(settings)
+    demo = demo_settings(settings)
+    database = demo.database_path
     root = database.parent
     photo = fetch_photo(SOLVAY_1927, root / "solvay_conference_1927.jpg")
     image = decode_image(photo.read_bytes(), settings.max_image_pixels)
@@ -112,20 +94,18 @@ def run_demo(settings: Settings | None = None) -> tuple[SearchOutcome, str]:
     print(f"demo gallery: {len(subjects)} people from {photo.name}; probe: {probe}")
     print(f"demo gallery quality bar: {DEMO_MIN_INTER_EYE_PX:g} px between the eyes instead of "
           f"{settings.quality.gallery.min_inter_eye_px:g} (a 1927 group photo)")
-    with environment(FACELEAD_DATABASE=str(database.absolute())):
-        demo_settings = Settings()
-        demo_people(database, settings.security)
-        run_flow_for(demo_settings, "demo-admin", Action.ENROLL, f"gallery:{DEMO_GALLERY}", enroll_gallery,
-                     source=str((root / "gallery").absolute()), gallery=DEMO_GALLERY,
-                     source_name="Solvay conference 1927 (public domain)",
-                     quality_bar=settings.quality.gallery.model_copy(update={"min_inter_eye_px": DEMO_MIN_INTER_EYE_PX}))
-        run_flow_for(demo_settings, "demo-admin", Action.BUILD, f"gallery:{DEMO_GALLERY}", build_index,
-                     gallery=DEMO_GALLERY)  # too small to index: searched exactly, and calibrated
-        request = file_request(database, "demo-analyst", DEMO_CASE, settings.offense_codes[0],
-                               "demo: identify a person in a public-domain photo", probe.absolute(), DEMO_GALLERY,
-                               settings.offense_codes)
-        decide_request(database, "demo-supervisor", request, True, "demo")
-        print(f"demo request {request}: filed by demo-analyst, approved by demo-supervisor; database {database}")
-        outcome = run_flow_for(demo_settings, "demo-analyst", Action.SEARCH, f"request:{request}", search_probe,
-                               request_id=request, k=10, face_index=probe_face)
+    demo_people(database, settings.security)
+    run_flow_for(demo, "demo-admin", Action.ENROLL, f"gallery:{DEMO_GALLERY}", enroll_gallery,
+                 source=str((root / "gallery").absolute()), gallery=DEMO_GALLERY,
+                 source_name="Solvay conference 1927 (public domain)",
+                 quality_bar=settings.quality.gallery.model_copy(update={"min_inter_eye_px": DEMO_MIN_INTER_EYE_PX}))
+    run_flow_for(demo, "demo-admin", Action.BUILD, f"gallery:{DEMO_GALLERY}", build_index,
+                 gallery=DEMO_GALLERY)  # too small to index: searched exactly, and calibrated
+    request = file_request(database, "demo-analyst", DEMO_CASE, settings.offense_codes[0],
+                           "demo: identify a person in a public-domain photo", probe.absolute(), DEMO_GALLERY,
+                           settings.offense_codes)
+    decide_request(database, "demo-supervisor", request, True, "demo")
+    print(f"demo request {request}: filed by demo-analyst, approved by demo-supervisor; database {database}")
+    outcome = run_flow_for(demo, "demo-analyst", Action.SEARCH, f"request:{request}", search_probe,
+                           request_id=request, k=10, face_index=probe_face)
     return outcome, subjects[probe_index]

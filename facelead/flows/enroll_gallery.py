@@ -20,7 +20,7 @@ from facelead.intake.batches import BatchContext, BatchResult, batch_result
 from facelead.intake.inputs import ImageBatch, hash_inputs, manifest_attributes, split_new
 from facelead.policy import Action
 from facelead.refusal import Refusal
-from facelead.settings import QualityBar, Settings
+from facelead.settings import QualityBar, current_settings
 from facelead.tasks.faces import embed_batch, face_models
 from facelead.tasks.inputs import collect_inputs
 from facelead.tasks.persist import finish_enrollment, persist_batch, record_subject_attributes, start_enrollment
@@ -92,7 +92,7 @@ def enroll_gallery(
             (a run of the deployment acts as the operator console).
     """
     started = time.monotonic()
-    settings, log = Settings(), get_run_logger()
+    settings, log = current_settings(), get_run_logger()
     actor = acting_user(settings, Action.ENROLL, f"gallery:{gallery}", grant, source=source, gallery=gallery,
                         source_name=source_name, quality_bar=quality_bar).user_id
     source = source or settings.enroll_source

@@ -21,7 +21,7 @@ from facelead.metrics import operating_threshold
 from facelead.models.degrade import SURVEILLANCE
 from facelead.models.faces import FaceModels
 from facelead.policy import Action
-from facelead.settings import OPEN_BAR, QualityBar, Settings
+from facelead.settings import OPEN_BAR, QualityBar, Settings, current_settings
 from facelead.tasks.evaluation import (Embedded, EvaluationRefused, degradation_probes, degradation_report,
                                        degrade_images, gallery_evaluation_record, gallery_groups, gate_embedded, gather,
                                        labeled_set_evaluation, record_evaluation, score_labeled_set)
@@ -96,7 +96,7 @@ def evaluate(
         grant: Issued by facelead when a person starts the run; leave empty in the UI
             (a run of the deployment acts as the operator console).
     """
-    settings, log = Settings(), get_run_logger()
+    settings, log = current_settings(), get_run_logger()
     target = f"dataset:{source}" if source else f"gallery:{gallery}"
     actor = acting_user(settings, Action.EVALUATE, target, grant, source=source, gallery=gallery,
                         recognisers=recognisers, group_columns=group_columns, bootstrap=bootstrap,

@@ -10,7 +10,7 @@ from prefect.artifacts import create_markdown_artifact
 from facelead.files import write_csv
 from facelead.flows.runtime import acting_user
 from facelead.policy import Action
-from facelead.settings import Settings
+from facelead.settings import current_settings
 from facelead.tasks.oversight import COLUMNS, OversightReport, markdown, oversight_rows, previous_month
 
 @flow(name="oversight-report")
@@ -25,7 +25,7 @@ def oversight_report(start: date | None = None, end: date | None = None, grant: 
         grant: Issued by facelead when a person starts the run; leave empty in the UI
             (a run of the deployment acts as the operator console).
     """
-    settings = Settings()
+    settings = current_settings()
     actor = acting_user(settings, Action.REPORT, "reports", grant, start=start, end=end).user_id
     if start is None or end is None:
         month_start, month_end = previous_month(datetime.now(timezone.utc).date())

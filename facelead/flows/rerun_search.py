@@ -10,7 +10,7 @@ from pydantic import Field
 
 from facelead.flows.runtime import acting_user
 from facelead.policy import Action
-from facelead.settings import Settings
+from facelead.settings import current_settings
 from facelead.tasks.faces import embed_probe, face_models
 from facelead.tasks.index import rank_gallery
 from facelead.tasks.persist import record_event, search_record
@@ -58,7 +58,7 @@ def rerun_search(search_id: Annotated[str, Field(min_length=1)], grant: str | No
         search_id: The past search to re-run (as printed by `facelead search`).
         grant: Issued by facelead for this run (`facelead rerun`); a run without one is refused.
     """
-    settings = Settings()
+    settings = current_settings()
     actor = acting_user(settings, Action.RERUN, f"search:{search_id}", grant, search_id=search_id).user_id
     record, build = search_record(settings.database_path, search_id)
     if record is None:

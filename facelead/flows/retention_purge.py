@@ -7,7 +7,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from facelead.flows.runtime import acting_user
 from facelead.policy import Action
-from facelead.settings import Settings
+from facelead.settings import current_settings
 from facelead.tasks.retention import purge_warehouse
 
 
@@ -27,7 +27,7 @@ def retention_purge(grant: str | None = None) -> dict:
     Args:
         grant: Issued by facelead when an admin asks (`facelead purge`); leave empty in the UI.
     """
-    settings = Settings()
+    settings = current_settings()
     actor = acting_user(settings, Action.PURGE, "warehouse", grant).user_id
     report = purge_warehouse(settings, actor)
     create_markdown_artifact("# Retention purge\n\n| | count |\n|---|---|\n"  # counts only: Prefect keeps artifacts

@@ -7,6 +7,7 @@ host cannot connect to the scheduler or the workers and run code in them.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -19,7 +20,7 @@ from prefect_dask import DaskTaskRunner
 from facelead.access import User
 from facelead.cluster import client_security
 from facelead.policy import Action
-from facelead.settings import Settings
+from facelead.settings import Settings, current_settings
 from facelead.workflow import run_principal
 
 
@@ -66,12 +67,15 @@ class FaceleadDaskTaskRunner(DaskTaskRunner):
 
     def __enter__(self):
         if self.address is None and self.cluster_class is None:
-            configured = dask_task_runner(Settings())
+            configured = dask_task_runner(current_settings())
             for name in self._CONFIGURED:
                 setattr(self, name, getattr(configured, name))
         if self.address is None:
             share_prefect_api()
             dask.config.set(LOCAL_WORKER_CONFIG)
+            # The local scheduler and nannies run in this process and log every connection,
+            # worker start and close at INFO (about 40 lines a run); warnings still show.
+            logging.getLogger("distributed").setLevel(logging.WARNING)
             self.cluster_kwargs["security"] = Security.temporary()
         return super().__enter__()
 
@@ -80,7 +84,7 @@ def dask_task_runner(settings: Settings | None = None) -> DaskTaskRunner:
     """A task runner on ``settings.dask.address`` (with the TLS credentials in
     ``settings.dask.tls_dir`` when given), else a LocalCluster of single-thread worker
     processes bound to 127.0.0.1 with scratch files under the data folder."""
-    settings = settings or Settings()
+    settings = settings or current_settings()
     if settings.dask.address:
         tls = settings.dask.tls_dir
         return FaceleadDaskTaskRunner(address=settings.dask.address,

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from facelead.flows.runtime import acting_user
 from facelead.policy import Action
-from facelead.settings import Settings
+from facelead.settings import current_settings
 from facelead.tasks.faces import face_models
 from facelead.tasks.index import rank_gallery
 from facelead.tasks.persist import record_search
@@ -67,7 +67,7 @@ def search_probe(
             stored, audited and printed on the candidate sheet; default the request's.
         grant: Issued by facelead for this run; a run without one is refused.
     """
-    settings = Settings()
+    settings = current_settings()
     db_path, search_id = settings.database_path, str(uuid.uuid4())
     actor = acting_user(settings, Action.SEARCH, f"request:{request_id}", grant, request_id=request_id, k=k,
                         face_index=face_index, quality_override=quality_override).user_id

@@ -78,3 +78,28 @@ def test_flow_modules_import_with_a_bad_setting_and_the_run_that_reads_it_fails_
     monkeypatch.setenv("FACELEAD_DASK__WORKERS", "many")
     with pytest.raises(ValidationError, match="workers"):
         FaceleadDaskTaskRunner().duplicate().__enter__()  # as a flow run enters its runner
+
+
+def test_settings_in_force_replace_the_environment_s_inside_the_block_only(monkeypatch, tmp_path):
+    from facelead.settings import current_settings, in_force
+
+    monkeypatch.setenv("FACELEAD_DATA_DIR", str(tmp_path / "env"))
+    given = Settings().replaced(database=tmp_path / "given" / "x.duckdb")
+    with in_force(given):
+        assert current_settings() is given
+        with in_force(given.replaced(data_dir=tmp_path / "inner")):
+            assert current_settings().data_dir == tmp_path / "inner"
+        assert current_settings() is given
+    assert current_settings().database_path == tmp_path / "env" / "facelead.duckdb"
+
+
+def test_replaced_changes_only_what_it_names_and_works_out_the_paths_again(monkeypatch, tmp_path):
+    monkeypatch.setenv("FACELEAD_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("FACELEAD_SERVICE__HOST", "10.1.2.3")
+    settings = Settings()
+    assert settings.index_dir == tmp_path / "indexes"  # worked out, and cached, before the copy
+    copy = settings.replaced(database=tmp_path / "demo" / "d.duckdb", service={"port": 8471})
+    assert (copy.service.host, copy.service.port) == ("10.1.2.3", 8471)
+    assert copy.index_dir == tmp_path / "demo" / "indexes" and settings.index_dir == tmp_path / "indexes"
+    with pytest.raises(ValidationError):
+        settings.replaced(service={"port": "not a port"})
