@@ -179,9 +179,9 @@ def serve(settings: Settings, port: int, deploy: bool, project: Path, worker_lim
             deploy_all(env, project)
         if not settings.dask.address:
             cluster = shared_cluster(settings, server)
-            os.environ["FACELEAD_DASK__ADDRESS"] = env["FACELEAD_DASK__ADDRESS"] = cluster.scheduler_address
-            os.environ["FACELEAD_DASK__TLS_DIR"] = env["FACELEAD_DASK__TLS_DIR"] = str(
-                (settings.secrets_dir / "dask").absolute())
+            shared = {"address": cluster.scheduler_address, "tls_dir": (settings.secrets_dir / "dask").absolute()}
+            settings = settings.replaced(dask=shared)  # the API's flow runs use it
+            env.update({f"FACELEAD_DASK__{name.upper()}": str(value) for name, value in shared.items()})  # the worker's
             print(f"facelead: Dask cluster for flow runs at {cluster.scheduler_address} "
                   f"({settings.dask.workers} worker processes)", flush=True)
         processes.append(subprocess.Popen(

@@ -14,7 +14,7 @@ import inspect
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -317,12 +317,18 @@ def requesters(db_path: Path) -> list[str]:
         return [row["user_id"] for row in db.list_users(conn) if "requester" in row["roles"] and not row["disabled_at"]]
 
 
+def _read_for(db_path: Path, actor: str, action: Action, target: str,
+              read: Callable[[Any, str], list[dict]]) -> list[dict]:
+    """``read(conn, actor)``: the rows ``actor`` sees, once the policy lets them ``action``."""
+    with db.open_db(db_path) as conn:
+        authorize(conn, actor, action, target)
+        return read(conn, actor)
+
+
 def released_leads(db_path: Path, actor: str) -> list[dict]:
     """The leads released to the requester ``actor``: searches they asked for whose analyst and
     reviewer agreed. Nothing before release."""
-    with db.open_db(db_path) as conn:
-        authorize(conn, actor, Action.LEAD_VIEW, "leads")
-        return db.released_leads(conn, actor)
+    return _read_for(db_path, actor, Action.LEAD_VIEW, "leads", db.released_leads)
 
 
 def lead_report(db_path: Path, actor: str, search_id: str) -> dict:
@@ -349,16 +355,12 @@ def galleries(db_path: Path) -> list[str]:
 
 def approval_queue(db_path: Path, actor: str) -> list[dict]:
     """Pending requests a supervisor may decide: never their own."""
-    with db.open_db(db_path) as conn:
-        authorize(conn, actor, Action.APPROVE, "requests")
-        return db.pending_requests(conn, actor)
+    return _read_for(db_path, actor, Action.APPROVE, "requests", db.pending_requests)
 
 
 def own_requests(db_path: Path, actor: str) -> list[dict]:
     """The requests ``actor`` filed, with where each stands."""
-    with db.open_db(db_path) as conn:
-        authorize(conn, actor, Action.REQUEST, "requests")
-        return db.own_requests(conn, actor)
+    return _read_for(db_path, actor, Action.REQUEST, "requests", db.own_requests)
 
 
 def probe_image(db_path: Path, actor: str, request_id: str) -> bytes:
@@ -479,9 +481,7 @@ def determination_stage(db_path: Path, actor: str, search_id: str) -> tuple[str 
 def review_queue(db_path: Path, actor: str) -> list[dict]:
     """Searches awaiting ``actor``'s review: another analyst's, with that analyst's determination
     recorded (never shown) and no reviewer's yet."""
-    with db.open_db(db_path) as conn:
-        authorize(conn, actor, Action.REVIEW, "searches")
-        return db.awaiting_review(conn, actor)
+    return _read_for(db_path, actor, Action.REVIEW, "searches", db.awaiting_review)
 
 
 HISTORY_LIMIT = 500  # rows a history page shows; narrow the filters for more

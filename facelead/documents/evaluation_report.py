@@ -7,6 +7,7 @@ import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -122,15 +123,20 @@ def markdown(dataset: str, results: list[ModelEvaluation], by_group: dict | None
             for name, g in groups["groups"].items():
                 out.append(f"| {name} | {g['images']} | {g['identities']} | {g['genuine_pairs']} | {g['impostor_pairs']} "
                            f"| {_rate(g['fmr'])} | {_rate(g['fnmr'])} | {'too few pairs to compare' if g['too_few_pairs'] else ''} |")
-            ratio = groups["fmr_ratio_worst_to_best"]
-            out.append("\nWorst-to-best FMR ratio: " + (f"{ratio:.2f} over {groups['compared_groups']} groups" if ratio
-                       else f"not computed ({groups['compared_groups']} groups with enough pairs, or a best FMR of 0)"))
+            out.append(_fmr_ratio_line(groups))
         out.append("")
     if results:
         out.append("Rates come from this labeled set only; a small or easy set says little about hard photos.")
     if by_group is not None:
         out += _gallery_group_lines(by_group)
     return "\n".join(out)
+
+
+def _fmr_ratio_line(groups: dict) -> str:
+    """How far apart the groups' FMRs are: the worst over the best."""
+    ratio, compared = groups["fmr_ratio_worst_to_best"], groups["compared_groups"]
+    return "\nWorst-to-best FMR ratio: " + (f"{ratio:.2f} over {compared} groups" if ratio else
+                                             f"not computed ({compared} groups with enough pairs, or a best FMR of 0)")
 
 
 def _gallery_group_lines(report: dict) -> list[str]:
@@ -153,9 +159,7 @@ def _gallery_group_lines(report: dict) -> list[str]:
                        f"| {g['impostor_pairs']:,} | {_rate(g['fmr'])}{_interval(g['fmr_interval'])} "
                        f"| {g['genuine_pairs']:,} | {_rate(g['fnmr'])}{_interval(g['fnmr_interval'])} "
                        f"| {'too few pairs to compare' if g['too_few_pairs'] else ''} |")
-        ratio = groups["fmr_ratio_worst_to_best"]
-        out.append("\nWorst-to-best FMR ratio: " + (f"{ratio:.2f} over {groups['compared_groups']} groups" if ratio
-                   else f"not computed ({groups['compared_groups']} groups with enough pairs, or a best FMR of 0)"))
+        out.append(_fmr_ratio_line(groups))
     return out
 
 
@@ -172,6 +176,13 @@ def write_report(folder: Path, dataset: str, results: list[ModelEvaluation], by_
     if results:
         _plots(folder, results)
     return summary
+
+
+def _finish(fig: Any, ax: Any, path: Path, **labels: Any) -> None:
+    """Label the plot's axes, add its legend and save it as ``path``."""
+    ax.set(**labels)
+    ax.legend()
+    fig.savefig(path, dpi=100)
 
 
 def _plots(folder: Path, results: list[ModelEvaluation]) -> None:
@@ -202,9 +213,8 @@ def _plots(folder: Path, results: list[ModelEvaluation]) -> None:
         far, frr = error_rates(r.pairs, thresholds)
         floor = 0.5 / max(len(r.pairs.impostor), len(r.pairs.genuine))
         ax.plot(np.maximum(far, floor), np.maximum(frr, floor), label=r.model_id)
-    ax.set(xscale="log", yscale="log", xlabel="false accept rate", ylabel="false reject rate", title="DET")
-    ax.legend()
-    fig.savefig(folder / "det.png", dpi=100)
+    _finish(fig, ax, folder / "det.png", xscale="log", yscale="log", xlabel="false accept rate",
+            ylabel="false reject rate", title="DET")
     fig, ax = plt.subplots(figsize=(6, 4))
     for r in results:
         report = r.metrics["quality_bar"]
@@ -213,15 +223,12 @@ def _plots(folder: Path, results: list[ModelEvaluation]) -> None:
         if report["bar"]["fnmr"] is not None:
             ax.plot([report["bar"]["genuine_pairs_discarded"]], [report["bar"]["fnmr"]], marker="*", markersize=12,
                     linestyle="none", label=f"{r.model_id}: the {report['name']} bar")
-    ax.set(xlabel="share of genuine pairs discarded, lowest quality first", ylabel="FNMR at the fixed threshold",
-           title="Error versus discard")
-    ax.legend()
-    fig.savefig(folder / "edc.png", dpi=100)
+    _finish(fig, ax, folder / "edc.png", xlabel="share of genuine pairs discarded, lowest quality first",
+            ylabel="FNMR at the fixed threshold", title="Error versus discard")
     fig, ax = plt.subplots(figsize=(6, 4))
     for r in results:
         cmc = r.metrics["identification"]["cmc"]
         ax.plot(range(1, len(cmc) + 1), cmc, marker="o", label=r.model_id)
-    ax.set(xlabel="rank", ylabel="mated searches with the mate at or above rank", ylim=(0, 1.02), title="CMC")
-    ax.legend()
-    fig.savefig(folder / "cmc.png", dpi=100)
+    _finish(fig, ax, folder / "cmc.png", xlabel="rank", ylabel="mated searches with the mate at or above rank",
+            ylim=(0, 1.02), title="CMC")
     plt.close("all")

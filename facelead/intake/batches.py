@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -77,16 +78,18 @@ def face_id(sha256: str, face_index: int) -> str:
     return f"{sha256}/{face_index}"
 
 
+def _enrolled(ctx: BatchContext, n: int, columns: dict[str, Any]) -> pa.Table:
+    """``n`` enrolled faces of the batch ``ctx``: its gallery, run and models, then ``columns``."""
+    return pa.table({"gallery_id": [ctx.gallery_id] * n, "run_id": [ctx.run_id] * n, "model_id": [ctx.model_id] * n,
+                     "detector_id": [ctx.detector_id] * n, **columns})
+
+
 def enrolled_table(items: list[tuple[HashedRef, FaceVector]], ctx: BatchContext) -> pa.Table:
     """One row per (image, chosen face)."""
     n = len(items)
     refs = [item.ref for item, _ in items]
     faces = [face for _, face in items]
-    return pa.table({
-        "gallery_id": [ctx.gallery_id] * n,
-        "run_id": [ctx.run_id] * n,
-        "model_id": [ctx.model_id] * n,
-        "detector_id": [ctx.detector_id] * n,
+    return _enrolled(ctx, n, {
         "subject_id": pa.array([r.subject_id for r in refs], pa.string()),
         "sha256": pa.array([item.sha256 for item, _ in items], pa.string()),
         "source_path": pa.array([r.path for r in refs], pa.string()),
@@ -112,11 +115,7 @@ def synthetic_table(gallery: SyntheticGallery, ctx: BatchContext, name: str, fir
     n, dim = gallery.vectors.shape
     ids = [f"{name}-{first + i:08d}" for i in range(n)]
     zeros = np.zeros(n, np.float32)
-    return pa.table({
-        "gallery_id": [ctx.gallery_id] * n,
-        "run_id": [ctx.run_id] * n,
-        "model_id": [ctx.model_id] * n,
-        "detector_id": [ctx.detector_id] * n,
+    return _enrolled(ctx, n, {
         "subject_id": pa.array([f"{name}-{s}" for s in gallery.subjects.tolist()], pa.string()),
         "sha256": pa.array(ids, pa.string()),
         "source_path": pa.array([""] * n, pa.string()),

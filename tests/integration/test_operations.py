@@ -186,6 +186,8 @@ def test_serve_deploys_prefect_yaml_and_a_triggered_run_enrolls_then_rebuilds(se
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
+    from facelead.client import ServiceClient
+
     process, api_url, data, log = served
     photos = _photos(faces_dev, tmp_path / "drop", people=3)
     deadline = time.monotonic() + 240
@@ -220,6 +222,10 @@ def test_serve_deploys_prefect_yaml_and_a_triggered_run_enrolls_then_rebuilds(se
         reasons = _refused_search_runs(data, faces_dev)
         assert reasons == ["role", "grant_expired", "grant_params", "grant_spent"]
         assert _search_through_the_api(process.service_url, data, faces_dev)
+        admin = ServiceClient(process.service_url)  # a run the API starts in serve's own process
+        admin.sign_in("admin.ops", "secret of admin.ops")
+        admin.json("POST", "/api/galleries/ops/index", {"shards": None})
+        assert "Creating a new Dask cluster" not in log.read_text(), "a run started its own cluster beside serve's"
 
     assert _faces(data / "facelead.duckdb", "ops", models.recogniser.model_id) == photos
     with db.open_db(data / "facelead.duckdb", read_only=True) as conn:
