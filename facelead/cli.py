@@ -451,10 +451,11 @@ def _command(commands: argparse._SubParsersAction, name: str, run: Callable[[arg
     return command
 
 
-def _commands(commands: argparse._SubParsersAction, name: str, help: str) -> argparse._SubParsersAction:
+def _commands(commands: argparse._SubParsersAction, name: str, help: str,
+              metavar: str = "ACTION") -> argparse._SubParsersAction:
     """The command group ``name`` (``facelead name ACTION``)."""
     return commands.add_parser(name, help=help, description=help).add_subparsers(
-        dest=f"{name}_command", required=True, metavar="ACTION")
+        dest=f"{name}_command", required=True, metavar=metavar)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -540,7 +541,7 @@ def parser() -> argparse.ArgumentParser:
     _command(sub, "purge", cmd_purge, "delete removed subjects' faces and images, and probe images past "
                                       "FACELEAD_PROBE_RETENTION_DAYS, for good (admin; audited with counts)")
 
-    report = _commands(sub, "report", "program reports")
+    report = _commands(sub, "report", "program reports", metavar="REPORT")
     _command(report, "oversight", cmd_report_oversight, "requests, denials, searches, releases, disputes and 'no "
                                                         "candidate' outcomes by offense code (supervisor, auditor, "
                                                         "admin)",

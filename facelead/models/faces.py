@@ -70,9 +70,9 @@ def local_model_path(model: PreparedModel) -> Path:
     if model.path.is_file():
         path = model.path
     else:
-        from facelead.settings import Settings
+        from facelead.settings import current_settings
 
-        path = prepare_model(model.manifest, Settings().model_cache).path
+        path = prepare_model(model.manifest, current_settings().model_cache).path
     if file_sha256(path) != model.sha256:
         raise ModelHashError(f"model {model.manifest.id}: {path} differs from the expected {model.sha256[:12]}")
     return path
