@@ -32,7 +32,7 @@ from facelead.refusal import Refusal
 from facelead.settings import SecuritySettings, Settings, in_force
 from facelead.warehouse import db
 from facelead.warehouse.audit import Anchor
-from facelead.warehouse.records import RequestRecord, UserRecord
+from facelead.warehouse.records import RequestRecord, StoredRequest, StoredUser, UserRecord
 
 NO_CANDIDATE = None  # a determination that no candidate is the probe's person
 LOCAL_ADDRESS = "local"  # where a command-line sign-in comes from, for rate limiting
@@ -46,8 +46,8 @@ def _today() -> date:
     return datetime.now(timezone.utc).date()
 
 
-def _user(row: dict) -> User:
-    return User(row["user_id"], row["display_name"], frozenset(row["roles"]), row["certified_until"], row["disabled"])
+def _user(row: StoredUser) -> User:
+    return User(row.user_id, row.display_name, frozenset(row.roles), row.certified_until, row.disabled)
 
 
 @contextmanager
@@ -110,12 +110,12 @@ def sign_in(db_path: Path, user_id: str, secret: str, limits: SecuritySettings, 
                 raise AccessDenied("rate_limited", f"too many failed sign-ins for {claimed!r} or from {address}; "
                                                    f"try again in {limits.sign_in_window_minutes:.0f} minutes")
             row = db.get_user(conn, user_id)
-            stored = (row["token_salt"], row["token_hash"]) if row and row["token_hash"] else None
+            stored = (row.token_salt, row.token_hash) if row and row.token_hash else None
             if not secret_matches(secret, stored):
                 with db.transaction(conn):
                     db.record_sign_in_failure(conn, claimed, address)
                 raise AccessDenied("sign_in", f"unknown user or wrong secret for {claimed!r}")
-            if row["disabled"]:
+            if row.disabled:
                 raise AccessDenied("disabled", f"user {claimed} is disabled")
         return _user(row)
 
@@ -182,8 +182,8 @@ def set_secret(db_path: Path, user_id: str, proof: str, new_secret: str, limits:
     check_secret(new_secret)
     with db.open_db(db_path) as conn:
         row = db.get_user(conn, user_id)
-    code = (row["code_salt"], row["code_hash"]) if row and row["code_hash"] else None
-    by_code = code is not None and row["code_expires_at"] >= db.now() and secret_matches(proof, code)
+    code = (row.code_salt, row.code_hash) if row and row.code_hash else None
+    by_code = code is not None and row.code_expires_at >= db.now() and secret_matches(proof, code)
     if not by_code:
         sign_in(db_path, user_id, proof, limits, address)  # rotation: the current secret, rate-limited and audited
     salt = new_salt()
@@ -220,9 +220,9 @@ def set_roles(db_path: Path, actor: str, user_id: str, roles: list[str], certifi
                     raise WorkflowRefused("no_such_user", f"no enabled user {clean_name(user_id)!r}")
                 db.append_audit(conn, actor, "user.roles", target, {
                     "roles": role_set, "certified_until": certified_until.isoformat() if certified_until else None,
-                    "previous_roles": sorted(before["roles"]),
-                    "previous_certified_until": before["certified_until"].isoformat()
-                    if before["certified_until"] else None})
+                    "previous_roles": sorted(before.roles),
+                    "previous_certified_until": before.certified_until.isoformat()
+                    if before.certified_until else None})
 
 
 def disable_user(db_path: Path, actor: str, user_id: str, reason: str) -> None:
@@ -281,16 +281,16 @@ def decide_request(db_path: Path, actor: str, request_id: str, approve: bool, re
         with audited(conn, actor, action, target):
             if request is None:
                 raise WorkflowRefused("no_such_request", f"no request {request_id}")
-            if request["requested_by"] == actor:
+            if request.requested_by == actor:
                 raise WorkflowRefused("self_approval", f"{actor} filed request {request_id} and cannot decide it")
-            if request["decision"] is not None:
-                raise WorkflowRefused("decided", f"request {request_id} was {request['decision']} already")
+            if request.decision is not None:
+                raise WorkflowRefused("decided", f"request {request_id} was {request.decision} already")
             if not approve and not reason.strip():
                 raise WorkflowRefused("reason", "a denial needs its reason, for the requester and the audit")
         with audited(conn, actor, action, target), db.transaction(conn):
             if not db.decide_request(conn, request_id, "approved" if approve else "denied", actor, reason):
                 raise WorkflowRefused("decided", f"request {request_id} was decided by someone else a moment ago")
-            db.append_audit(conn, actor, action, target, {"case_number": request["case_number"], "reason": reason})
+            db.append_audit(conn, actor, action, target, {"case_number": request.case_number, "reason": reason})
 
 
 def _person(conn, user_id: str) -> User | None:
@@ -371,30 +371,30 @@ def probe_image(db_path: Path, actor: str, request_id: str) -> bytes:
         with audited(conn, actor, "probe.view", target):
             if request is None:
                 raise WorkflowRefused("no_such_request", f"no request {request_id}")
-        authorize(conn, actor, Action.REQUEST if request["requested_by"] == actor else Action.APPROVE, target)
+        authorize(conn, actor, Action.REQUEST if request.requested_by == actor else Action.APPROVE, target)
         try:
-            data = Path(request["probe_path"]).read_bytes()
+            data = Path(request.probe_path).read_bytes()
         except OSError:
             with audited(conn, actor, "probe.view", target):
                 raise WorkflowRefused("purged", f"the probe of request {request_id} is no longer kept") from None
         with db.transaction(conn):
-            db.append_audit(conn, actor, "probe.view", target, {"case_number": request["case_number"]})
+            db.append_audit(conn, actor, "probe.view", target, {"case_number": request.case_number})
         return data
 
 
-def _check_runnable(request: dict | None, request_id: str) -> dict:
+def _check_runnable(request: StoredRequest | None, request_id: str) -> StoredRequest:
     """The request, if it exists, is approved and has not run; else WorkflowRefused."""
     if request is None:
         raise WorkflowRefused("no_such_request", f"no request {request_id}")
-    if request["decision"] != "approved":
-        state = "is still pending" if request["decision"] is None else f"was {request['decision']}"
+    if request.decision != "approved":
+        state = "is still pending" if request.decision is None else f"was {request.decision}"
         raise WorkflowRefused("not_approved", f"request {request_id} {state}")
-    if request["search_id"] is not None:
-        raise WorkflowRefused("already_run", f"request {request_id} has run already (search {request['search_id']})")
+    if request.search_id is not None:
+        raise WorkflowRefused("already_run", f"request {request_id} has run already (search {request.search_id})")
     return request
 
 
-def claim_request(conn, request_id: str, search_id: str) -> dict:
+def claim_request(conn, request_id: str, search_id: str) -> StoredRequest:
     """Inside the search's transaction: the approved, not yet run request, now tied to ``search_id``."""
     request = _check_runnable(db.get_request(conn, request_id), request_id)
     if not db.claim_request(conn, request_id, search_id):  # ran meanwhile
@@ -402,17 +402,17 @@ def claim_request(conn, request_id: str, search_id: str) -> dict:
     return request
 
 
-def runnable_request(db_path: Path, actor: str, request_id: str, approval_days: float) -> dict:
+def runnable_request(db_path: Path, actor: str, request_id: str, approval_days: float) -> StoredRequest:
     """The request ``actor`` may search now: approved within ``approval_days``, not run, and
     filed by ``actor`` (a request is its filer's). Checked before any work; refusals are audited."""
     target = f"request:{request_id}"
     with db.open_db(db_path) as conn, audited(conn, actor, Action.SEARCH, target):
         request = _check_runnable(db.get_request(conn, request_id), request_id)
-        if request["decided_at"] + timedelta(days=approval_days) < db.now():
+        if request.decided_at + timedelta(days=approval_days) < db.now():
             raise WorkflowRefused("approval_expired", f"request {request_id} was approved on "
-                                  f"{request['decided_at']:%Y-%m-%d}; approvals last {approval_days:g} days: file it again")
-        if request["requested_by"] != actor:
-            raise WorkflowRefused("not_filer", f"request {request_id} was filed by {request['requested_by']}; "
+                                  f"{request.decided_at:%Y-%m-%d}; approvals last {approval_days:g} days: file it again")
+        if request.requested_by != actor:
+            raise WorkflowRefused("not_filer", f"request {request_id} was filed by {request.requested_by}; "
                                                "only its filer may run it")
         return request
 

@@ -75,9 +75,9 @@ def search_probe(
     models = face_models(settings)
     plan = plan_search(settings, request, face_index, quality_override, models, actor, search_id)
     as_of = datetime.now(timezone.utc)
-    ranked, method = rank_gallery(db_path, settings.dask, request["gallery_id"], models.recogniser.model_id,
+    ranked, method = rank_gallery(db_path, settings.dask, request.gallery_id, models.recogniser.model_id,
                                   plan.probe.face.vector, k, plan.build, as_of)
-    record_search(db_path, search_id, request_id, request["case_number"], request["gallery_id"], models, k, method,
+    record_search(db_path, search_id, request_id, request.case_number, request.gallery_id, models, k, method,
                   plan.gallery_size, plan.probe, plan.quality_override, ranked, actor, as_of)
     sheet = write_sheet(db_path, search_id, settings.sheets_dir, actor)
     # Prefect keeps artifacts beyond any purge and shows them to every operator: they name the
@@ -87,4 +87,4 @@ def search_probe(
                              key="search-candidates", description=f"search {search_id}")
     create_link_artifact(sheet.absolute().as_uri(), link_text=f"candidate sheet of search {search_id}",
                          key="candidate-sheet", description=f"on the facelead host; for an audited view: facelead sheet {search_id}")
-    return SearchOutcome(search_id, request["case_number"], ranked, sheet, plan.probe.verdict.describe())
+    return SearchOutcome(search_id, request.case_number, ranked, sheet, plan.probe.verdict.describe())

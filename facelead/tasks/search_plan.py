@@ -11,6 +11,7 @@ from facelead.settings import Settings
 from facelead.tasks.faces import ProbeFace, embed_probe
 from facelead.tasks.persist import index_status, probe_quality_tables, record_event
 from facelead.tasks.search import SearchRefused
+from facelead.warehouse.records import StoredRequest
 
 
 @dataclass(frozen=True)
@@ -22,27 +23,27 @@ class SearchPlan:
     build: dict | None  # the serving index build to rank through; None: the gallery exactly
 
 
-def plan_search(settings: Settings, request: dict, asked_face: int | None, quality_override: str | None,
+def plan_search(settings: Settings, request: StoredRequest, asked_face: int | None, quality_override: str | None,
                 models: FaceModels, actor: str, search_id: str) -> SearchPlan:
-    """The plan for running ``request`` (an approved request row) as search ``search_id``.
+    """The plan for running ``request`` (approved) as search ``search_id``.
 
     Refused (SearchRefused, audited as ``search.refused``): a face other than the one the
     request was approved for, a probe file changed since filing, a probe below the probe bar
     with no override reason (its verdicts stored), a gallery with no faces for the model.
     A gallery smaller than ``index.exact_below`` is searched exactly whatever its builds.
     """
-    approved_face = request["face_index"]  # chosen when filed: the supervisor approved the search of that face
+    approved_face = request.face_index  # chosen when filed: the supervisor approved the search of that face
     face_index = approved_face if asked_face is None else asked_face
-    override = request["quality_override"] or quality_override
-    probe, gallery, model_id = request["probe_path"], request["gallery_id"], models.recogniser.model_id
+    override = request.quality_override or quality_override
+    probe, gallery, model_id = request.probe_path, request.gallery_id, models.recogniser.model_id
     quality = None
     try:
         if approved_face is not None and asked_face is not None and asked_face != approved_face:
-            raise SearchRefused("face_not_approved", f"request {request['request_id']} was approved for face "
+            raise SearchRefused("face_not_approved", f"request {request.request_id} was approved for face "
                                 f"{approved_face + 1} of its probe, not face {asked_face + 1}")
         probe_face = embed_probe(probe, models, settings.max_image_pixels, face_index, settings.quality.probe)
-        if probe_face.sha256 != request["probe_sha256"]:
-            raise SearchRefused("probe_changed", f"{probe}: the file changed after request {request['request_id']} "
+        if probe_face.sha256 != request.probe_sha256:
+            raise SearchRefused("probe_changed", f"{probe}: the file changed after request {request.request_id} "
                                                  "was filed")
         if not probe_face.verdict.passed and not override:
             quality = probe_quality_tables(probe_face, search_id, gallery)
@@ -52,8 +53,8 @@ def plan_search(settings: Settings, request: dict, asked_face: int | None, quali
         if not size:
             raise SearchRefused("empty_gallery", f"gallery {gallery!r} has no faces for {model_id}")
     except SearchRefused as exc:
-        record_event(settings.database_path, actor, "search.refused", f"case:{request['case_number']}",
-                     {"search_id": search_id, "request_id": request["request_id"], "probe": probe,
+        record_event(settings.database_path, actor, "search.refused", f"case:{request.case_number}",
+                     {"search_id": search_id, "request_id": request.request_id, "probe": probe,
                       "gallery_id": gallery, "reason": exc.reason, "detail": exc.detail}, quality)
         raise
     return SearchPlan(probe_face, face_index, override, size, None if size < settings.index.exact_below else build)

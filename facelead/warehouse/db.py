@@ -32,7 +32,8 @@ from facelead.refusal import Refusal
 from facelead.warehouse.audit import (CARRY_OVER, GENESIS_HASH, Anchor, AuditRow, ChainVerdict, carry_over_details,
                                       next_row, verify_chain)
 from facelead.warehouse.records import (CandidateRecord, EvaluationRecord, IndexBuildRecord, RequestRecord,
-                                        SearchRecord, UserRecord, parameters)
+                                        SearchRecord, StoredRequest, StoredUser, UserRecord,
+                                        parameters)
 
 log = logging.getLogger(__name__)
 _SQL = resources.files("facelead.warehouse")
@@ -654,8 +655,9 @@ def insert_user(conn: duckdb.DuckDBPyConnection, record: UserRecord) -> None:
     conn.execute(query("insert_user"), parameters(record))
 
 
-def get_user(conn: duckdb.DuckDBPyConnection, user_id: str) -> dict | None:
-    return _one(conn.execute(query("get_user"), [user_id]))
+def get_user(conn: duckdb.DuckDBPyConnection, user_id: str) -> StoredUser | None:
+    row = _one(conn.execute(query("get_user"), [user_id]))
+    return None if row is None else StoredUser(**row)
 
 
 def list_users(conn: duckdb.DuckDBPyConnection) -> list[dict]:
@@ -707,8 +709,9 @@ def insert_request(conn: duckdb.DuckDBPyConnection, record: RequestRecord) -> No
     conn.execute(query("insert_request"), parameters(record))
 
 
-def get_request(conn: duckdb.DuckDBPyConnection, request_id: str) -> dict | None:
-    return _one(conn.execute(query("get_request"), [request_id]))
+def get_request(conn: duckdb.DuckDBPyConnection, request_id: str) -> StoredRequest | None:
+    row = _one(conn.execute(query("get_request"), [request_id]))
+    return None if row is None else StoredRequest(**row)
 
 
 def decide_request(conn: duckdb.DuckDBPyConnection, request_id: str, decision: str, user_id: str, reason: str) -> bool:

@@ -127,6 +127,35 @@ class RequestRecord:
     requested_for: str | None  # the requester (detective) the lead goes to
 
 
+
+@dataclass(frozen=True)
+class StoredRequest(RequestRecord):
+    """A request as it stands (get_request.sql): as filed, then the supervisor's decision and
+    the search that ran it."""
+
+    decision: str | None  # 'approved' or 'denied'; None: pending
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_reason: str | None
+    search_id: str | None  # the search that ran it; None: not run
+
+
+@dataclass(frozen=True)
+class StoredUser:
+    """A user as get_user.sql reads them: roles, certification, state and the salted hashes
+    of their secret and of their enrollment code (None where unset)."""
+
+    user_id: str
+    display_name: str
+    roles: list[str]
+    certified_until: date | None
+    token_salt: bytes | None
+    token_hash: bytes | None
+    disabled: bool
+    code_salt: bytes | None
+    code_hash: bytes | None
+    code_expires_at: datetime | None
+
 Record = SearchRecord | CandidateRecord | IndexBuildRecord | EvaluationRecord | UserRecord | RequestRecord
 
 # Each insert query and the record whose fields are its parameters.

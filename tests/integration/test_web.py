@@ -134,7 +134,7 @@ def test_one_investigation_from_request_to_release_by_four_people_in_their_brows
                                           headers={"Origin": "https://elsewhere.example", "Sec-Fetch-Site": "cross-site"})
     assert answer.status == 403
     with db.open_db(settings.database_path, read_only=True) as conn:
-        assert db.get_request(conn, request_id)["decision"] is None
+        assert db.get_request(conn, request_id).decision is None
         refused = [r for r in db.audit_rows(conn) if r.action == "web.form.refused" and r.actor == "supervisor.test"]
     assert len(refused) == 2 and all(r.target == f"/requests/{request_id}/decision" for r in refused)
 
@@ -323,7 +323,7 @@ def test_supervisor_auditor_and_admin_pages(browser, site, people, settings, enr
     assert answer.status == 403
     with db.open_db(settings.database_path, read_only=True) as conn:
         last = db.audit_rows(conn)[-1]
-        assert "admin" not in db.get_user(conn, "auditor.test")["roles"]
+        assert "admin" not in db.get_user(conn, "auditor.test").roles
     assert (last.actor, last.action, last.target) == ("auditor.test", "user.admin.refused", "user:auditor.test")
 
     admin = Person(browser, site, "admin.test", people["admin.test"], shots)

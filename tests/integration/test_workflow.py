@@ -42,7 +42,7 @@ def test_secrets_are_kept_only_as_salted_slow_hashes(people, settings):
     assert sign_in(settings.database_path, "analyst.test", secret, LIMITS).user_id == "analyst.test"
     with db.open_db(settings.database_path, read_only=True) as conn:
         row = db.get_user(conn, "analyst.test")
-    assert secret.encode() not in row["token_hash"] and len(row["token_salt"]) == 16
+    assert secret.encode() not in row.token_hash and len(row.token_salt) == 16
     with pytest.raises(AccessDenied, match="wrong secret"):
         sign_in(settings.database_path, "analyst.test", secret[:-1] + "x", LIMITS)
     assert _last_audit(settings, "auth").action == "auth.refused"
@@ -104,7 +104,7 @@ def test_only_an_approved_request_runs_and_only_once(enrolled, people, settings)
         run_search(pending, k=3)
     assert json.loads(_last_audit(settings, "search").details)["reason"] == "already_run"
     with db.open_db(settings.database_path, read_only=True) as conn:
-        assert db.get_request(conn, pending)["search_id"] == outcome.search_id
+        assert db.get_request(conn, pending).search_id == outcome.search_id
         assert db.search_summary(conn, outcome.search_id)["request_id"] == pending
 
 
@@ -206,7 +206,7 @@ def test_the_cli_is_a_client_of_the_service_and_takes_the_secret_from_the_enviro
     sheet = tmp_path / f"{search_id}.html"
     assert LEAD_NOTICE in sheet.read_text() and oct(sheet.stat().st_mode & 0o777) == "0o600"
     with db.open_db(settings.database_path, read_only=True) as conn:  # the probe the service keeps, owner-only
-        kept = db.get_request(conn, request_id)["probe_path"]
+        kept = db.get_request(conn, request_id).probe_path
     assert kept.startswith(str(settings.probes_dir.absolute())) and oct(Path(kept).stat().st_mode & 0o777) == "0o600"
 
 
