@@ -82,7 +82,7 @@ def search_probe(
     sheet = write_sheet(db_path, search_id, settings.sheets_dir, actor)
     # Prefect keeps artifacts beyond any purge and shows them to every operator: they name the
     # search and count its candidates, never a subject, a case or a score.
-    create_markdown_artifact(f"Search `{search_id}`: {len(ranked)} candidates ({method['method']}). The candidates "
+    create_markdown_artifact(f"Search `{search_id}`: {len(ranked)} candidates ({method.method}). The candidates "
                              f"are in facelead, for those the policy allows: `facelead sheet {search_id}` (audited).",
                              key="search-candidates", description=f"search {search_id}")
     create_link_artifact(sheet.absolute().as_uri(), link_text=f"candidate sheet of search {search_id}",

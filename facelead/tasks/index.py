@@ -29,7 +29,7 @@ from facelead.models.store import PreparedModel
 from facelead.refusal import Refusal
 from facelead.tasks.persist import DB_TASK, load_gallery, read_build_plan
 from facelead.warehouse.records import IndexBuildRecord
-from facelead.tasks.search import Ranked, search_exact, top_exact
+from facelead.tasks.search import RankMethod, Ranked, search_exact, top_exact
 
 
 @dataclass(frozen=True)
@@ -264,19 +264,18 @@ def rank_through_build(db_path: Path, gallery_id: str, model_id: str, build: dic
 
 
 def rank_gallery(db_path: Path, cluster: DaskSettings, gallery: str, model_id: str, vector: NDArray[np.float32],
-                 k: int, build: dict | None, as_of: datetime) -> tuple[list[Ranked], dict]:
+                 k: int, build: dict | None, as_of: datetime) -> tuple[list[Ranked], RankMethod]:
     """The top k of the gallery's faces enrolled up to ``as_of``: exactly from the warehouse
     when ``build`` is None or kept no rows, else through the build (its index, or its rows
     exactly when the index missed its targets) plus the faces enrolled after it. Returns the
-    ranking and the method record ({"method", "index_build_id", "params", "delta_size", "rank_ms"})."""
+    ranking and how it was made."""
     started = time.perf_counter()
     if build is None or not has_rows(build):
         ranked = search_exact(load_gallery(db_path, gallery, model_id, as_of), vector, k)
-        return ranked, {"method": "exact", "delta_size": 0, "rank_ms": 1000 * (time.perf_counter() - started)}
+        return ranked, RankMethod("exact", 1000 * (time.perf_counter() - started))
     ranked, delta_size = rank_through_build(db_path, gallery, model_id, build, vector, k, as_of, cluster)
-    return ranked, {"method": "exact" if build["exact_fallback"] else "scann", "index_build_id": build["build_id"],
-                    "params": json.loads(build["params"]),
-                    "delta_size": delta_size, "rank_ms": 1000 * (time.perf_counter() - started)}
+    return ranked, RankMethod("exact" if build["exact_fallback"] else "scann", 1000 * (time.perf_counter() - started),
+                              delta_size, build["build_id"], json.loads(build["params"]))
 
 
 def build_record(build_id: str, gallery_id: str, recogniser: PreparedModel, folder: Path, vectors: int,

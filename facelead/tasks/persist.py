@@ -16,7 +16,7 @@ from facelead.models.faces import FaceModels
 from facelead.models.index import BuildPlan, GalleryVectors
 from facelead.settings import QualityBar
 from facelead.tasks.faces import ProbeFace
-from facelead.tasks.search import Ranked
+from facelead.tasks.search import RankMethod, Ranked
 from facelead.warehouse import db
 from facelead.warehouse.records import CandidateRecord, IndexBuildRecord, SearchRecord
 from facelead.workflow import claim_request
@@ -136,12 +136,12 @@ def remove_subject(db_path: Path, gallery_id: str, subject_id: str, actor: str, 
 
 @task(**DB_TASK)
 def record_search(db_path: Path, search_id: str, request_id: str, case_number: str, gallery_id: str,
-                  models: FaceModels, k: int, method: dict, gallery_size: int, probe: ProbeFace,
+                  models: FaceModels, k: int, method: RankMethod, gallery_size: int, probe: ProbeFace,
                   quality_override: str | None, ranked: list[Ranked], actor: str, created_at: datetime) -> None:
     """Persist the search, its probe's quality verdict, its candidates and its audit row in
     one transaction that also marks the request as run (WorkflowRefused if it ran meanwhile).
 
-    ``method``: {"method": "exact"|"scann", "index_build_id", "params", "delta_size", "rank_ms"}.
+    ``method``: how the gallery was ranked (exactly, or through which index build).
     ``quality_override``: the analyst's reason to search a probe below the quality bar.
     ``created_at``: the moment the gallery was searched as of (a re-run searches it as of then).
     """
@@ -150,9 +150,9 @@ def record_search(db_path: Path, search_id: str, request_id: str, case_number: s
     record = SearchRecord(
         search_id=search_id, request_id=request_id, case_number=case_number, gallery_id=gallery_id,
         model_id=models.recogniser.model_id, detector_id=models.detector.model_id,
-        method=method["method"], index_build_id=method.get("index_build_id"),
-        search_params=json.dumps(method.get("params", {}), sort_keys=True),
-        delta_size=method.get("delta_size", 0), rank_ms=method.get("rank_ms"),
+        method=method.method, index_build_id=method.index_build_id,
+        search_params=json.dumps(method.params or {}, sort_keys=True),
+        delta_size=method.delta_size, rank_ms=method.rank_ms,
         k=k, gallery_size=gallery_size, probe_sha256=probe.sha256, probe_path=probe.path,
         probe_face_index=probe.face.face_index, probe_face_count=probe.face.face_count,
         probe_box=probe.face.box.tolist(), probe_thumbnail=probe.face.thumbnail,
@@ -166,7 +166,7 @@ def record_search(db_path: Path, search_id: str, request_id: str, case_number: s
         db.insert_quality(conn, quality.validations, quality.results)
         db.append_audit(conn, actor, "search.run", f"search:{search_id}", {
             "request_id": request_id, "case_number": case_number, "gallery_id": gallery_id,
-            "model_id": models.recogniser.model_id, **method, "k": k, "probe_sha256": probe.sha256,
+            "model_id": models.recogniser.model_id, **method.audit_details(), "k": k, "probe_sha256": probe.sha256,
             "quality": {"suite_version": probe.verdict.suite_version, "failures": probe.verdict.describe(),
                         "override": override},
             "candidates": [[r.rank, r.face_id, round(r.score, 6)] for r in ranked],

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,6 +26,22 @@ class Ranked:
     score: float
     face_id: str
     subject_id: str
+
+
+@dataclass(frozen=True)
+class RankMethod:
+    """How a search ranked its gallery: exactly, or through index build ``index_build_id``
+    ("scann"; "exact" over the build's rows when its index missed its targets)."""
+
+    method: str  # "exact" or "scann"
+    rank_ms: float
+    delta_size: int = 0  # faces enrolled after the build, searched exactly beside it
+    index_build_id: str | None = None
+    params: list[dict] | None = None  # the build's ScaNN parameters, one per shard
+
+    def audit_details(self) -> dict[str, Any]:
+        """Its fields for the search's audit row; a search that used no build names none."""
+        return {name: value for name, value in asdict(self).items() if value is not None}
 
 
 def rank_candidates(index: VectorIndex, probe: NDArray[np.float32], face_ids: list[str], subject_ids: list[str],
