@@ -50,20 +50,20 @@ from dataclasses import dataclass
 from facelead.settings import QualityBar
 from facelead.digest import sha256_hex
 
-# bar field -> (metric column, bound, why a face fails it)
-CHECKS: dict[str, tuple[str, str, str]] = {
-    "max_faces": ("face_count", "max", "more than one face"),
-    "max_rival_faces": ("rival_faces", "max", "another face competes with it as the photo's subject"),
-    "min_inter_eye_px": ("inter_eye_px", "min", "face too small"),
-    "min_detector_score": ("detector_score", "min", "face unclear to the detector"),
-    "min_sharpness": ("sharpness", "min", "blurred"),
-    "min_brightness": ("brightness", "min", "too dark"),
-    "max_brightness": ("brightness", "max", "too bright"),
-    "max_clipped_fraction": ("clipped_fraction", "max", "shadows or highlights clipped"),
-    "min_contrast": ("contrast", "min", "too little contrast"),
-    "max_roll_deg": ("roll_deg", "abs", "head tilted"),
-    "max_yaw_deg": ("yaw_deg", "abs", "head turned"),
-    "max_pitch_deg": ("pitch_deg", "abs", "head nodded up or down"),
+# metric column -> each bar field that limits it: (field, bound, why a face fails it). The
+# order is the suites': it feeds their version hash, which stored verdicts carry.
+CHECKS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "face_count": (("max_faces", "max", "more than one face"),),
+    "rival_faces": (("max_rival_faces", "max", "another face competes with it as the photo's subject"),),
+    "inter_eye_px": (("min_inter_eye_px", "min", "face too small"),),
+    "detector_score": (("min_detector_score", "min", "face unclear to the detector"),),
+    "sharpness": (("min_sharpness", "min", "blurred"),),
+    "brightness": (("min_brightness", "min", "too dark"), ("max_brightness", "max", "too bright")),
+    "clipped_fraction": (("max_clipped_fraction", "max", "shadows or highlights clipped"),),
+    "contrast": (("min_contrast", "min", "too little contrast"),),
+    "roll_deg": (("max_roll_deg", "abs", "head tilted"),),
+    "yaw_deg": (("max_yaw_deg", "abs", "head turned"),),
+    "pitch_deg": (("max_pitch_deg", "abs", "head nodded up or down"),),
 }
 COUNT_METRICS = frozenset({"face_count", "rival_faces"})  # which face, not how good
 
@@ -125,7 +125,7 @@ class QualityVerdict:
 def bounds(bar: QualityBar) -> list[tuple[str, str, float | None, float | None, str]]:
     """(check, metric, min, max, reason) of every check the bar switches on."""
     out = []
-    for check, (metric, kind, reason) in CHECKS.items():
+    for metric, check, kind, reason in ((m, *limit) for m, limits in CHECKS.items() for limit in limits):
         limit = getattr(bar, check)
         if limit is None:
             continue

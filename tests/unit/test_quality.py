@@ -84,6 +84,15 @@ def test_the_suite_version_follows_the_limits():
     assert verdict.suite == "gallery" and verdict.suite_version == suite_version(gallery)
 
 
+def test_the_default_suites_keep_their_versions():
+    """Stored verdicts carry these versions: a change to the checks' table or their order
+    that keeps the limits must keep them too."""
+    from facelead.settings import GALLERY_BAR, PROBE_BAR, QualityBar
+
+    assert suite_version(QualityBar(**GALLERY_BAR)) == "269410b8da53"
+    assert suite_version(QualityBar(**PROBE_BAR)) == "b31a5c70a987"
+
+
 def test_a_switched_off_check_is_not_run():
     bar = Settings().quality.gallery.model_copy(update={"max_rival_faces": None})
     assert "max_rival_faces" not in {b[0] for b in bounds(bar)}
