@@ -127,7 +127,6 @@ class RequestRecord:
     requested_for: str | None  # the requester (detective) the lead goes to
 
 
-
 @dataclass(frozen=True)
 class StoredRequest(RequestRecord):
     """A request as it stands (get_request.sql): as filed, then the supervisor's decision and
@@ -155,6 +154,7 @@ class StoredUser:
     code_salt: bytes | None
     code_hash: bytes | None
     code_expires_at: datetime | None
+
 
 Record = SearchRecord | CandidateRecord | IndexBuildRecord | EvaluationRecord | UserRecord | RequestRecord
 
