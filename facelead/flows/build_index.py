@@ -12,12 +12,12 @@ from prefect import flow, get_run_logger
 from pydantic import Field
 
 from facelead.flows.runtime import FaceleadDaskTaskRunner, acting_user
+from facelead.models.ann import Judged, Targets, weakest
+from facelead.models.calibration import identity_codes
 from facelead.policy import Action
 from facelead.settings import current_settings
 from facelead.tasks.calibration import calibrate_gallery, describe_calibration
 from facelead.tasks.faces import face_models
-from facelead.models.ann import Judged, Targets, weakest
-from facelead.models.calibration import identity_codes
 from facelead.tasks.index import (build_record, build_rows, build_shard, candidate_floor, folder_hashes, index_params,
                                   partial_folder, plan_shards, publish_folder, write_rows)
 from facelead.tasks.persist import load_gallery, record_build
@@ -62,9 +62,9 @@ def build_index(
     models = face_models(settings)
     snapshot_at = datetime.now(timezone.utc)
     faces = load_gallery(settings.database_path, gallery, models.recogniser.model_id, snapshot_at)
-    face_ids = faces.face_ids
+    face_ids, subject_count = faces.face_ids, len(set(faces.subject_ids))
     calibrated = None
-    if len(set(faces.subject_ids)) > 1:  # a calibration scores pairs of faces of different subjects
+    if subject_count > 1:  # a calibration scores pairs of faces of different subjects
         calibrated = calibrate_gallery(settings.database_path, gallery, models.recogniser.model_id, faces, actor,
                                        "index build")
         log.info("calibration %s: %s", calibrated.calibration.calibration_id, describe_calibration(calibrated))
@@ -72,9 +72,9 @@ def build_index(
         log.info("gallery %s has %d faces, fewer than FACELEAD_INDEX__EXACT_BELOW (%d): it is searched exactly, "
                  "no index built", gallery, len(face_ids), settings.index.exact_below)
         return None
-    parts = plan_shards(gallery, models.recogniser.model_id, len(face_ids), len(set(faces.subject_ids)),
+    # refused for one subject, so the gallery was calibrated above
+    parts = plan_shards(gallery, models.recogniser.model_id, len(face_ids), subject_count,
                         shards or settings.index.shards)
-    assert calibrated is not None  # plan_shards refuses a gallery of one subject
     build_id = uuid.uuid4().hex
     params = [index_params(len(rows), settings.index) for rows in parts]
     partial = partial_folder(settings.index_dir, build_id)

@@ -5,19 +5,17 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
+from facelead.access import new_token
 from facelead.demo import SOLVAY_1927, crop_face, degrade, fetch_photo, mask_other_faces, nearest_centre, reading_order
 from facelead.flows.build_index import build_index
 from facelead.flows.enroll_gallery import enroll_gallery
 from facelead.flows.search_probe import SearchOutcome, search_probe
 from facelead.models.faces import load
 from facelead.models.image import decode_image
-from facelead.settings import Settings
-from facelead.tasks.faces import face_models
-from facelead.access import new_token
 from facelead.policy import CERTIFIED_ROLES, Action
-from facelead.settings import SecuritySettings
-from facelead.workflow import (add_user, decide_request, file_request, known_users, reset_user, run_flow_for,
-                                     set_secret)
+from facelead.settings import SecuritySettings, Settings
+from facelead.tasks.faces import face_models
+from facelead.workflow import add_user, decide_request, file_request, known_users, reset_user, run_flow_for, set_secret
 
 DEMO_GALLERY = "demo-solvay-1927"
 DEMO_CASE = "DEMO-1927"
@@ -69,8 +67,8 @@ def run_demo(settings: Settings) -> tuple[SearchOutcome, str]:
 
     Returns the search outcome and the subject id the probe was cut from.
     """
-    demo = demo_settings(settings)
-    database = demo.database_path
+    settings = demo_settings(settings)
+    database = settings.database_path
     root = database.parent
     photo = fetch_photo(SOLVAY_1927, root / "solvay_conference_1927.jpg")
     image = decode_image(photo.read_bytes(), settings.max_image_pixels)
@@ -95,17 +93,17 @@ def run_demo(settings: Settings) -> tuple[SearchOutcome, str]:
     print(f"demo gallery quality bar: {DEMO_MIN_INTER_EYE_PX:g} px between the eyes instead of "
           f"{settings.quality.gallery.min_inter_eye_px:g} (a 1927 group photo)")
     demo_people(database, settings.security)
-    run_flow_for(demo, "demo-admin", Action.ENROLL, f"gallery:{DEMO_GALLERY}", enroll_gallery,
+    run_flow_for(settings, "demo-admin", Action.ENROLL, f"gallery:{DEMO_GALLERY}", enroll_gallery,
                  source=str((root / "gallery").absolute()), gallery=DEMO_GALLERY,
                  source_name="Solvay conference 1927 (public domain)",
                  quality_bar=settings.quality.gallery.model_copy(update={"min_inter_eye_px": DEMO_MIN_INTER_EYE_PX}))
-    run_flow_for(demo, "demo-admin", Action.BUILD, f"gallery:{DEMO_GALLERY}", build_index,
+    run_flow_for(settings, "demo-admin", Action.BUILD, f"gallery:{DEMO_GALLERY}", build_index,
                  gallery=DEMO_GALLERY)  # too small to index: searched exactly, and calibrated
     request = file_request(database, "demo-analyst", DEMO_CASE, settings.offense_codes[0],
                            "demo: identify a person in a public-domain photo", probe.absolute(), DEMO_GALLERY,
                            settings.offense_codes)
     decide_request(database, "demo-supervisor", request, True, "demo")
     print(f"demo request {request}: filed by demo-analyst, approved by demo-supervisor; database {database}")
-    outcome = run_flow_for(demo, "demo-analyst", Action.SEARCH, f"request:{request}", search_probe,
+    outcome = run_flow_for(settings, "demo-analyst", Action.SEARCH, f"request:{request}", search_probe,
                            request_id=request, k=10, face_index=probe_face)
     return outcome, subjects[probe_index]

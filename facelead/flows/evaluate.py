@@ -127,8 +127,8 @@ def evaluate(
             scored.metrics["degradation"] = probe_degradation(
                 every, models, settings, ctx, degraded_probes, scored.metrics["quality_bar"]["threshold"], candidates,
                 settings.data_dir.absolute() / "work" / f"degraded-{report_id}")
-        result, record, calibration = labeled_set_evaluation(report_id, models, source, labeled, repeats, scored,
-                                                             folder, actor)
+        result, record, calibration = labeled_set_evaluation(report_id, models, labeled, repeats, scored, folder,
+                                                             actor)
         results.append(result)
         records.append((record, calibration))
         log.info("%s: EER %.4f on %d images, rank 1 %.4f", model_id, result.metrics["verification"]["eer"],

@@ -257,7 +257,7 @@ def labeled_set_calibration(calibration_id: str, model_id: str, evaluation_id: s
                        faces, stored_scores(pairs.impostor), datetime.now(timezone.utc))
 
 
-def labeled_set_evaluation(report_id: str, models: FaceModels, source: str, labeled: LabeledSet, repeats: int,
+def labeled_set_evaluation(report_id: str, models: FaceModels, labeled: LabeledSet, repeats: int,
                            scored: Scored, folder: Path, actor: str
                            ) -> tuple[ModelEvaluation, EvaluationRecord, Calibration]:
     """One recogniser's result on a labeled set, for the report and as the warehouse stores it
@@ -266,9 +266,9 @@ def labeled_set_evaluation(report_id: str, models: FaceModels, source: str, labe
     result = ModelEvaluation(evaluation_id, models.recogniser.model_id,
                              len(labeled.refs) + len(labeled.problems) - repeats, embedded.failures, scored.metrics,
                              scored.pairs, calibration_id)
-    record = evaluation_record(evaluation_id, report_id, models, source, dataset_hash(embedded, labeled.groups),
+    record = evaluation_record(evaluation_id, report_id, models, labeled.source, dataset_hash(embedded, labeled.groups),
                                result.images, sum(embedded.failures.values()), scored.metrics, folder, actor)
-    return result, record, labeled_set_calibration(calibration_id, result.model_id, evaluation_id, source,
+    return result, record, labeled_set_calibration(calibration_id, result.model_id, evaluation_id, labeled.source,
                                                    scored.pairs, len(embedded.paths))
 
 

@@ -19,17 +19,16 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from facelead.cluster import cluster_client
-from facelead.models.ann import (ChanceFloor, Judged, ScannParams, Targets, build_tuned, floor_of, load_scann,
-                                  save_scann)
+from facelead.digest import file_sha256
+from facelead.models.ann import ChanceFloor, Judged, ScannParams, Targets, build_tuned, floor_of, load_scann, save_scann
 from facelead.models.calibration import ImpostorSample
 from facelead.models.index import BuildPlan, ExactIndex, GalleryVectors
-from facelead.digest import file_sha256
-from facelead.settings import DaskSettings, IndexSettings
 from facelead.models.store import PreparedModel
 from facelead.refusal import Refusal
+from facelead.settings import DaskSettings, IndexSettings
 from facelead.tasks.persist import DB_TASK, load_gallery, read_build_plan
+from facelead.tasks.search import Ranked, RankMethod, search_exact, top_exact
 from facelead.warehouse.records import IndexBuildRecord
-from facelead.tasks.search import RankMethod, Ranked, search_exact, top_exact
 
 
 @dataclass(frozen=True)
