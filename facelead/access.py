@@ -79,3 +79,20 @@ def secret_matches(secret: str, stored: tuple[bytes, bytes] | None) -> bool:
     user, no secret set yet) the same scrypt work is done, so timing tells nothing."""
     salt, expected = stored or (_DUMMY_SALT, b"\0" * 32)
     return hmac.compare_digest(hash_token(secret, salt), expected) and stored is not None
+
+
+def sign_in_wait(pair_failures: int, seconds_since_last: float, address_failures: int, max_pair: int,
+                 max_address: int, base_s: float, window_s: float) -> float:
+    """Seconds before a sign-in for one name from one address may be checked (0: now).
+
+    ``pair_failures`` failed for that name from that address, ``address_failures`` from the
+    address for any name, within the window. Up to ``max_pair`` failures cost nothing; each
+    one more doubles the wait after the last (``base_s``, 2x, 4x ... at most the window).
+    An address with ``max_address`` failures waits the window. The same name from an
+    address that has not failed is never held up, so nobody can lock a user out."""
+    if address_failures >= max_address:
+        return window_s
+    over = pair_failures - max_pair
+    if over < 0:
+        return 0.0
+    return max(0.0, min(window_s, base_s * 2 ** over) - seconds_since_last)

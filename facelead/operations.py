@@ -2,17 +2,21 @@
 
 ``facelead serve`` runs as the service account. It makes the data folder owner-only,
 drops every secret-looking variable from its environment (children inherit none),
-starts ``prefect server start`` bound to 127.0.0.1 behind basic authentication (a
-generated secret kept owner-only; the server, the worker and flow runs read it from an
-owner-only Prefect profile, never from their environment), with analytics and
-promotional content off, waits until it answers, makes sure the ``facelead`` process
-work pool exists, optionally deploys ``prefect.yaml``, starts a TLS Dask LocalCluster that
-every flow run shares (unless ``FACELEAD_DASK__ADDRESS`` names a cluster already), then
-starts a worker on the pool and supervises them until interrupted.
+starts ``prefect server start`` bound to 127.0.0.1 behind basic authentication (a secret
+made anew at every start and held by no person: the server, the worker and flow runs read
+it from an owner-only Prefect profile), with its UI under ``/prefect`` and analytics and
+promotional content off, waits until it answers, (re)makes the ``facelead`` process work
+pool with a locked base job template (every run's command is ``facelead.flows.launch``,
+which starts only runs of the registered deployments; no job variable changes the command,
+environment or folder), optionally deploys ``prefect.yaml``, starts a TLS Dask
+LocalCluster that every flow run shares (unless ``FACELEAD_DASK__ADDRESS`` names a cluster
+already), then a worker on the pool and the HTTP API, which fronts the Prefect UI and API
+for signed-in operators, and supervises them until interrupted.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -24,6 +28,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from facelead.console import PREFIX
 from facelead.files import write_private
 from facelead.settings import Settings
 
@@ -49,15 +54,22 @@ class LocalServer:
 
 # Variables a child must never inherit: credentials travel in owner-only files instead.
 SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|AUTH_STRING|CREDENTIAL|PRIVATE_KEY", re.IGNORECASE)
-CONSOLE_USER = "operator"
+SERVICE_USER = "facelead"
 
 
-def console_secret(settings: Settings) -> str:
-    """The Prefect console's basic-auth ``user:password``, made once and kept owner-only."""
-    path = settings.secrets_dir / "prefect-console"
-    if not path.is_file():
-        write_private(path, f"{CONSOLE_USER}:{secrets.token_urlsafe(24)}")
-    return path.read_text().strip()
+def service_secret() -> str:
+    """The Prefect server's basic-auth ``user:password`` for this start: made now, held by
+    the service alone (no person signs in to Prefect; people come through ``/prefect/``)."""
+    return f"{SERVICE_USER}:{secrets.token_urlsafe(32)}"
+
+
+def locked_job_template(project: Path) -> dict:
+    """The work pool's base job template: no variables a run or deployment could set, the
+    command ``facelead.flows.launch`` of this interpreter, no extra environment, the
+    project as the working folder."""
+    return {"variables": {"type": "object", "properties": {}},
+            "job_configuration": {"command": f"{sys.executable} -m facelead.flows.launch", "env": {},
+                                  "stream_output": True, "working_dir": str(project.absolute())}}
 
 
 def write_profile(server: LocalServer, auth: str) -> None:
@@ -82,6 +94,7 @@ def prefect_env(server: LocalServer, base: dict[str, str]) -> dict[str, str]:
         "PREFECT_PROFILE": "facelead",
         "PREFECT_API_URL": server.api_url,
         "PREFECT_UI_API_URL": server.api_url,
+        "PREFECT_UI_SERVE_BASE": PREFIX,
         "PREFECT_SERVER_API_HOST": server.host,
         "PREFECT_SERVER_API_PORT": str(server.port),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -112,13 +125,12 @@ def wait_until_healthy(server: LocalServer, process: subprocess.Popen, timeout_s
     raise TimeoutError(f"the Prefect server at {server.api_url} did not answer within {timeout_s:.0f}s")
 
 
-def ensure_work_pool(env: dict[str, str]) -> None:
-    """Create the ``facelead`` process work pool unless it exists (its settings are kept)."""
-    inspect = subprocess.run(prefect_command("work-pool", "inspect", WORK_POOL), env=env, capture_output=True, text=True)
-    if inspect.returncode == 0:
-        return
-    subprocess.run(prefect_command("work-pool", "create", WORK_POOL, "--type", "process"), env=env, check=True,
-                   capture_output=True, text=True)
+def lock_work_pool(env: dict[str, str], project: Path) -> None:
+    """Make the ``facelead`` process work pool, or remake an existing one, with
+    ``locked_job_template``: whatever a pool held before, this start's template is the one in force."""
+    template = write_private(Path(env["PREFECT_HOME"]) / "job-template.json", json.dumps(locked_job_template(project)))
+    subprocess.run(prefect_command("work-pool", "create", WORK_POOL, "--type", "process", "--base-job-template",
+                                   str(template), "--overwrite"), env=env, check=True, capture_output=True, text=True)
 
 
 def deploy_all(env: dict[str, str], project: Path) -> None:
@@ -156,7 +168,9 @@ def serve(settings: Settings, port: int, deploy: bool, project: Path, worker_lim
         del os.environ[name]  # nothing serve starts, Dask workers included, inherits a credential
     server = local_server(settings, port)
     server.home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    write_profile(server, console_secret(settings))
+    (settings.secrets_dir / "prefect-console").unlink(missing_ok=True)  # a shared console secret of old: void
+    auth = service_secret()
+    write_profile(server, auth)
     # Before anything here imports Prefect: this process (its API's flow runs, the Dask
     # workers it starts) talks to the local server like every child does.
     os.environ.update(prefect_env(server, {}))
@@ -174,7 +188,7 @@ def serve(settings: Settings, port: int, deploy: bool, project: Path, worker_lim
         processes.append(subprocess.Popen(
             prefect_command("server", "start", "--host", server.host, "--port", str(server.port)), env=env))
         wait_until_healthy(server, processes[0], startup_timeout_s)
-        ensure_work_pool(env)
+        lock_work_pool(env, project)
         if deploy:
             deploy_all(env, project)
         if not settings.dask.address:
@@ -188,11 +202,11 @@ def serve(settings: Settings, port: int, deploy: bool, project: Path, worker_lim
             prefect_command("worker", "start", "--pool", WORK_POOL, "--type", "process", "--limit", str(worker_limit)),
             env=env, cwd=project))
         from facelead.service import start_api, stop_api
+        from facelead.web.console_door import Upstream
 
-        api = start_api(settings)
+        api = start_api(settings, console=Upstream(server.ui_url, auth))
         print(f"facelead: API at {settings.service.base_url} (facelead login); "
-              f"Prefect UI at {server.ui_url} (sign in with the user:password in "
-              f"{(settings.secrets_dir / 'prefect-console').absolute()}, readable by this account only); "
+              f"Prefect UI at {settings.service.base_url}{PREFIX}/ (signed in to facelead as an operator or admin); "
               f"worker on pool {WORK_POOL!r}.", flush=True)
         while all(p.poll() is None for p in processes):
             time.sleep(1)
@@ -240,4 +254,5 @@ def serve_demo_pages(port: int) -> None:
         print(f"  {user_id:<16} {chosen[user_id]}   {does}")
     print(f"the probe to upload: {(settings.database_path.parent / 'probe_degraded.jpg')}")
     print(f"facelead demo pages at http://127.0.0.1:{port}/ (Ctrl-C stops them)", flush=True)
-    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
+                **settings.service.uvicorn_options())

@@ -14,10 +14,10 @@ from facelead.access import AccessDenied, User
 
 ROLES = ("operator", "analyst", "supervisor", "reviewer", "auditor", "admin", "requester")
 CERTIFIED_ROLES = frozenset({"analyst", "reviewer"})
-# Operator flows started from the Prefect UI (behind the server's basic auth), by a
-# schedule or an automation run as this identity; it holds the role below and no other.
-CONSOLE_ROLE = "console"
-CONSOLE = User("operator-console", "Prefect operator console", frozenset({CONSOLE_ROLE}), None, False)
+# A deployment's own runs (made by its schedule or its trigger, never by a person) act as
+# this identity; it holds the role below and no other, with what the schedules need alone.
+CONSOLE_ROLE = "schedule"
+CONSOLE = User("prefect-schedule", "a deployment's own schedule or trigger", frozenset({CONSOLE_ROLE}), None, False)
 
 
 class Action(StrEnum):
@@ -45,6 +45,7 @@ class Action(StrEnum):
     REPORT = "report.oversight"
     AUDIT_QUERY = "audit.query"
     AUDIT_VERIFY = "audit.verify"
+    CONSOLE = "console"
 
 
 _OPERATORS = frozenset({"operator", "admin", CONSOLE_ROLE})
@@ -64,13 +65,14 @@ POLICY: dict[Action, frozenset[str]] = {
     Action.ENROLL: _OPERATORS,
     Action.REMOVE: frozenset({"operator", "admin"}),
     Action.BUILD: _OPERATORS,
-    Action.CALIBRATE: _OPERATORS,
+    Action.CALIBRATE: frozenset({"operator", "admin"}),
     Action.MARK_PAIR: frozenset({"operator", "admin"}),
     Action.PURGE: frozenset({"admin", CONSOLE_ROLE}),
-    Action.EVALUATE: frozenset({"admin", "operator", "auditor", CONSOLE_ROLE}),
+    Action.EVALUATE: frozenset({"admin", "operator", "auditor"}),
     Action.REPORT: frozenset({"supervisor", "auditor", "admin", CONSOLE_ROLE}),
     Action.AUDIT_QUERY: frozenset({"auditor"}),
     Action.AUDIT_VERIFY: frozenset({"auditor", "admin", "supervisor"}),
+    Action.CONSOLE: frozenset({"operator", "admin"}),
 }
 
 

@@ -34,6 +34,7 @@ from facelead.policy import Action
 from facelead.refusal import Refusal
 from facelead.settings import Settings
 from facelead.warehouse.audit import Anchor
+from facelead.web.console_door import Upstream
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,14 @@ class Sessions:
     def close(self, token: str) -> None:
         with self._lock:
             self._by_digest.pop(self._digest(token), None)
+
+    def end_user(self, user_id: str) -> int:
+        """End every session of ``user_id`` (after a reset, a disable or a new secret); how many."""
+        with self._lock:
+            ended = [digest for digest, session in self._by_digest.items() if session.user_id == user_id]
+            for digest in ended:
+                del self._by_digest[digest]
+        return len(ended)
 
 
 class SignIn(BaseModel):
@@ -214,8 +223,9 @@ def _jsonable(value: Any) -> Any:
     return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The API over ``settings``' warehouse; its sessions live as long as the app."""
+def create_app(settings: Settings, console: Upstream | None = None) -> FastAPI:
+    """The API over ``settings``' warehouse, with the Prefect ``console`` (the server ``facelead
+    serve`` runs) under ``/prefect/`` when given; its sessions live as long as the app."""
     from facelead import workflow
     from facelead.documents.disclosure import export_case
     from facelead.documents.sheet import view_sheet
@@ -230,7 +240,8 @@ def create_app(settings: Settings) -> FastAPI:
     from facelead.tasks.calibration import describe_calibration, duplicates_markdown
     from facelead.tasks.persist import remove_subject
     from facelead.warehouse import db
-    from facelead.web.pages import add_pages
+    from facelead.web.console_door import add_console
+    from facelead.web.pages import COOKIE, add_pages
 
     db_path, limits = settings.database_path, settings.security
     sessions = Sessions(settings.security.session_idle_minutes * 60, settings.security.session_hours * 3600)
@@ -259,6 +270,7 @@ def create_app(settings: Settings) -> FastAPI:
             return workflow.run_flow_for(settings, user_id, action, target, flow, **params)
 
     add_pages(app, settings, store_probe, run)
+    add_console(app, settings, console, COOKIE)
 
     @app.post("/api/session")
     def sign_in(body: SignIn, request: Request) -> dict:
@@ -283,6 +295,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.post("/api/users/{user_id}/disable")
     def disable_user(user_id: str, body: Reason, user: User) -> dict:
         workflow.disable_user(db_path, user, user_id, body.reason)
+        sessions.end_user(user_id)
         return {"user_id": user_id, "disabled": True}
 
     @app.post("/api/users/{user_id}/roles")
@@ -292,13 +305,15 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.post("/api/users/{user_id}/reset")
     def reset_user(user_id: str, user: User) -> dict:
-        return {"user_id": user_id, "code": workflow.reset_user(db_path, user, user_id, limits),
-                "hours": limits.enrollment_code_hours}
+        code = workflow.reset_user(db_path, user, user_id, limits)
+        sessions.end_user(user_id)
+        return {"user_id": user_id, "code": code, "hours": limits.enrollment_code_hours}
 
     @app.post("/api/users/{user_id}/secret")
     def set_secret(user_id: str, body: NewSecret, request: Request) -> dict:
         address = request.client.host if request.client else "unknown"
         workflow.set_secret(db_path, user_id, body.proof, body.secret, limits, address)
+        sessions.end_user(user_id)
         return {"user_id": user_id, "secret_set": True}
 
     @app.post("/api/requests")
@@ -430,14 +445,16 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def start_api(settings: Settings, run_in=None) -> tuple[Any, threading.Thread]:
-    """The API served by uvicorn on ``settings.service`` host and port from a background
-    thread (``run_in``, e.g. a copied context's ``run``, wraps the thread's work); returns
-    once it listens. Stop it with ``stop_api``."""
+def start_api(settings: Settings, run_in=None, console: Upstream | None = None) -> tuple[Any, threading.Thread]:
+    """The API (with the Prefect ``console`` behind it, if given) served by uvicorn on
+    ``settings.service`` host and port from a background thread (``run_in``, e.g. a copied
+    context's ``run``, wraps the thread's work); returns once it listens. Stop it with
+    ``stop_api``."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.service.host, port=settings.service.port,
-                                           log_level="warning", access_log=False))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, console), host=settings.service.host,
+                                           port=settings.service.port, log_level="warning", access_log=False,
+                                           **settings.service.uvicorn_options()))
     thread = threading.Thread(target=run_in or (lambda f: f()), args=(server.run,), name="facelead-api", daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -460,7 +477,8 @@ def main() -> int:
 
     os.umask(0o077)
     settings = Settings()
-    uvicorn.run(create_app(settings), host=settings.service.host, port=settings.service.port, log_level="warning")
+    uvicorn.run(create_app(settings), host=settings.service.host, port=settings.service.port, log_level="warning",
+                **settings.service.uvicorn_options())
     return 0
 
 

@@ -136,7 +136,11 @@ class SecuritySettings(BaseModel):
     enrollment_code_hours: float = Field(24, gt=0, description="an enrollment code sets a secret within this many hours")
     grant_seconds: float = Field(900, gt=0, description="a flow run must start within this many seconds of its grant")
     sign_in_window_minutes: float = Field(15, gt=0, description="failed sign-ins are counted over this window")
-    max_failures_per_user: int = Field(5, ge=1, description="failed sign-ins for one user name within the window")
+    max_failures_per_user: int = Field(
+        5, ge=1, description="failed sign-ins for one user name from one address within the window before each "
+                             "further try waits (growing)")
+    sign_in_delay_seconds: float = Field(30, gt=0, description="the first wait after too many failures; each "
+                                                               "further failure doubles it, up to the window")
     max_failures_per_address: int = Field(20, ge=1, description="failed sign-ins from one address within the window")
     session_idle_minutes: float = Field(15, gt=0, description="a session unused this long ends")
     session_hours: float = Field(12, gt=0, description="a session ends this long after sign-in, used or not")
@@ -154,6 +158,14 @@ class ServiceSettings(BaseModel):
     url: str | None = Field(None, description="the API as clients reach it; default http://<host>:<port>")
     session_file: Path = Field(Path("~/.config/facelead/session.json"),
                                description="where `facelead login` keeps your session (owner-only)")
+    trusted_proxies: list[str] = Field(
+        [], description="addresses of the reverse proxies (TLS in front of the service) whose X-Forwarded-For is "
+                        "believed; from anyone else it is ignored, so a sign-in is limited and audited by the "
+                        "address it really came from")
+
+    def uvicorn_options(self) -> dict[str, Any]:
+        """How uvicorn reads a request's address: proxy headers only from ``trusted_proxies``."""
+        return {"proxy_headers": bool(self.trusted_proxies), "forwarded_allow_ips": self.trusted_proxies or None}
 
     @property
     def base_url(self) -> str:

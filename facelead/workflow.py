@@ -24,7 +24,7 @@ from prefect import Flow
 
 from facelead import grants
 from facelead.access import (AccessDenied, User, check_secret, check_user_id, clean_name, hash_token, new_salt,
-                             new_token, secret_matches)
+                             new_token, secret_matches, sign_in_wait)
 from facelead.digest import sha256_hex
 from facelead.models.calibration import PossibleDuplicate
 from facelead.policy import CONSOLE, Action, check_roles, permits
@@ -74,6 +74,12 @@ def record_refusal(db_path: Path, actor: str, action: str, target: str, exc: Ref
         _append_refusal(conn, actor, action, target, None, exc)
 
 
+def record_action(db_path: Path, actor: str, action: str, target: str, details: Mapping[str, Any]) -> None:
+    """Audit something a person did through a door that decided it (the Prefect console's)."""
+    with db.open_db(db_path) as conn, db.transaction(conn):
+        db.append_audit(conn, actor, action, target, details)
+
+
 def authorize(conn, user_id: str, action: Action, target: str, details: Mapping[str, Any] | None = None) -> User:
     """The user, if the policy lets them do ``action`` now; else the refusal is audited and raised."""
     with audited(conn, user_id, action, target, details):
@@ -96,25 +102,38 @@ def authorized(db_path: Path, user_id: str, action: Action, target: str) -> User
         return authorize(conn, user_id, action, target)
 
 
+_SIGN_IN_COUNT = threading.Lock()  # an attempt is counted before its secret is checked, one at a time
+
+
 def sign_in(db_path: Path, user_id: str, secret: str, limits: SecuritySettings, address: str = LOCAL_ADDRESS) -> User:
     """The enabled user whose own secret this is. Unknown user, wrong secret and no secret
-    set yet take the same time and give the same answer; too many recent failures for the
-    name or from the address are refused before the secret is checked. Every refusal is
-    audited."""
+    set yet take the same time and give the same answer. Each attempt is counted as a
+    failure before its secret is checked (concurrent guesses cannot pass the limit
+    together) and taken back if it matches; a name failing from an address waits longer
+    after each failure past the limit, an address failing for many names waits the window
+    (``access.sign_in_wait``). Every refusal is audited."""
     claimed, target = clean_name(user_id), f"user:{clean_name(user_id)}"
     with db.open_db(db_path) as conn:
         with audited(conn, claimed, "auth", target, {"address": address}):
-            since = db.now() - timedelta(minutes=limits.sign_in_window_minutes)
-            by_user, by_address = db.recent_sign_in_failures(conn, claimed, address, since)
-            if by_user >= limits.max_failures_per_user or by_address >= limits.max_failures_per_address:
-                raise AccessDenied("rate_limited", f"too many failed sign-ins for {claimed!r} or from {address}; "
-                                                   f"try again in {limits.sign_in_window_minutes:.0f} minutes")
+            with _SIGN_IN_COUNT:
+                now = db.now()
+                window_s = limits.sign_in_window_minutes * 60
+                by_pair, by_address, last = db.recent_sign_in_failures(
+                    conn, claimed, address, now - timedelta(seconds=window_s))
+                wait = sign_in_wait(by_pair, (now - last).total_seconds() if last else window_s, by_address,
+                                    limits.max_failures_per_user, limits.max_failures_per_address,
+                                    limits.sign_in_delay_seconds, window_s)
+                if wait > 0:
+                    raise AccessDenied("rate_limited", f"too many failed sign-ins for {claimed!r} from {address}; "
+                                                       f"try again in {wait:.0f} s")
+                with db.transaction(conn):
+                    counted = db.record_sign_in_failure(conn, claimed, address)
             row = db.get_user(conn, user_id)
             stored = (row.token_salt, row.token_hash) if row and row.token_hash else None
             if not secret_matches(secret, stored):
-                with db.transaction(conn):
-                    db.record_sign_in_failure(conn, claimed, address)
                 raise AccessDenied("sign_in", f"unknown user or wrong secret for {claimed!r}")
+            with db.transaction(conn):
+                db.forget_sign_in_failure(conn, claimed, address, counted)
             if row.disabled:
                 raise AccessDenied("disabled", f"user {claimed} is disabled")
         return _user(row)
@@ -138,7 +157,7 @@ def add_user(db_path: Path, actor: str | None, user_id: str, display_name: str, 
     role_set = check_roles(roles)
     check_user_id(user_id)
     if user_id == CONSOLE.user_id:
-        raise WorkflowRefused("reserved", f"{user_id!r} is the Prefect console's identity, not a person's")
+        raise WorkflowRefused("reserved", f"{user_id!r} is the identity of a deployment's schedule, not a person's")
     with db.open_db(db_path) as conn:
         bootstrap = db.count_users(conn) == 0
         if bootstrap and "admin" not in role_set:
@@ -598,15 +617,16 @@ def grant_for(settings: Settings, user_id: str, action: Action, flow: Flow, para
 
 
 def run_principal(settings: Settings, action: Action, target: str, params: Mapping[str, Any], grant: str | None,
-                  from_deployment: bool) -> User:
+                  scheduled: bool) -> User:
     """Who a flow run acts for: the user of a valid, unspent grant for exactly this action
-    and these parameters (spent now); with no grant, a run of a deployment acts as the
-    operator console. Either is then checked against the policy. A direct call without a
-    grant, a forged, expired, mismatched or replayed grant, or a console run of an action
-    the console may not do is refused and audited."""
-    claimed = grants.claimed_user(grant) if grant else CONSOLE.user_id if from_deployment else "anonymous"
+    and these parameters (spent now); with no grant, a deployment's own run (made by its
+    schedule or trigger, ``scheduled``) acts as the schedule's identity. Either is then
+    checked against the policy. Any other run without a grant, a forged, expired,
+    mismatched or replayed grant, or a scheduled run of an action no schedule may do is
+    refused and audited."""
+    claimed = grants.claimed_user(grant) if grant else CONSOLE.user_id if scheduled else "anonymous"
     with db.open_db(settings.database_path) as conn:
-        with audited(conn, claimed or "anonymous", action, target, {"grant": bool(grant), "deployment": from_deployment}):
+        with audited(conn, claimed or "anonymous", action, target, {"grant": bool(grant), "scheduled": scheduled}):
             if grant:
                 verified = grants.verify(grants.read_key(settings.grant_key_path, create=False), grant, action, params,
                                          time.time())
@@ -614,7 +634,7 @@ def run_principal(settings: Settings, action: Action, target: str, params: Mappi
                     if not db.spend_grant(conn, verified.nonce, verified.user_id, action):
                         raise grants.GrantRefused("grant_spent", "the run's grant has started a run already")
                 user_id = verified.user_id
-            elif from_deployment:
+            elif scheduled:
                 user_id = CONSOLE.user_id
             else:
                 raise grants.GrantRefused("no_grant", f"a run of {action.value} needs facelead's grant: start it through "

@@ -19,6 +19,7 @@ from prefect_dask import DaskTaskRunner
 
 from facelead.access import User
 from facelead.cluster import client_security
+from facelead.console import scheduled_run
 from facelead.policy import Action
 from facelead.settings import Settings, current_settings
 from facelead.workflow import run_principal
@@ -49,6 +50,10 @@ def share_prefect_api() -> str:
 # (a few decoded photos) stays in the worker.
 WORKER_MALLOC = {"MALLOC_TRIM_THRESHOLD_": 64 << 20, "MALLOC_MMAP_THRESHOLD_": 32 << 20}
 LOCAL_WORKER_CONFIG = {
+    # No dashboard: a local cluster's HTTP ports answer health checks alone (its info pages
+    # would show any local user the logs, paths and call stacks of the runs, with no sign-in).
+    "distributed.scheduler.http.routes": ["distributed.http.health"],
+    "distributed.worker.http.routes": ["distributed.http.health"],
     "distributed.admin.tick.interval": "1s",
     "distributed.admin.system-monitor.interval": "5s",
     "distributed.worker.profile.enabled": False,
@@ -107,9 +112,11 @@ def dask_task_runner(settings: Settings | None = None) -> DaskTaskRunner:
 
 def acting_user(settings: Settings, action: Action, target: str, grant: str | None, **params: Any) -> User:
     """Who this flow run acts for (``workflow.run_principal``): the user its grant
-    names for ``action`` with exactly ``params``, or, for a run of a deployment that carries
-    no grant, the operator console. Whether the run belongs to a deployment is read from the
-    run as the Prefect server recorded it, not from the environment."""
+    names for ``action`` with exactly ``params``, or, for a run its deployment's schedule or
+    trigger made that carries no grant, the schedule's identity. How the run was made is
+    read from the run as the Prefect server recorded it, not from the environment."""
     context = FlowRunContext.get()
-    from_deployment = bool(context and context.flow_run and context.flow_run.deployment_id)
-    return run_principal(settings, action, target, params, grant, from_deployment)
+    run = context.flow_run if context else None
+    scheduled = run is not None and scheduled_run(run.deployment_id, bool(run.auto_scheduled),
+                                                  run.created_by.type if run.created_by else None)
+    return run_principal(settings, action, target, params, grant, scheduled)

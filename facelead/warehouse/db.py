@@ -677,13 +677,24 @@ def set_enrollment_code(conn: duckdb.DuckDBPyConnection, user_id: str, salt: byt
         "user_id": user_id, "salt": salt, "hash": hashed, "expires_at": expires_at}).fetchone() is not None
 
 
-def record_sign_in_failure(conn: duckdb.DuckDBPyConnection, claimed_user: str, address: str) -> None:
-    conn.execute(query("insert_sign_in_failure"), [claimed_user, address, now()])
+def record_sign_in_failure(conn: duckdb.DuckDBPyConnection, claimed_user: str, address: str) -> datetime:
+    """Count one failed sign-in now; returns its time (``forget_sign_in_failure`` takes it)."""
+    failed_at = now()
+    conn.execute(query("insert_sign_in_failure"), [claimed_user, address, failed_at])
+    return failed_at
+
+
+def forget_sign_in_failure(conn: duckdb.DuckDBPyConnection, claimed_user: str, address: str,
+                           failed_at: datetime) -> None:
+    """Take back a failure counted before its secret was checked, once the secret matched."""
+    conn.execute(query("delete_sign_in_failure"),
+                 {"claimed_user": claimed_user, "address": address, "failed_at": failed_at})
 
 
 def recent_sign_in_failures(conn: duckdb.DuckDBPyConnection, claimed_user: str, address: str,
-                            since: datetime) -> tuple[int, int]:
-    """(failures for the claimed user, failures from the address) since ``since``."""
+                            since: datetime) -> tuple[int, int, datetime | None]:
+    """(failures for the claimed user from the address, failures from the address, the
+    pair's last failure) since ``since``."""
     return conn.execute(query("recent_sign_in_failures"), {
         "claimed_user": claimed_user, "address": address, "since": since}).fetchone()
 

@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from facelead import LEAD_NOTICE
 from facelead.access import AccessDenied
+from facelead.console import PREFIX as CONSOLE_PREFIX
 from facelead.policy import Action, permits
 from facelead.refusal import Refusal
 from facelead.settings import Settings
@@ -32,6 +33,10 @@ COOKIE = "facelead_session"
 # style attributes allowed for the face boxes' positions on the face-choice page.
 CONTENT_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
                   "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+# The Prefect UI behind /prefect/ is Prefect's own page: its scripts, its styles and its calls to
+# the console's API, all from this site.
+CONSOLE_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                  "font-src 'self' data:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 PROBE_NAME = re.compile(r"[0-9a-f]{64}\.[a-z0-9]{1,7}")  # how the service names a kept probe
 _TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("facelead.web", "templates"), autoescape=True,
                                 undefined=jinja2.StrictUndefined)
@@ -129,7 +134,8 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
         if response.headers.get("content-type", "").startswith("text/html") and not request.url.path.startswith("/api/"):
-            response.headers["Content-Security-Policy"] = CONTENT_POLICY
+            console = request.url.path.startswith(CONSOLE_PREFIX + "/")
+            response.headers["Content-Security-Policy"] = CONSOLE_POLICY if console else CONTENT_POLICY
         return response
 
     @app.exception_handler(SignInNeeded)
@@ -490,6 +496,7 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
             workflow.disable_user(db_path, user_id, target, reason or "disabled on the users page")
         except Refusal as exc:
             return refusal(request, user_id, token, exc)
+        sessions.end_user(target)
         return RedirectResponse("/admin/users", status_code=303)
 
     @app.get("/static/{name}")

@@ -143,7 +143,7 @@ def _refused_search_runs(data: Path, faces_dev: Path) -> list[str]:
     params = {"request_id": request, "k": 20, "face_index": None, "quality_override": None}
     key = grants.read_key(settings.grant_key_path, create=True)
     spent = grant_for(settings, "analyst.ops", Action.SEARCH, search_probe, params)
-    run_principal(settings, Action.SEARCH, f"request:{request}", params, spent, from_deployment=False)
+    run_principal(settings, Action.SEARCH, f"request:{request}", params, spent, scheduled=False)
     for grant in (None, grants.issue(key, "analyst.ops", Action.SEARCH, params, 60, time.time() - 3600),
                   grant_for(settings, "analyst.ops", Action.SEARCH, search_probe, {**params, "k": 50}), spent):
         run = run_deployment("search-probe/search-probe", parameters={**params, "grant": grant}, timeout=300)

@@ -84,22 +84,22 @@ def test_a_flow_run_acts_only_for_a_granted_user_the_policy_allows(office, actio
     for claim in [f"{role}.p" for role in ROLES] + ["disabled.p", "expired.p", "nobody.p"]:
         grant = grants.issue(grants.read_key(office.grant_key_path, create=True), claim, action, params, 60, time.time())
         if _allowed(claim, action):
-            assert run_principal(office, action, "t", params, grant, from_deployment=False).user_id == claim
+            assert run_principal(office, action, "t", params, grant, scheduled=False).user_id == claim
             continue
         with pytest.raises(AccessDenied):
-            run_principal(office, action, "t", params, grant, from_deployment=False)
+            run_principal(office, action, "t", params, grant, scheduled=False)
         assert _last_audit(office).action == f"{action.value}.refused"
-    if "console" in POLICY[action]:
-        assert run_principal(office, action, "t", params, None, from_deployment=True) == CONSOLE
-    else:  # the Prefect UI's Run button on a flow that acts for a person
-        with pytest.raises(AccessDenied, match="console"):
-            run_principal(office, action, "t", params, None, from_deployment=True)
+    if "schedule" in POLICY[action]:
+        assert run_principal(office, action, "t", params, None, scheduled=True) == CONSOLE
+    else:  # a schedule of a flow that acts for a person
+        with pytest.raises(AccessDenied, match="schedule"):
+            run_principal(office, action, "t", params, None, scheduled=True)
         assert (_last_audit(office).actor, _last_audit(office).action) == (CONSOLE.user_id, f"{action.value}.refused")
 
 
 def _grant_refusal(office, action, params, grant) -> str:
     with pytest.raises(grants.GrantRefused) as refused:
-        run_principal(office, action, "t", params, grant, from_deployment=False)
+        run_principal(office, action, "t", params, grant, scheduled=False)
     row = _last_audit(office)
     assert row.action == f"{action.value}.refused" and json.loads(row.details)["reason"] == refused.value.reason
     return refused.value.reason
@@ -120,7 +120,7 @@ def test_forged_expired_mismatched_and_replayed_grants_are_refused_and_audited(o
                           grants.issue(key, "analyst.p", Action.SEARCH, params, 60, time.time() - 120)) == "grant_expired"
     assert _grant_refusal(office, Action.SEARCH, params, issue(k=50)) == "grant_params"
     assert _grant_refusal(office, Action.RERUN, params, grant) == "grant_action"
-    assert run_principal(office, Action.SEARCH, "t", params, grant, from_deployment=False).user_id == "analyst.p"
+    assert run_principal(office, Action.SEARCH, "t", params, grant, scheduled=False).user_id == "analyst.p"
     assert _grant_refusal(office, Action.SEARCH, params, grant) == "grant_spent"
     assert oct(office.grant_key_path.stat().st_mode & 0o777) == "0o600"
     assert oct(office.grant_key_path.parent.stat().st_mode & 0o777) == "0o700"

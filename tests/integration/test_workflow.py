@@ -62,8 +62,8 @@ def test_the_first_user_must_be_an_admin_and_later_only_admins_add_users(tmp_pat
     for bad in ("ana\x1fadmin", "ana|x", "", "x" * 65, "operator console"):
         with pytest.raises(ValueError, match="user id"):
             add_user(fresh, "root", bad, "Bad", ["analyst"], None, LIMITS)
-    with pytest.raises(WorkflowRefused, match="console"):
-        add_user(fresh, "root", "operator-console", "Console", ["operator"], None, LIMITS)
+    with pytest.raises(WorkflowRefused, match="schedule"):
+        add_user(fresh, "root", "prefect-schedule", "Schedule", ["operator"], None, LIMITS)
 
 
 def test_a_request_needs_a_permitted_offense_and_a_justification(enrolled, people, settings):

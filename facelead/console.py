@@ -1,0 +1,168 @@
+"""The operators' Prefect console, as rules: which deployments facelead registers, which
+calls of the Prefect API an operator may make through facelead, and which flow runs the
+worker may start. Pure functions over what the call or the run says; no I/O.
+
+The Prefect server answers only facelead (loopback, a secret no person holds); the
+service's ``/prefect/`` door asks ``console_call`` of every call a person sends, and the
+worker's launcher asks ``run_refusal`` of every run before any of its code is loaded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from facelead.access import AccessDenied
+from facelead.policy import Action
+
+PREFIX = "/prefect"  # where the service fronts the Prefect UI; its API is PREFIX + "/api"
+MAX_BODY_BYTES = 256 * 1024  # a console call's body: filters and run parameters are small
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A deployment ``facelead serve --deploy`` registers: its flow and what a run of it does."""
+
+    entrypoint: str
+    action: Action
+
+
+# The one list of deployments, held to prefect.yaml by a unit test.
+DEPLOYMENTS: dict[str, Registered] = {
+    "enroll-gallery": Registered("facelead.flows.enroll_gallery.enroll_gallery", Action.ENROLL),
+    "build-index": Registered("facelead.flows.build_index.build_index", Action.BUILD),
+    "calibrate-gallery": Registered("facelead.flows.calibrate_gallery.calibrate", Action.CALIBRATE),
+    "search-probe": Registered("facelead.flows.search_probe.search_probe", Action.SEARCH),
+    "rerun-search": Registered("facelead.flows.rerun_search.rerun_search", Action.RERUN),
+    "evaluate": Registered("facelead.flows.evaluate.evaluate", Action.EVALUATE),
+    "retention-purge": Registered("facelead.flows.retention_purge.retention_purge", Action.PURGE),
+    "oversight-report": Registered("facelead.flows.oversight_report.oversight_report", Action.REPORT),
+}
+
+
+class ConsoleRefused(AccessDenied):
+    """A console call or a flow run that facelead does not let through."""
+
+
+@dataclass(frozen=True)
+class ConsoleCall:
+    """What a call through the console does once allowed: ``kind`` is 'read', 'run' (start a
+    run of ``deployment_id``), 'cancel' (of ``flow_run_id``) or 'schedule' (pause or resume)."""
+
+    kind: str
+    upstream_path: str
+    deployment_id: str | None = None
+    flow_run_id: str | None = None
+
+
+_ID = r"[0-9a-fA-F-]{36}"
+_CLOSED = re.compile(r"/api/(admin|block_documents|block_schemas|block_types|block_capabilities|variables|automations|"
+                     r"work_pools/[^/]+/get_scheduled_flow_runs)(/|$)")
+# Reads that Prefect's UI sends as POST: filters, counts, pages, histories, validation of a form.
+_POST_READ = re.compile(r"/api/.*/(filter|count|paginate|history|count-deployments|next-runs|counts|"
+                        r"count-task-runs|lateness|average_lateness|validate|count-by/[a-z_]+)$")
+_CREATE_RUN = re.compile(rf"/api/deployments/({_ID})/create_flow_run")
+_SET_STATE = re.compile(rf"/api/flow_runs/({_ID})/set_state")
+_SCHEDULE = re.compile(rf"/api/deployments/({_ID})/schedules/({_ID})")
+_PAUSE = re.compile(rf"/api/deployments/({_ID})/(pause_deployment|resume_deployment)")
+# The one pull step ``prefect deploy`` adds by itself; it changes folder and runs nothing.
+WORKING_DIRECTORY_STEP = "prefect.deployments.steps.set_working_directory"
+_RUN_KEYS = frozenset({"state", "name", "parameters", "enforce_parameter_schema", "tags", "idempotency_key",
+                       "job_variables", "context", "work_queue_name"})
+
+
+def _refuse(reason: str, detail: str) -> ConsoleRefused:
+    return ConsoleRefused(reason, detail)
+
+
+def _empty(value: Any) -> bool:
+    return value in (None, {}, [], "")
+
+
+def console_call(method: str, path: str, body: Any) -> ConsoleCall:
+    """What a person's call ``method path`` (below ``PREFIX``) with JSON ``body`` does, if an
+    operator may make it; else ConsoleRefused saying why. The UI's own files are reads."""
+    method = method.upper()
+    if ".." in path or "//" in path or "\\" in path or "%" in path:
+        raise _refuse("console_path", f"{path!r} is not a path of the console")
+    if not path.startswith("/api/"):
+        if method != "GET":
+            raise _refuse("console_call", f"{method} {path}: the console's pages are read only")
+        return ConsoleCall("read", PREFIX + path)
+    if _CLOSED.match(path):
+        raise _refuse("console_closed", f"{method} {path}: blocks, variables, automations and server settings "
+                                        "are not open through the console")
+    if method == "GET" or (method == "POST" and _POST_READ.match(path)):
+        return ConsoleCall("read", path)
+    if method == "POST" and (found := _CREATE_RUN.fullmatch(path)):
+        return ConsoleCall("run", path, deployment_id=found[1])
+    if method == "POST" and (found := _SET_STATE.fullmatch(path)):
+        state = body.get("state") if isinstance(body, Mapping) else None
+        if not isinstance(state, Mapping) or state.get("type") != "CANCELLING" or set(body) - {"state", "force"}:
+            raise _refuse("console_state", "a run's state may only be set to Cancelling through the console")
+        return ConsoleCall("cancel", path, flow_run_id=found[1])
+    if method == "PATCH" and (found := _SCHEDULE.fullmatch(path)):
+        if not isinstance(body, Mapping) or set(body) != {"active"} or not isinstance(body["active"], bool):
+            raise _refuse("console_schedule", "a schedule may only be paused or resumed ({'active': true|false})")
+        return ConsoleCall("schedule", path, deployment_id=found[1])
+    if method == "POST" and (found := _PAUSE.fullmatch(path)) and _empty(body):
+        return ConsoleCall("schedule", path, deployment_id=found[1])
+    raise _refuse("console_call", f"{method} {path}: not a call an operator makes (operators read runs, start "
+                                  "registered deployments with parameters, cancel runs and pause schedules)")
+
+
+def run_body_refusal(body: Any) -> ConsoleRefused | None:
+    """None if ``body`` starts a run with parameters only (no job variables, context, queue or
+    state other than Scheduled); else the refusal."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("parameters", {}), Mapping):
+        return _refuse("console_run", "a run's body is a JSON object with its parameters")
+    unknown = sorted(set(body) - _RUN_KEYS)
+    if unknown:
+        return _refuse("console_run", f"a run started from the console may not set {', '.join(unknown)}")
+    changed = [name for name in ("job_variables", "context", "work_queue_name") if not _empty(body.get(name))]
+    if changed:
+        return _refuse("job_variables", f"a run started from the console may not set {', '.join(changed)}: "
+                                        "facelead's flows run only as registered")
+    state = body.get("state")
+    if state is not None and (not isinstance(state, Mapping) or state.get("type") not in (None, "SCHEDULED")):
+        return _refuse("console_run", "a run started from the console starts Scheduled")
+    if "grant" in body.get("parameters", {}):
+        return _refuse("console_run", "the console adds the run's grant itself")
+    return None
+
+
+def registered_refusal(name: str, entrypoint: str | None, pull_steps: Any, job_variables: Any) -> ConsoleRefused | None:
+    """None if a deployment named ``name`` is one facelead registers, unchanged (its flow,
+    no pull step but a change of folder, no job variables); else the refusal."""
+    registered = DEPLOYMENTS.get(name)
+    if registered is None:
+        return _refuse("unregistered", f"deployment {name!r} is not one facelead registers")
+    if entrypoint != registered.entrypoint:
+        return _refuse("entrypoint", f"deployment {name!r} runs {entrypoint!r}, not {registered.entrypoint!r}")
+    if not _empty(pull_steps) and (not isinstance(pull_steps, list) or any(
+            not isinstance(step, Mapping) or set(step) != {WORKING_DIRECTORY_STEP} for step in pull_steps)):
+        return _refuse("pull_steps", f"deployment {name!r} has pull steps beyond setting its working folder; "
+                                     "facelead's flows run from the installed package")
+    if not _empty(job_variables):
+        return _refuse("job_variables", f"deployment {name!r} sets job variables {sorted(job_variables)}")
+    return None
+
+
+def run_refusal(deployment_name: str | None, entrypoint: str | None, pull_steps: Any, deployment_job_variables: Any,
+                run_job_variables: Any) -> ConsoleRefused | None:
+    """None if the worker may start this flow run: a run of a registered, unchanged
+    deployment with no job variables of its own; else the refusal."""
+    if deployment_name is None:
+        return _refuse("unregistered", "a flow run without a deployment is not started by facelead's worker")
+    refusal = registered_refusal(deployment_name, entrypoint, pull_steps, deployment_job_variables)
+    if refusal is None and not _empty(run_job_variables):
+        return _refuse("job_variables", f"the run sets job variables {sorted(run_job_variables)}")
+    return refusal
+
+
+def scheduled_run(deployment_id: Any, auto_scheduled: bool, created_by_type: str | None) -> bool:
+    """Whether a run carrying no grant is one of its deployment's own: made by the
+    deployment's schedule or by its trigger (an automation), never by a person."""
+    return bool(deployment_id) and (auto_scheduled or created_by_type == "AUTOMATION")
