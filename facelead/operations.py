@@ -20,6 +20,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
@@ -63,12 +64,19 @@ def service_secret() -> str:
     return f"{SERVICE_USER}:{secrets.token_urlsafe(32)}"
 
 
+# The worker hands every flow run its own Prefect settings as environment variables, the
+# server's secret among them: the run's process starts without them and reads the secret
+# from the owner-only profile instead, so no flow run's environment carries it.
+SCRUBBED = ("PREFECT_API_AUTH_STRING", "PREFECT_SERVER_API_AUTH_STRING", "PREFECT_API_KEY")
+
+
 def locked_job_template(project: Path) -> dict:
     """The work pool's base job template: no variables a run or deployment could set, the
-    command ``facelead.flows.launch`` of this interpreter, no extra environment, the
-    project as the working folder."""
+    command ``facelead.flows.launch`` of this interpreter started without the server's
+    secret in its environment, no extra environment, the project as the working folder."""
+    scrub = " ".join(f"-u {name}" for name in SCRUBBED)
     return {"variables": {"type": "object", "properties": {}},
-            "job_configuration": {"command": f"{sys.executable} -m facelead.flows.launch", "env": {},
+            "job_configuration": {"command": f"env {scrub} {shlex.quote(sys.executable)} -m facelead.flows.launch", "env": {},
                                   "stream_output": True, "working_dir": str(project.absolute())}}
 
 

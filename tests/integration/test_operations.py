@@ -12,9 +12,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import date
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
@@ -121,21 +123,17 @@ def _environ(pid: int) -> dict[str, str]:
 
 
 def _refused_search_runs(data: Path, faces_dev: Path) -> list[str]:
-    """Runs of the search-probe deployment through the Prefect API: without a grant, with an
-    expired grant, with a grant for other parameters, and with a grant already spent; the
-    reasons the audit log gives for each refusal."""
+    """Runs of the search-probe deployment through the Prefect API (analyst.ops and
+    supervisor.ops exist): without a grant, with an expired grant, with a grant for other
+    parameters, and with a grant already spent; the reasons the audit log gives for each refusal."""
     from prefect.deployments import run_deployment
 
     from facelead import grants
     from facelead.flows.search_probe import search_probe
     from facelead.settings import Settings
     from facelead.workflow import decide_request, file_request, grant_for, run_principal
-    from fixtures import add_person
 
     settings = Settings(data_dir=data)
-    add_person(settings.database_path, None, "admin.ops", ["admin"], None)
-    add_person(settings.database_path, "admin.ops", "analyst.ops", ["analyst"], date(2099, 1, 1))
-    add_person(settings.database_path, "admin.ops", "supervisor.ops", ["supervisor"], None)
     probe = next((faces_dev / "identities").glob("*/*"))
     request = file_request(settings.database_path, "analyst.ops", "OPS-API", settings.offense_codes[0], "test",
                            probe, "ops", settings.offense_codes)
@@ -181,56 +179,225 @@ def _search_through_the_api(service_url: str, data: Path, faces_dev: Path) -> li
     return outcome["candidates"]
 
 
-def test_serve_deploys_prefect_yaml_and_a_triggered_run_enrolls_then_rebuilds(served, faces_dev, models, tmp_path):
+# Prefect's one-shot token of a run's own cancel channel to its worker (the run takes it out of
+# its environment at start); it opens nothing else.
+RUN_OWN = {"PREFECT__CONTROL_TOKEN"}
+
+
+class _EnvironmentWatch(threading.Thread):
+    """Samples the environment of every process under ``pid`` twice a second until stopped:
+    the names of variables that carry ``secrets`` or look like credentials, per process."""
+
+    def __init__(self, pid: int, secrets: list[str]) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.secrets, self.leaks, self.seen, self.flow_runs = pid, secrets, {}, set(), set()
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(0.5):
+            for child in _descendants(self.pid):
+                environ = _environ(child)
+                self.seen.add(child)
+                if "PREFECT__FLOW_RUN_ID" in environ:
+                    self.flow_runs.add(child)
+                leaked = [name for name, value in environ.items() if name not in RUN_OWN and (
+                    any(secret in value for secret in self.secrets if secret) or "TOKEN" in name
+                    or "SECRET" in name or "AUTH_STRING" in name)]
+                if leaked:
+                    self.leaks[child] = (leaked, environ.get("PREFECT__FLOW_RUN_ID"))
+
+
+def _service_secret(data: Path, timeout_s: float = 240) -> str:
+    """The Prefect server's secret as the service account holds it (in serve's owner-only profile)."""
+    profile = data / "prefect" / "profiles.toml"
+    deadline = time.monotonic() + timeout_s
+    while not profile.is_file() and time.monotonic() < deadline:
+        time.sleep(1)
+    return re.search(r"PREFECT_API_AUTH_STRING = '([^']+)'", profile.read_text())[1]
+
+
+def _web_session(service_url: str, user_id: str, secret: str):
+    """An httpx client signed in to the web pages (the session cookie), as a browser would be."""
+    import httpx
+
+    client = httpx.Client(base_url=service_url, timeout=120)
+    answer = client.post("/login", data={"user_id": user_id, "secret": secret, "next": "/"})
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+def _audit(data: Path) -> list:
+    with db.open_db(data / "facelead.duckdb", read_only=True) as conn:
+        return db.audit_rows(conn)
+
+
+def _console_attacks(operator, deployments: dict[str, dict], drop: Path, marker: Path) -> list[tuple[int, str]]:
+    """What an operator's own signed-in session gets for each way to run code through the
+    Prefect console: (status, refusal reason) per attempt."""
+    enroll = deployments["enroll-gallery"]["id"]
+    attempts = [
+        ("POST", f"/prefect/api/deployments/{enroll}/create_flow_run",
+         {"parameters": {"source": str(drop), "gallery": "ops"}, "job_variables": {"command": f"touch {marker}"}}),
+        ("POST", f"/prefect/api/deployments/{enroll}/create_flow_run",
+         {"parameters": {"source": str(drop), "gallery": "ops"}, "job_variables": {"env": {"PYTHONSTARTUP": "x"}}}),
+        ("POST", "/prefect/api/deployments/", {
+            "name": "mine", "flow_id": deployments["enroll-gallery"]["flow_id"], "entrypoint": ENROLL_ENTRYPOINT,
+            "pull_steps": [{"prefect.deployments.steps.run_shell_script": {"script": f"touch {marker}"}}]}),
+        ("PATCH", f"/prefect/api/deployments/{enroll}", {"entrypoint": "os.system"}),
+        ("PATCH", "/prefect/api/work_pools/facelead", {"base_job_template": {}}),
+        ("POST", "/prefect/api/flow_runs/", {"flow_id": deployments["enroll-gallery"]["flow_id"]}),
+        ("POST", "/prefect/api/variables/", {"name": "x", "value": "y"}),
+        ("POST", f"/prefect/api/deployments/{enroll}/create_flow_run",
+         {"parameters": {"source": str(drop), "gallery": "ops", "grant": "a copied grant"}}),
+    ]
+    answers = []
+    for method, path, body in attempts:
+        answer = operator.request(method, path, json=body)
+        answers.append((answer.status_code, answer.json().get("reason", "")))
+    return answers
+
+
+def _worker_refusals(api_url: str, auth: str, deployments: dict[str, dict], marker: Path) -> list:
+    """Straight to the Prefect API with the service's own secret (as only the service
+    account could): a run with a command in its job variables, a deployment of its own and
+    the registered one with its entrypoint changed. The worker starts none; their final states."""
     from prefect.client.orchestration import get_client
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
+    with temporary_settings({PREFECT_API_URL: api_url, PREFECT_API_AUTH_STRING: auth}), \
+            get_client(sync_client=True) as client:
+        commanded = run_deployment("enroll-gallery/enroll-gallery", timeout=240, parameters={"gallery": "ops"},
+                                   job_variables={"command": f"touch {marker}"})
+        states = [commanded.state]
+        for name in ("mine", "enroll-gallery"):  # a deployment of its own; the registered one, changed
+            changed = client.create_deployment(flow_id=deployments["enroll-gallery"]["flow_id"], name=name,
+                                               entrypoint="os.system", work_pool_name="facelead",
+                                               work_queue_name="default")
+            run = client.create_flow_run_from_deployment(changed)
+            deadline = time.monotonic() + 240
+            while not (run := client.read_flow_run(run.id)).state.is_final() and time.monotonic() < deadline:
+                time.sleep(2)
+            states.append(run.state)
+        return states
+
+
+def _wait_for_run_id(operator, run_id: str, timeout_s: float = 300) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        run = operator.get(f"/prefect/api/flow_runs/{run_id}").json()
+        if run["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+            return run
+        time.sleep(2)
+    raise AssertionError(f"run {run_id} did not finish")
+
+
+ENROLL_ENTRYPOINT = "facelead.flows.enroll_gallery.enroll_gallery"
+
+
+def test_serve_fronts_the_prefect_console_for_operators_alone_and_runs_only_registered_flows(
+        served, faces_dev, models, tmp_path):
+    """The operator console through facelead: an operator signed in as themselves starts an
+    enrollment from its deployment (audited under their name; the trigger then rebuilds the
+    index as the schedule); every way to run other code through the console, or past it to
+    the worker, is refused and audited; people without the operator role, and the
+    Prefect port without the service's secret, get nothing."""
+    import httpx
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
+
     from facelead.client import ServiceClient
+    from fixtures import add_person
 
     process, api_url, data, log = served
     photos = _photos(faces_dev, tmp_path / "drop", people=3)
-    deadline = time.monotonic() + 240
-    while not (data / "secrets" / "prefect-console").is_file() and time.monotonic() < deadline:
-        time.sleep(1)
-    console = (data / "secrets" / "prefect-console").read_text().strip()
+    auth = _service_secret(data)
+    watch = _EnvironmentWatch(process.pid, [LEAKY, auth.split(":", 1)[1]])
+    watch.start()
     with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
-        with pytest.raises(Exception, match="401|Unauthorized"):  # the operator console is behind basic auth
+        with pytest.raises(Exception, match="401|Unauthorized"):  # the Prefect port answers the service alone
             _wait_for_deployments(client, process, log, 8, timeout_s=60, swallow=False)
-    with temporary_settings({PREFECT_API_URL: api_url, PREFECT_API_AUTH_STRING: console}), \
+    with temporary_settings({PREFECT_API_URL: api_url, PREFECT_API_AUTH_STRING: auth}), \
             get_client(sync_client=True) as client:
-        deployments = {d.name: d for d in _wait_for_deployments(client, process, log, 8)}
-        assert {n for n, d in deployments.items() if d.schedules} == {
-            "enroll-gallery", "build-index", "retention-purge", "oversight-report"}
-        assert all(d.work_pool_name == "facelead" for d in deployments.values())
+        _wait_for_deployments(client, process, log, 8)
+    assert not (data / "secrets" / "prefect-console").exists()
 
-        run = run_deployment("enroll-gallery/enroll-gallery", timeout=300,
-                             parameters={"source": str(tmp_path / "drop"), "gallery": "ops"})
-        assert run.state.is_completed(), (run.state, log.read_text()[-3000:])
-        artifacts = {a.key for a in client.read_artifacts() if a.flow_run_id == run.id}
-        assert {"enrollment-progress", "enrollment-summary"} <= artifacts
+    db_path = data / "facelead.duckdb"
+    umask = os.umask(0o077)  # as the service account's `facelead users add` on the host writes
+    add_person(db_path, None, "admin.ops", ["admin"], None)
+    for user_id, roles, certified in (("operator.ops", ["operator"], None),
+                                      ("analyst.ops", ["analyst"], date(2099, 1, 1)),
+                                      ("supervisor.ops", ["supervisor"], None)):
+        add_person(db_path, "admin.ops", user_id, roles, certified)
+    os.umask(umask)
+    service = process.service_url
+    assert httpx.get(f"{service}/prefect/api/health").status_code == 401  # not signed in
+    operator = _web_session(service, "operator.ops", "secret of operator.ops")
+    page = operator.get("/prefect/")
+    assert page.status_code == 200 and "<html" in page.text.lower()
+    ui = operator.get("/prefect/ui-settings").json()
+    assert ui["auth"] is None and ui["api_url"].endswith("/prefect/api")
+    deployments = {d["name"]: d for d in operator.post("/prefect/api/deployments/filter", json={}).json()}
+    assert set(deployments) == {"enroll-gallery", "build-index", "calibrate-gallery", "search-probe", "rerun-search",
+                                "retention-purge", "oversight-report", "evaluate"}
+    assert {n for n, d in deployments.items() if d["schedules"]} == {
+        "enroll-gallery", "build-index", "retention-purge", "oversight-report"}
 
+    started = operator.post(f"/prefect/api/deployments/{deployments['enroll-gallery']['id']}/create_flow_run",
+                            json={"parameters": {"source": str(tmp_path / "drop"), "gallery": "ops"}})
+    assert started.status_code == 201, started.text
+    run = _wait_for_run_id(operator, started.json()["id"])
+    assert run["state"]["type"] == "COMPLETED", (run["state"], log.read_text()[-3000:])
+    artifacts = {a["key"] for a in operator.post("/prefect/api/artifacts/filter", json={}).json()
+                 if a["flow_run_id"] == run["id"]}
+    assert {"enrollment-progress", "enrollment-summary"} <= artifacts
+    audit = _audit(data)
+    assert [(r.actor, json.loads(r.details)["flow_run_id"]) for r in audit if r.action == "console.run"] == [
+        ("operator.ops", run["id"])]
+    assert [r.actor for r in audit if r.action == "enrollment.start"] == ["operator.ops"]
+
+    marker = tmp_path / "ran-as-the-service-account"
+    answers = _console_attacks(operator, deployments, tmp_path / "drop", marker)
+    assert all(status == 403 for status, _ in answers), answers
+    assert [reason for _, reason in answers] == ["job_variables", "job_variables", "console_call", "console_call",
+                                                  "console_call", "console_call", "console_closed", "console_run"]
+    refused = [r for r in _audit(data) if r.action == "console.refused"]
+    assert len(refused) == len(answers) and {r.actor for r in refused} == {"operator.ops"}
+
+    analyst = _web_session(service, "analyst.ops", "secret of analyst.ops")
+    assert analyst.post("/prefect/api/flow_runs/filter", json={}).status_code == 403
+    assert _audit(data)[-1].actor == "analyst.ops" and _audit(data)[-1].action == "console.refused"
+
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    with temporary_settings({PREFECT_API_URL: api_url, PREFECT_API_AUTH_STRING: auth}), \
+            get_client(sync_client=True) as client:
         rebuild = _wait_for_run(client, "build-index")  # the deployment trigger on facelead.enrollment.completed
         assert rebuild.state.is_completed() and rebuild.parameters == {"gallery": "ops"}
-
+        enrollments = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["enroll-gallery"])))
+        assert [r.id for r in enrollments if not r.auto_scheduled] == [UUID(run["id"])]  # refused calls started nothing
+        [cluster] = re.findall(r"Dask cluster for flow runs at (tls://[\d.:]+)", log.read_text())
         from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
-        [cluster] = re.findall(r"Dask cluster for flow runs at (tls://[\d.:]+)", log.read_text())
-        run_logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
+        run_logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run["id"]])))
         assert any(cluster in entry.message for entry in run_logs), "the run did not use serve's Dask cluster"
+    by_schedule = {r.action for r in _audit(data) if r.actor == "prefect-schedule"}
+    assert by_schedule and not any(action.endswith(".refused") for action in by_schedule), by_schedule
 
+    states = _worker_refusals(api_url, auth, deployments, marker)
+    assert all(state.is_failed() for state in states) and not marker.exists(), states
+    launched = [json.loads(r.details)["reason"] for r in _audit(data) if r.action == "flow_run.refused"]
+    assert launched == ["job_variables", "unregistered", "entrypoint"]
+
+    with temporary_settings({PREFECT_API_URL: api_url, PREFECT_API_AUTH_STRING: auth}):
         reasons = _refused_search_runs(data, faces_dev)
-        assert reasons == ["role", "grant_expired", "grant_params", "grant_spent"]
-        assert _search_through_the_api(process.service_url, data, faces_dev)
-        admin = ServiceClient(process.service_url)  # a run the API starts in serve's own process
-        admin.sign_in("admin.ops", "secret of admin.ops")
-        admin.json("POST", "/api/galleries/ops/index", {"shards": None})
-        assert "Creating a new Dask cluster" not in log.read_text(), "a run started its own cluster beside serve's"
-
-    assert _faces(data / "facelead.duckdb", "ops", models.recogniser.model_id) == photos
-    with db.open_db(data / "facelead.duckdb", read_only=True) as conn:
-        started = [r for r in db.audit_rows(conn) if r.action == "enrollment.start"]
-    assert started and started[0].actor == "operator-console"  # the UI's identity, named as such
+    assert reasons == ["no_grant", "grant_expired", "grant_params", "grant_spent"]
+    assert _search_through_the_api(service, data, faces_dev)
+    admin = ServiceClient(service)  # a run the API starts in serve's own process
+    admin.sign_in("admin.ops", "secret of admin.ops")
+    admin.json("POST", "/api/galleries/ops/index", {"shards": None})
+    assert "Creating a new Dask cluster" not in log.read_text(), "a run started its own cluster beside serve's"
+    assert _faces(db_path, "ops", models.recogniser.model_id) == photos
 
     ca = data / "secrets" / "dask" / "ca.pem"
     for attempt in ("None", "Security.temporary()",  # no certificates; certificates of another CA
@@ -242,13 +409,10 @@ def test_serve_deploys_prefect_yaml_and_a_triggered_run_enrolls_then_rebuilds(se
                                    f"tls_client_cert={str(tls / 'cert.pem')!r}, tls_client_key={str(tls / 'key.pem')!r})"
                           ) == "connected"  # the service account's own files do connect
 
-    children = _descendants(process.pid)
-    assert len(children) >= 3, children  # the Prefect server, the worker, the Dask processes
-    for pid in children:
-        environ = _environ(pid)
-        leaked = [name for name, value in environ.items()
-                  if LEAKY in value or console.split(":", 1)[1] in value or "TOKEN" in name or "SECRET" in name]
-        assert not leaked, (pid, leaked)
+    watch.stopped.set()
+    watch.join()
+    assert len(watch.seen) >= 3 and watch.flow_runs, watch.seen  # the server, the worker, Dask, flow runs
+    assert not watch.leaks, watch.leaks
     loose = [p for p in [data, *data.rglob("*")] if not p.is_symlink() and p.stat().st_mode & 0o077]
     assert not loose, loose[:10]
 

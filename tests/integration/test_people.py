@@ -4,7 +4,8 @@ admin resets, and sign-in that tells nothing and cannot be hammered."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
 
 import pytest
 
@@ -83,13 +84,14 @@ def test_an_unknown_user_and_a_wrong_secret_get_the_same_answer(office):
     assert answers[0] == answers[1]
 
 
-def test_failed_sign_ins_are_limited_per_name_and_per_address_and_audited(office):
-    limits = SecuritySettings(max_failures_per_user=3, max_failures_per_address=5)
+def test_failed_sign_ins_make_one_name_from_one_address_wait_longer_and_never_lock_the_user_out(office):
+    limits = SecuritySettings(max_failures_per_user=3, max_failures_per_address=5, sign_in_delay_seconds=600)
     for _ in range(3):
         with pytest.raises(AccessDenied, match="wrong secret"):
             sign_in(office, "chief", "guess", limits, address="10.0.0.1")
     with pytest.raises(AccessDenied, match="too many failed sign-ins"):
-        sign_in(office, "chief", "chief's own secret", limits, address="10.0.0.2")  # even the right secret, for now
+        sign_in(office, "chief", "chief's own secret", limits, address="10.0.0.1")  # even the right secret, for now
+    assert sign_in(office, "chief", "chief's own secret", limits, address="10.0.0.2").user_id == "chief"
     for name in ("a", "b"):
         with pytest.raises(AccessDenied, match="wrong secret"):
             sign_in(office, name, "guess", limits, address="10.0.0.1")
@@ -97,7 +99,23 @@ def test_failed_sign_ins_are_limited_per_name_and_per_address_and_audited(office
         sign_in(office, "someone-new", "guess", limits, address="10.0.0.1")  # that address spent its five
     limited = [json.loads(r.details) for r in _audit(office) if r.action == "auth.refused"]
     assert [d["reason"] for d in limited][-1] == "rate_limited" and limited[-1]["address"] == "10.0.0.1"
-    assert sign_in(office, "chief", "chief's own secret", SecuritySettings(), address="10.0.0.3").user_id == "chief"
+    with db.open_db(office, read_only=True) as conn:  # the right secret from 10.0.0.2 counted nothing
+        assert db.recent_sign_in_failures(conn, "chief", "10.0.0.2", db.now() - timedelta(hours=1))[0] == 0
+
+
+def test_concurrent_guesses_are_counted_before_any_is_checked(office):
+    limits = SecuritySettings(max_failures_per_user=5, sign_in_delay_seconds=600)
+
+    def guess(n: int) -> str:
+        try:
+            sign_in(office, "chief", f"guess {n}", limits, address="10.0.0.9")
+        except AccessDenied as exc:
+            return exc.reason
+        return "signed in"
+
+    with ThreadPoolExecutor(30) as pool:
+        reasons = list(pool.map(guess, range(30)))
+    assert reasons.count("sign_in") == 5 and reasons.count("rate_limited") == 25, reasons
 
 
 def test_a_claimed_name_with_separators_or_control_characters_is_audited_cleaned(office):
