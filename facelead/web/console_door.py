@@ -112,12 +112,17 @@ def add_console(app: FastAPI, settings: Settings, upstream: Upstream | None, coo
 
     @app.api_route(PREFIX + "/{rest:path}", methods=["GET", "POST", "PATCH", "PUT", "DELETE"])
     async def console(request: Request, rest: str) -> Response:
-        token = request.cookies.get(cookie, "")
+        bearer = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        token = request.cookies.get(cookie, "") or bearer
         user_id = sessions.user(token) if token else None
         if user_id is None:
             if request.method == "GET" and not rest.startswith("api/"):
                 return RedirectResponse(f"/login?next={PREFIX}/", status_code=303)
             return JSONResponse({"reason": "no_session", "detail": "sign in to facelead first"}, status_code=401)
+        try:
+            await run_in_threadpool(operator, user_id)
+        except Refusal as exc:
+            return JSONResponse({"reason": exc.reason, "detail": exc.detail}, status_code=403)
         if client is None:
             return JSONResponse({"reason": "no_console", "detail": "this service runs no Prefect server"}, 404)
         method, path = request.method, request.scope.get("raw_path", b"").decode("latin-1").removeprefix(PREFIX)
@@ -129,7 +134,6 @@ def add_console(app: FastAPI, settings: Settings, upstream: Upstream | None, coo
             if len(raw) > MAX_BODY_BYTES:
                 return JSONResponse({"reason": "too_large", "detail": f"at most {MAX_BODY_BYTES} bytes"}, 413)
         try:
-            await run_in_threadpool(operator, user_id)
             body = json.loads(raw) if raw.strip() else None
             call = console_call(method, path or "/", body)
             deployment = None

@@ -182,6 +182,7 @@ def _api_calls(user_id: str) -> dict[Action, tuple[str, str, dict | None]]:
         Action.REPORT: ("POST", "/api/reports/oversight", {}),
         Action.AUDIT_QUERY: ("POST", "/api/audit/query", {"sql": "SELECT 1"}),
         Action.AUDIT_VERIFY: ("GET", "/api/audit/verify", None),
+        Action.CONSOLE: ("POST", "/prefect/api/flow_runs/filter", {}),  # no Prefect server here: 404 when allowed
     }
 
 
