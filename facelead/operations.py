@@ -256,11 +256,11 @@ def serve_demo_pages(port: int) -> None:
     from facelead.service import create_app
 
     settings = demo_settings(Settings()).replaced(service={"port": port})
+    app = create_app(settings)  # built before its address is printed: whoever reads it may stop it at once
     chosen = demo_secrets(settings.database_path, settings.security)
     print("\nsign in as each person in turn (new secrets each time the demo serves its pages):")
     for user_id, (_, does) in DEMO_PEOPLE.items():
         print(f"  {user_id:<16} {chosen[user_id]}   {does}")
     print(f"the probe to upload: {(settings.database_path.parent / 'probe_degraded.jpg')}")
     print(f"facelead demo pages at http://127.0.0.1:{port}/ (Ctrl-C stops them)", flush=True)
-    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                **settings.service.uvicorn_options())
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", **settings.service.uvicorn_options())

@@ -124,8 +124,9 @@ def _environ(pid: int) -> dict[str, str]:
 
 def _refused_search_runs(data: Path, faces_dev: Path) -> list[str]:
     """Runs of the search-probe deployment through the Prefect API (analyst.ops and
-    supervisor.ops exist): without a grant, with an expired grant, with a grant for other
-    parameters, and with a grant already spent; the reasons the audit log gives for each refusal."""
+    supervisor.ops exist): without a grant, with a grant minted without the service's key,
+    with an expired grant, with a grant for other parameters, and with a grant already
+    spent; the reasons the audit log gives for each refusal."""
     from prefect.deployments import run_deployment
 
     from facelead import grants
@@ -142,7 +143,9 @@ def _refused_search_runs(data: Path, faces_dev: Path) -> list[str]:
     key = grants.read_key(settings.grant_key_path, create=True)
     spent = grant_for(settings, "analyst.ops", Action.SEARCH, search_probe, params)
     run_principal(settings, Action.SEARCH, f"request:{request}", params, spent, scheduled=False)
-    for grant in (None, grants.issue(key, "analyst.ops", Action.SEARCH, params, 60, time.time() - 3600),
+    forged = grants.issue(b"a key that is not the service's".ljust(32), "analyst.ops", Action.SEARCH, params, 600,
+                          time.time())
+    for grant in (None, forged, grants.issue(key, "analyst.ops", Action.SEARCH, params, 60, time.time() - 3600),
                   grant_for(settings, "analyst.ops", Action.SEARCH, search_probe, {**params, "k": 50}), spent):
         run = run_deployment("search-probe/search-probe", parameters={**params, "grant": grant}, timeout=300)
         assert run.state.is_failed(), run.state
@@ -391,7 +394,7 @@ def test_serve_fronts_the_prefect_console_for_operators_alone_and_runs_only_regi
 
     with temporary_settings({PREFECT_API_URL: api_url, PREFECT_API_AUTH_STRING: auth}):
         reasons = _refused_search_runs(data, faces_dev)
-    assert reasons == ["no_grant", "grant_expired", "grant_params", "grant_spent"]
+    assert reasons == ["no_grant", "grant_invalid", "grant_expired", "grant_params", "grant_spent"]
     assert _search_through_the_api(service, data, faces_dev)
     admin = ServiceClient(service)  # a run the API starts in serve's own process
     admin.sign_in("admin.ops", "secret of admin.ops")

@@ -5,6 +5,7 @@ but a named proxy changes nothing; five wrong secrets lock nobody out."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -22,7 +23,8 @@ def _service(folder: Path, **service):
     """The service over a fresh data folder (admin ``chief``); its URL and settings."""
     from facelead.service import start_api, stop_api
 
-    settings = Settings(data_dir=folder).replaced(service={"port": free_port(), **service})
+    port = free_port()
+    settings = Settings(data_dir=folder).replaced(service={"port": port, "url": f"http://127.0.0.1:{port}", **service})
     add_person(settings.database_path, None, "chief", ["admin"], None)
     api = start_api(settings)
     try:
@@ -96,3 +98,19 @@ def test_five_wrong_secrets_for_a_name_do_not_lock_its_user_out(tmp_path):
         mine = httpx.post(f"{url}/api/session", json={"user_id": "chief", "secret": "secret of chief"},
                           headers={"X-Forwarded-For": "192.0.2.10"})
         assert mine.status_code == 200 and mine.json()["user_id"] == "chief"  # the user, from their own desk
+
+
+def test_thirty_concurrent_guesses_of_one_name_are_counted_before_any_is_checked(served):
+    url, settings = served
+
+    def guess(n: int) -> str:
+        answer = httpx.post(f"{url}/api/session", json={"user_id": "chief", "secret": f"guess {n}"}, timeout=120)
+        return answer.json()["reason"]
+
+    with ThreadPoolExecutor(30) as pool:
+        reasons = list(pool.map(guess, range(30)))
+    assert reasons.count("sign_in") == settings.security.max_failures_per_user
+    assert reasons.count("rate_limited") == 30 - settings.security.max_failures_per_user
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        refused = [r for r in db.audit_rows(conn) if r.action == "auth.refused"]
+    assert len(refused) == 30 and {r.actor for r in refused} == {"chief"}
