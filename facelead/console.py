@@ -58,8 +58,10 @@ class ConsoleCall:
 
 
 _ID = r"[0-9a-fA-F-]{36}"
-_CLOSED = re.compile(r"/api/(admin|block_documents|block_schemas|block_types|block_capabilities|variables|automations|"
+_CLOSED = re.compile(r"/api/(admin|block_documents|block_schemas|block_types|block_capabilities|variables|"
                      r"work_pools/[^/]+/get_scheduled_flow_runs)(/|$)")
+# The server's version and settings (its secrets shown as stars), which the UI reads on every page.
+_ADMIN_READS = re.compile(r"/api/admin/(version|settings)")
 # Reads that Prefect's UI sends as POST: filters, counts, pages, histories, validation of a form.
 _POST_READ = re.compile(r"/api/.*/(filter|count|paginate|history|count-deployments|next-runs|counts|"
                         r"count-task-runs|lateness|average_lateness|validate|count-by/[a-z_]+)$")
@@ -70,7 +72,7 @@ _PAUSE = re.compile(rf"/api/deployments/({_ID})/(pause_deployment|resume_deploym
 # The one pull step ``prefect deploy`` adds by itself; it changes folder and runs nothing.
 WORKING_DIRECTORY_STEP = "prefect.deployments.steps.set_working_directory"
 _RUN_KEYS = frozenset({"state", "name", "parameters", "enforce_parameter_schema", "tags", "idempotency_key",
-                       "job_variables", "context", "work_queue_name"})
+                       "job_variables", "context", "work_queue_name", "empirical_policy"})
 
 
 def _refuse(reason: str, detail: str) -> ConsoleRefused:
@@ -91,8 +93,10 @@ def console_call(method: str, path: str, body: Any) -> ConsoleCall:
         if method != "GET":
             raise _refuse("console_call", f"{method} {path}: the console's pages are read only")
         return ConsoleCall("read", PREFIX + path)
+    if method == "GET" and _ADMIN_READS.fullmatch(path):
+        return ConsoleCall("read", path)
     if _CLOSED.match(path):
-        raise _refuse("console_closed", f"{method} {path}: blocks, variables, automations and server settings "
+        raise _refuse("console_closed", f"{method} {path}: blocks, variables and the server's administration "
                                         "are not open through the console")
     if method == "GET" or (method == "POST" and _POST_READ.match(path)):
         return ConsoleCall("read", path)
@@ -113,22 +117,28 @@ def console_call(method: str, path: str, body: Any) -> ConsoleCall:
                                   "registered deployments with parameters, cancel runs and pause schedules)")
 
 
-def run_body_refusal(body: Any) -> ConsoleRefused | None:
-    """None if ``body`` starts a run with parameters only (no job variables, context, queue or
-    state other than Scheduled); else the refusal."""
+def run_body_refusal(body: Any, queue: str | None) -> ConsoleRefused | None:
+    """None if ``body`` starts a run with parameters only: no job variables or context, the
+    deployment's own work ``queue``, no retry policy, a state no other than Scheduled and
+    no grant of its own (Prefect's run form sends the empty ones); else the refusal."""
     if not isinstance(body, Mapping) or not isinstance(body.get("parameters", {}), Mapping):
         return _refuse("console_run", "a run's body is a JSON object with its parameters")
     unknown = sorted(set(body) - _RUN_KEYS)
     if unknown:
         return _refuse("console_run", f"a run started from the console may not set {', '.join(unknown)}")
-    changed = [name for name in ("job_variables", "context", "work_queue_name") if not _empty(body.get(name))]
+    changed = [name for name in ("job_variables", "context") if not _empty(body.get(name))]
+    if body.get("work_queue_name") not in (None, "", queue):
+        changed.append("work_queue_name")
     if changed:
         return _refuse("job_variables", f"a run started from the console may not set {', '.join(changed)}: "
                                         "facelead's flows run only as registered")
+    policy = body.get("empirical_policy")
+    if policy is not None and (not isinstance(policy, Mapping) or any(policy.values())):
+        return _refuse("console_run", "a run started from the console keeps its flow's own retry policy")
     state = body.get("state")
     if state is not None and (not isinstance(state, Mapping) or state.get("type") not in (None, "SCHEDULED")):
         return _refuse("console_run", "a run started from the console starts Scheduled")
-    if "grant" in body.get("parameters", {}):
+    if not _empty(body.get("parameters", {}).get("grant")):
         return _refuse("console_run", "the console adds the run's grant itself")
     return None
 

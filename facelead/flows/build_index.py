@@ -54,8 +54,9 @@ def build_index(
     Args:
         gallery: The gallery to index.
         shards: Index shards, searched in parallel on Dask; default FACELEAD_INDEX__SHARDS.
-        grant: Issued by facelead when a person starts the run; leave empty in the UI
-            (a run of the deployment acts as the operator console).
+        grant: Issued by facelead for the person who starts the run (the Prefect UI behind
+            facelead adds it); leave empty. A run made by the deployment's own schedule
+            or trigger needs none.
     """
     started, settings, log = time.monotonic(), current_settings(), get_run_logger()
     actor = acting_user(settings, Action.BUILD, f"gallery:{gallery}", grant, gallery=gallery, shards=shards).user_id

@@ -29,8 +29,9 @@ def calibrate(gallery: Annotated[str, Field(min_length=1)] = "default", grant: s
 
     Args:
         gallery: The gallery to calibrate.
-        grant: Issued by facelead when a person starts the run; leave empty in the UI
-            (a run of the deployment acts as the operator console).
+        grant: Issued by facelead for the person who starts the run (the Prefect UI behind
+            facelead adds it); leave empty. A run made by the deployment's own schedule
+            or trigger needs none.
     """
     settings = current_settings()
     actor = acting_user(settings, Action.CALIBRATE, f"gallery:{gallery}", grant, gallery=gallery).user_id

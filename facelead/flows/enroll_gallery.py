@@ -88,8 +88,9 @@ def enroll_gallery(
         source_name: Where the photos come from, when the manifest does not say.
         quality_bar: This run's gallery quality bar (a legacy gallery, say); default the
             configured one. Its limits are audited; every verdict carries its suite version.
-        grant: Issued by facelead when a person starts the run; leave empty in the UI
-            (a run of the deployment acts as the operator console).
+        grant: Issued by facelead for the person who starts the run (the Prefect UI behind
+            facelead adds it); leave empty. A run made by the deployment's own schedule
+            or trigger needs none.
     """
     started = time.monotonic()
     settings, log = current_settings(), get_run_logger()

@@ -93,8 +93,9 @@ def evaluate(
         bar_limits: Limits changed from that bar (a custom bar), e.g. {"min_inter_eye_px": 30}.
         degraded_probes: Mated probes degraded as surveillance frames are (20-40 px between
             the eyes, blurred, JPEG quality 30, dark) to report what each costs; 0 for none.
-        grant: Issued by facelead when a person starts the run; leave empty in the UI
-            (a run of the deployment acts as the operator console).
+        grant: Issued by facelead for the person who starts the run (the Prefect UI behind
+            facelead adds it); leave empty. A run made by the deployment's own schedule
+            or trigger needs none.
     """
     settings, log = current_settings(), get_run_logger()
     target = f"dataset:{source}" if source else f"gallery:{gallery}"

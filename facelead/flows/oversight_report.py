@@ -22,8 +22,9 @@ def oversight_report(start: date | None = None, end: date | None = None, grant: 
     Args:
         start: First day of the period (UTC); default the first of the previous month.
         end: First day after the period; default the first of this month.
-        grant: Issued by facelead when a person starts the run; leave empty in the UI
-            (a run of the deployment acts as the operator console).
+        grant: Issued by facelead for the person who starts the run (the Prefect UI behind
+            facelead adds it); leave empty. A run made by the deployment's own schedule
+            or trigger needs none.
     """
     settings = current_settings()
     actor = acting_user(settings, Action.REPORT, "reports", grant, start=start, end=end).user_id

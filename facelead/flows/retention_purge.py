@@ -25,7 +25,8 @@ def retention_purge(grant: str | None = None) -> dict:
     purge`; a run of the deployment acts as the operator console.
 
     Args:
-        grant: Issued by facelead when an admin asks (`facelead purge`); leave empty in the UI.
+        grant: Issued by facelead for the admin who asks (`facelead purge`, or the Prefect UI behind
+            facelead); leave empty. The nightly schedule's own run needs none.
     """
     settings = current_settings()
     actor = acting_user(settings, Action.PURGE, "warehouse", grant).user_id

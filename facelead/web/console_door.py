@@ -82,7 +82,8 @@ def add_console(app: FastAPI, settings: Settings, upstream: Upstream | None, coo
         """The run's body with a grant for ``user_id`` added; refusals audited."""
         name = deployment.get("name", "")
         refusal = registered_refusal(name, deployment.get("entrypoint"), deployment.get("pull_steps"),
-                                     deployment.get("job_variables")) or run_body_refusal(body)
+                                     deployment.get("job_variables")) or run_body_refusal(
+            body, deployment.get("work_queue_name"))
         if refusal is not None:
             raise refusal
         registered = DEPLOYMENTS[name]

@@ -35,8 +35,9 @@ CONTENT_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; styl
                   "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 # The Prefect UI behind /prefect/ is Prefect's own page: its scripts, its styles and its calls to
 # the console's API, all from this site.
-CONSOLE_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-                  "font-src 'self' data:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+CONSOLE_POLICY = ("default-src 'self'; script-src 'self' blob:; worker-src 'self' blob:; img-src 'self' data: blob:; "
+                  "style-src 'self' 'unsafe-inline'; font-src 'self' data:; connect-src 'self'; "
+                  "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 PROBE_NAME = re.compile(r"[0-9a-f]{64}\.[a-z0-9]{1,7}")  # how the service names a kept probe
 _TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("facelead.web", "templates"), autoescape=True,
                                 undefined=jinja2.StrictUndefined)

@@ -23,6 +23,7 @@ import pytest
 from facelead.policy import Action
 from facelead.warehouse import db
 from fixtures import api_url, distinct_copies, enroll_as_admin
+from pages import CHROMIUM, Person, browser  # noqa: F401 (browser: a fixture)
 
 PROJECT = Path(__file__).resolve().parents[2]
 LEAKY = "a-credential-no-child-may-inherit"
@@ -525,3 +526,50 @@ def test_a_service_killed_mid_enrollment_resumes_without_duplicating_a_row(peopl
     assert _enrolled_images(settings.database_path, "killed") == (photos, photos)
     with db.open_db(settings.database_path, read_only=True) as conn:
         assert db.verify_audit(conn).ok
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (apt-get install chromium; CI does)")
+def test_an_operator_starts_an_enrollment_in_the_prefect_ui_behind_facelead_s_sign_in(served, browser, faces_dev,
+                                                                                    tmp_path):
+    """In Chromium: the operator opens the Prefect UI on the facelead service, signs in to
+    facelead as themselves, starts the enrollment deployment with its run form, watches the
+    run complete and reads its artifacts; the audit log names the operator."""
+    from fixtures import add_person
+
+    process, _, data, log = served
+    photos = _photos(faces_dev, tmp_path / "drop", people=2)
+    _service_secret(data)  # serve has started its Prefect server
+    umask = os.umask(0o077)
+    add_person(data / "facelead.duckdb", None, "admin.ui", ["admin"], None)
+    add_person(data / "facelead.duckdb", "admin.ui", "operator.ui", ["operator"], None)
+    os.umask(umask)
+    deadline = time.monotonic() + 240
+    while "Worker '" not in log.read_text() and time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()[-3000:]
+        time.sleep(2)
+
+    operator = Person(browser, process.service_url, "operator.ui", "secret of operator.ui", tmp_path)
+    operator.open("/prefect/")  # the sign-in page first, then the console
+    page = operator.page
+    page.get_by_role("link", name="Deployments").click()
+    page.get_by_role("link", name="enroll-gallery").first.click()
+    page.get_by_role("button", name="Run").first.click()
+    page.get_by_text("Custom run").click()
+    page.get_by_role("tab", name="str").first.click()  # source: a text, not None
+    page.get_by_role("tabpanel", name="str").first.get_by_role("textbox").fill(str(tmp_path / "drop"))
+    page.get_by_role("textbox", name="gallery (Optional)").fill("ui")
+    page.get_by_role("button", name="Submit").click()
+
+    run_link = page.locator("a[href*='/runs/flow-run/']").first
+    run_link.wait_for(timeout=60_000)
+    run_link.click()
+    page.get_by_text("Completed").first.wait_for(timeout=240_000)
+    page.get_by_role("tab", name="Artifacts").click()
+    page.get_by_text("enrollment-summary").first.wait_for(timeout=30_000)
+    page.screenshot(path=tmp_path / "prefect-run.png")
+
+    audit = _audit(data)
+    assert [r.actor for r in audit if r.action == "console.run"] == ["operator.ui"]
+    started = [r for r in audit if r.action == "enrollment.finish"]
+    assert [r.actor for r in started] == ["operator.ui"] and json.loads(started[0].details)["enrolled"] == photos
+    assert not [r for r in audit if r.action.endswith(".refused")], [r.action for r in audit]

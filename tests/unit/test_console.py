@@ -32,6 +32,8 @@ def test_the_registered_deployments_are_prefect_yaml_s():
     ("GET", f"/api/flow_runs/{ID}"), ("POST", "/api/flow_runs/filter"), ("POST", "/api/logs/filter"),
     ("POST", "/api/artifacts/filter"), ("POST", "/api/deployments/filter"), ("POST", "/api/work_pools/filter"),
     ("POST", "/api/ui/flow_runs/history"), ("POST", "/api/ui/schemas/validate"), ("POST", "/api/flow_runs/count"),
+    ("GET", "/api/admin/version"), ("GET", "/api/admin/settings"), ("GET", f"/api/automations/related-to/x.{ID}"),
+    ("POST", "/api/automations/filter"),
 ])
 def test_an_operator_reads_runs_logs_artifacts_deployments_and_pools(method, path):
     assert console_call(method, path, {}).kind == "read"
@@ -50,8 +52,10 @@ def test_an_operator_reads_runs_logs_artifacts_deployments_and_pools(method, pat
     ("POST", "/api/block_documents/", {}, "console_closed"),
     ("POST", "/api/variables/", {"name": "v", "value": "x"}, "console_closed"),
     ("POST", "/api/variables/filter", {}, "console_closed"),
-    ("POST", "/api/automations/", {"actions": [{"type": "run-deployment"}]}, "console_closed"),
-    ("GET", "/api/admin/settings", None, "console_closed"),
+    ("POST", "/api/automations/", {"actions": [{"type": "run-deployment"}]}, "console_call"),
+    ("PATCH", f"/api/automations/{ID}", {"enabled": True}, "console_call"),
+    ("POST", "/api/admin/database/clear", None, "console_closed"),
+    ("GET", "/api/admin/settings/../database", None, "console_path"),
     ("POST", "/api/work_pools/facelead/get_scheduled_flow_runs", {}, "console_closed"),
     ("POST", f"/api/flow_runs/{ID}/set_state", {"state": {"type": "COMPLETED"}}, "console_state"),
     ("POST", f"/api/flow_runs/{ID}/set_state", {"state": {"type": "CANCELLING"}, "x": 1}, "console_state"),
@@ -78,17 +82,25 @@ def test_runs_cancels_and_schedule_pauses_pass_as_what_they_are():
     ({"parameters": {}, "job_variables": {"command": "sh -c id"}}, "job_variables"),
     ({"parameters": {}, "job_variables": {"env": {"PYTHONPATH": "/tmp"}}}, "job_variables"),
     ({"parameters": {}, "work_queue_name": "other"}, "job_variables"),
+    ({"parameters": {}, "empirical_policy": {"retries": 1000}}, "console_run"),
     ({"parameters": {}, "infrastructure_document_id": ID}, "console_run"),
     ({"parameters": {}, "state": {"type": "RUNNING"}}, "console_run"),
     ({"parameters": {"grant": "a grant of someone else's"}}, "console_run"),
     ({"parameters": "gallery=x"}, "console_run"),
 ])
 def test_a_run_from_the_console_carries_parameters_alone(body, reason):
-    assert run_body_refusal(body).reason == reason
+    assert run_body_refusal(body, "default").reason == reason
 
 
-def test_a_plain_run_passes():
-    assert run_body_refusal({"parameters": {"gallery": "g"}, "state": {"type": "SCHEDULED"}, "job_variables": {}}) is None
+def test_the_run_form_s_own_body_passes():
+    sent = {"name": "Sleek-Kakapo", "work_queue_name": "default", "empirical_policy": {
+        "resuming": False, "max_retries": 0, "retry_delay_seconds": 0, "retries": 0, "retry_delay": 0},
+        "state": {"type": "SCHEDULED", "state_details": {"pause_reschedule": False, "deferred": False,
+                                                         "untrackable_result": False, "scheduled_time": None},
+                  "message": ""}, "tags": ["facelead", "enrollment"], "job_variables": {},
+        "enforce_parameter_schema": True,
+        "parameters": {"gallery": "ops", "source_name": None, "quality_bar": None, "grant": None, "source": "/x"}}
+    assert run_body_refusal(sent, "default") is None
 
 
 def test_the_worker_starts_only_registered_unchanged_deployments():
