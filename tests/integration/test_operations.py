@@ -428,7 +428,7 @@ def test_serve_fronts_the_prefect_console_for_operators_alone_and_runs_only_regi
         assert sock.connect_ex(("127.0.0.1", int(cluster.rsplit(":", 1)[1]))) != 0, "Dask scheduler left running"
 
 
-def test_enrollment_runs_on_a_dask_cluster_started_by_hand(hand_started_cluster, faces_dev, settings, models,
+def test_enrollment_runs_on_a_dask_cluster_started_by_hand(hand_started_cluster, faces_dev, settings, models, people,
                                                            tmp_path, monkeypatch):
     from distributed import Client
 
