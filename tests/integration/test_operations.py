@@ -573,3 +573,24 @@ def test_an_operator_starts_an_enrollment_in_the_prefect_ui_behind_facelead_s_si
     started = [r for r in audit if r.action == "enrollment.finish"]
     assert [r.actor for r in started] == ["operator.ui"] and json.loads(started[0].details)["enrolled"] == photos
     assert not [r for r in audit if r.action.endswith(".refused")], [r.action for r in audit]
+
+
+def test_a_local_cluster_answers_health_checks_alone_on_its_http_ports(settings):
+    """No dashboard: the info pages (logs, paths, call stacks of runs) and the JSON state of
+    facelead's local cluster are not served to anyone who reaches its HTTP port."""
+    import dask
+    import httpx
+    from distributed import LocalCluster
+    from distributed.security import Security
+
+    from facelead.flows.runtime import LOCAL_WORKER_CONFIG, dask_task_runner
+
+    with dask.config.set(LOCAL_WORKER_CONFIG):
+        kwargs = {**dask_task_runner(settings).cluster_kwargs, "n_workers": 1, "security": Security.temporary()}
+        with LocalCluster(**kwargs) as cluster:
+            port = cluster.scheduler.http_server.port
+            answers = {path: httpx.get(f"http://127.0.0.1:{port}{path}", timeout=30).status_code
+                       for path in ("/health", "/info/main/workers.html", "/info/main/logs.html", "/json/counts.json",
+                                    "/info/call-stacks/x.html", "/metrics")}
+    assert answers == {"/health": 200, "/info/main/workers.html": 404, "/info/main/logs.html": 404,
+                       "/json/counts.json": 404, "/info/call-stacks/x.html": 404, "/metrics": 404}, answers
