@@ -19,6 +19,7 @@ from facelead.policy import Action
 
 PREFIX = "/prefect"  # where the service fronts the Prefect UI; its API is PREFIX + "/api"
 MAX_BODY_BYTES = 256 * 1024  # a console call's body: filters and run parameters are small
+SHOWN_PATH = 200  # characters of a refused call's path kept in its refusal and audit row
 
 
 @dataclass(frozen=True)
@@ -83,20 +84,26 @@ def _empty(value: Any) -> bool:
     return value in (None, {}, [], "")
 
 
+def shown(path: str) -> str:
+    """A path as a refusal or an audit row may repeat it: at most ``SHOWN_PATH`` characters."""
+    return path if len(path) <= SHOWN_PATH else path[:SHOWN_PATH - 1] + "…"
+
+
 def console_call(method: str, path: str, body: Any) -> ConsoleCall:
     """What a person's call ``method path`` (below ``PREFIX``) with JSON ``body`` does, if an
-    operator may make it; else ConsoleRefused saying why. The UI's own files are reads."""
-    method = method.upper()
+    operator may make it; else ConsoleRefused saying why (the path cut to ``SHOWN_PATH``).
+    The UI's own files are reads."""
+    method, path_shown = method.upper()[:10], shown(path)
     if ".." in path or "//" in path or "\\" in path or "%" in path:
-        raise _refuse("console_path", f"{path!r} is not a path of the console")
+        raise _refuse("console_path", f"{path_shown!r} is not a path of the console")
     if not path.startswith("/api/"):
         if method != "GET":
-            raise _refuse("console_call", f"{method} {path}: the console's pages are read only")
+            raise _refuse("console_call", f"{method} {path_shown}: the console's pages are read only")
         return ConsoleCall("read", PREFIX + path)
     if method == "GET" and _ADMIN_READS.fullmatch(path):
         return ConsoleCall("read", path)
     if _CLOSED.match(path):
-        raise _refuse("console_closed", f"{method} {path}: blocks, variables and the server's administration "
+        raise _refuse("console_closed", f"{method} {path_shown}: blocks, variables and the server's administration "
                                         "are not open through the console")
     if method == "GET" or (method == "POST" and _POST_READ.match(path)):
         return ConsoleCall("read", path)
@@ -113,7 +120,7 @@ def console_call(method: str, path: str, body: Any) -> ConsoleCall:
         return ConsoleCall("schedule", path, deployment_id=found[1])
     if method == "POST" and (found := _PAUSE.fullmatch(path)) and _empty(body):
         return ConsoleCall("schedule", path, deployment_id=found[1])
-    raise _refuse("console_call", f"{method} {path}: not a call an operator makes (operators read runs, start "
+    raise _refuse("console_call", f"{method} {path_shown}: not a call an operator makes (operators read runs, start "
                                   "registered deployments with parameters, cancel runs and pause schedules)")
 
 

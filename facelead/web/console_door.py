@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from facelead.console import (DEPLOYMENTS, MAX_BODY_BYTES, PREFIX, ConsoleCall, ConsoleRefused, console_call,
-                              registered_refusal, run_body_refusal)
+                              registered_refusal, run_body_refusal, shown)
 from facelead.policy import Action
 from facelead.refusal import Refusal
 from facelead.settings import Settings
@@ -69,7 +69,7 @@ def add_console(app: FastAPI, settings: Settings, upstream: Upstream | None, coo
 
     def refuse(user_id: str, method: str, path: str, exc: Refusal) -> JSONResponse:
         if isinstance(exc, ConsoleRefused):
-            workflow.record_refusal(db_path, user_id, "console", f"prefect:{method} {path}", exc)
+            workflow.record_refusal(db_path, user_id, "console", f"prefect:{method[:10]} {shown(path)}", exc)
         return JSONResponse({"reason": exc.reason, "detail": exc.detail}, status_code=403)
 
     async def deployment_of(deployment_id: str) -> dict:

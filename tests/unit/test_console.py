@@ -143,3 +143,9 @@ def test_sign_in_waits_grow_for_one_name_from_one_address_only():
     assert sign_in_wait(7, 0, 7, **LIMITS) == 120  # each failure past the limit doubles the wait
     assert sign_in_wait(30, 0, 19, **LIMITS) == 900  # at most the window
     assert sign_in_wait(0, 900, 20, **LIMITS) == 900  # an address failing for many names waits the window
+
+
+def test_a_refusal_repeats_at_most_a_bounded_part_of_the_path():
+    with pytest.raises(ConsoleRefused) as refused:
+        console_call("POST", "/api/" + "x" * 60_000, {})
+    assert len(refused.value.detail) < 400
