@@ -76,10 +76,6 @@ _RUN_KEYS = frozenset({"state", "name", "parameters", "enforce_parameter_schema"
                        "job_variables", "context", "work_queue_name", "empirical_policy"})
 
 
-def _refuse(reason: str, detail: str) -> ConsoleRefused:
-    return ConsoleRefused(reason, detail)
-
-
 def _empty(value: Any) -> bool:
     return value in (None, {}, [], "")
 
@@ -95,15 +91,15 @@ def console_call(method: str, path: str, body: Any) -> ConsoleCall:
     The UI's own files are reads."""
     method, path_shown = method.upper()[:10], shown(path)
     if ".." in path or "//" in path or "\\" in path or "%" in path:
-        raise _refuse("console_path", f"{path_shown!r} is not a path of the console")
+        raise ConsoleRefused("console_path", f"{path_shown!r} is not a path of the console")
     if not path.startswith("/api/"):
         if method != "GET":
-            raise _refuse("console_call", f"{method} {path_shown}: the console's pages are read only")
+            raise ConsoleRefused("console_call", f"{method} {path_shown}: the console's pages are read only")
         return ConsoleCall("read", PREFIX + path)
     if method == "GET" and _ADMIN_READS.fullmatch(path):
         return ConsoleCall("read", path)
     if _CLOSED.match(path):
-        raise _refuse("console_closed", f"{method} {path_shown}: blocks, variables and the server's administration "
+        raise ConsoleRefused("console_closed", f"{method} {path_shown}: blocks, variables and the server's administration "
                                         "are not open through the console")
     if method == "GET" or (method == "POST" and _POST_READ.match(path)):
         return ConsoleCall("read", path)
@@ -112,15 +108,15 @@ def console_call(method: str, path: str, body: Any) -> ConsoleCall:
     if method == "POST" and (found := _SET_STATE.fullmatch(path)):
         state = body.get("state") if isinstance(body, Mapping) else None
         if not isinstance(state, Mapping) or state.get("type") != "CANCELLING" or set(body) - {"state", "force"}:
-            raise _refuse("console_state", "a run's state may only be set to Cancelling through the console")
+            raise ConsoleRefused("console_state", "a run's state may only be set to Cancelling through the console")
         return ConsoleCall("cancel", path, flow_run_id=found[1])
     if method == "PATCH" and (found := _SCHEDULE.fullmatch(path)):
         if not isinstance(body, Mapping) or set(body) != {"active"} or not isinstance(body["active"], bool):
-            raise _refuse("console_schedule", "a schedule may only be paused or resumed ({'active': true|false})")
+            raise ConsoleRefused("console_schedule", "a schedule may only be paused or resumed ({'active': true|false})")
         return ConsoleCall("schedule", path, deployment_id=found[1])
     if method == "POST" and (found := _PAUSE.fullmatch(path)) and _empty(body):
         return ConsoleCall("schedule", path, deployment_id=found[1])
-    raise _refuse("console_call", f"{method} {path_shown}: not a call an operator makes (operators read runs, start "
+    raise ConsoleRefused("console_call", f"{method} {path_shown}: not a call an operator makes (operators read runs, start "
                                   "registered deployments with parameters, cancel runs and pause schedules)")
 
 
@@ -129,53 +125,55 @@ def run_body_refusal(body: Any, queue: str | None) -> ConsoleRefused | None:
     deployment's own work ``queue``, no retry policy, a state no other than Scheduled and
     no grant of its own (Prefect's run form sends the empty ones); else the refusal."""
     if not isinstance(body, Mapping) or not isinstance(body.get("parameters", {}), Mapping):
-        return _refuse("console_run", "a run's body is a JSON object with its parameters")
+        return ConsoleRefused("console_run", "a run's body is a JSON object with its parameters")
     unknown = sorted(set(body) - _RUN_KEYS)
     if unknown:
-        return _refuse("console_run", f"a run started from the console may not set {', '.join(unknown)}")
+        return ConsoleRefused("console_run", f"a run started from the console may not set {', '.join(unknown)}")
     changed = [name for name in ("job_variables", "context") if not _empty(body.get(name))]
     if body.get("work_queue_name") not in (None, "", queue):
         changed.append("work_queue_name")
     if changed:
-        return _refuse("job_variables", f"a run started from the console may not set {', '.join(changed)}: "
+        return ConsoleRefused("job_variables", f"a run started from the console may not set {', '.join(changed)}: "
                                         "facelead's flows run only as registered")
     policy = body.get("empirical_policy")
     if policy is not None and (not isinstance(policy, Mapping) or any(policy.values())):
-        return _refuse("console_run", "a run started from the console keeps its flow's own retry policy")
+        return ConsoleRefused("console_run", "a run started from the console keeps its flow's own retry policy")
     state = body.get("state")
     if state is not None and (not isinstance(state, Mapping) or state.get("type") not in (None, "SCHEDULED")):
-        return _refuse("console_run", "a run started from the console starts Scheduled")
+        return ConsoleRefused("console_run", "a run started from the console starts Scheduled")
     if not _empty(body.get("parameters", {}).get("grant")):
-        return _refuse("console_run", "the console adds the run's grant itself")
+        return ConsoleRefused("console_run", "the console adds the run's grant itself")
     return None
 
 
-def registered_refusal(name: str, entrypoint: str | None, pull_steps: Any, job_variables: Any) -> ConsoleRefused | None:
-    """None if a deployment named ``name`` is one facelead registers, unchanged (its flow,
-    no pull step but a change of folder, no job variables); else the refusal."""
+def registered_refusal(deployment: Mapping[str, Any]) -> ConsoleRefused | None:
+    """None if ``deployment`` (as the Prefect API gives it) is one facelead registers,
+    unchanged (its flow, no pull step but a change of folder, no job variables); else the
+    refusal."""
+    name, entrypoint = deployment.get("name"), deployment.get("entrypoint")
+    pull_steps, job_variables = deployment.get("pull_steps"), deployment.get("job_variables")
     registered = DEPLOYMENTS.get(name)
     if registered is None:
-        return _refuse("unregistered", f"deployment {name!r} is not one facelead registers")
+        return ConsoleRefused("unregistered", f"deployment {name!r} is not one facelead registers")
     if entrypoint != registered.entrypoint:
-        return _refuse("entrypoint", f"deployment {name!r} runs {entrypoint!r}, not {registered.entrypoint!r}")
+        return ConsoleRefused("entrypoint", f"deployment {name!r} runs {entrypoint!r}, not {registered.entrypoint!r}")
     if not _empty(pull_steps) and (not isinstance(pull_steps, list) or any(
             not isinstance(step, Mapping) or set(step) != {WORKING_DIRECTORY_STEP} for step in pull_steps)):
-        return _refuse("pull_steps", f"deployment {name!r} has pull steps beyond setting its working folder; "
-                                     "facelead's flows run from the installed package")
+        return ConsoleRefused("pull_steps", f"deployment {name!r} has pull steps beyond setting its working folder; "
+                                            "facelead's flows run from the installed package")
     if not _empty(job_variables):
-        return _refuse("job_variables", f"deployment {name!r} sets job variables {sorted(job_variables)}")
+        return ConsoleRefused("job_variables", f"deployment {name!r} sets job variables {sorted(job_variables)}")
     return None
 
 
-def run_refusal(deployment_name: str | None, entrypoint: str | None, pull_steps: Any, deployment_job_variables: Any,
-                run_job_variables: Any) -> ConsoleRefused | None:
-    """None if the worker may start this flow run: a run of a registered, unchanged
-    deployment with no job variables of its own; else the refusal."""
-    if deployment_name is None:
-        return _refuse("unregistered", "a flow run without a deployment is not started by facelead's worker")
-    refusal = registered_refusal(deployment_name, entrypoint, pull_steps, deployment_job_variables)
+def run_refusal(deployment: Mapping[str, Any] | None, run_job_variables: Any) -> ConsoleRefused | None:
+    """None if the worker may start a flow run of ``deployment`` with ``run_job_variables``:
+    a registered, unchanged deployment and no job variables of the run's own; else the refusal."""
+    if deployment is None:
+        return ConsoleRefused("unregistered", "a flow run without a deployment is not started by facelead's worker")
+    refusal = registered_refusal(deployment)
     if refusal is None and not _empty(run_job_variables):
-        return _refuse("job_variables", f"the run sets job variables {sorted(run_job_variables)}")
+        return ConsoleRefused("job_variables", f"the run sets job variables {sorted(run_job_variables)}")
     return refusal
 
 

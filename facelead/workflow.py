@@ -74,12 +74,6 @@ def record_refusal(db_path: Path, actor: str, action: str, target: str, exc: Ref
         _append_refusal(conn, actor, action, target, None, exc)
 
 
-def record_action(db_path: Path, actor: str, action: str, target: str, details: Mapping[str, Any]) -> None:
-    """Audit something a person did through a door that decided it (the Prefect console's)."""
-    with db.open_db(db_path) as conn, db.transaction(conn):
-        db.append_audit(conn, actor, action, target, details)
-
-
 def authorize(conn, user_id: str, action: Action, target: str, details: Mapping[str, Any] | None = None) -> User:
     """The user, if the policy lets them do ``action`` now; else the refusal is audited and raised."""
     with audited(conn, user_id, action, target, details):

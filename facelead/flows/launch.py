@@ -29,14 +29,13 @@ def main() -> int:
     flow_run_id = UUID(os.environ["PREFECT__FLOW_RUN_ID"])
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(flow_run_id)
-        deployment = client.read_deployment(run.deployment_id) if run.deployment_id else None
-        refusal = run_refusal(deployment.name if deployment else None, deployment.entrypoint if deployment else None,
-                              deployment.pull_steps if deployment else None,
-                              deployment.job_variables if deployment else None, run.job_variables)
+        deployment = (client.read_deployment(run.deployment_id).model_dump(mode="json")
+                      if run.deployment_id else None)
+        refusal = run_refusal(deployment, run.job_variables)
         if refusal is not None:
             grant = (run.parameters or {}).get("grant")
             actor = (grants.claimed_user(grant) if isinstance(grant, str) else "") or UNNAMED
-            target = f"deployment:{deployment.name if deployment else 'none'}"
+            target = f"deployment:{(deployment or {}).get('name', 'none')}"
             record_refusal(current_settings().database_path, actor, "flow_run", target, refusal)
             client.set_flow_run_state(flow_run_id, Failed(message=f"refused by facelead: {refusal.detail}"), force=True)
             print(f"facelead: flow run {flow_run_id} refused: {refusal.detail}", file=sys.stderr, flush=True)

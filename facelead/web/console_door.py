@@ -54,6 +54,7 @@ def add_console(app: FastAPI, settings: Settings, upstream: Upstream | None, coo
     """Mount ``/prefect/`` on the service's app; without an ``upstream`` (no Prefect server
     under this service) it answers 404 saying so."""
     from facelead import workflow
+    from facelead.tasks.persist import record_event
 
     db_path, sessions = settings.database_path, app.state.sessions
     checked_at: dict[str, float] = {}
@@ -81,9 +82,7 @@ def add_console(app: FastAPI, settings: Settings, upstream: Upstream | None, coo
     def granted_run(user_id: str, deployment: dict, body: dict) -> dict:
         """The run's body with a grant for ``user_id`` added; refusals audited."""
         name = deployment.get("name", "")
-        refusal = registered_refusal(name, deployment.get("entrypoint"), deployment.get("pull_steps"),
-                                     deployment.get("job_variables")) or run_body_refusal(
-            body, deployment.get("work_queue_name"))
+        refusal = registered_refusal(deployment) or run_body_refusal(body, deployment.get("work_queue_name"))
         if refusal is not None:
             raise refusal
         registered = DEPLOYMENTS[name]
@@ -105,7 +104,7 @@ def add_console(app: FastAPI, settings: Settings, upstream: Upstream | None, coo
             target, details = f"flow_run:{call.flow_run_id}", {}
         else:
             target, details = f"deployment:{call.deployment_id}", {"call": call.upstream_path, "body": _cut(body)}
-        workflow.record_action(db_path, user_id, f"console.{call.kind}", target, details)
+        record_event.fn(db_path, user_id, f"console.{call.kind}", target, details)
 
     @app.get(PREFIX)
     def console_root() -> Response:

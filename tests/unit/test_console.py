@@ -103,19 +103,24 @@ def test_the_run_form_s_own_body_passes():
     assert run_body_refusal(sent, "default") is None
 
 
+def _deployment(name="enroll-gallery", entrypoint=ENROLL, pull_steps=None, job_variables=None) -> dict:
+    return {"name": name, "entrypoint": entrypoint, "pull_steps": pull_steps, "job_variables": job_variables}
+
+
 def test_the_worker_starts_only_registered_unchanged_deployments():
     steps = [{WORKING_DIRECTORY_STEP: {"directory": "somewhere"}}]
-    assert run_refusal("enroll-gallery", ENROLL, steps, {}, {}) is None
-    assert run_refusal("enroll-gallery", ENROLL, None, None, None) is None
-    for args, reason in [(("mine", ENROLL, None, {}, {}), "unregistered"),
-                         ((None, None, None, None, None), "unregistered"),
-                         (("enroll-gallery", "os.system", None, {}, {}), "entrypoint"),
-                         (("enroll-gallery", ENROLL, [{"prefect.deployments.steps.run_shell_script":
-                                                       {"script": "id"}}], {}, {}), "pull_steps"),
-                         (("enroll-gallery", ENROLL, None, {"command": "id"}, {}), "job_variables"),
-                         (("enroll-gallery", ENROLL, None, {}, {"env": {"X": "1"}}), "job_variables")]:
-        assert run_refusal(*args).reason == reason, args
-    assert registered_refusal("build-index", ENROLL, None, None).reason == "entrypoint"
+    assert run_refusal(_deployment(pull_steps=steps, job_variables={}), {}) is None
+    assert run_refusal(_deployment(), None) is None
+    for (deployment, run_variables), reason in [
+            ((_deployment(name="mine"), {}), "unregistered"),
+            ((None, None), "unregistered"),
+            ((_deployment(entrypoint="os.system"), {}), "entrypoint"),
+            ((_deployment(pull_steps=[{"prefect.deployments.steps.run_shell_script": {"script": "id"}}]), {}),
+             "pull_steps"),
+            ((_deployment(job_variables={"command": "id"}), {}), "job_variables"),
+            ((_deployment(), {"env": {"X": "1"}}), "job_variables")]:
+        assert run_refusal(deployment, run_variables).reason == reason, deployment
+    assert registered_refusal(_deployment(name="build-index")).reason == "entrypoint"
 
 
 def test_the_pool_s_template_leaves_nothing_to_set():
