@@ -12,26 +12,37 @@ environment or folder), optionally deploys ``prefect.yaml``, starts a TLS Dask
 LocalCluster that every flow run shares (unless ``FACELEAD_DASK__ADDRESS`` names a cluster
 already), then a worker on the pool and the HTTP API, which fronts the Prefect UI and API
 for signed-in operators, and supervises them until interrupted.
+
+With ``service.run_user``, the worker and every flow run it starts run as that lesser
+account: ``serve`` shares the data folder with the account's group (setgid, group
+read-write) but not the keys, its own Prefect home or the auditors' snapshots; runs check
+grants with the public key and leave their audit rows for the service to seal, so no code a
+run executes can read the grant key or the audit key. Started as root, ``serve`` starts the
+worker as that account itself; started as the service account, through ``sudo -n -u``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pwd
 import re
 import secrets
 import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from facelead import grants
 from facelead.console import PREFIX
 from facelead.files import write_private
 from facelead.settings import Settings
+from facelead.warehouse import db
 
 WORK_POOL = "facelead"
 
@@ -78,6 +89,85 @@ def locked_job_template(project: Path) -> dict:
     return {"variables": {"type": "object", "properties": {}},
             "job_configuration": {"command": f"env {scrub} {shlex.quote(sys.executable)} -m facelead.flows.launch", "env": {},
                                   "stream_output": True, "working_dir": str(project.absolute())}}
+
+
+@dataclass(frozen=True)
+class RunAccount:
+    """The lesser OS account the worker and its flow runs use (``service.run_user``)."""
+
+    name: str
+    uid: int
+    gid: int
+
+
+# What of the data folder the runs' account never enters: the keys and the anchor log, the
+# service's Prefect home (the server's secret) and the auditors' snapshots.
+SERVICE_ONLY = ("secrets", "prefect", "audit")
+RUNS_HOME = "runs"  # the runs' account's home and Prefect home, in the data folder
+
+
+def run_account(name: str) -> RunAccount:
+    """The account called ``name``; ValueError unless it exists and is neither root nor the
+    account ``serve`` runs as."""
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        raise ValueError(f"service.run_user {name!r}: no such account on this host (create it with "
+                         f"`useradd --system --user-group --no-create-home {name}`)") from None
+    if entry.pw_uid in (0, os.geteuid()):
+        raise ValueError(f"service.run_user {name!r} must be a lesser account: neither root nor the account "
+                         f"serve runs as")
+    return RunAccount(name, entry.pw_uid, entry.pw_gid)
+
+
+def share_data(settings: Settings, account: RunAccount) -> Path:
+    """Give ``account``'s group the data folder, setgid and group read-write, all but
+    ``SERVICE_ONLY`` (made or kept owner-only); return the runs' home in it."""
+    data = settings.data_dir
+    for name in SERVICE_ONLY:
+        (data / name).mkdir(mode=0o700, exist_ok=True)
+        (data / name).chmod(0o700)
+    (data / RUNS_HOME).mkdir(exist_ok=True)
+    os.chown(data, -1, account.gid)
+    data.chmod(0o2770)
+    for entry in data.iterdir():
+        if entry.name in SERVICE_ONLY:
+            continue
+        for root, folders, files in os.walk(entry) if entry.is_dir() else [(str(data), [], [entry.name])]:
+            for name in folders:
+                os.chown(os.path.join(root, name), -1, account.gid)
+                os.chmod(os.path.join(root, name), 0o2770)
+            for name in files:
+                path = os.path.join(root, name)
+                if not os.path.islink(path):
+                    owner = os.stat(path).st_mode & 0o700
+                    os.chown(path, -1, account.gid)
+                    os.chmod(path, owner | owner >> 3)  # the group as the owner, others nothing
+        if entry.is_dir():
+            os.chown(entry, -1, account.gid)
+            entry.chmod(0o2770)
+    return data / RUNS_HOME
+
+
+def as_account(argv: list[str], env: dict[str, str], account: RunAccount, euid: int) -> dict:
+    """``subprocess.Popen`` arguments that start ``argv`` with ``env`` as ``account`` (umask
+    007, no other groups): directly where ``euid`` is root, else through ``sudo -n -u`` (a
+    sudoers rule lets the service account start commands as that account)."""
+    if euid == 0:
+        return {"args": argv, "env": env, "user": account.uid, "group": account.gid, "extra_groups": [],
+                "umask": 0o007}
+    assignments = [f"{name}={value}" for name, value in env.items()]
+    return {"args": ["sudo", "-n", "-u", account.name, "--", "env", "-i", *assignments,
+                     "sh", "-c", 'umask 007 && exec "$@"', "sh", *argv]}
+
+
+def runs_env(env: dict[str, str], home: Path, settings: Settings) -> dict[str, str]:
+    """``env`` for the worker under the runs' account: its own home and Prefect home, and the
+    public key that checks grants (the private key stays the service's)."""
+    public = grants.public_key(grants.read_key(settings.grant_key_path, create=True)).hex()
+    kept = {name: value for name, value in env.items() if name not in ("HOME", "USER", "LOGNAME", "MAIL")}
+    return {**kept, "HOME": str(home.absolute()), "PREFECT_HOME": str(home.absolute()),
+            "FACELEAD_SECURITY__GRANT_PUBLIC_KEY": public}
 
 
 def write_profile(server: LocalServer, auth: str) -> None:
@@ -172,6 +262,10 @@ def serve(settings: Settings, port: int, deploy: bool, project: Path, worker_lim
     SIGTERM, or until the server or the worker exits; return an exit code."""
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     settings.data_dir.chmod(0o700)
+    account = run_account(settings.service.run_user) if settings.service.run_user else None
+    if account is not None:
+        os.umask(0o007)  # what the service writes in the shared folder, the runs may use, and back
+        runs_home = share_data(settings, account)
     for name in [name for name in os.environ if SECRET_NAME.search(name)]:
         del os.environ[name]  # nothing serve starts, Dask workers included, inherits a credential
     server = local_server(settings, port)
@@ -185,6 +279,7 @@ def serve(settings: Settings, port: int, deploy: bool, project: Path, worker_lim
     env = dict(os.environ)
     processes: list[subprocess.Popen] = []
     cluster = api = None
+    sealing = threading.Event()
 
     def stop(*_):
         raise KeyboardInterrupt
@@ -199,16 +294,23 @@ def serve(settings: Settings, port: int, deploy: bool, project: Path, worker_lim
         lock_work_pool(env, project)
         if deploy:
             deploy_all(env, project)
-        if not settings.dask.address:
+        if not settings.dask.address and account is None:  # a run's cluster runs as the run's account
             cluster = shared_cluster(settings, server)
             shared = {"address": cluster.scheduler_address, "tls_dir": (settings.secrets_dir / "dask").absolute()}
             settings = settings.replaced(dask=shared)  # the API's flow runs use it
             env.update({f"FACELEAD_DASK__{name.upper()}": str(value) for name, value in shared.items()})  # the worker's
             print(f"facelead: Dask cluster for flow runs at {cluster.scheduler_address} "
                   f"({settings.dask.workers} worker processes)", flush=True)
-        processes.append(subprocess.Popen(
-            prefect_command("worker", "start", "--pool", WORK_POOL, "--type", "process", "--limit", str(worker_limit)),
-            env=env, cwd=project))
+        worker = prefect_command("worker", "start", "--pool", WORK_POOL, "--type", "process",
+                                 "--limit", str(worker_limit))
+        if account is None:
+            processes.append(subprocess.Popen(worker, env=env, cwd=project))
+        else:
+            write_profile(LocalServer(server.host, server.port, runs_home), auth)
+            processes.append(subprocess.Popen(**as_account(worker, runs_env(env, runs_home, settings), account,
+                                                           os.geteuid()), cwd=project))
+            threading.Thread(target=db.seal_when_rung, args=(settings.database_path, sealing),
+                             name="audit-sealer", daemon=True).start()
         from facelead.service import start_api, stop_api
         from facelead.web.console_door import Upstream
 
@@ -224,6 +326,7 @@ def serve(settings: Settings, port: int, deploy: bool, project: Path, worker_lim
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        sealing.set()
         if api is not None:
             stop_api(*api)
         stop_all(processes)

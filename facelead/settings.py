@@ -135,6 +135,10 @@ class SecuritySettings(BaseModel):
     approval_days: float = Field(7, gt=0, description="an approved request may be searched for this many days")
     enrollment_code_hours: float = Field(24, gt=0, description="an enrollment code sets a secret within this many hours")
     grant_seconds: float = Field(900, gt=0, description="a flow run must start within this many seconds of its grant")
+    grant_public_key: str = Field(
+        "", pattern="^([0-9a-f]{64})?$",
+        description="hex Ed25519 key that checks grants; `serve` gives it to flow runs under service.run_user, who "
+                    "may not read the private key (empty: derived from the private key file)")
     sign_in_window_minutes: float = Field(15, gt=0, description="failed sign-ins are counted over this window")
     max_failures_per_user: int = Field(
         5, ge=1, description="failed sign-ins for one user name from one address within the window before each "
@@ -162,6 +166,10 @@ class ServiceSettings(BaseModel):
         [], description="addresses of the reverse proxies (TLS in front of the service) whose X-Forwarded-For is "
                         "believed; from anyone else it is ignored, so a sign-in is limited and audited by the "
                         "address it really came from")
+
+    run_user: str | None = Field(
+        None, description="a lesser OS account for the worker and its flow runs (`serve` shares the data folder "
+                          "with its group, never the keys); none: they run as the service account")
 
     def uvicorn_options(self) -> dict[str, Any]:
         """How uvicorn reads a request's address: proxy headers only from ``trusted_proxies``."""

@@ -512,10 +512,13 @@ def search_history(db_path: Path, actor: str, filters: dict) -> list[dict]:
 
 
 def audit_status(db_path: Path, actor: str, witnesses: tuple[Anchor, ...] = ()) -> dict:
-    """The audit chain checked under its key, against its anchor log, the data tables and the
-    heads a witness kept; its head for the witness to keep."""
+    """The audit chain checked under its key (flow runs' pending rows sealed first), against
+    its anchor log, the data tables and the heads a witness kept; its head for the witness
+    to keep."""
     authorized(db_path, actor, Action.AUDIT_VERIFY, "audit_log")
-    with db.open_db(db_path, read_only=True) as conn:
+    with db.open_db(db_path) as conn:
+        with db.transaction(conn):
+            db.seal_pending(conn)
         verdict = db.verify_audit(conn, witnesses)
         head = db.audit_head(conn)
     return {"ok": verdict.ok, "rows": verdict.rows, "first_broken": verdict.first_broken, "reason": verdict.reason,
@@ -622,8 +625,8 @@ def run_principal(settings: Settings, action: Action, target: str, params: Mappi
     with db.open_db(settings.database_path) as conn:
         with audited(conn, claimed or "anonymous", action, target, {"grant": bool(grant), "scheduled": scheduled}):
             if grant:
-                verified = grants.verify(grants.read_key(settings.grant_key_path, create=False), grant, action, params,
-                                         time.time())
+                checking = grants.verifying_key(settings.security.grant_public_key, settings.grant_key_path)
+                verified = grants.verify(checking, grant, action, params, time.time())
                 with db.transaction(conn):
                     if not db.spend_grant(conn, verified.nonce, verified.user_id, action):
                         raise grants.GrantRefused("grant_spent", "the run's grant has started a run already")

@@ -25,12 +25,12 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from facelead.files import secret_key, secrets_dir
+from facelead.files import secret_key, secrets_dir, shared_with_runs
 from facelead.models.calibration import Calibration, PossibleDuplicate
 from facelead.models.index import GalleryVectors
 from facelead.refusal import Refusal
-from facelead.warehouse.audit import (CARRY_OVER, GENESIS_HASH, Anchor, AuditRow, ChainVerdict, carry_over_details,
-                                      next_row, verify_chain)
+from facelead.warehouse.audit import (CARRY_OVER, GENESIS_HASH, Anchor, AuditRow, ChainVerdict, canonical_details,
+                                      carry_over_details, next_row, verify_chain)
 from facelead.warehouse.records import (CandidateRecord, EvaluationRecord, IndexBuildRecord, RequestRecord,
                                         SearchRecord, StoredRequest, StoredUser, UserRecord,
                                         parameters)
@@ -121,6 +121,9 @@ def connect(path: Path, read_only: bool = False, lock_timeout_s: float = 60.0) -
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
     if not read_only and path not in _HELD:  # a held file was migrated by its keeper and stays open
+        with suppress(PermissionError):  # a flow run under service.run_user leaves it to the service
+            _adopt_anchor(path)
+            _share_with_runs(path)
         migrate(conn)
     return conn
 
@@ -248,7 +251,7 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConn
     errors become Terminal/Transient. After COMMIT the audit head it wrote is anchored."""
     with _ONE_WRITER:
         conn.execute("BEGIN TRANSACTION")
-        _OPEN.head = None
+        _OPEN.head = _OPEN.bell = None
         try:
             try:
                 yield conn
@@ -262,8 +265,10 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConn
             conn.execute("COMMIT")
             if _OPEN.head is not None:
                 _write_anchor(*_OPEN.head)
+            if _OPEN.bell is not None:
+                _OPEN.bell.touch()
         finally:
-            del _OPEN.head
+            del _OPEN.head, _OPEN.bell
 
 
 @contextmanager
@@ -291,10 +296,31 @@ class ChainFiles:
 
     key: Path     # owner-only HMAC key
     anchor: Path  # append-only log of committed heads, one JSON line each
+    bell: Path    # touched after a commit left rows in audit_pending for the service to seal
 
 
 def chain_files(database: Path) -> ChainFiles:
-    return ChainFiles(secrets_dir(database) / "audit.key", database.with_name(database.name + ".anchor"))
+    return ChainFiles(secrets_dir(database) / "audit.key", secrets_dir(database) / f"{database.name}.anchor",
+                      database.with_name(database.name + ".pending"))
+
+
+def _share_with_runs(database: Path) -> None:
+    """Where ``serve`` shares the database's folder with the flow runs' account, let its
+    group write the file and its log, whatever the umask of the process that made them."""
+    if shared_with_runs(database.parent):
+        for file in (database, database.with_name(database.name + ".wal")):
+            with suppress(FileNotFoundError):
+                if file.stat().st_uid == os.geteuid() and file.stat().st_mode & 0o060 != 0o060:
+                    file.chmod(0o660)
+
+
+def _adopt_anchor(database: Path) -> None:
+    """Move an anchor log from beside the database, where it used to be kept (and where an
+    account that may write the data folder could replace it), into the keys' folder."""
+    old, new = database.with_name(database.name + ".anchor"), chain_files(database).anchor
+    if old.is_file() and not new.exists():
+        new.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.replace(old, new)
 
 
 def database_file(conn: duckdb.DuckDBPyConnection) -> Path:
@@ -335,25 +361,79 @@ def read_anchors(path: Path) -> list[Anchor]:
     return anchors
 
 
+def _seal(conn: duckdb.DuckDBPyConnection, key: bytes, tail: tuple[int, str], anchor: Path) -> tuple[int, str]:
+    """Move the pending rows into the chain after ``tail``, in the order they were written;
+    the new tail."""
+    pending = conn.execute(query("audit_pending_rows")).fetchall()
+    for _, at, actor, action, target, details in pending:
+        row = next_row(key, *tail, at, actor, action, target, json.loads(details))
+        conn.execute(query("audit_insert"), [row.seq, row.at, row.actor, row.action, row.target, row.details,
+                                             row.prev_hash, row.row_hash])
+        tail = (row.seq, row.row_hash)
+        _OPEN.head = (anchor, row)
+    if pending:
+        conn.execute(query("audit_pending_delete"), [pending[-1][0]])
+    return tail
+
+
 def _append(conn: duckdb.DuckDBPyConnection, actor: str, action: str, target: str, details: dict,
-            make_key: bool) -> AuditRow:
+            make_key: bool) -> AuditRow | None:
     if getattr(_OPEN, "head", False) is False:
         raise RuntimeError("append_audit belongs inside db.transaction(), which anchors the row after COMMIT")
     files = chain_files(database_file(conn))
     tail = conn.execute(query("audit_tail")).fetchone()
-    key = _audit_key(files.key, create=make_key or tail is None)
-    prev_seq, prev_mac = tail if tail else (0, GENESIS_HASH)
-    row = next_row(key, prev_seq, prev_mac, now(), actor, action, target, details)
+    try:
+        key = _audit_key(files.key, create=make_key or tail is None)
+    except PermissionError:  # a flow run under service.run_user: the service seals the row
+        conn.execute(query("audit_pending_insert"), [now(), actor, action, target, canonical_details(details)])
+        _OPEN.bell = files.bell
+        return None
+    tail = _seal(conn, key, tail or (0, GENESIS_HASH), files.anchor)
+    row = next_row(key, *tail, now(), actor, action, target, details)
     conn.execute(query("audit_insert"), [row.seq, row.at, row.actor, row.action, row.target, row.details,
                                          row.prev_hash, row.row_hash])
     _OPEN.head = (files.anchor, row)
     return row
 
 
-def append_audit(conn: duckdb.DuckDBPyConnection, actor: str, action: str, target: str, details: dict) -> AuditRow:
+def append_audit(conn: duckdb.DuckDBPyConnection, actor: str, action: str, target: str,
+                 details: dict) -> AuditRow | None:
     """Append one keyed audit row; call inside the transaction whose work it records. The
-    key is made with the chain's first row, and its absence later is an error."""
+    key is made with the chain's first row, and its absence later is an error. A process
+    that may not read the key (a flow run under ``service.run_user``) leaves the row pending
+    (None) and rings the bell after COMMIT; the service seals it."""
     return _append(conn, actor, action, target, details, make_key=False)
+
+
+def seal_pending(conn: duckdb.DuckDBPyConnection) -> int:
+    """Seal the rows flow runs left pending into the chain under the key (inside a
+    transaction); how many were sealed."""
+    if getattr(_OPEN, "head", False) is False:
+        raise RuntimeError("seal_pending belongs inside db.transaction(), which anchors the rows after COMMIT")
+    files = chain_files(database_file(conn))
+    before = conn.execute(query("audit_tail")).fetchone()
+    if not conn.execute(query("audit_pending_rows")).fetchone():
+        return 0
+    key = _audit_key(files.key, create=before is None)
+    after = _seal(conn, key, before or (0, GENESIS_HASH), files.anchor)
+    return after[0] - (before[0] if before else 0)
+
+
+def seal_when_rung(database: Path, stop: threading.Event, every_s: float = 1.0) -> None:
+    """Until ``stop``: seal the pending audit rows each time a flow run rings the bell (the
+    service's thread; a stat a second while nothing rings)."""
+    bell, seen = chain_files(database).bell, None
+    while not stop.wait(every_s):
+        with suppress(FileNotFoundError):
+            rung = bell.stat().st_mtime_ns
+            if rung != seen:
+                seen = rung
+                try:
+                    with open_db(database) as conn, transaction(conn):
+                        seal_pending(conn)
+                except (TransientDbError, TerminalDbError) as exc:
+                    seen = None  # tried again on the next tick
+                    log.warning("sealing pending audit rows: %s", exc)
 
 
 def _carry_over_chain(conn: duckdb.DuckDBPyConnection) -> None:

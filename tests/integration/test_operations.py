@@ -6,14 +6,18 @@ from __future__ import annotations
 import base64
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import sysconfig
+import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from uuid import UUID
@@ -51,25 +55,34 @@ def _faces(db_path: Path, gallery: str, model_id: str) -> int:
         return db.gallery_size(conn, gallery, model_id)
 
 
-@pytest.fixture
-def served(tmp_path):
-    """`facelead serve --deploy` on a free loopback port with its own data folder; stopped after."""
-    port, service_port, data = _free_port(), _free_port(), tmp_path / "served-data"
+@contextmanager
+def _serving(folder: Path, python: str = sys.executable, **env_extra: str):
+    """`facelead serve --deploy` (by ``python``) on a free loopback port with its data in
+    ``folder``; stopped after."""
+    port, service_port, data = _free_port(), _free_port(), folder / "served-data"
     env = {**os.environ, "FACELEAD_DATA_DIR": str(data), "FACELEAD_DASK__WORKERS": "1",
            "FACELEAD_DASK__IMAGES_PER_TASK": "4", "FACELEAD_SERVICE__PORT": str(service_port),
-           "FACELEAD_TOKEN": LEAKY, "SOME_API_SECRET": LEAKY}
+           "FACELEAD_TOKEN": LEAKY, "SOME_API_SECRET": LEAKY, **env_extra}
     env.pop("PREFECT_API_URL", None)
-    log = (tmp_path / "serve.log").open("w")
-    process = subprocess.Popen([sys.executable, "-m", "facelead.cli", "serve", "--port", str(port), "--deploy",
+    log = (folder / "serve.log").open("w")
+    process = subprocess.Popen([python, "-m", "facelead.cli", "serve", "--port", str(port), "--deploy",
                                 "--project", str(PROJECT), "--limit", "2"], env=env, stdout=log, stderr=subprocess.STDOUT)
     process.service_url = f"http://127.0.0.1:{service_port}"
-    yield process, f"http://127.0.0.1:{port}/api", data, tmp_path / "serve.log"
-    if process.poll() is None:  # the test failed before stopping it
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(120)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    try:
+        yield process, f"http://127.0.0.1:{port}/api", data, folder / "serve.log"
+    finally:
+        if process.poll() is None:  # the test failed before stopping it
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(120)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture
+def served(tmp_path):
+    with _serving(tmp_path) as running:
+        yield running
 
 
 def _wait_for_deployments(client, process, log: Path, count: int, timeout_s: float = 240, swallow: bool = True) -> list:
@@ -594,3 +607,166 @@ def test_a_local_cluster_answers_health_checks_alone_on_its_http_ports(settings)
                                     "/info/call-stacks/x.html", "/metrics")}
     assert answers == {"/health": 200, "/info/main/workers.html": 404, "/info/main/logs.html": 404,
                        "/json/counts.json": 404, "/info/call-stacks/x.html": 404, "/metrics": 404}, answers
+
+
+RUNS_ACCOUNT = "facelead-runs"
+
+
+def _interpreter_for_all(folder: Path) -> str:
+    """This environment's interpreter if every account may run it, else a virtual
+    environment in ``folder`` over the host's own Python of this version that reads this
+    environment's packages (a checkout's interpreter often lives in a home only its owner
+    enters); '' where neither exists."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if all(os.stat(part).st_mode & 0o001 for part in Path(os.path.realpath(sys.executable)).parents):
+        return sys.executable
+    host = next((p for p in (Path("/usr/bin") / version, Path("/usr/local/bin") / version) if p.is_file()), None)
+    if host is None:
+        return ""
+    subprocess.run([str(host), "-m", "venv", "--without-pip", str(folder / "venv")], check=True)
+    [site] = (folder / "venv" / "lib").glob("python*/site-packages")
+    (site / "checkout.pth").write_text(f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n")
+    return str(folder / "venv" / "bin" / "python")
+
+
+@pytest.fixture
+def runs_account():
+    """A lesser account for flow runs (made here, removed after, if the host had none), a
+    folder it may enter and an interpreter it may run; skipped where the test is not root or
+    the account cannot run this checkout's code."""
+    if os.geteuid() != 0 or not shutil.which("useradd"):
+        pytest.skip("making a second OS account for flow runs needs root and useradd")
+    made = False
+    try:
+        pwd.getpwnam(RUNS_ACCOUNT)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                        RUNS_ACCOUNT], check=True)
+        made = True
+    entry = pwd.getpwnam(RUNS_ACCOUNT)
+    folder = Path(tempfile.mkdtemp(prefix="facelead-runs-"))
+    folder.chmod(0o755)
+    try:
+        python = _interpreter_for_all(folder)
+        if not python:
+            pytest.skip(f"{RUNS_ACCOUNT} may not run this interpreter and the host has no Python of its version")
+        reach = subprocess.run([python, "-c", "import facelead.flows.launch"], user=entry.pw_uid,
+                               group=entry.pw_gid, extra_groups=[], cwd=PROJECT, capture_output=True, text=True,
+                               env={**os.environ, "HOME": str(folder), "PREFECT_HOME": str(folder)})
+        if reach.returncode:
+            pytest.skip(f"{RUNS_ACCOUNT} cannot run this checkout's code: {reach.stderr[-300:]}")
+        yield entry, folder, python
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        if made:
+            subprocess.run(["userdel", RUNS_ACCOUNT], check=False)
+
+
+def _as_runs(entry, python: str, code: str, data: Path) -> subprocess.CompletedProcess:
+    """``code`` run by the runs' account, as any code a flow run executes could be."""
+    return subprocess.run([python, "-c", code], user=entry.pw_uid, group=entry.pw_gid, extra_groups=[],
+                          umask=0o007, cwd=PROJECT, capture_output=True, text=True,
+                          env={**os.environ, "FACELEAD_DATA_DIR": str(data), "HOME": str(data / "runs"),
+                               "PREFECT_HOME": str(data / "runs")})
+
+
+RUN_CODE_ATTACKS = """
+import json
+from pathlib import Path
+from facelead import grants
+data = Path({data!r})
+outcome = {{}}
+for name in ("secrets/grant.key", "secrets/audit.key", "prefect/profiles.toml"):
+    try:
+        (data / name).read_bytes()
+        outcome[name] = "read"
+    except PermissionError:
+        outcome[name] = "refused"
+try:
+    grants.read_key(data / "secrets" / "grant.key", create=False)
+    outcome["mint"] = "key read"
+except grants.GrantRefused as exc:
+    outcome["mint"] = exc.reason
+print(json.dumps(outcome))
+"""
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _uid(pid: int) -> int:
+    return int(re.search(r"^Uid:\s+(\d+)", Path(f"/proc/{pid}/status").read_text(), re.MULTILINE)[1])
+
+
+def test_flow_runs_under_a_lesser_account_read_no_key_and_their_audit_rows_join_the_chain(
+        runs_account, faces_dev, models):
+    """With service.run_user, serve's worker and its flow runs run as that account: an
+    operator's enrollment from the console completes and is audited under their name, sealed
+    into the chain by the service; code running as that account cannot read the grant key,
+    the audit key or the server's secret, so it can neither mint a grant nor re-key a
+    rewritten row; a keys' folder it swaps in is refused."""
+    from facelead import grants
+    from fixtures import add_person
+
+    entry, folder, python = runs_account
+    drop = folder / "drop"
+    photos = _photos(faces_dev, drop, people=2)
+    with _serving(folder, python, FACELEAD_SERVICE__RUN_USER=RUNS_ACCOUNT) as (process, api_url, data, log):
+        deadline = time.monotonic() + 240
+        while "facelead: API at" not in log.read_text():
+            assert time.monotonic() < deadline and process.poll() is None, log.read_text()[-3000:]
+            time.sleep(1)
+        db_path = data / "facelead.duckdb"
+        add_person(db_path, None, "admin.runs", ["admin"], None)
+        add_person(db_path, "admin.runs", "operator.runs", ["operator"], None)
+        operator = _web_session(process.service_url, "operator.runs", "secret of operator.runs")
+        while not (deployments := {d["name"]: d for d in operator.post("/prefect/api/deployments/filter",
+                                                                         json={}).json()}):
+            assert time.monotonic() < deadline and process.poll() is None, log.read_text()[-3000:]
+            time.sleep(2)
+        while "Worker '" not in log.read_text():
+            assert time.monotonic() < deadline and process.poll() is None, log.read_text()[-3000:]
+            time.sleep(2)
+        workers = [pid for pid in _descendants(process.pid) if b"worker\0start" in _cmdline(pid)]
+        assert workers and {_uid(pid) for pid in workers} == {entry.pw_uid}
+
+        started = operator.post(f"/prefect/api/deployments/{deployments['enroll-gallery']['id']}/create_flow_run",
+                                json={"parameters": {"source": str(drop), "gallery": "runs"}})
+        assert started.status_code == 201, started.text
+        run = _wait_for_run_id(operator, started.json()["id"])
+        assert run["state"]["type"] == "COMPLETED", (run["state"], log.read_text()[-3000:])
+        assert _faces(db_path, "runs", models.recogniser.model_id) == photos
+        deadline = time.monotonic() + 30
+        while not [r for r in _audit(data) if r.action == "enrollment.start"]:  # sealed when the run rang
+            assert time.monotonic() < deadline, "the run's audit rows were not sealed into the chain"
+            time.sleep(1)
+        assert [r.actor for r in _audit(data) if r.action == "enrollment.start"] == ["operator.runs"]
+        with db.open_db(db_path) as conn:
+            assert db.verify_audit(conn).ok
+            assert conn.execute("SELECT count(*) FROM audit_pending").fetchone()[0] == 0
+
+        attacks = _as_runs(entry, python, RUN_CODE_ATTACKS.format(data=str(data)), data)
+        assert attacks.returncode == 0, attacks.stderr
+        assert json.loads(attacks.stdout) == {"secrets/grant.key": "refused", "secrets/audit.key": "refused",
+                                              "prefect/profiles.toml": "refused", "mint": "no_grant_key"}
+        rewrite = _as_runs(entry, python, "from facelead.warehouse import db\nfrom pathlib import Path\n"
+                                  f"with db.open_db(Path({str(db_path)!r})) as conn:\n"
+                                  "    conn.execute(\"UPDATE audit_log SET actor = 'admin.runs' "
+                                  "WHERE action = 'enrollment.start'\")\n", data)
+        assert rewrite.returncode == 0, rewrite.stderr  # the runs may write the database ...
+        with db.open_db(db_path) as conn:
+            assert "does not match its MAC" in db.verify_audit(conn).reason  # ... but not re-key a row
+        swap = _as_runs(entry, python, f"import os\nos.rename({str(data / 'secrets')!r}, {str(data / 'old-secrets')!r})\n"
+                               f"os.mkdir({str(data / 'secrets')!r}, 0o700)\n"
+                               f"open({str(data / 'secrets' / 'grant.key')!r}, 'wb').write(bytes(32))\n", data)
+        assert swap.returncode == 0, swap.stderr  # the data folder is the runs' to write ...
+        from facelead.files import ForeignKeyFolder
+
+        with pytest.raises(ForeignKeyFolder):  # ... but the service takes no key from a folder it does not own
+            grants.read_key(data / "secrets" / "grant.key", create=False)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(120) == 0

@@ -308,3 +308,70 @@ def test_every_tamper_with_the_database_file_is_found(tmp_path, tamper):
     with db.open_db(path, read_only=True) as conn:
         verdict = db.verify_audit(conn)
     assert verdict.first_broken is not None, verdict
+
+
+def _pending(conn, actor: str, action: str, target: str, details: dict) -> None:
+    """A row as a flow run that may not read the key leaves it (audit_pending, in its own transaction)."""
+    with db.transaction(conn):
+        conn.execute(db.query("audit_pending_insert"), [db.now(), actor, action, target, canonical_details(details)])
+
+
+def test_pending_rows_are_sealed_in_order_before_the_next_keyed_row_and_by_the_service(tmp_path):
+    path = tmp_path / "a.duckdb"
+    with db.open_db(path) as conn:
+        with db.transaction(conn):
+            db.append_audit(conn, "ana", "first", "t", {})
+        _pending(conn, "operator.o", "run.step", "thing:1", {"step": 1})
+        _pending(conn, "operator.o", "run.step", "thing:2", {"step": 2})
+        assert [r.action for r in db.audit_rows(conn)] == ["first"]
+        with db.transaction(conn):
+            db.append_audit(conn, "ana", "later", "t", {})  # a key holder seals what waits first
+        assert [(r.actor, r.action) for r in db.audit_rows(conn)] == [
+            ("ana", "first"), ("operator.o", "run.step"), ("operator.o", "run.step"), ("ana", "later")]
+        _pending(conn, "operator.o", "purge", "all", {"n": 1})
+        with db.transaction(conn):
+            assert db.seal_pending(conn) == 1
+        with db.transaction(conn):
+            assert db.seal_pending(conn) == 0
+        assert conn.execute("SELECT count(*) FROM audit_pending").fetchone()[0] == 0
+        verdict = db.verify_audit(conn)
+    assert verdict.ok and verdict.rows == 5 and verdict.unanchored_rows == 0
+    assert db.read_anchors(db.chain_files(path).anchor)[-1].seq == 5
+
+
+def test_the_service_seals_pending_rows_when_a_run_rings_its_bell(tmp_path):
+    import threading
+
+    path = tmp_path / "a.duckdb"
+    with db.open_db(path) as conn:
+        with db.transaction(conn):
+            db.append_audit(conn, "ana", "first", "t", {})
+        _pending(conn, "operator.o", "run.step", "thing:1", {"step": 1})
+    stop = threading.Event()
+    sealer = threading.Thread(target=db.seal_when_rung, args=(path, stop, 0.05))
+    sealer.start()
+    try:
+        db.chain_files(path).bell.touch()
+        for _ in range(200):
+            with db.open_db(path) as conn:
+                if len(db.audit_rows(conn)) == 2:
+                    break
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        sealer.join()
+    with db.open_db(path) as conn:
+        assert [r.action for r in db.audit_rows(conn)] == ["first", "run.step"] and db.verify_audit(conn).ok
+
+
+def test_an_anchor_log_kept_beside_the_database_moves_into_the_keys_folder(tmp_path):
+    path = tmp_path / "a.duckdb"
+    with db.open_db(path) as conn, db.transaction(conn):
+        db.append_audit(conn, "ana", "x", "y", {})
+    files = db.chain_files(path)
+    assert files.anchor.parent == tmp_path / "secrets"
+    old = tmp_path / "a.duckdb.anchor"
+    files.anchor.rename(old)
+    with db.open_db(path) as conn:
+        assert db.verify_audit(conn).ok
+    assert not old.exists() and len(db.read_anchors(files.anchor)) == 1

@@ -1,0 +1,1 @@
+INSERT INTO audit_pending (logged_at, actor, action, target, details) VALUES (?, ?, ?, ?, ?);
