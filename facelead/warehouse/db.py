@@ -25,7 +25,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from facelead.files import secret_key, secrets_dir, shared_with_runs
+from facelead.files import ForeignKeyFolder, secret_key, secrets_dir, shared_with_runs
 from facelead.models.calibration import Calibration, PossibleDuplicate
 from facelead.models.index import GalleryVectors
 from facelead.refusal import Refusal
@@ -463,6 +463,11 @@ def verify_audit(conn: duckdb.DuckDBPyConnection, witnesses: tuple[Anchor, ...] 
         key = secret_key(files.key, create=False)
     except FileNotFoundError:
         return ChainVerdict(len(rows), 1 if rows else None, f"{files.key}: the audit key is missing", "")
+    except PermissionError:
+        return ChainVerdict(len(rows), 1 if rows else None, f"{files.key}: this account may not read the audit "
+                                                            "key, so the chain is unchecked; verify as the service", "")
+    except ForeignKeyFolder as exc:
+        return ChainVerdict(len(rows), 1 if rows else None, str(exc), "")
     anchors = read_anchors(files.anchor)
     if rows and not anchors:
         return ChainVerdict(len(rows), rows[-1].seq, f"{files.anchor}: the anchor log is missing or empty", "")

@@ -115,8 +115,8 @@ def test_audit_verify_names_the_tampered_row_in_a_copy(enrolled, people, setting
 
     copy = tmp_path / "copy.duckdb"  # the database with its audit key and anchor log, as a backup holds them
     shutil.copy(settings.database_path, copy)
-    shutil.copy(db.chain_files(settings.database_path).anchor, db.chain_files(copy).anchor)
     shutil.copytree(settings.secrets_dir, tmp_path / "secrets")
+    shutil.copy(db.chain_files(settings.database_path).anchor, db.chain_files(copy).anchor)
     conn = duckdb.connect(str(copy))
     conn.execute("UPDATE audit_log SET actor = 'someone else' WHERE seq = 2")
     conn.close()

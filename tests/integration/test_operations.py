@@ -646,6 +646,7 @@ def runs_account():
     entry = pwd.getpwnam(RUNS_ACCOUNT)
     folder = Path(tempfile.mkdtemp(prefix="facelead-runs-"))
     folder.chmod(0o755)
+    umask = os.umask(0o022)  # what the test makes here (interpreter, photos) the account may read
     try:
         python = _interpreter_for_all(folder)
         if not python:
@@ -657,6 +658,7 @@ def runs_account():
             pytest.skip(f"{RUNS_ACCOUNT} cannot run this checkout's code: {reach.stderr[-300:]}")
         yield entry, folder, python
     finally:
+        os.umask(umask)
         shutil.rmtree(folder, ignore_errors=True)
         if made:
             subprocess.run(["userdel", RUNS_ACCOUNT], check=False)

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 import duckdb
 import pytest
 
+from facelead.files import ForeignKeyFolder
 from facelead.warehouse import db
 from facelead.warehouse.audit import (CARRY_OVER, GENESIS_HASH, Anchor, AuditRow, canonical_details, carry_over_details,
                                       legacy_hash, next_row, row_mac, verify_chain)
@@ -375,3 +376,16 @@ def test_an_anchor_log_kept_beside_the_database_moves_into_the_keys_folder(tmp_p
     with db.open_db(path) as conn:
         assert db.verify_audit(conn).ok
     assert not old.exists() and len(db.read_anchors(files.anchor)) == 1
+
+
+def test_a_keys_folder_someone_else_may_enter_fails_verification_and_appends(tmp_path):
+    path = tmp_path / "a.duckdb"
+    with db.open_db(path) as conn, db.transaction(conn):
+        db.append_audit(conn, "ana", "x", "y", {})
+    (tmp_path / "secrets").chmod(0o770)
+    with db.open_db(path) as conn:
+        verdict = db.verify_audit(conn)
+        assert not verdict.ok and "owner-only" in verdict.reason
+        with pytest.raises(ForeignKeyFolder), db.transaction(conn):
+            db.append_audit(conn, "ana", "x", "y", {})
+        assert len(db.audit_rows(conn)) == 1
