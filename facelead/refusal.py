@@ -4,8 +4,10 @@ from __future__ import annotations
 
 
 class Refusal(Exception):
-    """Something facelead will not do; ``reason`` is a short stable code, ``detail`` says why."""
+    """Something facelead will not do; ``reason`` is a short stable code, ``detail`` says why;
+    ``audited`` once its audit row is written (so no door writes a second)."""
 
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
         self.reason, self.detail = reason, detail
+        self.audited = False

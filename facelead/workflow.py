@@ -66,6 +66,7 @@ def _append_refusal(conn, actor: str, action: str, target: str, details: Mapping
     with db.transaction(conn):
         db.append_audit(conn, clean_name(actor), f"{action}.refused", target,
                         {**(details or {}), "reason": exc.reason, "detail": exc.detail})
+    exc.audited = True
 
 
 def record_refusal(db_path: Path, actor: str, action: str, target: str, exc: Refusal) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated
 from prefect import flow, get_run_logger
 from pydantic import Field
 
-from facelead.flows.runtime import FaceleadDaskTaskRunner, acting_user
+from facelead.flows.runtime import FaceleadDaskTaskRunner, acting_user, refusals_audited
 from facelead.models.ann import Judged, Targets, weakest
 from facelead.models.calibration import identity_codes
 from facelead.policy import Action
@@ -38,6 +38,7 @@ class BuildSummary:
     exact_fallback: bool
 
 
+@refusals_audited
 @flow(name="build-index", task_runner=FaceleadDaskTaskRunner())
 def build_index(
     gallery: Annotated[str, Field(min_length=1)] = "default",

@@ -8,7 +8,7 @@ from typing import Annotated
 from prefect import flow, get_run_logger
 from pydantic import Field
 
-from facelead.flows.runtime import acting_user
+from facelead.flows.runtime import acting_user, refusals_audited
 from facelead.policy import Action
 from facelead.refusal import Refusal
 from facelead.settings import current_settings
@@ -21,6 +21,7 @@ class CalibrationRefused(Refusal, ValueError):
     """The gallery has no two faces of different subjects to score."""
 
 
+@refusals_audited
 @flow(name="calibrate-gallery")
 def calibrate(gallery: Annotated[str, Field(min_length=1)] = "default", grant: str | None = None) -> GalleryCalibration:
     """Score the cross-subject pairs of ``gallery``'s faces as its calibration for the

@@ -15,7 +15,7 @@ from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from pydantic import Field
 
-from facelead.flows.runtime import FaceleadDaskTaskRunner, acting_user
+from facelead.flows.runtime import FaceleadDaskTaskRunner, acting_user, refusals_audited
 from facelead.intake.batches import BatchContext, BatchResult, batch_result
 from facelead.intake.inputs import ImageBatch, hash_inputs, manifest_attributes, split_new
 from facelead.policy import Action
@@ -67,6 +67,7 @@ class NoSourceError(Refusal, ValueError):
     """Neither the run nor the settings name what to enroll."""
 
 
+@refusals_audited
 @flow(name="enroll-gallery", task_runner=FaceleadDaskTaskRunner())
 def enroll_gallery(
     source: str | None = None,

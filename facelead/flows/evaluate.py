@@ -13,7 +13,7 @@ from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
 from facelead.documents.evaluation_report import ModelEvaluation, write_report
-from facelead.flows.runtime import FaceleadDaskTaskRunner, acting_user
+from facelead.flows.runtime import FaceleadDaskTaskRunner, acting_user, refusals_audited
 from facelead.intake.batches import BatchContext
 from facelead.intake.inputs import ImageBatch, hash_inputs, split_new
 from facelead.intake.labeled import read_labeled_set
@@ -57,6 +57,7 @@ def probe_degradation(every: Embedded, models: FaceModels, settings: Settings, c
     return degradation_report(every, gallery_rows, probe_rows, degraded, threshold, candidates)
 
 
+@refusals_audited
 @flow(name="evaluate", task_runner=FaceleadDaskTaskRunner())
 def evaluate(
     source: Annotated[str | None, Field(min_length=1)] = None,

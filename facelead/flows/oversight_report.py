@@ -8,11 +8,12 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from facelead.files import write_csv
-from facelead.flows.runtime import acting_user
+from facelead.flows.runtime import acting_user, refusals_audited
 from facelead.policy import Action
 from facelead.settings import current_settings
 from facelead.tasks.oversight import COLUMNS, OversightReport, markdown, oversight_rows, previous_month
 
+@refusals_audited
 @flow(name="oversight-report")
 def oversight_report(start: date | None = None, end: date | None = None, grant: str | None = None) -> OversightReport:
     """Write ``<data>/reports/oversight-<start>-<end>.csv`` and a markdown artifact of the

@@ -8,7 +8,7 @@ from typing import Annotated
 from prefect import flow
 from pydantic import Field
 
-from facelead.flows.runtime import acting_user
+from facelead.flows.runtime import acting_user, refusals_audited
 from facelead.policy import Action
 from facelead.settings import current_settings
 from facelead.tasks.faces import embed_probe, face_models
@@ -48,6 +48,7 @@ def compare(stored: list[dict], rerun: list[Ranked]) -> list[str]:
     return differences
 
 
+@refusals_audited
 @flow(name="rerun-search")
 def rerun_search(search_id: Annotated[str, Field(min_length=1)], grant: str | None = None) -> RerunReport:
     """Search the same probe bytes and face with the same models, method and index build,

@@ -5,12 +5,13 @@ from __future__ import annotations
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
-from facelead.flows.runtime import acting_user
+from facelead.flows.runtime import acting_user, refusals_audited
 from facelead.policy import Action
 from facelead.settings import current_settings
 from facelead.tasks.retention import purge_warehouse
 
 
+@refusals_audited
 @flow(name="retention-purge")
 def retention_purge(grant: str | None = None) -> dict:
     """Delete the faces, thumbnails, embeddings and images of subjects removed from every

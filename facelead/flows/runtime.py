@@ -7,11 +7,17 @@ host cannot connect to the scheduler or the workers and run code in them.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import os
+import typing
+from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 import dask
+from prefect import Flow
 from prefect.context import FlowRunContext
 from prefect.settings import get_current_settings
 from distributed.security import Security
@@ -21,8 +27,12 @@ from facelead.access import User
 from facelead.cluster import client_security
 from facelead.console import scheduled_run
 from facelead.policy import Action
+from facelead.refusal import Refusal
 from facelead.settings import Settings, current_settings
-from facelead.workflow import run_principal
+from facelead.workflow import record_refusal, run_principal
+
+# Who the running flow acts for, once known: (database, user id, action, target).
+_ACTING: ContextVar[tuple[Path, str, Action, str] | None] = ContextVar("facelead_acting", default=None)
 
 
 def share_prefect_api() -> str:
@@ -119,4 +129,34 @@ def acting_user(settings: Settings, action: Action, target: str, grant: str | No
     run = context.flow_run if context else None
     scheduled = run is not None and scheduled_run(run.deployment_id, bool(run.auto_scheduled),
                                                   run.created_by.type if run.created_by else None)
-    return run_principal(settings, action, target, params, grant, scheduled)
+    user = run_principal(settings, action, target, params, grant, scheduled)
+    _ACTING.set((settings.database_path, user.user_id, action, target))
+    return user
+
+
+def refusals_audited(flow: Flow) -> Flow:
+    """``flow`` (decorate above ``@flow``), whose body audits every refusal it raises once its
+    person is known (``acting_user``) as ``<action>.refused`` under that person, unless
+    already audited where it was raised. Prefect has read the body's name, parameters and
+    version from the flow's own function already."""
+    inner = flow.fn
+
+    @functools.wraps(inner)
+    def body(*args: Any, **kwargs: Any) -> Any:
+        token = _ACTING.set(None)
+        try:
+            return inner(*args, **kwargs)
+        except Refusal as exc:
+            acting = _ACTING.get()
+            if acting is not None and not exc.audited:
+                record_refusal(*acting, exc)
+            raise
+        finally:
+            _ACTING.reset(token)
+
+    # Prefect validates a run's parameters against the types of the function it calls:
+    # resolved here in the flow's own module (the wrapper's globals are this module's).
+    body.__signature__ = inspect.signature(inner, eval_str=True)  # type: ignore[attr-defined]
+    body.__annotations__ = typing.get_type_hints(inner, include_extras=True)
+    flow.fn = body
+    return flow

@@ -12,7 +12,7 @@ from prefect import flow
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from pydantic import Field
 
-from facelead.flows.runtime import acting_user
+from facelead.flows.runtime import acting_user, refusals_audited
 from facelead.policy import Action
 from facelead.settings import current_settings
 from facelead.tasks.faces import face_models
@@ -37,6 +37,7 @@ class SearchOutcome:
     probe_quality_failures: str  # '' when the probe met the quality bar
 
 
+@refusals_audited
 @flow(name="search-probe")
 def search_probe(
     request_id: Annotated[str, Field(min_length=1)],

@@ -56,5 +56,6 @@ def plan_search(settings: Settings, request: StoredRequest, asked_face: int | No
         record_event(settings.database_path, actor, "search.refused", f"case:{request.case_number}",
                      {"search_id": search_id, "request_id": request.request_id, "probe": probe,
                       "gallery_id": gallery, "reason": exc.reason, "detail": exc.detail}, quality)
+        exc.audited = True
         raise
     return SearchPlan(probe_face, face_index, override, size, None if size < settings.index.exact_below else build)

@@ -24,7 +24,8 @@ from facelead.flows.retention_purge import retention_purge
 from facelead.flows.search_probe import search_probe
 from facelead.policy import CONSOLE, POLICY, ROLES, Action
 from facelead.settings import SecuritySettings, Settings
-from facelead.workflow import add_user, authorized, disable_user, grant_for, run_principal
+from facelead.refusal import Refusal
+from facelead.workflow import add_user, authorized, disable_user, grant_for, run_flow_for, run_principal
 from facelead.warehouse import db
 
 LIMITS = SecuritySettings()
@@ -151,6 +152,25 @@ def test_every_flow_called_from_python_without_a_grant_or_with_another_runs_gran
     if other is not None:  # a grant issued for another run of the same flow
         with pytest.raises(grants.GrantRefused, match="other parameters"):
             flow(**params, grant=grant_for(office, "admin.p", action, flow, other))
+
+
+@pytest.mark.parametrize("flow, action, params, reason", [
+    (rerun_search, Action.RERUN, {"search_id": "S-none"}, "no_such_search"),
+    (enroll_gallery.with_options(task_runner=QUICK), Action.ENROLL, {"gallery": "g"}, "no_source"),
+    (calibrate, Action.CALIBRATE, {"gallery": "empty"}, "too_few_subjects"),
+    (evaluate.with_options(task_runner=QUICK), Action.EVALUATE, {}, "nothing_to_evaluate"),
+    (search_probe, Action.SEARCH, {"request_id": "R-none"}, "no_such_request"),
+], ids=lambda v: getattr(v, "name", None) if hasattr(v, "fn") else "")
+def test_a_refusal_raised_inside_a_flow_is_audited_once_under_the_person_it_acts_for(
+        prefect_api, office, flow, action, params, reason):
+    user_id = f"{next(role for role in ROLES if role in POLICY[action])}.p"
+    with pytest.raises(Refusal) as refused:
+        run_flow_for(office, user_id, action, "t", flow, **params)
+    assert refused.value.reason == reason and refused.value.audited
+    with db.open_db(office.database_path, read_only=True) as conn:
+        rows = [r for r in db.audit_rows(conn) if r.action == f"{action.value}.refused"
+                and json.loads(r.details)["reason"] == reason]
+    assert [r.actor for r in rows] == [user_id]
 
 
 def _api_calls(user_id: str) -> dict[Action, tuple[str, str, dict | None]]:
