@@ -11,6 +11,7 @@ from typing import Annotated
 from prefect import flow, get_run_logger
 from pydantic import Field
 
+from facelead.casework import searched_exactly
 from facelead.flows.runtime import FaceleadDaskTaskRunner, acting_user, refusals_audited
 from facelead.models.ann import Judged, Targets, weakest
 from facelead.models.calibration import identity_codes
@@ -70,7 +71,7 @@ def build_index(
         calibrated = calibrate_gallery(settings.database_path, gallery, models.recogniser.model_id, faces, actor,
                                        "index build")
         log.info("calibration %s: %s", calibrated.calibration.calibration_id, describe_calibration(calibrated))
-    if len(face_ids) < settings.index.exact_below:
+    if searched_exactly(len(face_ids), settings.index.exact_below):
         log.info("gallery %s has %d faces, fewer than FACELEAD_INDEX__EXACT_BELOW (%d): it is searched exactly, "
                  "no index built", gallery, len(face_ids), settings.index.exact_below)
         return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from facelead.casework import needs_override, searched_exactly
 from facelead.models.faces import FaceModels
 from facelead.settings import Settings
 from facelead.tasks.faces import ProbeFace, embed_probe
@@ -45,7 +46,7 @@ def plan_search(settings: Settings, request: StoredRequest, asked_face: int | No
         if probe_face.sha256 != request.probe_sha256:
             raise SearchRefused("probe_changed", f"{probe}: the file changed after request {request.request_id} "
                                                  "was filed")
-        if not probe_face.verdict.passed and not override:
+        if needs_override(probe_face.verdict.passed, override):
             quality = probe_quality_tables(probe_face, search_id, gallery)
             raise SearchRefused("probe_quality", f"{probe}: probe below the quality bar: {probe_face.verdict.describe()}."
                                 " Search it anyway only with an override reason.")
@@ -58,4 +59,5 @@ def plan_search(settings: Settings, request: StoredRequest, asked_face: int | No
                       "gallery_id": gallery, "reason": exc.reason, "detail": exc.detail}, quality)
         exc.audited = True
         raise
-    return SearchPlan(probe_face, face_index, override, size, None if size < settings.index.exact_below else build)
+    return SearchPlan(probe_face, face_index, override, size,
+                      None if searched_exactly(size, settings.index.exact_below) else build)

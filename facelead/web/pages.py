@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from facelead import LEAD_NOTICE
 from facelead.access import AccessDenied
+from facelead.casework import needs_override
 from facelead.console import PREFIX as CONSOLE_PREFIX
 from facelead.policy import Action, permits
 from facelead.refusal import Refusal
@@ -224,7 +225,7 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
         if face_index is not None and not 0 <= face_index < len(faces):
             face_index, error = None, "choose one of the numbered faces"
         chosen = None if face_index is None else faces[face_index]
-        if chosen is not None and chosen.failures and not override.strip():
+        if chosen is not None and needs_override(not chosen.failures, override):
             error = (f"face {face_index + 1} is below the probe quality bar ({chosen.failures}); give the reason "
                      "to search it anyway, or choose a better frame")
         if chosen is None or error:
