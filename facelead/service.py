@@ -132,6 +132,11 @@ class NewRequest(BaseModel):
     gallery: str = "default"
     probe_name: str = Field(description="the probe's file name, for the record")
     probe_base64: str
+    face_index: int | None = Field(None, ge=0, description="the probe face to search, from 0 in detector order; "
+                                                            "default: a lone face, else chosen when the search runs")
+    quality_override: str | None = Field(None, description="why that face must be searched although it is below "
+                                                           "the probe quality bar")
+    requested_for: str | None = Field(None, description="the detective (requester role) who asked for the search")
 
 
 class SearchAsk(BaseModel):
@@ -236,6 +241,7 @@ def create_app(settings: Settings, console: Upstream | None = None) -> FastAPI:
     from facelead.flows.oversight_report import oversight_report
     from facelead.flows.rerun_search import rerun_search
     from facelead.flows.retention_purge import retention_purge
+    from facelead.tasks.faces import choose_probe_face
     from facelead.flows.search_probe import search_probe
     from facelead.tasks.calibration import describe_calibration, duplicates_markdown
     from facelead.tasks.persist import remove_subject
@@ -318,9 +324,22 @@ def create_app(settings: Settings, console: Upstream | None = None) -> FastAPI:
 
     @app.post("/api/requests")
     def file_request(body: NewRequest, user: User) -> dict:
+        """As the web page files: with a face chosen, it must be one of the probe's, and one
+        below the quality bar needs the override reason (409 with the probe's faces, audited)."""
         probe = store_probe(settings.probes_dir, base64.b64decode(body.probe_base64, validate=True), body.probe_name)
+        if body.face_index is not None:
+            target = f"case:{body.case_number}"
+            workflow.authorized(db_path, user, Action.REQUEST, target)
+            _, faces, choice = choose_probe_face(probe.read_bytes(), settings, body.face_index, body.quality_override)
+            if not choice.settled:
+                refused = workflow.WorkflowRefused("face_choice", choice.error or "")
+                workflow.record_refusal(db_path, user, Action.REQUEST, target, refused)
+                return JSONResponse({"reason": refused.reason, "detail": refused.detail,
+                                     "faces": [{"face_index": f.index, "box": f.box, "failures": f.failures}
+                                               for f in faces]}, status_code=409)
         request_id = workflow.file_request(db_path, user, body.case_number, body.offense_code, body.justification,
-                                           probe, body.gallery, settings.offense_codes)
+                                           probe, body.gallery, settings.offense_codes, body.face_index,
+                                           (body.quality_override or "").strip() or None, body.requested_for or None)
         return {"request_id": request_id}
 
     @app.post("/api/requests/{request_id}/approve")

@@ -10,6 +10,7 @@ from numpy.typing import NDArray
 from prefect import task
 from prefect.cache_policies import NONE
 
+from facelead.casework import FaceChoice, face_choice
 from facelead.digest import sha256_hex
 from facelead.expectations.quality import QualityVerdict, validate
 from facelead.intake.batches import BatchContext, BatchResult, GatedFace, batch_result
@@ -156,6 +157,16 @@ def probe_choices(data: bytes, models: FaceModels, max_pixels: int, bar: Quality
     return (image.shape[1], image.shape[0]), [
         ProbeChoice(i, tuple(float(v) for v in found.boxes[i][:4]), verdict.describe())
         for i, verdict in enumerate(verdicts)]
+
+
+def choose_probe_face(data: bytes, settings: Settings, asked: int | None, override: str | None
+                      ) -> tuple[tuple[int, int], list[ProbeChoice], FaceChoice]:
+    """The probe's size, its faces and the face a request for it will search
+    (``casework.face_choice``); SearchRefused for a probe with no face or that does not decode."""
+    size, faces = probe_choices(data, face_models(settings), settings.max_image_pixels, settings.quality.probe)
+    if not faces:
+        raise SearchRefused("no_face", "no face was found in the probe photo; choose a clearer frame")
+    return size, faces, face_choice([face.failures for face in faces], asked, override)
 
 
 @task(cache_policy=NONE)

@@ -23,7 +23,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from facelead import LEAD_NOTICE
 from facelead.access import AccessDenied
-from facelead.casework import needs_override
 from facelead.console import PREFIX as CONSOLE_PREFIX
 from facelead.policy import Action, permits
 from facelead.refusal import Refusal
@@ -98,9 +97,8 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
     from facelead.flows.oversight_report import oversight_report
     from facelead.flows.search_probe import search_probe
     from facelead.policy import ROLES
-    from facelead.tasks.faces import face_models, probe_choices
+    from facelead.tasks.faces import choose_probe_face
     from facelead.tasks.oversight import COLUMNS, previous_month
-    from facelead.tasks.search import SearchRefused
 
     db_path, sessions = settings.database_path, app.state.sessions
 
@@ -215,26 +213,15 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
                        face_index: int | None, override: str) -> Response:
         """File the request when its face is settled (one face that meets the probe bar, or
         the face chosen, with an override reason if it does not); else the choice page."""
-        size, faces = probe_choices(stored.read_bytes(), face_models(settings), settings.max_image_pixels,
-                                    settings.quality.probe)
-        if not faces:
-            raise SearchRefused("no_face", "no face was found in the probe photo; choose a clearer frame")
-        if face_index is None and len(faces) == 1:
-            face_index = 0
-        error = None
-        if face_index is not None and not 0 <= face_index < len(faces):
-            face_index, error = None, "choose one of the numbered faces"
-        chosen = None if face_index is None else faces[face_index]
-        if chosen is not None and needs_override(not chosen.failures, override):
-            error = (f"face {face_index + 1} is below the probe quality bar ({chosen.failures}); give the reason "
-                     "to search it anyway, or choose a better frame")
-        if chosen is None or error:
-            return page(request, "choose_face.html", user_id, token, 409 if error else 200, form=form,
+        size, faces, choice = choose_probe_face(stored.read_bytes(), settings, face_index, override)
+        if not choice.settled:
+            return page(request, "choose_face.html", user_id, token, 409 if choice.error else 200, form=form,
                         probe_name=stored.name, probe_tag=_tag(token, stored.name), photo=b64(stored.read_bytes()), media=_image_type(stored.read_bytes()),
-                        width=size[0], height=size[1], faces=faces, chosen=face_index, error=error, override=override)
+                        width=size[0], height=size[1], faces=faces, chosen=choice.index, error=choice.error,
+                        override=override)
         request_id = workflow.file_request(db_path, user_id, form["case_number"], form["offense_code"],
                                            form["justification"], stored, form["gallery"], settings.offense_codes,
-                                           face_index, override.strip() or None, form["requested_for"] or None)
+                                           choice.index, override.strip() or None, form["requested_for"] or None)
         return RedirectResponse(f"/requests?filed={quote(request_id)}", status_code=303)
 
     @app.post("/requests/new")

@@ -336,3 +336,47 @@ def test_a_search_runs_only_on_the_face_its_request_was_approved_for(people, set
                                  "AND target = 'case:FACE-BOUND-1'").fetchall()[0]
     assert json.loads(details)["reason"] == "face_not_approved"
     assert run_search(request, k=3).candidates  # the approved face, as filed
+
+
+def test_the_api_files_as_the_page_does_a_chosen_face_and_a_reason_for_one_below_the_bar(service, people, settings,
+                                                                                         faces_dev, tmp_path):
+    """A request filed through the API may name the probe face and the override reason: a face
+    the probe does not have, or one below the quality bar without a reason, gets 409 with the
+    probe's faces and is audited; with them, the request keeps that face and reason."""
+    import base64
+
+    import httpx
+    from PIL import Image
+
+    from facelead.models import degrade
+    from facelead.models.image import decode_image
+
+    dark = tmp_path / "dark-api.png"
+    Image.fromarray(degrade.darken(decode_image((faces_dev / "identities/biden/02.jpg").read_bytes(), 10**8), 0.08)
+                    ).save(dark)
+    token = httpx.post(f"{service}/api/session", json={"user_id": "analyst.test",
+                                                       "secret": people["analyst.test"]}).json()["token"]
+
+    def filed(photo: Path, case: str, **choice):
+        return httpx.post(f"{service}/api/requests", headers={"Authorization": f"Bearer {token}"}, timeout=120, json={
+            "case_number": case, "offense_code": settings.offense_codes[0], "justification": "platform camera",
+            "probe_name": photo.name, "probe_base64": base64.b64encode(photo.read_bytes()).decode(), **choice})
+
+    two = faces_dev / "multi" / "obama_and_biden.jpg"
+    absent = filed(two, "API-FACE-1", face_index=9)
+    assert absent.status_code == 409 and absent.json()["reason"] == "face_choice"
+    assert len(absent.json()["faces"]) >= 2 and "face 10 asked for" in absent.json()["detail"]
+    unexplained = filed(dark, "API-FACE-2", face_index=0)
+    assert unexplained.status_code == 409 and "below the probe quality bar" in unexplained.json()["detail"]
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        refused = [(r.actor, r.target) for r in db.audit_rows(conn) if r.action == "request.refused"
+                   and json.loads(r.details)["reason"] == "face_choice"]
+        assert refused[-2:] == [("analyst.test", "case:API-FACE-1"), ("analyst.test", "case:API-FACE-2")]
+        assert not conn.execute("SELECT count(*) FROM requests WHERE case_number LIKE 'API-FACE-%'").fetchone()[0]
+    explained = filed(dark, "API-FACE-3", face_index=0, quality_override="the only frame; detective asked")
+    second = filed(two, "API-FACE-4", face_index=1, quality_override="the man on the right")
+    assert explained.status_code == second.status_code == 200, (explained.text, second.text)
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        rows = conn.execute("SELECT case_number, face_index, quality_override FROM requests "
+                            "WHERE case_number IN ('API-FACE-3', 'API-FACE-4') ORDER BY case_number").fetchall()
+    assert rows == [("API-FACE-3", 0, "the only frame; detective asked"), ("API-FACE-4", 1, "the man on the right")]
