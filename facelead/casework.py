@@ -40,8 +40,9 @@ def face_choice(failures: Sequence[str], asked: int | None, override: str | None
     """The face to file a request for, given each detected face's quality failures ('' when
     it meets the probe bar), the face ``asked`` for (from 0) and the override reason: a lone
     face is chosen for the analyst; several need a choice; a face below the bar needs a reason."""
-    if asked is None:
-        return FaceChoice(0 if len(failures) == 1 else None)
+    if asked is None and len(failures) != 1:
+        return FaceChoice(None)
+    asked = 0 if asked is None else asked
     if not 0 <= asked < len(failures):
         return FaceChoice(None, f"face {asked + 1} asked for, the probe shows {len(failures)}: choose one of them")
     if needs_override(not failures[asked], override):

@@ -13,6 +13,7 @@ import logging
 import os
 import typing
 from contextvars import ContextVar
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -134,18 +135,21 @@ def acting_user(settings: Settings, action: Action, target: str, grant: str | No
     return user
 
 
-def refusals_audited(flow: Flow) -> Flow:
-    """``flow`` (decorate above ``@flow``), whose body audits every refusal it raises once its
-    person is known (``acting_user``) as ``<action>.refused`` under that person, unless
-    already audited where it was raised. Prefect has read the body's name, parameters and
-    version from the flow's own function already."""
-    inner = flow.fn
+class _AuditedBody:
+    """A flow's function, auditing the refusals it raises once its person is known. A class
+    of this module, not a closure: Prefect pickles the flow with every task it sends to Dask."""
 
-    @functools.wraps(inner)
-    def body(*args: Any, **kwargs: Any) -> Any:
+    def __init__(self, inner: Callable[..., Any]) -> None:
+        functools.update_wrapper(self, inner)
+        # Prefect validates a run's parameters against the types of the function it calls:
+        # resolved here in the flow's own module (this wrapper's globals are this module's).
+        self.__signature__ = inspect.signature(inner, eval_str=True)
+        self.__annotations__ = typing.get_type_hints(inner, include_extras=True)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         token = _ACTING.set(None)
         try:
-            return inner(*args, **kwargs)
+            return self.__wrapped__(*args, **kwargs)
         except Refusal as exc:
             acting = _ACTING.get()
             if acting is not None and not exc.audited:
@@ -154,9 +158,11 @@ def refusals_audited(flow: Flow) -> Flow:
         finally:
             _ACTING.reset(token)
 
-    # Prefect validates a run's parameters against the types of the function it calls:
-    # resolved here in the flow's own module (the wrapper's globals are this module's).
-    body.__signature__ = inspect.signature(inner, eval_str=True)  # type: ignore[attr-defined]
-    body.__annotations__ = typing.get_type_hints(inner, include_extras=True)
-    flow.fn = body
+
+def refusals_audited(flow: Flow) -> Flow:
+    """``flow`` (decorate above ``@flow``), whose body audits every refusal it raises once its
+    person is known (``acting_user``) as ``<action>.refused`` under that person, unless
+    already audited where it was raised. Prefect has read the body's name, parameters and
+    version from the flow's own function already."""
+    flow.fn = _AuditedBody(flow.fn)
     return flow

@@ -147,6 +147,7 @@ def record_search(db_path: Path, search_id: str, request_id: str, case_number: s
     ``created_at``: the moment the gallery was searched as of (a re-run searches it as of then).
     """
     quality = probe_quality_tables(probe, search_id, gallery_id)
+    override = kept_override(probe.verdict.passed, quality_override)
     record = SearchRecord(
         search_id=search_id, request_id=request_id, case_number=case_number, gallery_id=gallery_id,
         model_id=models.recogniser.model_id, detector_id=models.detector.model_id,
@@ -157,8 +158,7 @@ def record_search(db_path: Path, search_id: str, request_id: str, case_number: s
         probe_face_index=probe.face.face_index, probe_face_count=probe.face.face_count,
         probe_box=probe.face.box.tolist(), probe_thumbnail=probe.face.thumbnail,
         quality_check_id=quality.validations.column("check_id")[0].as_py(),
-        quality_failures=probe.verdict.describe() or None,
-        quality_override=kept_override(probe.verdict.passed, quality_override),
+        quality_failures=probe.verdict.describe() or None, quality_override=override,
         actor=actor, created_at=created_at)
     candidates = [CandidateRecord(search_id, r.rank, r.face_id, r.subject_id, r.score) for r in ranked]
     with db.open_db(db_path) as conn, db.transaction(conn):

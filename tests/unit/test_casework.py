@@ -26,7 +26,8 @@ def test_a_search_keeps_the_reason_only_for_a_face_below_the_bar():
 def test_a_lone_face_is_chosen_for_the_analyst_and_several_need_a_choice():
     assert face_choice([""], None, None) == FaceChoice(0) and FaceChoice(0).settled
     assert face_choice(["", ""], None, None) == FaceChoice(None) and not FaceChoice(None).settled
-    assert face_choice(["too dark"], None, None).settled  # the search refuses it later, as filed
+    lone_dark = face_choice(["too dark"], None, None)  # chosen, but not filed without a reason
+    assert lone_dark.index == 0 and "below the probe quality bar" in lone_dark.error
 
 
 def test_a_chosen_face_must_be_the_probe_s_and_one_below_the_bar_needs_a_reason():
