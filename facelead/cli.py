@@ -205,7 +205,9 @@ def cmd_request(args: argparse.Namespace) -> int:
         raise AccessDenied("probe", f"{probe}: cannot read the probe ({exc.strerror or exc})") from None
     answer = _call("POST", "/api/requests", {
         "case_number": args.case, "offense_code": args.offense, "justification": args.justification,
-        "gallery": args.gallery, "probe_name": probe.name, "probe_base64": base64.b64encode(data).decode()})
+        "gallery": args.gallery, "probe_name": probe.name, "probe_base64": base64.b64encode(data).decode(),
+        "face_index": None if args.face is None else args.face - 1, "quality_override": args.quality_override,
+        "requested_for": args.requested_for})
     print(f"request {answer['request_id']} filed for case {args.case}; a supervisor other than you must approve it")
     return 0
 
@@ -433,6 +435,11 @@ GALLERY = option("--gallery", default="default", help="gallery id (default: %(de
 REASON = option("--reason", required=True, help="why, for the audit log")
 USER_ID = option("user_id")
 SEARCH_ID = option("search_id")
+FACE = option("--face", type=_whole_number(1), help="which probe face, 1 = highest detector score, as numbered on "
+                                                     "the candidate sheet; needed when the probe shows several faces")
+QUALITY_OVERRIDE = option("--quality-override", metavar="REASON",
+                          help="search a probe face below the quality bar anyway, for this reason (stored, audited "
+                               "and printed on the candidate sheet)")
 DAY = {"type": date.fromisoformat, "metavar": "YYYY-MM-DD"}
 
 
@@ -505,7 +512,10 @@ def parser() -> argparse.ArgumentParser:
              option("--case", required=True, help="case number"),
              option("--offense", required=True, help="offense code, one of FACELEAD_OFFENSE_CODES"),
              option("--justification", required=True, help="why this search is needed"),
-             option("--gallery", default="default", help="gallery to search (default: %(default)s)"))
+             option("--gallery", default="default", help="gallery to search (default: %(default)s)"),
+             FACE, QUALITY_OVERRIDE,
+             option("--for", dest="requested_for", metavar="USER", help="the detective (requester role) who asked "
+                                                                        "for the search, shown the released lead"))
     who_decides = "(supervisor, not its requester)"
     _command(sub, "approve", cmd_decide, f"approve a pending request {who_decides}",
              option("request_id"), option("--reason", help="why, for the audit log"))
@@ -514,12 +524,7 @@ def parser() -> argparse.ArgumentParser:
              option("request_id", help="the approved request"),
              option("--k", type=_whole_number(2, 50), default=20, help="candidates to return, 2..50 (default: "
                                                                        "%(default)s)"),
-             option("--face", type=_whole_number(1), help="which probe face, 1 = highest detector score, "
-                                                                      "as numbered on the candidate sheet; needed "
-                                                                      "when the probe shows several faces"),
-             option("--quality-override", metavar="REASON", help="search a probe below the quality bar anyway, for "
-                                                                 "this reason (stored, audited and printed on the "
-                                                                 "candidate sheet)"))
+             FACE, QUALITY_OVERRIDE)
     _command(sub, "determine", cmd_determine, "record your determination on a search: the analyst who ran it first, "
                                               "then a different reviewer, blind to it",
              SEARCH_ID,

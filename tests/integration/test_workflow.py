@@ -339,7 +339,8 @@ def test_a_search_runs_only_on_the_face_its_request_was_approved_for(people, set
 
 
 def test_the_api_files_as_the_page_does_a_chosen_face_and_a_reason_for_one_below_the_bar(service, people, settings,
-                                                                                         faces_dev, tmp_path):
+                                                                                         faces_dev, tmp_path,
+                                                                                         monkeypatch):
     """A request filed through the API may name the probe face and the override reason: a face
     the probe does not have, or one below the quality bar without a reason, gets 409 with the
     probe's faces and is audited; with them, the request keeps that face and reason."""
@@ -380,3 +381,9 @@ def test_the_api_files_as_the_page_does_a_chosen_face_and_a_reason_for_one_below
         rows = conn.execute("SELECT case_number, face_index, quality_override FROM requests "
                             "WHERE case_number IN ('API-FACE-3', 'API-FACE-4') ORDER BY case_number").fetchall()
     assert rows == [("API-FACE-3", 0, "the only frame; detective asked"), ("API-FACE-4", 1, "the man on the right")]
+    monkeypatch.setenv("FACELEAD_USER", "analyst.test")
+    monkeypatch.setenv("FACELEAD_TOKEN", people["analyst.test"])
+    assert main(["request", str(two), "--case", "API-FACE-5", "--offense", settings.offense_codes[0],
+                 "--justification", "platform camera", "--face", "2", "--quality-override", "the man on the right"]) == 0
+    with db.open_db(settings.database_path, read_only=True) as conn:
+        assert conn.execute("SELECT face_index FROM requests WHERE case_number = 'API-FACE-5'").fetchone() == (1,)
