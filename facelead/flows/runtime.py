@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import dask
-from prefect import Flow
+from prefect import Flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.states import Completed, State
 from prefect.context import FlowRunContext
 from prefect.settings import get_current_settings
 from distributed.security import Security
@@ -154,9 +156,27 @@ class _AuditedBody:
             acting = _ACTING.get()
             if acting is not None and not exc.audited:
                 record_refusal(*acting, exc)
-            raise
+            refused = refused_state(exc)
+            if refused is None:
+                raise
+            return refused
         finally:
             _ACTING.reset(token)
+
+
+def refused_state(exc: Refusal) -> State | None:
+    """How a deployment's run (nobody in its process waits for the exception) ends when
+    facelead refuses it: Completed, named Refused, with a ``refusal`` artifact giving the
+    reason code (the detail may name a case or a file: it stays in facelead's audit log).
+    None for a flow called from Python, which raises the refusal to its caller."""
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None or context.flow_run.deployment_id is None:
+        return None
+    message = f"refused: {exc.reason} (facelead's audit log has the detail)"
+    create_markdown_artifact(f"**Refused** by facelead: `{exc.reason}`. The run did nothing; the audit log names "
+                             "who asked and why it was refused.", key="refusal", description=message)
+    get_run_logger().warning("%s", message)
+    return Completed(name="Refused", message=message)
 
 
 def refusals_audited(flow: Flow) -> Flow:

@@ -162,7 +162,8 @@ def _refused_search_runs(data: Path, faces_dev: Path) -> list[str]:
     for grant in (None, forged, grants.issue(key, "analyst.ops", Action.SEARCH, params, 60, time.time() - 3600),
                   grant_for(settings, "analyst.ops", Action.SEARCH, search_probe, {**params, "k": 50}), spent):
         run = run_deployment("search-probe/search-probe", parameters={**params, "grant": grant}, timeout=300)
-        assert run.state.is_failed(), run.state
+        assert run.state.is_completed() and run.state.name == "Refused", run.state  # a refusal, not a failure
+        assert re.match(r"refused: (no_grant|grant_\w+) \(", run.state.message), run.state.message
     with db.open_db(settings.database_path, read_only=True) as conn:
         return [json.loads(r.details)["reason"] for r in db.audit_rows(conn) if r.action == "search.refused"]
 
