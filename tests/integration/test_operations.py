@@ -56,7 +56,7 @@ def _faces(db_path: Path, gallery: str, model_id: str) -> int:
 
 
 @contextmanager
-def _serving(folder: Path, python: str = sys.executable, **env_extra: str):
+def _serving(folder: Path, python: str = sys.executable, project: Path = PROJECT, **env_extra: str):
     """`facelead serve --deploy` (by ``python``) on a free loopback port with its data in
     ``folder``; stopped after."""
     port, service_port, data = _free_port(), _free_port(), folder / "served-data"
@@ -66,7 +66,8 @@ def _serving(folder: Path, python: str = sys.executable, **env_extra: str):
     env.pop("PREFECT_API_URL", None)
     log = (folder / "serve.log").open("w")
     process = subprocess.Popen([python, "-m", "facelead.cli", "serve", "--port", str(port), "--deploy",
-                                "--project", str(PROJECT), "--limit", "2"], env=env, stdout=log, stderr=subprocess.STDOUT)
+                                "--project", str(project), "--limit", "2"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                               cwd=project)
     process.service_url = f"http://127.0.0.1:{service_port}"
     try:
         yield process, f"http://127.0.0.1:{port}/api", data, folder / "serve.log"
@@ -613,21 +614,37 @@ def test_a_local_cluster_answers_health_checks_alone_on_its_http_ports(settings)
 RUNS_ACCOUNT = "facelead-runs"
 
 
-def _interpreter_for_all(folder: Path) -> str:
-    """This environment's interpreter if every account may run it, else a virtual
-    environment in ``folder`` over the host's own Python of this version that reads this
-    environment's packages (a checkout's interpreter often lives in a home only its owner
-    enters); '' where neither exists."""
+def _reachable(path: Path) -> bool:
+    """Whether every account may pass through each folder down to ``path``."""
+    return all(os.stat(part).st_mode & 0o001 for part in [*Path(path).parents][:-1])
+
+
+def _runs_view(folder: Path) -> tuple[str, Path]:
+    """An interpreter and a project folder every account may use: this environment's and
+    this checkout where every account may reach them; else a virtual environment in
+    ``folder`` over the host's own Python of this version, reading this environment's
+    packages and this checkout's code, hard-linked into ``folder`` where their own folders
+    are closed (a checkout's interpreter often lives in a home only its owner enters, a
+    fresh clone in an owner-only temporary folder). ('', PROJECT) where the host has no
+    such Python; OSError where a link cannot be made (another file system)."""
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    if all(os.stat(part).st_mode & 0o001 for part in Path(os.path.realpath(sys.executable)).parents):
-        return sys.executable
+    site_packages, project = Path(sysconfig.get_paths()["purelib"]), PROJECT
+    if _reachable(Path(os.path.realpath(sys.executable))) and _reachable(site_packages / "x") and _reachable(project / "x"):
+        return sys.executable, project
     host = next((p for p in (Path("/usr/bin") / version, Path("/usr/local/bin") / version) if p.is_file()), None)
     if host is None:
-        return ""
+        return "", project
+    if not (_reachable(site_packages / "x") and _reachable(project / "x")):
+        linked = folder / "linked"
+        shutil.copytree(site_packages, linked / "site-packages", copy_function=os.link, symlinks=True)
+        shutil.copytree(project, linked / "project", copy_function=os.link, symlinks=True,
+                        ignore=shutil.ignore_patterns(".git", ".venv", "data", "__pycache__"))
+        site_packages, project = linked / "site-packages", linked / "project"
     subprocess.run([str(host), "-m", "venv", "--without-pip", str(folder / "venv")], check=True)
     [site] = (folder / "venv" / "lib").glob("python*/site-packages")
-    (site / "checkout.pth").write_text(f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n")
-    return str(folder / "venv" / "bin" / "python")
+    (site / "checkout.pth").write_text(f"import sys; sys.path.insert(0, {str(project)!r})\n"
+                                       f"import site; site.addsitedir({str(site_packages)!r})\n")
+    return str(folder / "venv" / "bin" / "python"), project
 
 
 @pytest.fixture
@@ -649,15 +666,18 @@ def runs_account():
     folder.chmod(0o755)
     umask = os.umask(0o022)  # what the test makes here (interpreter, photos) the account may read
     try:
-        python = _interpreter_for_all(folder)
+        try:
+            python, project = _runs_view(folder)
+        except OSError as exc:
+            pytest.skip(f"{RUNS_ACCOUNT} may not reach this checkout and it cannot be linked where it may: {exc}")
         if not python:
             pytest.skip(f"{RUNS_ACCOUNT} may not run this interpreter and the host has no Python of its version")
         reach = subprocess.run([python, "-c", "import facelead.flows.launch"], user=entry.pw_uid,
-                               group=entry.pw_gid, extra_groups=[], cwd=PROJECT, capture_output=True, text=True,
+                               group=entry.pw_gid, extra_groups=[], cwd=project, capture_output=True, text=True,
                                env={**os.environ, "HOME": str(folder), "PREFECT_HOME": str(folder)})
         if reach.returncode:
             pytest.skip(f"{RUNS_ACCOUNT} cannot run this checkout's code: {reach.stderr[-300:]}")
-        yield entry, folder, python
+        yield entry, folder, python, project
     finally:
         os.umask(umask)
         shutil.rmtree(folder, ignore_errors=True)
@@ -668,7 +688,7 @@ def runs_account():
 def _as_runs(entry, python: str, code: str, data: Path) -> subprocess.CompletedProcess:
     """``code`` run by the runs' account, as any code a flow run executes could be."""
     return subprocess.run([python, "-c", code], user=entry.pw_uid, group=entry.pw_gid, extra_groups=[],
-                          umask=0o007, cwd=PROJECT, capture_output=True, text=True,
+                          umask=0o007, cwd=data.parent, capture_output=True, text=True,
                           env={**os.environ, "FACELEAD_DATA_DIR": str(data), "HOME": str(data / "runs"),
                                "PREFECT_HOME": str(data / "runs")})
 
@@ -715,10 +735,10 @@ def test_flow_runs_under_a_lesser_account_read_no_key_and_their_audit_rows_join_
     from facelead import grants
     from fixtures import add_person
 
-    entry, folder, python = runs_account
+    entry, folder, python, project = runs_account
     drop = folder / "drop"
     photos = _photos(faces_dev, drop, people=2)
-    with _serving(folder, python, FACELEAD_SERVICE__RUN_USER=RUNS_ACCOUNT) as (process, api_url, data, log):
+    with _serving(folder, python, project, FACELEAD_SERVICE__RUN_USER=RUNS_ACCOUNT) as (process, api_url, data, log):
         deadline = time.monotonic() + 240
         while "facelead: API at" not in log.read_text():
             assert time.monotonic() < deadline and process.poll() is None, log.read_text()[-3000:]
