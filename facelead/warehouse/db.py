@@ -310,7 +310,8 @@ def _share_with_runs(database: Path) -> None:
     if shared_with_runs(database.parent):
         for file in (database, database.with_name(database.name + ".wal")):
             with suppress(FileNotFoundError):
-                if file.stat().st_uid == os.geteuid() and file.stat().st_mode & 0o060 != 0o060:
+                facts = file.stat()
+                if facts.st_uid == os.geteuid() and facts.st_mode & 0o060 != 0o060:
                     file.chmod(0o660)
 
 

@@ -317,13 +317,19 @@ def _pending(conn, actor: str, action: str, target: str, details: dict) -> None:
         conn.execute(db.query("audit_pending_insert"), [db.now(), actor, action, target, canonical_details(details)])
 
 
-def test_pending_rows_are_sealed_in_order_before_the_next_keyed_row_and_by_the_service(tmp_path):
-    path = tmp_path / "a.duckdb"
+def _keyed_then_pending(path, pending: int) -> None:
+    """A chain of one keyed row, then ``pending`` rows a run left for the service to seal."""
     with db.open_db(path) as conn:
         with db.transaction(conn):
             db.append_audit(conn, "ana", "first", "t", {})
-        _pending(conn, "operator.o", "run.step", "thing:1", {"step": 1})
-        _pending(conn, "operator.o", "run.step", "thing:2", {"step": 2})
+        for step in range(1, pending + 1):
+            _pending(conn, "operator.o", "run.step", f"thing:{step}", {"step": step})
+
+
+def test_pending_rows_are_sealed_in_order_before_the_next_keyed_row_and_by_the_service(tmp_path):
+    path = tmp_path / "a.duckdb"
+    _keyed_then_pending(path, 2)
+    with db.open_db(path) as conn:
         assert [r.action for r in db.audit_rows(conn)] == ["first"]
         with db.transaction(conn):
             db.append_audit(conn, "ana", "later", "t", {})  # a key holder seals what waits first
@@ -344,10 +350,7 @@ def test_the_service_seals_pending_rows_when_a_run_rings_its_bell(tmp_path):
     import threading
 
     path = tmp_path / "a.duckdb"
-    with db.open_db(path) as conn:
-        with db.transaction(conn):
-            db.append_audit(conn, "ana", "first", "t", {})
-        _pending(conn, "operator.o", "run.step", "thing:1", {"step": 1})
+    _keyed_then_pending(path, 1)
     stop = threading.Event()
     sealer = threading.Thread(target=db.seal_when_rung, args=(path, stop, 0.05))
     sealer.start()
