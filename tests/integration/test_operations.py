@@ -575,9 +575,10 @@ def test_an_operator_starts_an_enrollment_in_the_prefect_ui_behind_facelead_s_si
     page.get_by_role("textbox", name="gallery (Optional)").fill("ui")
     page.get_by_role("button", name="Submit").click()
 
-    run_link = page.locator("a[href*='/runs/flow-run/']").first
-    run_link.wait_for(timeout=60_000)
-    run_link.click()
+    # the run just started, from the notice that says so; the deployment page also links
+    # its scheduled runs, which are not this one
+    page.get_by_text("View run").first.click(timeout=60_000)
+    page.wait_for_url("**/runs/flow-run/**")
     page.get_by_text("Completed").first.wait_for(timeout=240_000)
     page.get_by_role("tab", name="Artifacts").click()
     page.get_by_text("enrollment-summary").first.wait_for(timeout=30_000)
