@@ -16,10 +16,10 @@ import time
 from datetime import date
 from pathlib import Path
 
-from facelead.flows.search_probe import search_probe
 from facelead.policy import Action
 from facelead.settings import SecuritySettings, Settings
 from facelead.workflow import add_user, authorized, grant_for, run_principal, set_secret, sign_in
+from flows.search_probe import search_probe
 
 
 def _median_ms(work, repeat: int) -> float:

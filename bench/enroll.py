@@ -23,7 +23,6 @@ from pathlib import Path
 import faces_dev
 
 
-
 def make_images(faces_dev_folder: Path, count: int, folder: Path) -> list[tuple[Path, str]]:
     """``count`` distinct files cycled from faces-dev's labeled photos."""
     photos = faces_dev.labeled(faces_dev_folder)
@@ -37,9 +36,9 @@ def make_images(faces_dev_folder: Path, count: int, folder: Path) -> list[tuple[
 
 
 def _raw_one(path: str) -> int:
-    from facelead.models.align import align_face
-    from facelead.models.faces import load
-    from facelead.models.image import decode_image
+    from models.align import align_face
+    from models.faces import load
+    from models.image import decode_image
 
     detector, embedder = load(_MODELS)
     image = decode_image(Path(path).read_bytes(), 100_000_000)
@@ -58,7 +57,7 @@ def _init(models) -> None:
     import cv2
     from threadpoolctl import threadpool_limits
 
-    from facelead.models.faces import load
+    from models.faces import load
 
     cv2.setNumThreads(1)
     threadpool_limits(1)
@@ -85,11 +84,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="facelead-bench-") as tmp:
         work = Path(tmp)
         os.environ.update({"FACELEAD_DATA_DIR": str(work / "data"), "FACELEAD_DASK__WORKERS": str(args.workers)})
-        from facelead.flows.enroll_gallery import enroll_gallery
         from facelead.policy import Action
         from facelead.settings import Settings
-        from facelead.tasks.faces import face_models
         from facelead.workflow import add_user, run_flow_for
+        from flows.enroll_gallery import enroll_gallery
+        from tasks.faces import face_models
 
         add_user(Settings().database_path, None, "bench-admin", "Bench", ["admin"], None, Settings().security)
 
@@ -104,12 +103,11 @@ def main() -> None:
 
         import dask
         from distributed import LocalCluster
+        from distributed.security import Security
         from prefect import flow
 
-        from distributed.security import Security
-
         from facelead.cluster import write_tls_files
-        from facelead.flows.runtime import LOCAL_WORKER_CONFIG, dask_task_runner, share_prefect_api
+        from flows.runtime import LOCAL_WORKER_CONFIG, dask_task_runner, share_prefect_api
 
         def enroll(flow, gallery: str):
             """An enrollment as facelead runs one for a signed-in admin (policy check, grant)."""

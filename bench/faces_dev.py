@@ -26,6 +26,6 @@ def labeled(faces_dev: Path) -> list[tuple[Path, str]]:
 
 def labeled_images(faces_dev: Path) -> list[tuple[str, np.ndarray]]:
     """(identity, decoded BGR image) of each labeled photo."""
-    from facelead.models.image import decode_image
+    from models.image import decode_image
 
     return [(identity, decode_image(path.read_bytes(), 10**8)) for path, identity in labeled(faces_dev)]

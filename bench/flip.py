@@ -1,7 +1,7 @@
 """Test-time flip: does embedding a face and its mirror image, averaged, raise accuracy?
 
 On faces-dev's labeled photos, as taken and under each surveillance degradation of
-``facelead.models.degrade.SURVEILLANCE`` (the evaluation report's), the same aligned crops
+``models.degrade.SURVEILLANCE`` (the evaluation report's), the same aligned crops
 are embedded once plainly and once as the normalised mean of the crop and its mirror.
 Prints, for both: genuine and impostor mean scores, EER and TAR at FAR 1e-2 over every pair, and
 rank 1 / FNIR of degraded probes against one photo per identity (as in the report).
@@ -11,20 +11,27 @@ rank 1 / FNIR of degraded probes against one photo per identity (as in the repor
 
 from __future__ import annotations
 
-import numpy as np
-
 import faces_dev
+import numpy as np
 
 
 def main() -> None:
     args = faces_dev.parser(__doc__.splitlines()[0]).parse_args()
 
-    from facelead.metrics import (degradation_plan, equal_error_rate, mated_search_rates, operating_threshold,
-                                     pair_scores, score_matrix, tar_at_far, verification_metrics)
-    from facelead.models.degrade import SURVEILLANCE
-    from facelead.models.faces import load, measure_face
+    from facelead.metrics import (
+        degradation_plan,
+        equal_error_rate,
+        mated_search_rates,
+        operating_threshold,
+        pair_scores,
+        score_matrix,
+        tar_at_far,
+        verification_metrics,
+    )
     from facelead.settings import Settings
-    from facelead.tasks.faces import face_models
+    from models.degrade import SURVEILLANCE
+    from models.faces import load, measure_face
+    from tasks.faces import face_models
 
     detector, embedder = load(face_models(Settings()))
 

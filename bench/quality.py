@@ -17,21 +17,20 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
 import faces_dev
+import numpy as np
 
 
 def main() -> None:
     args = faces_dev.parser(__doc__.splitlines()[0]).parse_args()
 
-    from facelead.expectations.quality import validate
-    from facelead.models import degrade
-    from facelead.models.align import align_face
-    from facelead.models.faces import embed_measured, load, measure_face
-    from facelead.models.quality import METRICS, face_quality
+    from expectations.quality import validate
     from facelead.settings import Settings
-    from facelead.tasks.faces import face_models
+    from models import degrade
+    from models.align import align_face
+    from models.faces import embed_measured, load, measure_face
+    from models.quality import METRICS, face_quality
+    from tasks.faces import face_models
 
     settings = Settings()
     detector, embedder = load(face_models(settings))

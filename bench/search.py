@@ -32,12 +32,12 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from facelead.models.ann import ScannParams, Targets, build_tuned, chance_floor, poor_captures, recall_at, save_scann
-from facelead.models.embed import l2_normalise
-from facelead.models.index import ExactIndex
-from facelead.models.manifest import load_manifest
-from facelead.models.synthetic import realistic_gallery
 from facelead.settings import Settings
+from models.ann import ScannParams, Targets, build_tuned, chance_floor, poor_captures, recall_at, save_scann
+from models.embed import l2_normalise
+from models.index import ExactIndex
+from models.manifest import load_manifest
+from models.synthetic import realistic_gallery
 
 GROUPS, IDENTITIES = 100, 10_000
 SPREAD = 0.8  # identity spread around its group

@@ -30,16 +30,16 @@ from PIL import Image
 
 from facelead.client import ServiceClient, ServiceRefused
 from facelead.intake.batches import BatchContext, synthetic_table
-from facelead.models import degrade
-from facelead.models.faces import embed_measured, load, measure_face
-from facelead.models.image import decode_image
-from facelead.models.synthetic import SyntheticGallery, realistic_gallery
 from facelead.service import start_api, stop_api
 from facelead.settings import Settings
-from facelead.tasks.faces import face_models
-from facelead.tasks.index import has_rows
-from facelead.warehouse import db
 from facelead.workflow import add_user, set_secret
+from models import degrade
+from models.faces import embed_measured, load, measure_face
+from models.image import decode_image
+from models.synthetic import SyntheticGallery, realistic_gallery
+from tasks.faces import face_models
+from tasks.index import has_rows
+from warehouse import db
 
 ROOT = Path(__file__).resolve().parents[1]
 GALLERY, K, CHUNK = "bench", 20, 100_000

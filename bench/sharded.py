@@ -9,7 +9,7 @@ candidate targets) on a cluster of two single-thread workers:
 
 - ``local``: a ``distributed.LocalCluster`` in this process, as ``facelead serve`` starts;
 - ``cli``: a ``dask scheduler`` and two ``dask worker`` processes started from the shell
-  commands an operator would use (``--preload facelead.flows.worker_setup``).
+  commands an operator would use (``--preload flows.worker_setup``).
 
 facelead reaches either through ``FACELEAD_DASK__ADDRESS``. Each search is what a search
 flow does with a sharded build: every shard's top k on the workers through the process's
@@ -38,13 +38,23 @@ import pyarrow.compute as pc
 from distributed import Client, LocalCluster
 from prefect import flow
 
-from facelead.flows.runtime import dask_task_runner, share_prefect_api
-from facelead.models.ann import Targets, chance_floor, poor_captures, weakest
-from facelead.models.index import BuildPlan, ExactIndex, GalleryVectors
-from facelead.models.synthetic import realistic_gallery
 from facelead.settings import Settings
-from facelead.tasks.index import (MEMBERS, SUBJECTS, VECTORS, build_rows, build_shard, cluster_hits, folder_hashes,
-                                  index_params, rank_build_hits, write_members)
+from flows.runtime import dask_task_runner, share_prefect_api
+from models.ann import Targets, chance_floor, poor_captures, weakest
+from models.index import BuildPlan, ExactIndex, GalleryVectors
+from models.synthetic import realistic_gallery
+from tasks.index import (
+    MEMBERS,
+    SUBJECTS,
+    VECTORS,
+    build_rows,
+    build_shard,
+    cluster_hits,
+    folder_hashes,
+    index_params,
+    rank_build_hits,
+    write_members,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 K, CHUNK = 20, 1_000_000
@@ -74,7 +84,7 @@ def cluster(kind: str, scratch: Path):
     if kind == "local":
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                           dashboard_address="127.0.0.1:0", local_directory=str(scratch),
-                          preload=["facelead.flows.worker_setup"], silence_logs=40) as local:
+                          preload=["flows.worker_setup"], silence_logs=40) as local:
             yield local.scheduler_address
         return
     dask = str(Path(sys.executable).with_name("dask"))
@@ -86,7 +96,7 @@ def cluster(kind: str, scratch: Path):
         while not scheduler_file.is_file():
             time.sleep(0.2)
         processes += [subprocess.Popen([dask, "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1",
-                                        "--local-directory", str(scratch), "--preload", "facelead.flows.worker_setup"],
+                                        "--local-directory", str(scratch), "--preload", "flows.worker_setup"],
                                        stderr=subprocess.DEVNULL) for _ in range(2)]
         address = json.loads(scheduler_file.read_text())["address"]
         with Client(address) as client:

@@ -18,7 +18,7 @@ for _name, _value in {
     "DO_NOT_TRACK": "1",
     "GX_ANALYTICS_ENABLED": "false",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
-    "PREFECT_LOGGING_EXTRA_LOGGERS": "facelead",  # waits on a locked database show in the run's log
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "facelead,warehouse,flows",  # waits on a locked database show in the run's log
     "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",  # and outside a run, only locally
 }.items():
     _os.environ.setdefault(_name, _value)

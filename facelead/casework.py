@@ -1,10 +1,198 @@
-"""The investigation's rules beyond who may do what (``policy``): pure functions of plain
-values, each written once, for the flows, tasks and pages that ask them."""
+"""The investigation's rules beyond who may do what (``policy``): pure functions of typed
+records, plain values and settings, each written once, for the workflow, flows, tasks and
+pages that ask them. A rule answers None (allowed) or the refusal with its reason; the
+caller raises it inside ``workflow.audited``, so it reaches the audit log. No I/O here.
+
+A request's states: pending -> approved | denied; approved -> searched (once, by its filer,
+while the approval lasts). A search's review: awaiting determination (its analyst's) ->
+awaiting review (a different certified reviewer's, blind) -> released | disputed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from facelead.access import clean_name
+from facelead.refusal import Refusal
+from warehouse.records import StoredRequest
+
+ANALYST, REVIEWER = "analyst", "reviewer"  # the two determinations of a search, in order
+
+
+class WorkflowRefused(Refusal, ValueError):
+    """A step that must not happen now."""
+
+
+class SearchRefused(Refusal, ValueError):
+    """A search that must not run (its probe, its face or its gallery)."""
+
+
+def filing_refusal(case_number: str, offense_code: str, justification: str, permitted_offenses: Collection[str],
+                   requested_for: str | None, requested_for_roles: Collection[str]) -> WorkflowRefused | None:
+    """A request needs a case number, an offense code among the permitted and a
+    justification; one filed for someone is for a user with the requester role
+    (``requested_for_roles``: theirs, empty for no such user)."""
+    missing = [name for name, value in (("case number", case_number), ("offense code", offense_code),
+                                        ("justification", justification)) if not value.strip()]
+    if missing:
+        return WorkflowRefused("missing", f"a request needs a {', a '.join(missing)}")
+    if requested_for and "requester" not in requested_for_roles:
+        return WorkflowRefused("requester", f"{clean_name(requested_for)!r} is not a user with the requester role")
+    if offense_code not in permitted_offenses:
+        return WorkflowRefused("offense", f"offense code {offense_code!r} is not one of the permitted: "
+                                          f"{', '.join(permitted_offenses)}")
+    return None
+
+
+def request_state(request: StoredRequest) -> str:
+    """'pending', 'approved', 'denied' or 'searched'."""
+    if request.search_id is not None:
+        return "searched"
+    return request.decision or "pending"
+
+
+def decision_refusal(request: StoredRequest | None, request_id: str, actor: str, approve: bool,
+                     reason: str) -> WorkflowRefused | None:
+    """A pending request is decided once, by a supervisor who did not file it; a denial
+    gives its reason."""
+    if request is None:
+        return WorkflowRefused("no_such_request", f"no request {request_id}")
+    if request.requested_by == actor:
+        return WorkflowRefused("self_approval", f"{actor} filed request {request_id} and cannot decide it")
+    if request.decision is not None:
+        return WorkflowRefused("decided", f"request {request_id} was {request.decision} already")
+    if not approve and not reason.strip():
+        return WorkflowRefused("reason", "a denial needs its reason, for the requester and the audit")
+    return None
+
+
+def runnable_refusal(request: StoredRequest | None, request_id: str) -> WorkflowRefused | None:
+    """A request runs only once approved, and only once."""
+    if request is None:
+        return WorkflowRefused("no_such_request", f"no request {request_id}")
+    if request.decision != "approved":
+        state = "is still pending" if request.decision is None else f"was {request.decision}"
+        return WorkflowRefused("not_approved", f"request {request_id} {state}")
+    if request.search_id is not None:
+        return WorkflowRefused("already_run", f"request {request_id} has run already (search {request.search_id})")
+    return None
+
+
+def search_refusal(request: StoredRequest | None, request_id: str, actor: str, now: datetime,
+                   approval_days: float) -> WorkflowRefused | None:
+    """``actor`` may search the request now: runnable, approved within ``approval_days``,
+    and filed by ``actor`` (a request is its filer's)."""
+    refusal = runnable_refusal(request, request_id)
+    if refusal is not None:
+        return refusal
+    if request.decided_at + timedelta(days=approval_days) < now:
+        return WorkflowRefused("approval_expired", f"request {request_id} was approved on {request.decided_at:%Y-%m-%d}; "
+                                                   f"approvals last {approval_days:g} days: file it again")
+    if request.requested_by != actor:
+        return WorkflowRefused("not_filer", f"request {request_id} was filed by {request.requested_by}; "
+                                            "only its filer may run it")
+    return None
+
+
+def approved_face_refusal(request_id: str, approved: int | None, asked: int | None) -> SearchRefused | None:
+    """A request approved for one face of its probe searches that face and no other."""
+    if approved is not None and asked is not None and asked != approved:
+        return SearchRefused("face_not_approved", f"request {request_id} was approved for face {approved + 1} "
+                                                    f"of its probe, not face {asked + 1}")
+    return None
+
+
+def probe_changed_refusal(probe: str, kept_sha256: str, read_sha256: str, since: str) -> SearchRefused | None:
+    """The probe searched is byte for byte the file as kept ``since`` (when it was filed, or
+    when the search ran)."""
+    if read_sha256 != kept_sha256:
+        return SearchRefused("probe_changed", f"{probe}: the file changed after {since}")
+    return None
+
+
+def probe_quality_refusal(probe: str, passed: bool, override: str | None, verdict: str) -> SearchRefused | None:
+    """A probe face below the probe quality bar is searched only with a reason (``needs_override``)."""
+    if needs_override(passed, override):
+        return SearchRefused("probe_quality", f"{probe}: probe below the quality bar: {verdict}."
+                                              " Search it anyway only with an override reason.")
+    return None
+
+
+def gallery_refusal(gallery: str, model_id: str, size: int) -> SearchRefused | None:
+    """A gallery with no faces for the recogniser is not searched."""
+    return SearchRefused("empty_gallery", f"gallery {gallery!r} has no faces for {model_id}") if not size else None
+
+
+def rerun_refusal(search_id: str, ran_on: tuple[str, str], installed: tuple[str, str],
+                  build: str | None, build_on_disk: bool) -> WorkflowRefused | None:
+    """A search is re-run only on the recogniser and detector it ran on (``ran_on`` and
+    ``installed``: recogniser, detector) and through its index build, still on disk."""
+    if installed != ran_on:
+        return WorkflowRefused("model_changed", f"search {search_id} ran on {ran_on[0]} and {ran_on[1]}; "
+                                                f"this install has {installed[0]} and {installed[1]}")
+    if build is not None and not build_on_disk:
+        return WorkflowRefused("build_gone", f"index build {build} of search {search_id} is no longer on disk")
+    return None
+
+
+def determination_stage(search_actor: str, actor: str) -> str:
+    """Whose determination ``actor`` records on a search run by ``search_actor``: the
+    analyst's (who ran it) or a reviewer's (anyone else)."""
+    return ANALYST if search_actor == actor else REVIEWER
+
+
+def open_stage(search_actor: str, actor: str, recorded: Collection[str]) -> str | None:
+    """The determination ``actor`` may record now (``recorded``: the stages on record), or None."""
+    stage = determination_stage(search_actor, actor)
+    if stage == ANALYST:
+        return None if ANALYST in recorded else ANALYST
+    return REVIEWER if ANALYST in recorded and REVIEWER not in recorded else None
+
+
+def determination_refusal(search_id: str, actor: str, stage: str, recorded: Collection[str], rank: int | None,
+                          candidate_found: bool) -> WorkflowRefused | None:
+    """Each stage is recorded once, the analyst's first; the reviewer is someone other than
+    the analyst; a rank names a candidate of the search."""
+    if stage == ANALYST and ANALYST in recorded:
+        return WorkflowRefused("own_search", f"{actor} ran search {search_id} and recorded a determination; "
+                                             "its review needs a different reviewer")
+    if stage in recorded:
+        return WorkflowRefused("recorded", f"the {stage} determination of search {search_id} is recorded already")
+    if stage == REVIEWER and ANALYST not in recorded:
+        return WorkflowRefused("analyst_first", f"search {search_id} awaits the analyst's determination")
+    if rank is not None and not candidate_found:
+        return WorkflowRefused("no_such_rank", f"search {search_id} has no candidate at rank {rank}")
+    return None
+
+
+def review_outcome(recorded: Mapping[str, str | None]) -> str:
+    """'released' (both agree), 'disputed' (they differ), 'awaiting review' or 'awaiting
+    determination'; ``recorded``: each stage's chosen face id (None: no candidate)."""
+    if ANALYST not in recorded:
+        return "awaiting determination"
+    if REVIEWER not in recorded:
+        return "awaiting review"
+    return "released" if recorded[ANALYST] == recorded[REVIEWER] else "disputed"
+
+
+def own_roles_refusal(actor: str, user_id: str) -> WorkflowRefused | None:
+    """An administrator's own roles are changed by another administrator."""
+    if user_id == actor:
+        return WorkflowRefused("own_roles", "an administrator's own roles are changed by another administrator")
+    return None
+
+
+def pair_mark_refusal(gallery_id: str, subject_a: str, subject_b: str,
+                      missing: Sequence[str]) -> WorkflowRefused | None:
+    """Two subjects marked as the same person or not are two, both in the gallery
+    (``missing``: those that are not)."""
+    if subject_a == subject_b:
+        return WorkflowRefused("same_subject", f"{subject_a} and {subject_b} are one subject id")
+    if missing:
+        return WorkflowRefused("no_such_subject", f"gallery {gallery_id} has no subject {', '.join(missing)}")
+    return None
 
 
 def searched_exactly(gallery_size: int, exact_below: int) -> bool:

@@ -126,7 +126,7 @@ def _print_code(answer: dict) -> None:
 def _first_user_here(settings) -> bool:
     """Whether this account can open the warehouse and it has no user yet (a fresh install,
     set up by the service account)."""
-    from facelead.warehouse import db
+    from warehouse import db
 
     try:
         with db.open_db(settings.database_path, lock_timeout_s=5) as conn:
@@ -332,7 +332,7 @@ def cmd_audit_query(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from facelead.tasks.faces import face_models
+    from tasks.faces import face_models
 
     models = face_models(_settings())
     for m in (models.detector, models.recogniser):
@@ -377,7 +377,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from facelead.flows.demo import run_demo
+    from flows.demo import run_demo
 
     outcome, expected = run_demo(_settings())
     _print_candidates(outcome.case_number, outcome.search_id, outcome.probe_quality_failures,

@@ -9,6 +9,7 @@ worker's launcher asks ``run_refusal`` of every run before any of its code is lo
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,16 +31,22 @@ class Registered:
     action: Action
 
 
+def entrypoint_module(entrypoint: str) -> tuple[str, str]:
+    """The module and attribute a ``flows/<file>.py:<flow>`` entrypoint names."""
+    path, _, attribute = entrypoint.partition(":")
+    return path.removesuffix(".py").replace("/", "."), attribute
+
+
 # The one list of deployments, held to prefect.yaml by a unit test.
 DEPLOYMENTS: dict[str, Registered] = {
-    "enroll-gallery": Registered("facelead.flows.enroll_gallery.enroll_gallery", Action.ENROLL),
-    "build-index": Registered("facelead.flows.build_index.build_index", Action.BUILD),
-    "calibrate-gallery": Registered("facelead.flows.calibrate_gallery.calibrate", Action.CALIBRATE),
-    "search-probe": Registered("facelead.flows.search_probe.search_probe", Action.SEARCH),
-    "rerun-search": Registered("facelead.flows.rerun_search.rerun_search", Action.RERUN),
-    "evaluate": Registered("facelead.flows.evaluate.evaluate", Action.EVALUATE),
-    "retention-purge": Registered("facelead.flows.retention_purge.retention_purge", Action.PURGE),
-    "oversight-report": Registered("facelead.flows.oversight_report.oversight_report", Action.REPORT),
+    "enroll-gallery": Registered("flows/enroll_gallery.py:enroll_gallery", Action.ENROLL),
+    "build-index": Registered("flows/build_index.py:build_index", Action.BUILD),
+    "calibrate-gallery": Registered("flows/calibrate_gallery.py:calibrate", Action.CALIBRATE),
+    "search-probe": Registered("flows/search_probe.py:search_probe", Action.SEARCH),
+    "rerun-search": Registered("flows/rerun_search.py:rerun_search", Action.RERUN),
+    "evaluate": Registered("flows/evaluate.py:evaluate", Action.EVALUATE),
+    "retention-purge": Registered("flows/retention_purge.py:retention_purge", Action.PURGE),
+    "oversight-report": Registered("flows/oversight_report.py:oversight_report", Action.REPORT),
 }
 
 
@@ -160,21 +167,30 @@ def registered_refusal(deployment: Mapping[str, Any]) -> ConsoleRefused | None:
     if not _empty(pull_steps) and (not isinstance(pull_steps, list) or any(
             not isinstance(step, Mapping) or set(step) != {WORKING_DIRECTORY_STEP} for step in pull_steps)):
         return ConsoleRefused("pull_steps", f"deployment {name!r} has pull steps beyond setting its working folder; "
-                                            "facelead's flows run from the installed package")
+                                            "only facelead's own flows run")
     if not _empty(job_variables):
         return ConsoleRefused("job_variables", f"deployment {name!r} sets job variables {sorted(job_variables)}")
     return None
 
 
-def run_refusal(deployment: Mapping[str, Any] | None, run_job_variables: Any) -> ConsoleRefused | None:
+def run_refusal(deployment: Mapping[str, Any] | None, run_job_variables: Any, project: str) -> ConsoleRefused | None:
     """None if the worker may start a flow run of ``deployment`` with ``run_job_variables``:
-    a registered, unchanged deployment and no job variables of the run's own; else the refusal."""
+    a registered, unchanged deployment whose working folder (where its ``flows/<file>.py`` is
+    read) is ``project``, facelead's own, and no job variables of the run's own; else the refusal."""
     if deployment is None:
         return ConsoleRefused("unregistered", "a flow run without a deployment is not started by facelead's worker")
     refusal = registered_refusal(deployment)
-    if refusal is None and not _empty(run_job_variables):
+    if refusal is not None:
+        return refusal
+    if not _empty(run_job_variables):
         return ConsoleRefused("job_variables", f"the run sets job variables {sorted(run_job_variables)}")
-    return refusal
+    folders = {os.path.realpath(str(step[WORKING_DIRECTORY_STEP].get("directory")))
+               if isinstance(step[WORKING_DIRECTORY_STEP], Mapping) else "?"
+               for step in deployment.get("pull_steps") or []}
+    if folders - {project}:
+        return ConsoleRefused("pull_steps", f"the run would read its flow from {sorted(folders - {project})}, "
+                                            f"not facelead's folder {project}")
+    return None
 
 
 def scheduled_run(deployment_id: Any, auto_scheduled: bool, created_by_type: str | None) -> bool:

@@ -19,9 +19,9 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageFilter
 
-from facelead.models.detect import Detections
-from facelead.models.faces import crop_box
 from facelead.digest import file_sha256, sha256_hex
+from models.detect import Detections
+from models.faces import crop_box
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pydantic_core import to_jsonable_python
 
 from facelead.access import AccessDenied
-from facelead.files import secret_key
 from facelead.digest import sha256_hex
+from facelead.files import secret_key
 
 KEY_BYTES = 32
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from facelead.models.calibration import MIN_TAIL
+from models.calibration import MIN_TAIL
 
 FARS = (1e-2, 1e-3, 1e-4)
 FPIRS = (1e-1, 1e-2)

@@ -6,7 +6,7 @@ starts ``prefect server start`` bound to 127.0.0.1 behind basic authentication (
 made anew at every start and held by no person: the server, the worker and flow runs read
 it from an owner-only Prefect profile), with its UI under ``/prefect`` and analytics and
 promotional content off, waits until it answers, (re)makes the ``facelead`` process work
-pool with a locked base job template (every run's command is ``facelead.flows.launch``,
+pool with a locked base job template (every run's command is ``flows.launch``,
 which starts only runs of the registered deployments; no job variable changes the command,
 environment or folder), optionally deploys ``prefect.yaml``, starts a TLS Dask
 LocalCluster that every flow run shares (unless ``FACELEAD_DASK__ADDRESS`` names a cluster
@@ -42,7 +42,7 @@ from facelead import grants
 from facelead.console import PREFIX
 from facelead.files import write_private
 from facelead.settings import Settings
-from facelead.warehouse import db
+from warehouse import db
 
 WORK_POOL = "facelead"
 
@@ -83,11 +83,11 @@ SCRUBBED = ("PREFECT_API_AUTH_STRING", "PREFECT_SERVER_API_AUTH_STRING", "PREFEC
 
 def locked_job_template(project: Path) -> dict:
     """The work pool's base job template: no variables a run or deployment could set, the
-    command ``facelead.flows.launch`` of this interpreter started without the server's
+    command ``flows.launch`` of this interpreter started without the server's
     secret in its environment, no extra environment, the project as the working folder."""
     scrub = " ".join(f"-u {name}" for name in SCRUBBED)
     return {"variables": {"type": "object", "properties": {}},
-            "job_configuration": {"command": f"env {scrub} {shlex.quote(sys.executable)} -m facelead.flows.launch", "env": {},
+            "job_configuration": {"command": f"env {scrub} {shlex.quote(sys.executable)} -m flows.launch", "env": {},
                                   "stream_output": True, "working_dir": str(project.absolute())}}
 
 
@@ -248,7 +248,7 @@ def shared_cluster(settings: Settings, server: LocalServer):
     from distributed.security import Security
 
     from facelead.cluster import write_tls_files
-    from facelead.flows.runtime import LOCAL_WORKER_CONFIG, dask_task_runner
+    from flows.runtime import LOCAL_WORKER_CONFIG, dask_task_runner
 
     dask.config.set(LOCAL_WORKER_CONFIG)
     security = Security.temporary()
@@ -355,8 +355,8 @@ def serve_demo_pages(port: int) -> None:
     process, as the demo's did (no Prefect server, no deployments)."""
     import uvicorn
 
-    from facelead.flows.demo import DEMO_PEOPLE, demo_secrets, demo_settings
     from facelead.service import create_app
+    from flows.demo import DEMO_PEOPLE, demo_secrets, demo_settings
 
     settings = demo_settings(Settings()).replaced(service={"port": port})
     app = create_app(settings)  # built before its address is printed: whoever reads it may stop it at once

@@ -11,3 +11,9 @@ class Refusal(Exception):
         super().__init__(detail)
         self.reason, self.detail = reason, detail
         self.audited = False
+
+
+def refuse(refusal: Refusal | None) -> None:
+    """Raise a rule's refusal, if it gave one (inside ``workflow.audited``, it is audited)."""
+    if refusal is not None:
+        raise refusal

@@ -33,8 +33,8 @@ from facelead.files import write_private, zipped
 from facelead.policy import Action
 from facelead.refusal import Refusal
 from facelead.settings import Settings
-from facelead.warehouse.audit import Anchor
 from facelead.web.console_door import Upstream
+from warehouse.audit import Anchor
 
 log = logging.getLogger(__name__)
 
@@ -234,20 +234,20 @@ def create_app(settings: Settings, console: Upstream | None = None) -> FastAPI:
     from facelead import workflow
     from facelead.documents.disclosure import export_case
     from facelead.documents.sheet import view_sheet
-    from facelead.flows.build_index import build_index
-    from facelead.flows.calibrate_gallery import calibrate as calibrate_gallery
-    from facelead.flows.enroll_gallery import enroll_gallery
-    from facelead.flows.evaluate import evaluate
-    from facelead.flows.oversight_report import oversight_report
-    from facelead.flows.rerun_search import rerun_search
-    from facelead.flows.retention_purge import retention_purge
-    from facelead.tasks.faces import choose_probe_face
-    from facelead.flows.search_probe import search_probe
-    from facelead.tasks.calibration import describe_calibration, duplicates_markdown
-    from facelead.tasks.persist import remove_subject
-    from facelead.warehouse import db
     from facelead.web.console_door import add_console
     from facelead.web.pages import COOKIE, add_pages
+    from flows.build_index import build_index
+    from flows.calibrate_gallery import calibrate as calibrate_gallery
+    from flows.enroll_gallery import enroll_gallery
+    from flows.evaluate import evaluate
+    from flows.oversight_report import oversight_report
+    from flows.rerun_search import rerun_search
+    from flows.retention_purge import retention_purge
+    from flows.search_probe import search_probe
+    from tasks.calibration import describe_calibration, duplicates_markdown
+    from tasks.faces import choose_probe_face
+    from tasks.persist import remove_subject
+    from warehouse import db
 
     db_path, limits = settings.database_path, settings.security
     sessions = Sessions(settings.security.session_idle_minutes * 60, settings.security.session_hours * 3600)

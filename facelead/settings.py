@@ -102,7 +102,7 @@ BAR_NAMES = ("gallery", "probe", "none")
 
 
 class QualitySettings(BaseModel):
-    """The gallery and probe quality bars; facelead.expectations.quality justifies the defaults.
+    """The gallery and probe quality bars; expectations.quality justifies the defaults.
 
     One limit can be changed alone, e.g. ``FACELEAD_QUALITY__GALLERY__MIN_INTER_EYE_PX=90``.
     """

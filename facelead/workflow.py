@@ -1,11 +1,11 @@
-"""The investigative workflow's controls: sign-in, users, requests, approvals, flow-run
+"""The investigative workflow's steps: sign-in, users, requests, approvals, flow-run
 grants, blind review.
 
-``authorize`` is the one place a user is checked against the policy table
-(``facelead.policy``); ``audited`` is the one place a refusal is written to the audit log.
-Each function opens the warehouse, checks, writes and audits in one transaction. A
-refusal raises AccessDenied (who may not) or WorkflowRefused (what may not happen now).
-The CLI and the flows call these.
+Each step has one shape: open the warehouse, read typed records, ask ``authorize`` (who
+may: ``facelead.policy``) and the rules core (what may happen now: ``facelead.casework``),
+write and audit in one transaction. ``audited`` is the one place a refusal is written to
+the audit log. A refusal raises AccessDenied (who may not) or WorkflowRefused (what may
+not happen now). The CLI, the service, the pages and the flows call these.
 """
 
 from __future__ import annotations
@@ -22,24 +22,31 @@ from typing import Any
 
 from prefect import Flow
 
-from facelead import grants
-from facelead.access import (AccessDenied, User, check_secret, check_user_id, clean_name, hash_token, new_salt,
-                             new_token, secret_matches, sign_in_wait)
+from facelead import casework, grants
+from facelead.access import (
+    AccessDenied,
+    User,
+    check_secret,
+    check_user_id,
+    clean_name,
+    hash_token,
+    new_salt,
+    new_token,
+    secret_matches,
+    sign_in_wait,
+)
+from facelead.casework import WorkflowRefused
 from facelead.digest import sha256_hex
-from facelead.models.calibration import PossibleDuplicate
 from facelead.policy import CONSOLE, Action, check_roles, permits
-from facelead.refusal import Refusal
+from facelead.refusal import Refusal, refuse
 from facelead.settings import SecuritySettings, Settings, in_force
-from facelead.warehouse import db
-from facelead.warehouse.audit import Anchor
-from facelead.warehouse.records import RequestRecord, StoredRequest, StoredUser, UserRecord
+from models.calibration import PossibleDuplicate
+from warehouse import db
+from warehouse.audit import Anchor
+from warehouse.records import RequestRecord, StoredRequest, StoredUser, UserRecord
 
 NO_CANDIDATE = None  # a determination that no candidate is the probe's person
 LOCAL_ADDRESS = "local"  # where a command-line sign-in comes from, for rate limiting
-
-
-class WorkflowRefused(Refusal, ValueError):
-    """A step that must not happen now."""
 
 
 def _today() -> date:
@@ -226,8 +233,7 @@ def set_roles(db_path: Path, actor: str, user_id: str, roles: list[str], certifi
                 role_set = sorted(check_roles(roles))
             except ValueError as exc:
                 raise WorkflowRefused("roles", str(exc)) from None
-            if user_id == actor:
-                raise WorkflowRefused("own_roles", "an administrator's own roles are changed by another administrator")
+            refuse(casework.own_roles_refusal(actor, user_id))
             before = db.get_user(conn, user_id)
             with db.transaction(conn):
                 if before is None or not db.set_user_roles(conn, user_id, role_set, certified_until):
@@ -260,15 +266,9 @@ def file_request(db_path: Path, actor: str, case_number: str, offense_code: str,
     with db.open_db(db_path) as conn:
         authorize(conn, actor, Action.REQUEST, target, details)
         with audited(conn, actor, Action.REQUEST, target, details):
-            missing = [name for name, value in (("case number", case_number), ("offense code", offense_code),
-                                                ("justification", justification)) if not value.strip()]
-            if missing:
-                raise WorkflowRefused("missing", f"a request needs a {', a '.join(missing)}")
-            if requested_for and "requester" not in getattr(_person(conn, requested_for), "roles", ()):
-                raise WorkflowRefused("requester", f"{clean_name(requested_for)!r} is not a user with the requester role")
-            if offense_code not in permitted_offenses:
-                raise WorkflowRefused("offense", f"offense code {offense_code!r} is not one of the permitted: "
-                                                 f"{', '.join(permitted_offenses)}")
+            for_roles = getattr(_person(conn, requested_for), "roles", ()) if requested_for else ()
+            refuse(casework.filing_refusal(case_number, offense_code, justification, permitted_offenses,
+                                           requested_for, for_roles))
             try:
                 digest = sha256_hex(probe.read_bytes())
             except OSError as exc:
@@ -293,14 +293,7 @@ def decide_request(db_path: Path, actor: str, request_id: str, approve: bool, re
         authorize(conn, actor, action, target)
         request = db.get_request(conn, request_id)
         with audited(conn, actor, action, target):
-            if request is None:
-                raise WorkflowRefused("no_such_request", f"no request {request_id}")
-            if request.requested_by == actor:
-                raise WorkflowRefused("self_approval", f"{actor} filed request {request_id} and cannot decide it")
-            if request.decision is not None:
-                raise WorkflowRefused("decided", f"request {request_id} was {request.decision} already")
-            if not approve and not reason.strip():
-                raise WorkflowRefused("reason", "a denial needs its reason, for the requester and the audit")
+            refuse(casework.decision_refusal(request, request_id, actor, approve, reason))
         with audited(conn, actor, action, target), db.transaction(conn):
             if not db.decide_request(conn, request_id, "approved" if approve else "denied", actor, reason):
                 raise WorkflowRefused("decided", f"request {request_id} was decided by someone else a moment ago")
@@ -396,21 +389,10 @@ def probe_image(db_path: Path, actor: str, request_id: str) -> bytes:
         return data
 
 
-def _check_runnable(request: StoredRequest | None, request_id: str) -> StoredRequest:
-    """The request, if it exists, is approved and has not run; else WorkflowRefused."""
-    if request is None:
-        raise WorkflowRefused("no_such_request", f"no request {request_id}")
-    if request.decision != "approved":
-        state = "is still pending" if request.decision is None else f"was {request.decision}"
-        raise WorkflowRefused("not_approved", f"request {request_id} {state}")
-    if request.search_id is not None:
-        raise WorkflowRefused("already_run", f"request {request_id} has run already (search {request.search_id})")
-    return request
-
-
 def claim_request(conn, request_id: str, search_id: str) -> StoredRequest:
     """Inside the search's transaction: the approved, not yet run request, now tied to ``search_id``."""
-    request = _check_runnable(db.get_request(conn, request_id), request_id)
+    request = db.get_request(conn, request_id)
+    refuse(casework.runnable_refusal(request, request_id))
     if not db.claim_request(conn, request_id, search_id):  # ran meanwhile
         raise WorkflowRefused("already_run", f"request {request_id} has run already")
     return request
@@ -421,23 +403,14 @@ def runnable_request(db_path: Path, actor: str, request_id: str, approval_days: 
     filed by ``actor`` (a request is its filer's). Checked before any work; refusals are audited."""
     target = f"request:{request_id}"
     with db.open_db(db_path) as conn, audited(conn, actor, Action.SEARCH, target):
-        request = _check_runnable(db.get_request(conn, request_id), request_id)
-        if request.decided_at + timedelta(days=approval_days) < db.now():
-            raise WorkflowRefused("approval_expired", f"request {request_id} was approved on "
-                                  f"{request.decided_at:%Y-%m-%d}; approvals last {approval_days:g} days: file it again")
-        if request.requested_by != actor:
-            raise WorkflowRefused("not_filer", f"request {request_id} was filed by {request.requested_by}; "
-                                               "only its filer may run it")
+        request = db.get_request(conn, request_id)
+        refuse(casework.search_refusal(request, request_id, actor, db.now(), approval_days))
         return request
 
 
-def _outcome(recorded: dict[str, dict]) -> str:
-    """'released', 'disputed', 'awaiting review' or 'awaiting determination'."""
-    if "analyst" not in recorded:
-        return "awaiting determination"
-    if "reviewer" not in recorded:
-        return "awaiting review"
-    return "released" if recorded["analyst"]["face_id"] == recorded["reviewer"]["face_id"] else "disputed"
+def _recorded(conn, search_id: str) -> dict[str, str | None]:
+    """Each determination on record for the search: its stage and the face id chosen."""
+    return {stage: row["face_id"] for stage, row in db.determinations(conn, search_id).items()}
 
 
 def record_determination(db_path: Path, actor: str, search_id: str, rank: int | None) -> str:
@@ -453,27 +426,19 @@ def record_determination(db_path: Path, actor: str, search_id: str, rank: int | 
         with audited(conn, actor, Action.DETERMINE, target):
             if search is None:
                 raise WorkflowRefused("no_such_search", f"no search {search_id}")
-        stage = "analyst" if search["actor"] == actor else "reviewer"
-        action = Action.DETERMINE if stage == "analyst" else Action.REVIEW
+        stage = casework.determination_stage(search["actor"], actor)
+        action = Action.DETERMINE if stage == casework.ANALYST else Action.REVIEW
         authorize(conn, actor, action, target, {"stage": stage})
-        recorded = db.determinations(conn, search_id)
+        recorded = _recorded(conn, search_id)
         face_id = NO_CANDIDATE if rank is None else db.candidate_at_rank(conn, search_id, rank)
         with audited(conn, actor, action, target, {"stage": stage}):
-            if stage == "analyst" and "analyst" in recorded:
-                raise WorkflowRefused("own_search", f"{actor} ran search {search_id} and recorded a determination; "
-                                                    "its review needs a different reviewer")
-            if stage in recorded:
-                raise WorkflowRefused("recorded", f"the {stage} determination of search {search_id} is recorded already")
-            if stage == "reviewer" and "analyst" not in recorded:
-                raise WorkflowRefused("analyst_first", f"search {search_id} awaits the analyst's determination")
-            if rank is not None and face_id is None:
-                raise WorkflowRefused("no_such_rank", f"search {search_id} has no candidate at rank {rank}")
-        outcome = _outcome({**recorded, stage: {"face_id": face_id}})
+            refuse(casework.determination_refusal(search_id, actor, stage, recorded, rank, face_id is not None))
+        outcome = casework.review_outcome({**recorded, stage: face_id})
         with db.transaction(conn):
             db.insert_determination(conn, search_id, stage, actor, face_id)
             db.append_audit(conn, actor, "determination", target, {
                 "stage": stage, "rank": rank, "face_id": face_id, "outcome": outcome})
-            if stage == "reviewer":
+            if stage == casework.REVIEWER:
                 db.append_audit(conn, actor, f"review.{outcome}", target, {"case_number": search["case_number"]})
         return outcome
 
@@ -483,13 +448,10 @@ def determination_stage(db_path: Path, actor: str, search_id: str) -> tuple[str 
     None; the review outcome, 'released' or 'disputed' only once both are recorded)."""
     with db.open_db(db_path, read_only=True) as conn:
         search = db.search_summary(conn, search_id)
-        recorded = db.determinations(conn, search_id)
+        recorded = _recorded(conn, search_id)
     if search is None:
         return None, "no such search"
-    if search["actor"] == actor:
-        return (None if "analyst" in recorded else "analyst"), _outcome(recorded)
-    open_to_review = "analyst" in recorded and "reviewer" not in recorded
-    return ("reviewer" if open_to_review else None), _outcome(recorded)
+    return casework.open_stage(search["actor"], actor, recorded), casework.review_outcome(recorded)
 
 
 def review_queue(db_path: Path, actor: str) -> list[dict]:
@@ -530,7 +492,7 @@ def audit_status(db_path: Path, actor: str, witnesses: tuple[Anchor, ...] = ()) 
 def review_outcome(db_path: Path, search_id: str) -> str:
     """'released', 'disputed', 'awaiting review' or 'awaiting determination'."""
     with db.open_db(db_path, read_only=True) as conn:
-        return _outcome(db.determinations(conn, search_id))
+        return casework.review_outcome(_recorded(conn, search_id))
 
 
 def possible_duplicates(db_path: Path, actor: str, gallery_id: str) -> list[PossibleDuplicate]:
@@ -549,11 +511,8 @@ def mark_subject_pair(db_path: Path, actor: str, gallery_id: str, subjects: tupl
     with db.open_db(db_path) as conn:
         authorize(conn, actor, Action.MARK_PAIR, target)
         with audited(conn, actor, Action.MARK_PAIR, target, {"subject_a": subject_a, "subject_b": subject_b}):
-            if subject_a == subject_b:
-                raise WorkflowRefused("same_subject", f"{subject_a} and {subject_b} are one subject id")
-            missing = [s for s in (subject_a, subject_b) if not db.subject_in_gallery(conn, gallery_id, s)]
-            if missing:
-                raise WorkflowRefused("no_such_subject", f"gallery {gallery_id} has no subject {', '.join(missing)}")
+            missing = [s for s in {subject_a, subject_b} if not db.subject_in_gallery(conn, gallery_id, s)]
+            refuse(casework.pair_mark_refusal(gallery_id, subject_a, subject_b, sorted(missing)))
         with db.transaction(conn):
             db.insert_pair_mark(conn, {"gallery_id": gallery_id, "subject_a": subject_a, "subject_b": subject_b,
                                        "same_person": same_person, "note": note, "actor": actor,

@@ -8,13 +8,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-
 AMBIGUOUS = "another face competes with it as the photo's subject"
 
 
 def detected_inter_eye_px(image: np.ndarray, models) -> float:
     """Pixels between the eyes of the image's largest face."""
-    from facelead.models.faces import load
+    from models.faces import load
 
     found = load(models)[0].detect(image)
     marks = found.landmarks[found.largest()]
@@ -23,8 +22,8 @@ def detected_inter_eye_px(image: np.ndarray, models) -> float:
 
 def below_bar_inputs(folder: Path, faces_dev: Path, models) -> dict[str, str]:
     """Photos the gallery quality bar must refuse, with the reason it must give."""
-    from facelead.models import degrade
-    from facelead.models.image import decode_image
+    from models import degrade
+    from models.image import decode_image
 
     folder.mkdir(parents=True, exist_ok=True)
     image = decode_image((faces_dev / "identities/biden/02.jpg").read_bytes(), 10**8)
@@ -41,8 +40,8 @@ def labeled_with_degraded_copies(folder: Path, faces_dev: Path, models) -> Path:
     error-versus-discard curve must find."""
     import csv
 
-    from facelead.models import degrade
-    from facelead.models.image import decode_image
+    from models import degrade
+    from models.image import decode_image
 
     folder.mkdir(parents=True, exist_ok=True)
     rows = list(csv.DictReader((faces_dev / "labels.csv").open()))

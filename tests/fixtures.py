@@ -7,8 +7,8 @@ from __future__ import annotations
 import contextvars
 import csv
 import json
-import socket
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -19,9 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from degraded import below_bar_inputs
+from PIL import Image
 
 FACES_DEV = Path(os.environ.get("FACELEAD_FACES_DEV", Path(__file__).resolve().parents[2] / "shared" / "data" / "faces-dev"))
 
@@ -119,8 +118,8 @@ def as_user(user_id: str, action, flow, **params):
 
 def run_search(request_id: str, user: str = "analyst.test", **params):
     """``search_probe`` of ``request_id`` for ``user`` (by default the fixtures' filer)."""
-    from facelead.flows.search_probe import search_probe
     from facelead.policy import Action
+    from flows.search_probe import search_probe
 
     return as_user(user, Action.SEARCH, search_probe, request_id=request_id, **params)
 
@@ -148,14 +147,14 @@ def approved(people, settings):
 
 @pytest.fixture(scope="session")
 def dask_runner(settings):
-    from facelead.flows.runtime import dask_task_runner
+    from flows.runtime import dask_task_runner
 
     return dask_task_runner(settings)
 
 
 @pytest.fixture(scope="session")
 def models(settings):
-    from facelead.tasks.faces import face_models
+    from tasks.faces import face_models
 
     return face_models(settings)
 
@@ -190,7 +189,7 @@ def _bad_inputs(folder: Path, sample_jpeg: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def enrolled(faces_dev, settings, people, dask_runner, models, tmp_path_factory) -> EnrolledSet:
-    from facelead.flows.enroll_gallery import enroll_gallery
+    from flows.enroll_gallery import enroll_gallery
 
     rows = list(csv.DictReader((faces_dev / "labels.csv").open()))
     by_person = defaultdict(list)
@@ -236,7 +235,7 @@ def hand_started_cluster(tmp_path):
                                    "--scheduler-file", str(scheduler_file)], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     worker = [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file", str(scheduler_file),
-              "--nthreads", "1", "--no-dashboard", "--preload", "facelead.flows.worker_setup"]
+              "--nthreads", "1", "--no-dashboard", "--preload", "flows.worker_setup"]
     for name in ("w1", "w2"):
         processes.append(subprocess.Popen([*worker, "--name", name], env=env,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))

@@ -11,8 +11,8 @@ from facelead.digest import file_sha256
 from facelead.documents.sheet import sheet_html
 from facelead.files import write_csv
 from facelead.policy import Action
-from facelead.warehouse import db
 from facelead.workflow import authorize
+from warehouse import db
 
 MANIFEST = "MANIFEST.sha256"
 

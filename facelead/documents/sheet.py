@@ -9,10 +9,10 @@ from pathlib import Path
 import jinja2
 
 from facelead import LEAD_NOTICE
-from facelead.models.calibration import Calibration
 from facelead.policy import Action
-from facelead.warehouse import db
 from facelead.workflow import WorkflowRefused, audited, authorize
+from models.calibration import Calibration
+from warehouse import db
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("facelead.documents", "templates"),

@@ -15,11 +15,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from facelead.expectations.quality import QualityVerdict
+from expectations.quality import QualityVerdict
 from facelead.intake.inputs import HashedRef, RefusedInput
-from facelead.models.faces import FaceVector
-from facelead.models.quality import METRICS, FaceQuality
-from facelead.models.synthetic import SyntheticGallery
+from models.faces import FaceVector
+from models.quality import METRICS, FaceQuality
+from models.synthetic import SyntheticGallery
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 METRIC_TYPES = {name: {"int": pa.int32(), "bool": pa.bool_(), "float": pa.float64()}[field.type]

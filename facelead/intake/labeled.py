@@ -6,8 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from facelead.intake.inputs import (IMAGE_SUFFIXES, ImageRef, InputError, RefusedInput, csv_rows, image_in_roots,
-                                    scan_folder)
+from facelead.intake.inputs import (
+    IMAGE_SUFFIXES,
+    ImageRef,
+    InputError,
+    RefusedInput,
+    csv_rows,
+    image_in_roots,
+    scan_folder,
+)
 
 MAX_IMAGES = 20_000  # every pair is scored: 20,000 images are 200 million pairs
 

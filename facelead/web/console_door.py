@@ -22,8 +22,18 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from facelead.console import (DEPLOYMENTS, MAX_BODY_BYTES, PREFIX, ConsoleCall, ConsoleRefused, console_call,
-                              registered_refusal, run_body_refusal, shown)
+from facelead.console import (
+    DEPLOYMENTS,
+    MAX_BODY_BYTES,
+    PREFIX,
+    ConsoleCall,
+    ConsoleRefused,
+    console_call,
+    entrypoint_module,
+    registered_refusal,
+    run_body_refusal,
+    shown,
+)
 from facelead.policy import Action
 from facelead.refusal import Refusal
 from facelead.settings import Settings
@@ -54,7 +64,7 @@ def add_console(app: FastAPI, settings: Settings, upstream: Upstream | None, coo
     """Mount ``/prefect/`` on the service's app; without an ``upstream`` (no Prefect server
     under this service) it answers 404 saying so."""
     from facelead import workflow
-    from facelead.tasks.persist import record_event
+    from tasks.persist import record_event
 
     db_path, sessions = settings.database_path, app.state.sessions
     checked_at: dict[str, float] = {}
@@ -87,7 +97,7 @@ def add_console(app: FastAPI, settings: Settings, upstream: Upstream | None, coo
             raise refusal
         registered = DEPLOYMENTS[name]
         workflow.authorized(db_path, user_id, registered.action, f"deployment:{name}")
-        module, _, attribute = registered.entrypoint.rpartition(".")
+        module, attribute = entrypoint_module(registered.entrypoint)
         flow = getattr(importlib.import_module(module), attribute)
         params = {**(deployment.get("parameters") or {}), **(body.get("parameters") or {})}
         try:

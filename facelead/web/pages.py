@@ -94,11 +94,11 @@ def add_pages(app: FastAPI, settings: Settings, store_probe, run) -> None:
     from facelead import workflow
     from facelead.documents.disclosure import export_case
     from facelead.documents.sheet import b64, open_sheet
-    from facelead.flows.oversight_report import oversight_report
-    from facelead.flows.search_probe import search_probe
     from facelead.policy import ROLES
-    from facelead.tasks.faces import choose_probe_face
-    from facelead.tasks.oversight import COLUMNS, previous_month
+    from flows.oversight_report import oversight_report
+    from flows.search_probe import search_probe
+    from tasks.faces import choose_probe_face
+    from tasks.oversight import COLUMNS, previous_month
 
     db_path, sessions = settings.database_path, app.state.sessions
 

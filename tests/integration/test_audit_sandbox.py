@@ -12,7 +12,7 @@ import time
 import pytest
 
 from facelead.workflow import auditor_query
-from facelead.warehouse import db
+from warehouse import db
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facelead.flows.enroll_gallery import enroll_gallery
-from facelead.tasks.search import SearchRefused
-from facelead.warehouse import db
-from fixtures import run_search, enroll_as_admin
+from facelead.casework import SearchRefused
+from flows.enroll_gallery import enroll_gallery
+from warehouse import db
+
+from fixtures import enroll_as_admin, run_search
 
 
 def _counts(settings) -> dict[str, int]:

@@ -9,16 +9,17 @@ import json
 
 import numpy as np
 import pytest
+from degraded import labeled_with_degraded_copies
 
 from facelead.metrics import PairScores, equal_error_rate, operating_threshold, pair_scores, score_matrix
-from facelead.models.calibration import chance_probability
-from facelead.models.align import align_face
-from facelead.models.faces import load
-from facelead.models.image import decode_image
-from facelead.models.manifest import MANIFEST_DIR
-from facelead.warehouse import db
 from facelead.policy import Action
-from degraded import labeled_with_degraded_copies
+from models.align import align_face
+from models.calibration import chance_probability
+from models.faces import load
+from models.image import decode_image
+from models.manifest import MANIFEST_DIR
+from warehouse import db
+
 from fixtures import as_user, enroll_as_admin, run_search
 
 
@@ -26,7 +27,7 @@ from fixtures import as_user, enroll_as_admin, run_search
 def evaluated(faces_dev, settings, people, dask_runner, tmp_path_factory):
     """faces-dev with a made-up `band` column (one identity alone in band C), evaluated with
     SFace and with a manifest that feeds it BGR, the colour-order slip."""
-    from facelead.flows.evaluate import evaluate
+    from flows.evaluate import evaluate
 
     work = tmp_path_factory.mktemp("evaluation")
     rows = list(csv.DictReader((faces_dev / "labels.csv").open()))
@@ -51,7 +52,7 @@ def evaluated(faces_dev, settings, people, dask_runner, tmp_path_factory):
 def with_poor_copies(faces_dev, settings, people, dask_runner, models, tmp_path_factory):
     """faces-dev with a small and a blurred, dark copy of every photo, evaluated at the
     gallery bar, with 40 mated probes degraded as surveillance frames are."""
-    from facelead.flows.evaluate import evaluate
+    from flows.evaluate import evaluate
 
     labeled = labeled_with_degraded_copies(tmp_path_factory.mktemp("poor-copies"), faces_dev, models)
     outcome = as_user("auditor.test", Action.EVALUATE, evaluate.with_options(task_runner=dask_runner),
@@ -172,7 +173,7 @@ def test_the_report_says_what_each_surveillance_degradation_costs(with_poor_copi
 def attributed(enrolled, dask_runner, tmp_path_factory):
     """The dev gallery enrolled again with a `sex` column: identities alternate F and M, one
     identity is X (alone: too few pairs), and one row leaves it blank."""
-    from facelead.flows.enroll_gallery import enroll_gallery
+    from flows.enroll_gallery import enroll_gallery
 
     rows = [r for r in csv.DictReader(enrolled.manifest.open()) if r["subject_id"] not in ("S-BAD", "S-BELOW-BAR")]
     subjects = sorted({r["subject_id"] for r in rows})
@@ -188,7 +189,7 @@ def attributed(enrolled, dask_runner, tmp_path_factory):
 
 def test_a_gallery_with_attributes_is_reported_by_group_beside_the_labeled_set(attributed, faces_dev, settings, people,
                                                                               dask_runner, models):
-    from facelead.flows.evaluate import evaluate
+    from flows.evaluate import evaluate
 
     both = as_user("auditor.test", Action.EVALUATE, evaluate.with_options(task_runner=dask_runner),
                    source=str(faces_dev / "labels.csv"), gallery="attributed", group_columns=[], bootstrap=0,

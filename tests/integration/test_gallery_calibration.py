@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 
 from facelead.access import AccessDenied
-from facelead.flows.build_index import build_index
-from facelead.flows.calibrate_gallery import calibrate
-from facelead.flows.enroll_gallery import enroll_gallery
 from facelead.policy import Action
 from facelead.workflow import WorkflowRefused, mark_subject_pair, possible_duplicates
-from facelead.warehouse import db
+from flows.build_index import build_index
+from flows.calibrate_gallery import calibrate
+from flows.enroll_gallery import enroll_gallery
+from warehouse import db
+
 from fixtures import as_user, enroll_as_admin, run_search
 
 GALLERY = "calibrated"

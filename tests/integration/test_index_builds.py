@@ -6,13 +6,14 @@ import os
 
 import pytest
 
-from facelead.tasks import index as index_tasks
-from facelead.flows.build_index import build_index
-from facelead.flows.enroll_gallery import enroll_gallery
-from facelead.flows.rerun_search import rerun_search
-from facelead.tasks.persist import remove_subject
-from facelead.warehouse import db
 from facelead.policy import Action
+from flows.build_index import build_index
+from flows.enroll_gallery import enroll_gallery
+from flows.rerun_search import rerun_search
+from tasks import index as index_tasks
+from tasks.persist import remove_subject
+from warehouse import db
+
 from fixtures import as_user, enroll_as_admin, run_search
 
 GALLERY = "indexed"
@@ -177,7 +178,7 @@ def test_with_a_cluster_a_sharded_build_is_searched_on_its_workers(indexed, sett
         client = cluster_client(Settings().dask)
 
         def shards_loaded() -> int:
-            from facelead.models.ann import _load
+            from models.ann import _load
             return _load.cache_info().currsize
 
         assert sum(client.run(shards_loaded).values()) == 3  # every shard, on the workers

@@ -8,14 +8,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from facelead.models.align import align_face
-from facelead.models.embed import Embedder
-from facelead.models.faces import load, local_model_path
-from facelead.models.image import decode_image
-from facelead.models.manifest import load_manifest
-from facelead.models.session import make_session
 from facelead.digest import file_sha256
-from facelead.models.store import ModelHashError, prepare_model
+from models.align import align_face
+from models.embed import Embedder
+from models.faces import load, local_model_path
+from models.image import decode_image
+from models.manifest import load_manifest
+from models.session import make_session
+from models.store import ModelHashError, prepare_model
 
 
 def test_a_source_with_the_wrong_hash_is_refused(tmp_path):

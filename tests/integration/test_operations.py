@@ -23,11 +23,12 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
+from pages import CHROMIUM, Person, browser  # noqa: F401 (browser: a fixture)
 
 from facelead.policy import Action
-from facelead.warehouse import db
+from warehouse import db
+
 from fixtures import api_url, distinct_copies, enroll_as_admin
-from pages import CHROMIUM, Person, browser  # noqa: F401 (browser: a fixture)
 
 PROJECT = Path(__file__).resolve().parents[2]
 LEAKY = "a-credential-no-child-may-inherit"
@@ -145,9 +146,9 @@ def _refused_search_runs(data: Path, faces_dev: Path) -> list[str]:
     from prefect.deployments import run_deployment
 
     from facelead import grants
-    from facelead.flows.search_probe import search_probe
     from facelead.settings import Settings
     from facelead.workflow import decide_request, file_request, grant_for, run_principal
+    from flows.search_probe import search_probe
 
     settings = Settings(data_dir=data)
     probe = next((faces_dev / "identities").glob("*/*"))
@@ -311,7 +312,7 @@ def _wait_for_run_id(operator, run_id: str, timeout_s: float = 300) -> dict:
     raise AssertionError(f"run {run_id} did not finish")
 
 
-ENROLL_ENTRYPOINT = "facelead.flows.enroll_gallery.enroll_gallery"
+ENROLL_ENTRYPOINT = "flows/enroll_gallery.py:enroll_gallery"
 
 
 def test_serve_fronts_the_prefect_console_for_operators_alone_and_runs_only_registered_flows(
@@ -326,6 +327,7 @@ def test_serve_fronts_the_prefect_console_for_operators_alone_and_runs_only_regi
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
     from facelead.client import ServiceClient
+
     from fixtures import add_person
 
     process, api_url, data, log = served
@@ -447,9 +449,9 @@ def test_enrollment_runs_on_a_dask_cluster_started_by_hand(hand_started_cluster,
                                                            tmp_path, monkeypatch):
     from distributed import Client
 
-    from facelead.flows.enroll_gallery import enroll_gallery
-    from facelead.flows.runtime import dask_task_runner
     from facelead.settings import Settings
+    from flows.enroll_gallery import enroll_gallery
+    from flows.runtime import dask_task_runner
 
     photos = _photos(faces_dev, tmp_path / "photos", people=4)
     address, _ = hand_started_cluster
@@ -599,7 +601,7 @@ def test_a_local_cluster_answers_health_checks_alone_on_its_http_ports(settings)
     from distributed import LocalCluster
     from distributed.security import Security
 
-    from facelead.flows.runtime import LOCAL_WORKER_CONFIG, dask_task_runner
+    from flows.runtime import LOCAL_WORKER_CONFIG, dask_task_runner
 
     with dask.config.set(LOCAL_WORKER_CONFIG):
         kwargs = {**dask_task_runner(settings).cluster_kwargs, "n_workers": 1, "security": Security.temporary()}
@@ -673,7 +675,7 @@ def runs_account():
             pytest.skip(f"{RUNS_ACCOUNT} may not reach this checkout and it cannot be linked where it may: {exc}")
         if not python:
             pytest.skip(f"{RUNS_ACCOUNT} may not run this interpreter and the host has no Python of its version")
-        reach = subprocess.run([python, "-c", "import facelead.flows.launch"], user=entry.pw_uid,
+        reach = subprocess.run([python, "-c", "import flows.launch"], user=entry.pw_uid,
                                group=entry.pw_gid, extra_groups=[], cwd=project, capture_output=True, text=True,
                                env={**os.environ, "HOME": str(folder), "PREFECT_HOME": str(folder)})
         if reach.returncode:
@@ -734,6 +736,7 @@ def test_flow_runs_under_a_lesser_account_read_no_key_and_their_audit_rows_join_
     the audit key or the server's secret, so it can neither mint a grant nor re-key a
     rewritten row; a keys' folder it swaps in is refused."""
     from facelead import grants
+
     from fixtures import add_person
 
     entry, folder, python, project = runs_account
@@ -777,7 +780,7 @@ def test_flow_runs_under_a_lesser_account_read_no_key_and_their_audit_rows_join_
         assert attacks.returncode == 0, attacks.stderr
         assert json.loads(attacks.stdout) == {"secrets/grant.key": "refused", "secrets/audit.key": "refused",
                                               "prefect/profiles.toml": "refused", "mint": "no_grant_key"}
-        rewrite = _as_runs(entry, python, "from facelead.warehouse import db\nfrom pathlib import Path\n"
+        rewrite = _as_runs(entry, python, "from warehouse import db\nfrom pathlib import Path\n"
                                   f"with db.open_db(Path({str(db_path)!r})) as conn:\n"
                                   "    conn.execute(\"UPDATE audit_log SET actor = 'admin.runs' "
                                   "WHERE action = 'enrollment.start'\")\n", data)

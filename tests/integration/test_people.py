@@ -12,7 +12,7 @@ import pytest
 from facelead.access import AccessDenied
 from facelead.settings import SecuritySettings
 from facelead.workflow import add_user, disable_user, list_users, reset_user, set_secret, sign_in
-from facelead.warehouse import db
+from warehouse import db
 
 LIMITS = SecuritySettings()
 

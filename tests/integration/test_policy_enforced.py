@@ -14,19 +14,19 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from facelead import grants
 from facelead.access import AccessDenied
-from facelead.flows.build_index import build_index
-from facelead.flows.calibrate_gallery import calibrate
-from facelead.flows.enroll_gallery import enroll_gallery
-from facelead.flows.evaluate import evaluate
-from facelead.flows.oversight_report import oversight_report
-from facelead.flows.rerun_search import rerun_search
-from facelead.flows.retention_purge import retention_purge
-from facelead.flows.search_probe import search_probe
 from facelead.policy import CONSOLE, POLICY, ROLES, Action
-from facelead.settings import SecuritySettings, Settings
 from facelead.refusal import Refusal
+from facelead.settings import SecuritySettings, Settings
 from facelead.workflow import add_user, authorized, disable_user, grant_for, run_flow_for, run_principal
-from facelead.warehouse import db
+from flows.build_index import build_index
+from flows.calibrate_gallery import calibrate
+from flows.enroll_gallery import enroll_gallery
+from flows.evaluate import evaluate
+from flows.oversight_report import oversight_report
+from flows.rerun_search import rerun_search
+from flows.retention_purge import retention_purge
+from flows.search_probe import search_probe
+from warehouse import db
 
 LIMITS = SecuritySettings()
 SPECIAL = {"disabled.p": (["analyst", "admin", "auditor", "operator", "supervisor", "reviewer"], date(2099, 1, 1)),

@@ -8,17 +8,17 @@ import html
 import json
 
 import pytest
+from degraded import AMBIGUOUS, below_bar_inputs, detected_inter_eye_px
 from PIL import Image
 
-from facelead.expectations.quality import validate
-from facelead.flows.enroll_gallery import enroll_gallery
-from facelead.models import degrade
-from facelead.models.faces import load, measure_face
-from facelead.models.image import decode_image
-from facelead.tasks.search import SearchRefused
-from facelead.warehouse import db
+from expectations.quality import validate
+from facelead.casework import SearchRefused
+from flows.enroll_gallery import enroll_gallery
+from models import degrade
+from models.faces import load, measure_face
+from models.image import decode_image
+from warehouse import db
 
-from degraded import AMBIGUOUS, below_bar_inputs, detected_inter_eye_px
 from fixtures import enroll_as_admin, run_search
 
 POSE = {"head tilted", "head turned", "head nodded up or down"}

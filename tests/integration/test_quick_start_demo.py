@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pages import CHROMIUM, Person, browser  # noqa: F401 (browser: a fixture)
 
 from fixtures import free_port
-from pages import CHROMIUM, Person, browser  # noqa: F401 (browser: a fixture)
 
 SERVING = "facelead demo pages at "
 

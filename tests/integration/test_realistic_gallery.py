@@ -5,13 +5,14 @@ the index as at scale, and held against exact search."""
 from __future__ import annotations
 
 import pytest
-from fixtures import as_user, run_search
 
-from facelead.flows.build_index import build_index
 from facelead.intake.batches import BatchContext, synthetic_table
-from facelead.models.synthetic import realistic_gallery
 from facelead.policy import Action
-from facelead.warehouse import db
+from flows.build_index import build_index
+from models.synthetic import realistic_gallery
+from warehouse import db
+
+from fixtures import as_user, run_search
 
 GALLERY = "realistic"
 STRANGERS = 50_000

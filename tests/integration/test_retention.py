@@ -9,17 +9,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
-from fixtures import as_user, enroll_as_admin, run_search
 from PIL import Image, ImageOps
 
 from facelead.documents.sheet import view_sheet
-from facelead.flows.enroll_gallery import enroll_gallery
-from facelead.flows.rerun_search import rerun_search
-from facelead.flows.retention_purge import retention_purge
 from facelead.policy import Action
-from facelead.tasks.persist import remove_subject
-from facelead.warehouse import db
 from facelead.workflow import mark_subject_pair
+from flows.enroll_gallery import enroll_gallery
+from flows.rerun_search import rerun_search
+from flows.retention_purge import retention_purge
+from tasks.persist import remove_subject
+from warehouse import db
+
+from fixtures import as_user, enroll_as_admin, run_search
 
 GALLERY = "dev-purge"
 
@@ -133,7 +134,7 @@ def _found(settings, needles: dict[str, bytes]) -> set[str]:
 def test_after_a_purge_no_copy_of_the_face_remains_anywhere(faces_dev, enrolled, people, approved, settings,
                                                             dask_runner, tmp_path, monkeypatch):
     from facelead.documents.disclosure import export_case
-    from facelead.flows.build_index import build_index
+    from flows.build_index import build_index
 
     gallery = "dev-scrub"
     monkeypatch.setenv("FACELEAD_INDEX__EXACT_BELOW", "0")  # searched through the index, as at scale

@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from facelead.settings import Settings
-from facelead.warehouse import db
+from warehouse import db
+
 from fixtures import add_person, free_port
 
 

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from facelead import LEAD_NOTICE
+
 from fixtures import run_search
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
+from pages import CHROMIUM, Person, browser, sign_in, unnamed_controls, unreached_by_tab  # noqa: F401 (browser: a fixture)
 
 from fixtures import add_person, as_user, free_port
-from pages import CHROMIUM, Person, browser, sign_in, unnamed_controls, unreached_by_tab  # noqa: F401 (browser: a fixture)
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (apt-get install chromium; CI does)")
 IDLE_SECONDS = 8  # this module's session idle timeout, short enough to wait out
@@ -45,9 +45,9 @@ def test_one_investigation_from_request_to_release_by_four_people_in_their_brows
     a denial, a group photo's face chosen by clicking, a forged post, an expired session, a
     disputed review, and a second search that is released; the detective sees nothing until then."""
     from facelead import LEAD_NOTICE
-    from facelead.flows.calibrate_gallery import calibrate
     from facelead.policy import Action
-    from facelead.warehouse import db
+    from flows.calibrate_gallery import calibrate
+    from warehouse import db
 
     as_user("admin.test", Action.CALIBRATE, calibrate, gallery="dev")  # so every candidate has its chance count
     detective_secret = add_person(settings.database_path, "admin.test", "detective.test", ["requester"], None)
@@ -256,9 +256,9 @@ def test_a_probe_below_the_quality_bar_needs_a_reason_before_it_is_filed(browser
                                                                          tmp_path):
     from PIL import Image
 
-    from facelead.models import degrade
-    from facelead.models.image import decode_image
-    from facelead.warehouse import db
+    from models import degrade
+    from models.image import decode_image
+    from warehouse import db
 
     dark = tmp_path / "dark.png"
     Image.fromarray(degrade.darken(decode_image((faces_dev / "identities/biden/02.jpg").read_bytes(), 10**8), 0.08)
@@ -283,9 +283,10 @@ def test_a_probe_below_the_quality_bar_needs_a_reason_before_it_is_filed(browser
 def test_supervisor_auditor_and_admin_pages(browser, site, people, settings, enrolled, approved, shots):
     import zipfile
 
-    from fixtures import run_search
-    from facelead.warehouse import db
     from facelead.workflow import record_determination
+    from warehouse import db
+
+    from fixtures import run_search
 
     searched = run_search(approved(enrolled.probes[4][0], "WEB-HIST-1")).search_id
     record_determination(settings.database_path, "analyst.test", searched, 1)

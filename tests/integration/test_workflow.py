@@ -10,7 +10,6 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
-from fixtures import as_user, run_search
 
 from facelead import LEAD_NOTICE
 from facelead.access import AccessDenied
@@ -19,9 +18,21 @@ from facelead.documents.disclosure import export_case
 from facelead.documents.sheet import view_sheet
 from facelead.policy import Action
 from facelead.settings import SecuritySettings
-from facelead.warehouse import db
-from facelead.workflow import (WorkflowRefused, add_user, auditor_query, authorized, decide_request, disable_user,
-                               file_request, record_determination, review_outcome, sign_in)
+from facelead.workflow import (
+    WorkflowRefused,
+    add_user,
+    auditor_query,
+    authorized,
+    decide_request,
+    disable_user,
+    file_request,
+    record_determination,
+    review_outcome,
+    sign_in,
+)
+from warehouse import db
+
+from fixtures import as_user, run_search
 
 
 def _last_audit(settings, action_prefix: str):
@@ -263,7 +274,7 @@ def test_a_case_exports_as_one_hashed_packet_with_every_search_and_determination
 
 
 def test_the_oversight_report_counts_each_outcome_by_offense(enrolled, people, settings, tmp_path):
-    from facelead.flows.oversight_report import oversight_report
+    from flows.oversight_report import oversight_report
 
     db_path, probe = settings.database_path, enrolled.probes[8][0]
     codes = settings.offense_codes
@@ -322,7 +333,7 @@ def test_exported_cells_that_a_spreadsheet_would_run_are_escaped(enrolled, peopl
 
 
 def test_a_search_runs_only_on_the_face_its_request_was_approved_for(people, settings, enrolled, faces_dev):
-    from facelead.tasks.search import SearchRefused
+    from facelead.casework import SearchRefused
     from facelead.workflow import decide_request, file_request
 
     group = faces_dev / "multi" / "obama_and_biden.jpg"
@@ -349,8 +360,8 @@ def test_the_api_files_as_the_page_does_a_chosen_face_and_a_reason_for_one_below
     import httpx
     from PIL import Image
 
-    from facelead.models import degrade
-    from facelead.models.image import decode_image
+    from models import degrade
+    from models.image import decode_image
 
     dark = tmp_path / "dark-api.png"
     Image.fromarray(degrade.darken(decode_image((faces_dev / "identities/biden/02.jpg").read_bytes(), 10**8), 0.08)

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facelead.models.align import roll_degrees
-from facelead.models.image import decode_image
-from facelead.warehouse import db
+from models.align import roll_degrees
+from models.image import decode_image
+from warehouse import db
+
 from fixtures import enroll_as_admin
 
 GALLERY = "reliability-bad-input"
@@ -61,7 +62,7 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def batch(faces_dev, settings, people, dask_runner, tmp_path_factory):
-    from facelead.flows.enroll_gallery import enroll_gallery
+    from flows.enroll_gallery import enroll_gallery
 
     work = tmp_path_factory.mktemp("bad-input")
     folder = work / "batch"
@@ -155,7 +156,7 @@ def test_an_exif_rotated_photo_is_turned_upright_before_detection(batch, setting
 def test_the_pixel_limit_is_a_setting(faces_dev, monkeypatch):
     photo = next((faces_dev / "identities").rglob("*.jpg"))
     width, height = Image.open(photo).size
-    from facelead.models.image import ImageDecodeError
+    from models.image import ImageDecodeError
 
     with pytest.raises(ImageDecodeError, match="pixel limit") as refused:
         decode_image(photo.read_bytes(), width * height - 1)

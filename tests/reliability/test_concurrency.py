@@ -8,7 +8,8 @@ import os
 import subprocess
 import sys
 
-from facelead.warehouse import db
+from warehouse import db
+
 from fixtures import distinct_copies
 
 SEARCHES = 3

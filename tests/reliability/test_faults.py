@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from facelead.policy import Action
-from facelead.warehouse import db
+from warehouse import db
+
 from fixtures import as_user, distinct_copies, enroll_as_admin, run_search
 
 
@@ -30,9 +31,9 @@ def test_a_dask_worker_killed_mid_enrollment_loses_and_duplicates_nothing(hand_s
                                                                           tmp_path, monkeypatch):
     import threading
 
-    from facelead.flows.enroll_gallery import enroll_gallery
-    from facelead.flows.runtime import dask_task_runner
     from facelead.settings import Settings
+    from flows.enroll_gallery import enroll_gallery
+    from flows.runtime import dask_task_runner
 
     address, workers = hand_started_cluster
     photos = distinct_copies(faces_dev, tmp_path / "photos", 80)
@@ -82,7 +83,7 @@ def test_a_database_held_by_another_process_is_waited_for_with_a_log_line(tmp_pa
     holder = mp.get_context("spawn").Process(target=_hold, args=(str(path), 3.0, ready))
     holder.start()
     assert ready.wait(60)
-    with caplog.at_level(logging.WARNING, logger="facelead.warehouse.db"):
+    with caplog.at_level(logging.WARNING, logger="warehouse.db"):
         started = time.monotonic()
         with db.open_db(path, lock_timeout_s=120) as conn:  # waits until the holder lets go
             conn.execute("SELECT 1")
@@ -122,8 +123,8 @@ def _unwritable(folder: Path):
 
 def test_an_unwritable_index_folder_is_a_clear_error_and_the_old_index_keeps_serving(
         enrolled, dask_runner, settings, models, approved, monkeypatch):
-    from facelead.flows.build_index import build_index
-    from facelead.tasks.index import IndexBuildError
+    from flows.build_index import build_index
+    from tasks.index import IndexBuildError
 
     monkeypatch.setenv("FACELEAD_INDEX__EXACT_BELOW", "0")
     serving = as_user("admin.test", Action.BUILD, build_index.with_options(task_runner=dask_runner), gallery="dev")

@@ -12,7 +12,7 @@ from PIL import Image
 
 from facelead.intake.inputs import InputError, read_manifest
 from facelead.intake.labeled import read_labeled_set
-from facelead.models.image import ImageDecodeError, decode_image
+from models.image import ImageDecodeError, decode_image
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from facelead.warehouse import db
+from warehouse import db
+
 from fixtures import run_search
 
 KEPT = ("images", "faces", "embeddings", "enrollments", "subjects")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from facelead.models.align import ARCFACE_TEMPLATE, align_face, similarity_transform, template_for
+from models.align import ARCFACE_TEMPLATE, align_face, similarity_transform, template_for
 
 
 def _apply(matrix, points):

@@ -1,15 +1,27 @@
 import numpy as np
-
 import pytest
 
-from facelead.models.ann import (Int8Rows, ScannParams, Targets, scann_index, build_tuned, chance_floor, load_scann,
-                                 TuningProbes, judge, poor_captures, recall_at, save_scann, tune_leaves,
-                                 tuning_probes)
-from facelead.models.embed import l2_normalise
-from facelead.models.index import ExactIndex
-from facelead.models.synthetic import realistic_gallery
-from facelead.tasks.index import ShardHits, merge_hits, shard_rows
-from facelead.tasks.search import Ranked
+from models.ann import (
+    Int8Rows,
+    ScannParams,
+    Targets,
+    TuningProbes,
+    build_tuned,
+    chance_floor,
+    judge,
+    load_scann,
+    poor_captures,
+    recall_at,
+    save_scann,
+    scann_index,
+    tune_leaves,
+    tuning_probes,
+)
+from models.embed import l2_normalise
+from models.index import ExactIndex
+from models.synthetic import realistic_gallery
+from tasks.index import ShardHits, merge_hits, shard_rows
+from tasks.search import Ranked
 
 
 def test_shards_cover_every_row_once():

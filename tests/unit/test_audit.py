@@ -6,9 +6,19 @@ import duckdb
 import pytest
 
 from facelead.files import ForeignKeyFolder
-from facelead.warehouse import db
-from facelead.warehouse.audit import (CARRY_OVER, GENESIS_HASH, Anchor, AuditRow, canonical_details, carry_over_details,
-                                      legacy_hash, next_row, row_mac, verify_chain)
+from warehouse import db
+from warehouse.audit import (
+    CARRY_OVER,
+    GENESIS_HASH,
+    Anchor,
+    AuditRow,
+    canonical_details,
+    carry_over_details,
+    legacy_hash,
+    next_row,
+    row_mac,
+    verify_chain,
+)
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc)
 KEY = b"k" * 32

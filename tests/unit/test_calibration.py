@@ -5,10 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facelead.models.calibration import (
-    GALLERY_SAMPLE, STORED_SCORES, chance_candidates, chance_probability, impostor_sample, identity_codes,
-    score_at_chance, stored_scores)
-from facelead.models.synthetic import realistic_gallery
+from models.calibration import (
+    GALLERY_SAMPLE,
+    STORED_SCORES,
+    chance_candidates,
+    chance_probability,
+    identity_codes,
+    impostor_sample,
+    score_at_chance,
+    stored_scores,
+)
+from models.synthetic import realistic_gallery
 
 
 def test_calibration_is_monotone_bounded_and_says_when_it_is_only_a_bound():

@@ -1,8 +1,33 @@
 """The investigation's rules beyond roles, without a database."""
 
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
-from facelead.casework import FaceChoice, face_choice, kept_override, needs_override, searched_exactly
+from facelead import casework
+from facelead.casework import (
+    ANALYST,
+    REVIEWER,
+    FaceChoice,
+    face_choice,
+    kept_override,
+    needs_override,
+    searched_exactly,
+)
+from warehouse.records import StoredRequest
+
+NOW = datetime(2026, 12, 3, 12, tzinfo=timezone.utc)
+FILED = StoredRequest(
+    request_id="r1", case_number="24-001", offense_code="homicide", justification="suspect in CCTV",
+    gallery_id="default", probe_path="/p.jpg", probe_sha256="aa", requested_by="ana", requested_at=NOW,
+    face_index=None, quality_override=None, requested_for=None, decision=None, decided_by=None, decided_at=None,
+    decision_reason=None, search_id=None)
+APPROVED = replace(FILED, decision="approved", decided_by="sam", decided_at=NOW - timedelta(days=1))
+
+
+def _reason(refusal) -> str | None:
+    return None if refusal is None else refusal.reason
 
 
 @pytest.mark.parametrize("size, exact", [(0, True), (999, True), (1000, False), (5000, False)])
@@ -37,3 +62,115 @@ def test_a_chosen_face_must_be_the_probe_s_and_one_below_the_bar_needs_a_reason(
     assert (dark.index, dark.settled) == (1, False) and "below the probe quality bar (too dark)" in dark.error
     assert face_choice(["", "too dark"], 1, "the only frame").settled
     assert face_choice(["", "too dark"], 0, None) == FaceChoice(0)
+
+
+@pytest.mark.parametrize("case, offense, justification, for_user, for_roles, reason", [
+    ("24-001", "homicide", "suspect in CCTV", None, (), None),
+    ("24-001", "homicide", "suspect in CCTV", "det", ("requester",), None),
+    ("  ", "homicide", "why", None, (), "missing"),
+    ("24-001", "homicide", "", None, (), "missing"),
+    ("24-001", "homicide", "why", "det", ("analyst",), "requester"),  # filed for someone who does not request
+    ("24-001", "homicide", "why", "ghost", (), "requester"),  # or for no one
+    ("24-001", "shoplifting", "why", None, (), "offense")])
+def test_a_request_is_filed_with_a_case_a_permitted_offense_a_reason_and_for_a_requester(
+        case, offense, justification, for_user, for_roles, reason):
+    refusal = casework.filing_refusal(case, offense, justification, ["homicide", "robbery"], for_user, for_roles)
+    assert _reason(refusal) == reason
+
+
+def test_a_request_moves_from_pending_to_decided_to_searched():
+    assert casework.request_state(FILED) == "pending"
+    assert casework.request_state(APPROVED) == "approved"
+    assert casework.request_state(replace(FILED, decision="denied")) == "denied"
+    assert casework.request_state(replace(APPROVED, search_id="s1")) == "searched"
+
+
+@pytest.mark.parametrize("request_, actor, approve, reason, refused", [
+    (FILED, "sam", True, "", None),
+    (FILED, "sam", False, "no link to the offense", None),
+    (None, "sam", True, "", "no_such_request"),
+    (FILED, "ana", True, "", "self_approval"),  # the filer, even holding the supervisor role too
+    (APPROVED, "sue", False, "late", "decided"),
+    (FILED, "sam", False, "  ", "reason")])
+def test_a_pending_request_is_decided_once_by_another_supervisor_a_denial_with_its_reason(
+        request_, actor, approve, reason, refused):
+    assert _reason(casework.decision_refusal(request_, "r1", actor, approve, reason)) == refused
+
+
+@pytest.mark.parametrize("request_, actor, refused", [
+    (APPROVED, "ana", None),
+    (None, "ana", "no_such_request"),
+    (FILED, "ana", "not_approved"),
+    (replace(FILED, decision="denied"), "ana", "not_approved"),
+    (replace(APPROVED, search_id="s1"), "ana", "already_run"),
+    (replace(APPROVED, decided_at=NOW - timedelta(days=8)), "ana", "approval_expired"),
+    (APPROVED, "bob", "not_filer")])
+def test_only_its_filer_searches_an_approved_request_once_while_the_approval_lasts(request_, actor, refused):
+    assert _reason(casework.search_refusal(request_, "r1", actor, NOW, approval_days=7)) == refused
+
+
+def test_a_request_approved_for_one_face_searches_that_face_alone():
+    assert casework.approved_face_refusal("r1", None, 2) is None  # no face chosen when filing
+    assert casework.approved_face_refusal("r1", 1, None) is None and casework.approved_face_refusal("r1", 1, 1) is None
+    refused = casework.approved_face_refusal("r1", 1, 0)
+    assert refused.reason == "face_not_approved" and "face 2 of its probe, not face 1" in refused.detail
+
+
+def test_a_probe_is_searched_only_as_kept_and_below_the_bar_only_with_a_reason():
+    assert casework.probe_changed_refusal("/p.jpg", "aa", "aa", "filing") is None
+    assert casework.probe_changed_refusal("/p.jpg", "aa", "bb", "filing").reason == "probe_changed"
+    assert casework.probe_quality_refusal("/p.jpg", True, None, "ok") is None
+    assert casework.probe_quality_refusal("/p.jpg", False, "the only frame", "too dark") is None
+    assert casework.probe_quality_refusal("/p.jpg", False, " ", "too dark").reason == "probe_quality"
+    assert casework.gallery_refusal("g", "sface", 0).reason == "empty_gallery"
+    assert casework.gallery_refusal("g", "sface", 3) is None
+
+
+@pytest.mark.parametrize("installed, build, on_disk, refused", [
+    (("sface", "yunet"), None, False, None),  # searched exactly: no build needed
+    (("sface", "yunet"), "b1", True, None),
+    (("other", "yunet"), "b1", True, "model_changed"),
+    (("sface", "other"), None, False, "model_changed"),
+    (("sface", "yunet"), "b1", False, "build_gone")])
+def test_a_search_is_re_run_only_on_its_models_and_its_build(installed, build, on_disk, refused):
+    assert _reason(casework.rerun_refusal("s1", ("sface", "yunet"), installed, build, on_disk)) == refused
+
+
+def test_the_analyst_determines_first_then_a_different_reviewer_blind():
+    assert casework.determination_stage("ana", "ana") == ANALYST
+    assert casework.determination_stage("ana", "rev") == REVIEWER
+    assert casework.open_stage("ana", "ana", set()) == ANALYST
+    assert casework.open_stage("ana", "rev", set()) is None  # nothing to review yet
+    assert casework.open_stage("ana", "rev", {ANALYST}) == REVIEWER
+    assert casework.open_stage("ana", "ana", {ANALYST}) is None  # the analyst never reviews their own
+    assert casework.open_stage("ana", "rev", {ANALYST, REVIEWER}) is None
+
+
+@pytest.mark.parametrize("stage, recorded, rank, found, refused", [
+    (ANALYST, set(), 1, True, None),
+    (ANALYST, set(), None, False, None),  # no candidate
+    (ANALYST, {ANALYST}, 1, True, "own_search"),
+    (REVIEWER, {ANALYST, REVIEWER}, 1, True, "recorded"),
+    (REVIEWER, set(), 1, True, "analyst_first"),
+    (REVIEWER, {ANALYST}, 99, False, "no_such_rank")])
+def test_each_determination_is_recorded_once_in_order_and_names_a_candidate(stage, recorded, rank, found, refused):
+    assert _reason(casework.determination_refusal("s1", "x", stage, recorded, rank, found)) == refused
+
+
+@pytest.mark.parametrize("recorded, outcome", [
+    ({}, "awaiting determination"),
+    ({ANALYST: "f1"}, "awaiting review"),
+    ({ANALYST: "f1", REVIEWER: "f1"}, "released"),
+    ({ANALYST: None, REVIEWER: None}, "released"),  # both: no candidate
+    ({ANALYST: "f1", REVIEWER: "f2"}, "disputed"),
+    ({ANALYST: "f1", REVIEWER: None}, "disputed")])
+def test_a_lead_is_released_only_when_both_examiners_agree(recorded, outcome):
+    assert casework.review_outcome(recorded) == outcome
+
+
+def test_an_administrator_changes_others_roles_and_marks_two_subjects_of_the_gallery():
+    assert casework.own_roles_refusal("adm", "adm").reason == "own_roles"
+    assert casework.own_roles_refusal("adm", "ana") is None
+    assert casework.pair_mark_refusal("g", "s1", "s1", []).reason == "same_subject"
+    assert casework.pair_mark_refusal("g", "s1", "s2", ["s2"]).reason == "no_such_subject"
+    assert casework.pair_mark_refusal("g", "s1", "s2", []) is None

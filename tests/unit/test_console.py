@@ -9,8 +9,16 @@ import pytest
 import yaml
 
 from facelead.access import sign_in_wait
-from facelead.console import (DEPLOYMENTS, WORKING_DIRECTORY_STEP, ConsoleRefused, console_call, registered_refusal,
-                              run_body_refusal, run_refusal, scheduled_run)
+from facelead.console import (
+    DEPLOYMENTS,
+    WORKING_DIRECTORY_STEP,
+    ConsoleRefused,
+    console_call,
+    registered_refusal,
+    run_body_refusal,
+    run_refusal,
+    scheduled_run,
+)
 from facelead.operations import locked_job_template
 
 pytestmark = pytest.mark.unit
@@ -108,9 +116,9 @@ def _deployment(name="enroll-gallery", entrypoint=ENROLL, pull_steps=None, job_v
 
 
 def test_the_worker_starts_only_registered_unchanged_deployments():
-    steps = [{WORKING_DIRECTORY_STEP: {"directory": "somewhere"}}]
-    assert run_refusal(_deployment(pull_steps=steps, job_variables={}), {}) is None
-    assert run_refusal(_deployment(), None) is None
+    steps = [{WORKING_DIRECTORY_STEP: {"directory": "/srv/facelead"}}]
+    assert run_refusal(_deployment(pull_steps=steps, job_variables={}), {}, "/srv/facelead") is None
+    assert run_refusal(_deployment(), None, "/srv/facelead") is None
     for (deployment, run_variables), reason in [
             ((_deployment(name="mine"), {}), "unregistered"),
             ((None, None), "unregistered"),
@@ -118,15 +126,16 @@ def test_the_worker_starts_only_registered_unchanged_deployments():
             ((_deployment(pull_steps=[{"prefect.deployments.steps.run_shell_script": {"script": "id"}}]), {}),
              "pull_steps"),
             ((_deployment(job_variables={"command": "id"}), {}), "job_variables"),
-            ((_deployment(), {"env": {"X": "1"}}), "job_variables")]:
-        assert run_refusal(deployment, run_variables).reason == reason, deployment
+            ((_deployment(), {"env": {"X": "1"}}), "job_variables"),
+            ((_deployment(pull_steps=[{WORKING_DIRECTORY_STEP: {"directory": "/tmp/mine"}}]), {}), "pull_steps")]:
+        assert run_refusal(deployment, run_variables, "/srv/facelead").reason == reason, deployment
     assert registered_refusal(_deployment(name="build-index")).reason == "entrypoint"
 
 
 def test_the_pool_s_template_leaves_nothing_to_set():
     template = locked_job_template(Path("project"))
     assert template["variables"]["properties"] == {}
-    assert template["job_configuration"]["command"].endswith("-m facelead.flows.launch")
+    assert template["job_configuration"]["command"].endswith("-m flows.launch")
     assert template["job_configuration"]["env"] == {}
     assert "{{" not in str(template)
 

@@ -4,7 +4,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from facelead.models.convert import convert, dequantize
+from models.convert import convert, dequantize
 
 
 def test_per_tensor_dequantize():

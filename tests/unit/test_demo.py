@@ -4,7 +4,7 @@ import numpy as np
 from PIL import Image
 
 from facelead.demo import crop_face, degrade, nearest_centre, reading_order
-from facelead.models.detect import Detections
+from models.detect import Detections
 
 
 def test_reading_order_is_row_by_row_left_to_right():

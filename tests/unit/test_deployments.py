@@ -10,18 +10,19 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from facelead.tasks.oversight import previous_month
+from facelead.console import entrypoint_module
 from facelead.operations import LocalServer, prefect_env
 from facelead.refusal import Refusal
-from facelead.tasks.persist import retry_if_transient
-from facelead.warehouse.db import TransientDbError
+from tasks.oversight import previous_month
+from tasks.persist import retry_if_transient
+from warehouse.db import TransientDbError
 
 PROJECT = yaml.safe_load((Path(__file__).resolve().parents[2] / "prefect.yaml").read_text())
 DEPLOYMENTS = {d["name"]: d for d in PROJECT["deployments"]}
 
 
 def _flow(deployment: dict):
-    module, name = deployment["entrypoint"].rsplit(".", 1)
+    module, name = entrypoint_module(deployment["entrypoint"])
     return getattr(importlib.import_module(module), name)
 
 

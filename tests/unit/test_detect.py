@@ -1,6 +1,6 @@
 import numpy as np
 
-from facelead.models.detect import Detections, decode_yunet, letterbox, nms
+from models.detect import Detections, decode_yunet, letterbox, nms
 
 
 def test_nms_keeps_the_best_of_overlapping_boxes():

@@ -6,9 +6,20 @@ import numpy as np
 import pytest
 
 from facelead.metrics import (
-    PairScores, bootstrap_by_identity, degradation_plan, equal_error_rate, error_vs_discard, group_differentials,
-    gallery_group_rates, identification, mated_search_rates, pair_scores, tar_at_far, threshold_at_far,
-    wilson_interval)
+    PairScores,
+    bootstrap_by_identity,
+    degradation_plan,
+    equal_error_rate,
+    error_vs_discard,
+    gallery_group_rates,
+    group_differentials,
+    identification,
+    mated_search_rates,
+    pair_scores,
+    tar_at_far,
+    threshold_at_far,
+    wilson_interval,
+)
 
 
 def _clustered(identities: int, per_identity: int, noise: float, dim: int = 32, seed: int = 0):
@@ -99,7 +110,7 @@ def test_mated_search_rates_count_a_probe_without_a_face_as_a_miss():
 
 
 def test_a_gallery_s_groups_are_measured_from_its_own_subjects():
-    from facelead.models.synthetic import realistic_gallery
+    from models.synthetic import realistic_gallery
 
     gallery = realistic_gallery(6_000, seed=9)
     groups = np.where(gallery.subjects % 3 == 0, "A", "B")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facelead.models.image import ImageDecodeError, decode_image
+from models.image import ImageDecodeError, decode_image
 
 
 def _encode(image: Image.Image, fmt: str, **kwargs) -> bytes:

@@ -1,8 +1,8 @@
 import numpy as np
 
-from facelead.models.embed import l2_normalise
-from facelead.models.index import ExactIndex
-from facelead.tasks.search import rank_candidates
+from models.embed import l2_normalise
+from models.index import ExactIndex
+from tasks.search import rank_candidates
 
 
 def _unit(n, d, seed):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from facelead.models.manifest import ManifestError, load_manifest
+from models.manifest import ManifestError, load_manifest
 
 
 def test_bundled_manifests_describe_their_contract():

@@ -3,10 +3,10 @@ import math
 import numpy as np
 import pytest
 
-from facelead.expectations.quality import bounds, suite_version, validate
-from facelead.models.align import ARCFACE_TEMPLATE
-from facelead.models.quality import crop_quality, is_colour, pose
+from expectations.quality import bounds, suite_version, validate
 from facelead.settings import Settings
+from models.align import ARCFACE_TEMPLATE
+from models.quality import crop_quality, is_colour, pose
 
 GOOD = dict(face_count=1, rival_faces=0, inter_eye_px=60.0, detector_score=0.9, sharpness=300.0, brightness=120.0,
             clipped_fraction=0.0, contrast=35.0, roll_deg=2.0, yaw_deg=-5.0, pitch_deg=4.0)
@@ -105,7 +105,7 @@ def test_a_validation_logs_nothing_at_info_about_great_expectations_temporary_fo
     import sys
 
     script = ("import logging; logging.basicConfig(level=logging.INFO)\n"
-              "from facelead.expectations.quality import validate\nfrom facelead.settings import Settings\n"
+              "from expectations.quality import validate\nfrom facelead.settings import Settings\n"
               f"validate('gallery', Settings().quality.gallery, [{GOOD!r}])\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -1,5 +1,5 @@
-from facelead.flows.rerun_search import compare
-from facelead.tasks.search import Ranked
+from flows.rerun_search import compare
+from tasks.search import Ranked
 
 STORED = [{"rank": 1, "face_id": "a/0", "score": 0.71}, {"rank": 2, "face_id": "b/0", "score": 0.40}]
 

@@ -69,11 +69,11 @@ def test_flow_modules_import_with_a_bad_setting_and_the_run_that_reads_it_fails_
 
     from pydantic import ValidationError
 
-    from facelead.flows.runtime import FaceleadDaskTaskRunner
+    from flows.runtime import FaceleadDaskTaskRunner
 
     env = {**__import__("os").environ, "FACELEAD_DASK__WORKERS": "many"}
-    imported = subprocess.run([sys.executable, "-c", "import facelead.flows.enroll_gallery, facelead.flows.build_index, "
-                               "facelead.flows.evaluate"], env=env, capture_output=True, text=True, timeout=300)
+    imported = subprocess.run([sys.executable, "-c", "import flows.enroll_gallery, flows.build_index, "
+                               "flows.evaluate"], env=env, capture_output=True, text=True, timeout=300)
     assert imported.returncode == 0, imported.stderr[-2000:]
     monkeypatch.setenv("FACELEAD_DASK__WORKERS", "many")
     with pytest.raises(ValidationError, match="workers"):

@@ -4,7 +4,7 @@ import numpy as np
 
 from facelead import LEAD_NOTICE
 from facelead.documents.sheet import render_sheet
-from facelead.models.calibration import Calibration
+from models.calibration import Calibration
 
 JPEG = b"\xff\xd8\xff\xe0fake"
 

@@ -1,7 +1,7 @@
 import duckdb
 import pytest
 
-from facelead.warehouse import db
+from warehouse import db
 
 
 def test_migrations_apply_once_and_are_recorded(tmp_path):
@@ -16,7 +16,7 @@ def test_migrations_apply_once_and_are_recorded(tmp_path):
 def test_every_named_query_parses_against_the_schema(tmp_path):
     from importlib import resources
 
-    names = [f.name[:-4] for f in (resources.files("facelead.warehouse") / "queries").iterdir() if f.name.endswith(".sql")]
+    names = [f.name[:-4] for f in (resources.files("warehouse") / "queries").iterdir() if f.name.endswith(".sql")]
     with db.open_db(tmp_path / "w.duckdb") as conn:
         conn.execute(db.query("purge_plan"))  # the temp tables the other purge queries read
         conn.execute(db.query("purge_builds"), [db.now()])
@@ -58,7 +58,7 @@ def test_each_insert_query_takes_exactly_its_record_s_fields_by_name():
     import re
     from dataclasses import fields
 
-    from facelead.warehouse.records import INSERTS, CandidateRecord
+    from warehouse.records import INSERTS, CandidateRecord
 
     for name, record in INSERTS.items():
         named = set(re.findall(r"\$(\w+)", db.query(name)))
@@ -72,7 +72,7 @@ def test_each_insert_query_takes_exactly_its_record_s_fields_by_name():
 def test_a_stored_request_and_user_read_back_as_their_typed_records(tmp_path):
     from datetime import date, datetime, timezone
 
-    from facelead.warehouse.records import RequestRecord, StoredRequest, StoredUser, UserRecord
+    from warehouse.records import RequestRecord, StoredRequest, StoredUser, UserRecord
 
     at = datetime(2026, 11, 30, 12, tzinfo=timezone.utc)
     filed = RequestRecord("r-1", "C-1", "violent-felony", "why", "g", "/p.jpg", "ab" * 32, "ana", at, 1, None, "det")

@@ -1,3 +1,0 @@
-"""Great Expectations suites as code: the image-quality gate that gallery faces pass before
-enrollment and probes before a search (``quality.py``), one suite per bar, versioned by
-its limits."""

@@ -1,1 +1,0 @@
-"""Prefect flows: wiring only (inputs -> mapped tasks -> persist)."""

@@ -1,2 +1,0 @@
-"""Face models: manifests, preparation, onnxruntime sessions, detection, alignment,
-embedding and nearest-neighbour search. No Prefect imports here."""

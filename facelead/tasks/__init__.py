@@ -1,1 +1,0 @@
-"""Prefect tasks: thin wrappers over pure functions, plus the data they pass around."""

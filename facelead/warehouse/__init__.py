@@ -1,1 +1,0 @@
-"""The DuckDB warehouse: migrations, named queries and the only code that imports duckdb."""

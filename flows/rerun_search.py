@@ -1,0 +1,83 @@
+"""Re-run a past search against the model, index build and gallery it used; report differences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from prefect import flow
+from pydantic import Field
+
+from facelead import casework
+from facelead.casework import WorkflowRefused
+from facelead.policy import Action
+from facelead.refusal import refuse
+from facelead.settings import current_settings
+from flows.runtime import acting_user, refusals_audited
+from tasks.faces import embed_probe, face_models
+from tasks.index import rank_gallery
+from tasks.persist import record_event, search_record
+from tasks.search import Ranked
+
+SCORE_TOLERANCE = 1e-4
+
+
+@dataclass(frozen=True)
+class RerunReport:
+    search_id: str
+    candidates: list[Ranked]
+    differences: list[str]  # empty: the same candidates, in the same order, with the same scores
+
+    @property
+    def identical(self) -> bool:
+        return not self.differences
+
+
+def compare(stored: list[dict], rerun: list[Ranked]) -> list[str]:
+    """Each way the re-run's list differs from the stored one, in words."""
+    differences = []
+    now = {r.face_id: r for r in rerun}
+    for old in stored:
+        new = next((r for r in rerun if r.rank == old["rank"]), None)
+        if new is None or new.face_id != old["face_id"]:
+            where = (f"now at rank {now[old['face_id']].rank}" if old["face_id"] in now
+                     else "no longer returned (removed from the gallery since, or its index build changed)")
+            got = f"{new.face_id} ({new.score:.4f})" if new else "nothing"
+            differences.append(f"rank {old['rank']}: was {old['face_id']} ({old['score']:.4f}), now {got}; "
+                               f"{old['face_id']} {where}")
+        elif abs(new.score - old["score"]) > SCORE_TOLERANCE:
+            differences.append(f"rank {old['rank']}: {old['face_id']} scored {old['score']:.4f}, now {new.score:.4f}")
+    return differences
+
+
+@refusals_audited
+@flow(name="rerun-search")
+def rerun_search(search_id: Annotated[str, Field(min_length=1)], grant: str | None = None) -> RerunReport:
+    """Search the same probe bytes and face with the same models, method and index build,
+    against the gallery as it stood when the search ran (minus faces removed since), and
+    report every difference from the stored candidates; the re-run is audited.
+
+    Args:
+        search_id: The past search to re-run (as printed by `facelead search`).
+        grant: Issued by facelead for this run (`facelead rerun`); a run without one is refused.
+    """
+    settings = current_settings()
+    actor = acting_user(settings, Action.RERUN, f"search:{search_id}", grant, search_id=search_id).user_id
+    record, build = search_record(settings.database_path, search_id)
+    if record is None:
+        raise WorkflowRefused("no_such_search", f"no search {search_id}")
+    models = face_models(settings)
+    on_disk = build is not None and (settings.database_path.parent / build["folder"]).is_dir()
+    refuse(casework.rerun_refusal(search_id, (record["model_id"], record["detector_id"]),
+                                  (models.recogniser.model_id, models.detector.model_id),
+                                  build and build["build_id"], on_disk))
+    probe = embed_probe(record["probe_path"], models, settings.max_image_pixels, record["probe_face_index"],
+                        settings.quality.probe)
+    refuse(casework.probe_changed_refusal(record["probe_path"], record["probe_sha256"], probe.sha256,
+                                          f"search {search_id} ran"))
+    ranked, _ = rank_gallery(settings.database_path, settings.dask, record["gallery_id"], record["model_id"],
+                             probe.face.vector, record["k"], build, record["created_at"])
+    differences = compare(record["candidates"], ranked)
+    record_event(settings.database_path, actor, "search.rerun", f"search:{search_id}",
+                 {"identical": not differences, "differences": differences})
+    return RerunReport(search_id, ranked, differences)
