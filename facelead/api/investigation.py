@@ -1,0 +1,111 @@
+"""The investigation: requests, approvals, searches, determinations, history, leads,
+sheets, re-runs and a case's disclosure packet."""
+
+from __future__ import annotations
+
+import base64
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+
+from facelead import workflow
+from facelead.api.bodies import Determination, NewRequest, Reason, SearchAsk
+from facelead.documents.disclosure import export_case
+from facelead.documents.sheet import view_sheet
+from facelead.doors import AppSettings, User, jsonable, run_flow, store_probe
+from facelead.files import zipped
+from facelead.policy import Action
+from flows.rerun_search import rerun_search
+from flows.search_probe import search_probe
+from tasks.faces import choose_probe_face
+
+router = APIRouter()
+
+
+@router.post("/api/requests")
+def file_request(settings: AppSettings, body: NewRequest, user: User) -> dict:
+    """As the web page files: with a face chosen, it must be one of the probe's, and one
+    below the quality bar needs the override reason (409 with the probe's faces, audited)."""
+    probe = store_probe(settings.probes_dir, base64.b64decode(body.probe_base64, validate=True), body.probe_name)
+    if body.face_index is not None:
+        target = f"case:{body.case_number}"
+        workflow.authorized(settings.database_path, user, Action.REQUEST, target)
+        _, faces, choice = choose_probe_face(probe.read_bytes(), settings, body.face_index, body.quality_override)
+        if not choice.settled:
+            refused = workflow.WorkflowRefused("face_choice", choice.error or "")
+            workflow.record_refusal(settings.database_path, user, Action.REQUEST, target, refused)
+            return JSONResponse({"reason": refused.reason, "detail": refused.detail,
+                                 "faces": [{"face_index": f.index, "box": f.box, "failures": f.failures}
+                                           for f in faces]}, status_code=409)
+    request_id = workflow.file_request(settings.database_path, user, body.case_number, body.offense_code,
+                                       body.justification,
+                                       probe, body.gallery, settings.offense_codes, body.face_index,
+                                       (body.quality_override or "").strip() or None, body.requested_for or None)
+    return {"request_id": request_id}
+
+
+@router.post("/api/requests/{request_id}/approve")
+def approve(settings: AppSettings, request_id: str, body: Reason, user: User) -> dict:
+    workflow.decide_request(settings.database_path, user, request_id, True, body.reason)
+    return {"request_id": request_id, "decision": "approved"}
+
+
+@router.post("/api/requests/{request_id}/deny")
+def deny(settings: AppSettings, request_id: str, body: Reason, user: User) -> dict:
+    workflow.decide_request(settings.database_path, user, request_id, False, body.reason)
+    return {"request_id": request_id, "decision": "denied"}
+
+
+@router.post("/api/requests/{request_id}/search")
+def search(settings: AppSettings, request_id: str, body: SearchAsk, user: User) -> dict:
+    outcome = run_flow(settings, user, Action.SEARCH, f"request:{request_id}", search_probe, request_id=request_id,
+                       k=body.k,
+                  face_index=body.face_index, quality_override=body.quality_override)
+    return {"search_id": outcome.search_id, "case_number": outcome.case_number,
+            "probe_quality_failures": outcome.probe_quality_failures,
+            "candidates": [{"rank": c.rank, "score": c.score, "subject_id": c.subject_id, "face_id": c.face_id}
+                           for c in outcome.candidates]}
+
+
+@router.post("/api/searches/{search_id}/determination")
+def determine(settings: AppSettings, search_id: str, body: Determination, user: User) -> dict:
+    return {"outcome": workflow.record_determination(settings.database_path, user, search_id, body.rank)}
+
+
+@router.get("/api/history")
+def history(settings: AppSettings, user: User, case_number: str | None = None, analyst: str | None = None,
+            offense_code: str | None = None, start: date | None = None, end: date | None = None) -> list[dict]:
+    filters = {"case_number": case_number, "analyst": analyst, "offense_code": offense_code, "start": start,
+               "end": end}
+    return [{k: jsonable(v) for k, v in row.items()} for row in workflow.search_history(settings.database_path, user,
+                         filters)]
+
+
+@router.get("/api/leads")
+def leads(settings: AppSettings, user: User) -> list[dict]:
+    return [{k: jsonable(v) for k, v in row.items()} for row in workflow.released_leads(settings.database_path, user)]
+
+
+@router.get("/api/searches/{search_id}/sheet")
+def sheet(settings: AppSettings, search_id: str, user: User) -> Response:
+    path = view_sheet(settings.database_path, search_id, settings.sheets_dir, user)
+    return Response(path.read_bytes(), media_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+@router.post("/api/searches/{search_id}/rerun")
+def rerun(settings: AppSettings, search_id: str, user: User) -> dict:
+    report = run_flow(settings, user, Action.RERUN, f"search:{search_id}", rerun_search, search_id=search_id)
+    return {"identical": report.identical, "candidates": len(report.candidates), "differences": report.differences}
+
+
+@router.post("/api/cases/{case_number}/export")
+def export(settings: AppSettings, case_number: str, user: User) -> Response:
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=settings.data_dir, prefix=".export-") as staging:  # no copy stays here
+        folder = export_case(settings.database_path, user, case_number, Path(staging))
+        packet = zipped(folder)
+    return Response(packet, media_type="application/zip",
+                    headers={"Cache-Control": "no-store", "X-Facelead-Folder": folder.name})

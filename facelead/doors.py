@@ -1,0 +1,133 @@
+"""What the two front doors (the HTTP API in ``facelead.api`` and the pages in
+``facelead.web``) share, as FastAPI dependencies: the service's settings and its sessions
+(kept on ``app.state`` by ``service.create_app``), the signed-in person, the probe store and
+the flow runner. A door's route only reads what its person sent and calls the workflow."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from prefect import Flow
+
+from facelead import workflow
+from facelead.access import AccessDenied
+from facelead.digest import sha256_hex
+from facelead.files import write_private
+from facelead.policy import Action
+from facelead.settings import Settings
+from warehouse import db
+
+
+@dataclass
+class _Session:
+    user_id: str
+    created: float
+    last_seen: float
+    csrf: str  # the web pages' form token: a form posted without it is refused
+
+
+class Sessions:
+    """Signed-in people by session token, in the service's memory (a restart signs everyone
+    out). Only each token's SHA-256 is kept; a session ends after ``idle_s`` unused or
+    ``max_s`` in all."""
+
+    def __init__(self, idle_s: float, max_s: float) -> None:
+        self._idle_s, self._max_s = idle_s, max_s
+        self._by_digest: dict[str, _Session] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _digest(token: str) -> str:
+        return sha256_hex(token)
+
+    def open(self, user_id: str) -> str:
+        token, now = secrets.token_urlsafe(32), time.monotonic()
+        with self._lock:
+            self._by_digest[self._digest(token)] = _Session(user_id, now, now, secrets.token_urlsafe(32))
+        return token
+
+    def csrf(self, token: str) -> str | None:
+        """The session's form token; None if the session is unknown or ended."""
+        with self._lock:
+            session = self._by_digest.get(self._digest(token))
+            return None if session is None else session.csrf
+
+    def user(self, token: str) -> str | None:
+        """The session's user, its idle clock restarted; None if unknown or ended."""
+        now, digest = time.monotonic(), self._digest(token)
+        with self._lock:
+            session = self._by_digest.get(digest)
+            if session is None:
+                return None
+            if now - session.last_seen > self._idle_s or now - session.created > self._max_s:
+                del self._by_digest[digest]
+                return None
+            session.last_seen = now
+            return session.user_id
+
+    def close(self, token: str) -> None:
+        with self._lock:
+            self._by_digest.pop(self._digest(token), None)
+
+    def end_user(self, user_id: str) -> int:
+        """End every session of ``user_id`` (after a reset, a disable or a new secret); how many."""
+        with self._lock:
+            ended = [digest for digest, session in self._by_digest.items() if session.user_id == user_id]
+            for digest in ended:
+                del self._by_digest[digest]
+        return len(ended)
+
+
+def settings_of(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def sessions_of(request: Request) -> Sessions:
+    return request.app.state.sessions
+
+
+AppSettings = Annotated[Settings, Depends(settings_of)]
+AppSessions = Annotated[Sessions, Depends(sessions_of)]
+
+
+def signed_in(sessions: AppSessions, authorization: Annotated[str | None, Header()] = None) -> str:
+    """The user of the request's session token; AccessDenied (401) without a live one."""
+    token = (authorization or "").removeprefix("Bearer ").strip()
+    user_id = sessions.user(token) if token else None
+    if user_id is None:
+        raise AccessDenied("no_session", "not signed in, or the session ended: run facelead login")
+    return user_id
+
+
+User = Annotated[str, Depends(signed_in)]
+
+
+def store_probe(probes_dir: Path, data: bytes, name: str) -> Path:
+    """The uploaded probe kept owner-only under ``probes_dir``, named by its SHA-256."""
+    path = probes_dir / f"{sha256_hex(data)}{Path(name).suffix.lower()[:8]}"
+    return path if path.exists() else write_private(path, data)
+
+
+# Flows short enough to keep the database open throughout (``db.held``): an analyst waits for them.
+HELD_THROUGHOUT = frozenset({Action.SEARCH, Action.RERUN})
+
+
+def run_flow(settings: Settings, user_id: str, action: Action, target: str, flow: Flow, **params: Any) -> Any:
+    """``workflow.run_flow_for`` from a door: the searches an analyst waits for keep the
+    database open throughout."""
+    with db.held(settings.database_path) if action in HELD_THROUGHOUT else nullcontext():
+        return workflow.run_flow_for(settings, user_id, action, target, flow, **params)
+
+
+def jsonable(value: Any) -> Any:
+    """JSON scalars and lists as they are; dates, times, bytes and the rest as text."""
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
