@@ -39,7 +39,7 @@ from models.image import decode_image
 from models.synthetic import SyntheticGallery, realistic_gallery
 from tasks.faces import face_models
 from tasks.index import has_rows
-from warehouse import db
+from warehouse import accounts, db, gallery_store
 
 ROOT = Path(__file__).resolve().parents[1]
 GALLERY, K, CHUNK = "bench", 20, 100_000
@@ -59,7 +59,7 @@ def _secret(user_id: str) -> str:
 
 def _people(settings: Settings) -> None:
     with db.open_db(settings.database_path) as conn:
-        if db.get_user(conn, "bench.admin"):
+        if accounts.get_user(conn, "bench.admin"):
             return
     limits = settings.security
     for user_id, roles in PEOPLE.items():
@@ -107,7 +107,7 @@ def _make_gallery(settings: Settings, url: str, faces_dev_folder: Path, faces: i
     for start in range(0, faces, CHUNK):
         part = SyntheticGallery(strangers.vectors[start:start + CHUNK], strangers.subjects[start:start + CHUNK])
         with db.open_db(settings.database_path) as conn, db.transaction(conn):
-            db.insert_enrolled(conn, synthetic_table(part, ctx, "stranger", first=start))
+            gallery_store.insert_enrolled(conn, synthetic_table(part, ctx, "stranger", first=start))
         print(f"  strangers {min(faces, start + CHUNK):>9,} of {faces:,}", flush=True)
     return {"enrolled": enrolled["enrolled"], "enroll_s": enroll_s, "strangers_s": time.perf_counter() - started}
 
@@ -118,7 +118,7 @@ def _gallery_file(settings: Settings, model_id: str) -> tuple[np.ndarray, list[s
     if not (folder / "vectors.npy").is_file():
         folder.mkdir(exist_ok=True)
         with db.open_db(settings.database_path, read_only=True) as conn:
-            faces = db.gallery_vectors(conn, GALLERY, model_id, db.now())
+            faces = gallery_store.gallery_vectors(conn, GALLERY, model_id, db.now())
         np.save(folder / "vectors.npy", faces.vectors)
         (folder / "ids.txt").write_text("\n".join(f"{f}\t{s}" for f, s in zip(faces.face_ids, faces.subject_ids)))
     ids = [line.split("\t") for line in (folder / "ids.txt").read_text().splitlines()]
@@ -184,7 +184,7 @@ def main() -> None:
     try:
         model_id = face_models(settings).recogniser.model_id
         with db.open_db(settings.database_path, read_only=True) as conn:
-            size, build = db.gallery_size(conn, GALLERY, model_id), db.active_build(conn, GALLERY, model_id)
+            size, build = gallery_store.gallery_size(conn, GALLERY, model_id), gallery_store.active_build(conn, GALLERY, model_id)
         made = {}
         if size < args.faces:
             print(f"making the gallery: faces-dev and {args.faces:,} strangers, once, in {folder}", flush=True)
@@ -193,9 +193,9 @@ def main() -> None:
             print("building its index through the service", flush=True)
             _client(url, "bench.admin").json("POST", f"/api/galleries/{GALLERY}/index", {"shards": 1})
         with db.open_db(settings.database_path, read_only=True) as conn:
-            size, build = db.gallery_size(conn, GALLERY, model_id), db.active_build(conn, GALLERY, model_id)
-            built = db.get_build(conn, build["build_id"])
-        build_folder = settings.database_path.parent / build["folder"]
+            size, build = gallery_store.gallery_size(conn, GALLERY, model_id), gallery_store.active_build(conn, GALLERY, model_id)
+            built = gallery_store.get_build(conn, build.build_id)
+        build_folder = settings.database_path.parent / build.folder
         index_bytes = sum(p.stat().st_size for p in build_folder.glob("shard-*/**/*") if p.is_file())
         rows_bytes = sum(p.stat().st_size for p in build_folder.iterdir() if p.is_file())
         vectors, face_ids, subject_ids = _gallery_file(settings, model_id)
@@ -216,7 +216,7 @@ def main() -> None:
         search(999, probes[0])  # the service's first search loads models and the index, as after a restart
         waits, computes, firsts, found_above, above, raw_waits, raw_firsts, refused = [], [], 0, 0, 0, [], 0, []
         agree = 0
-        floor = built["candidate_floor"]
+        floor = built.candidate_floor
         for n, probe in enumerate(probes):
             try:
                 wait, answer = search(n, probe)

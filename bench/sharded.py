@@ -55,6 +55,7 @@ from tasks.index import (
     rank_build_hits,
     write_members,
 )
+from warehouse.records import StoredBuild
 
 ROOT = Path(__file__).resolve().parents[1]
 K, CHUNK = 20, 1_000_000
@@ -119,7 +120,7 @@ def build_shards(folder: Path, faces: int, shards: int, floor: float) -> tuple[l
     return [params.as_dict() for params, _ in tuned], [judged for _, judged in tuned]
 
 
-def search_once(folder: Path, build: dict, probe: np.ndarray) -> tuple[list, float]:
+def search_once(folder: Path, build: StoredBuild, probe: np.ndarray) -> tuple[list, float]:
     """One search as the search flow ranks a sharded build: (ranked, seconds)."""
     started = time.perf_counter()
     hits = cluster_hits(Settings().dask, folder, build, probe, K)
@@ -166,8 +167,9 @@ def main() -> None:
         build_peaks = worker_peaks(address)
         shard_bytes = [sum(p.stat().st_size for p in (build_folder / f"shard-{i:03d}").rglob("*") if p.is_file())
                        for i in range(args.shards)]
-        build = {"vectors": args.faces, "shards": args.shards, "exact_fallback": False, "params": json.dumps(params),
-                 "file_hashes": json.dumps(folder_hashes(build_folder))}
+        build = StoredBuild("bench", build_folder.name, args.shards, args.faces, None, floor, None, None, False,
+                            params, folder_hashes(build_folder),
+                            build_s, None)
         rng = np.random.default_rng(1)
         rows = rng.choice(args.faces, args.searches, replace=False)
         probes = poor_captures(np.asarray(vectors[np.sort(rows)]), 0.5, rng)

@@ -126,11 +126,10 @@ def _print_code(answer: dict) -> None:
 def _first_user_here(settings) -> bool:
     """Whether this account can open the warehouse and it has no user yet (a fresh install,
     set up by the service account)."""
-    from warehouse import db
-
+    from warehouse import accounts, db
     try:
         with db.open_db(settings.database_path, lock_timeout_s=5) as conn:
-            return db.count_users(conn) == 0
+            return accounts.count_users(conn) == 0
     except (OSError, db.TerminalDbError, db.TransientDbError):
         return False
 

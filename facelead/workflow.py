@@ -41,7 +41,7 @@ from facelead.policy import CONSOLE, Action, check_roles, permits
 from facelead.refusal import Refusal, refuse
 from facelead.settings import SecuritySettings, Settings, in_force
 from models.calibration import PossibleDuplicate
-from warehouse import db
+from warehouse import accounts, casefile, chain, db, gallery_store, sandbox
 from warehouse.audit import Anchor
 from warehouse.records import RequestRecord, StoredRequest, StoredUser, UserRecord
 
@@ -71,7 +71,7 @@ def audited(conn, actor: str, action: str, target: str, details: Mapping[str, An
 def _append_refusal(conn, actor: str, action: str, target: str, details: Mapping[str, Any] | None,
                     exc: Refusal) -> None:
     with db.transaction(conn):
-        db.append_audit(conn, clean_name(actor), f"{action}.refused", target,
+        chain.append_audit(conn, clean_name(actor), f"{action}.refused", target,
                         {**(details or {}), "reason": exc.reason, "detail": exc.detail})
     exc.audited = True
 
@@ -88,7 +88,7 @@ def authorize(conn, user_id: str, action: Action, target: str, details: Mapping[
         if user_id == CONSOLE.user_id:
             user = CONSOLE
         else:
-            row = db.get_user(conn, user_id)
+            row = accounts.get_user(conn, user_id)
             if row is None:
                 raise AccessDenied("unknown_user", f"no user {clean_name(user_id)!r}")
             user = _user(row)
@@ -120,7 +120,7 @@ def sign_in(db_path: Path, user_id: str, secret: str, limits: SecuritySettings, 
             with _SIGN_IN_COUNT:
                 now = db.now()
                 window_s = limits.sign_in_window_minutes * 60
-                by_pair, by_address, last = db.recent_sign_in_failures(
+                by_pair, by_address, last = accounts.recent_sign_in_failures(
                     conn, claimed, address, now - timedelta(seconds=window_s))
                 wait = sign_in_wait(by_pair, (now - last).total_seconds() if last else window_s, by_address,
                                     limits.max_failures_per_user, limits.max_failures_per_address,
@@ -129,13 +129,13 @@ def sign_in(db_path: Path, user_id: str, secret: str, limits: SecuritySettings, 
                     raise AccessDenied("rate_limited", f"too many failed sign-ins for {claimed!r} from {address}; "
                                                        f"try again in {wait:.0f} s")
                 with db.transaction(conn):
-                    counted = db.record_sign_in_failure(conn, claimed, address)
-            row = db.get_user(conn, user_id)
+                    counted = accounts.record_sign_in_failure(conn, claimed, address)
+            row = accounts.get_user(conn, user_id)
             stored = (row.token_salt, row.token_hash) if row and row.token_hash else None
             if not secret_matches(secret, stored):
                 raise AccessDenied("sign_in", f"unknown user or wrong secret for {claimed!r}")
             with db.transaction(conn):
-                db.forget_sign_in_failure(conn, claimed, address, counted)
+                accounts.forget_sign_in_failure(conn, claimed, address, counted)
             if row.disabled:
                 raise AccessDenied("disabled", f"user {claimed} is disabled")
         return _user(row)
@@ -161,21 +161,21 @@ def add_user(db_path: Path, actor: str | None, user_id: str, display_name: str, 
     if user_id == CONSOLE.user_id:
         raise WorkflowRefused("reserved", f"{user_id!r} is the identity of a deployment's schedule, not a person's")
     with db.open_db(db_path) as conn:
-        bootstrap = db.count_users(conn) == 0
+        bootstrap = accounts.count_users(conn) == 0
         if bootstrap and "admin" not in role_set:
             raise WorkflowRefused("bootstrap", "the first user must hold the admin role")
         if not bootstrap and not actor:
             raise AccessDenied("sign_in", "only a signed-in user with the admin role may add users")
         creator = user_id if bootstrap else authorize(conn, actor, Action.USER_ADMIN, f"user:{user_id}").user_id
-        if db.get_user(conn, user_id) is not None:
+        if accounts.get_user(conn, user_id) is not None:
             raise WorkflowRefused("exists", f"user {user_id!r} exists already")
         code, stored = _code_record(limits)
         with db.transaction(conn):
-            db.insert_user(conn, UserRecord(
+            accounts.insert_user(conn, UserRecord(
                 user_id=user_id, display_name=display_name, roles=sorted(role_set), certified_until=certified_until,
                 code_salt=stored["salt"], code_hash=stored["hash"], code_expires_at=stored["expires_at"],
                 created_at=db.now(), created_by=creator))
-            db.append_audit(conn, creator, "user.add", f"user:{user_id}", {
+            chain.append_audit(conn, creator, "user.add", f"user:{user_id}", {
                 "display_name": display_name, "roles": sorted(role_set),
                 "certified_until": certified_until.isoformat() if certified_until else None, "bootstrap": bootstrap,
                 "code_expires_at": stored["expires_at"]})
@@ -189,9 +189,9 @@ def reset_user(db_path: Path, actor: str, user_id: str, limits: SecuritySettings
         code, stored = _code_record(limits)
         with db.transaction(conn):
             with audited(conn, actor, "user.reset", f"user:{user_id}"):
-                if not db.set_enrollment_code(conn, user_id, stored["salt"], stored["hash"], stored["expires_at"]):
+                if not accounts.set_enrollment_code(conn, user_id, stored["salt"], stored["hash"], stored["expires_at"]):
                     raise WorkflowRefused("no_such_user", f"no enabled user {user_id!r}")
-            db.append_audit(conn, actor, "user.reset", f"user:{user_id}", {"code_expires_at": stored["expires_at"]})
+            chain.append_audit(conn, actor, "user.reset", f"user:{user_id}", {"code_expires_at": stored["expires_at"]})
         return code
 
 
@@ -202,7 +202,7 @@ def set_secret(db_path: Path, user_id: str, proof: str, new_secret: str, limits:
     failed sign-in; the code is spent once used."""
     check_secret(new_secret)
     with db.open_db(db_path) as conn:
-        row = db.get_user(conn, user_id)
+        row = accounts.get_user(conn, user_id)
     code = (row.code_salt, row.code_hash) if row and row.code_hash else None
     by_code = code is not None and row.code_expires_at >= db.now() and secret_matches(proof, code)
     if not by_code:
@@ -210,16 +210,16 @@ def set_secret(db_path: Path, user_id: str, proof: str, new_secret: str, limits:
     salt = new_salt()
     with db.open_db(db_path) as conn, audited(conn, user_id, "user.secret", f"user:{user_id}"):
         with db.transaction(conn):
-            if not db.set_secret(conn, user_id, salt, hash_token(new_secret, salt)):
+            if not accounts.set_secret(conn, user_id, salt, hash_token(new_secret, salt)):
                 raise AccessDenied("disabled", f"user {user_id} is disabled")
-            db.append_audit(conn, user_id, "user.secret", f"user:{user_id}",
+            chain.append_audit(conn, user_id, "user.secret", f"user:{user_id}",
                             {"with": "enrollment code" if by_code else "current secret"})
 
 
 def list_users(db_path: Path, actor: str) -> list[dict]:
     with db.open_db(db_path) as conn:
         authorize(conn, actor, Action.USER_ADMIN, "users")
-        return db.list_users(conn)
+        return accounts.list_users(conn)
 
 
 def set_roles(db_path: Path, actor: str, user_id: str, roles: list[str], certified_until: date | None) -> None:
@@ -234,11 +234,11 @@ def set_roles(db_path: Path, actor: str, user_id: str, roles: list[str], certifi
             except ValueError as exc:
                 raise WorkflowRefused("roles", str(exc)) from None
             refuse(casework.own_roles_refusal(actor, user_id))
-            before = db.get_user(conn, user_id)
+            before = accounts.get_user(conn, user_id)
             with db.transaction(conn):
-                if before is None or not db.set_user_roles(conn, user_id, role_set, certified_until):
+                if before is None or not accounts.set_user_roles(conn, user_id, role_set, certified_until):
                     raise WorkflowRefused("no_such_user", f"no enabled user {clean_name(user_id)!r}")
-                db.append_audit(conn, actor, "user.roles", target, {
+                chain.append_audit(conn, actor, "user.roles", target, {
                     "roles": role_set, "certified_until": certified_until.isoformat() if certified_until else None,
                     "previous_roles": sorted(before.roles),
                     "previous_certified_until": before.certified_until.isoformat()
@@ -249,9 +249,9 @@ def disable_user(db_path: Path, actor: str, user_id: str, reason: str) -> None:
     with db.open_db(db_path) as conn:
         authorize(conn, actor, Action.USER_ADMIN, f"user:{user_id}")
         with audited(conn, actor, "user.disable", f"user:{user_id}"), db.transaction(conn):
-            if not db.disable_user(conn, user_id):
+            if not accounts.disable_user(conn, user_id):
                 raise WorkflowRefused("no_such_user", f"no enabled user {user_id!r}")
-            db.append_audit(conn, actor, "user.disable", f"user:{user_id}", {"reason": reason})
+            chain.append_audit(conn, actor, "user.disable", f"user:{user_id}", {"reason": reason})
 
 
 def file_request(db_path: Path, actor: str, case_number: str, offense_code: str, justification: str,
@@ -275,12 +275,12 @@ def file_request(db_path: Path, actor: str, case_number: str, offense_code: str,
                 raise WorkflowRefused("probe", f"{probe}: cannot read the probe ({exc.strerror or exc})") from exc
         request_id = str(uuid.uuid4())
         with db.transaction(conn):
-            db.insert_request(conn, RequestRecord(
+            casefile.insert_request(conn, RequestRecord(
                 request_id=request_id, case_number=case_number, offense_code=offense_code,
                 justification=justification, gallery_id=gallery_id, probe_path=str(probe.absolute()),
                 probe_sha256=digest, requested_by=actor, requested_at=db.now(), face_index=face_index,
                 quality_override=quality_override, requested_for=requested_for or None))
-            db.append_audit(conn, actor, "request.file", f"request:{request_id}",
+            chain.append_audit(conn, actor, "request.file", f"request:{request_id}",
                             {**details, "justification": justification, "probe_sha256": digest})
         return request_id
 
@@ -291,17 +291,17 @@ def decide_request(db_path: Path, actor: str, request_id: str, approve: bool, re
     target = f"request:{request_id}"
     with db.open_db(db_path) as conn:
         authorize(conn, actor, action, target)
-        request = db.get_request(conn, request_id)
+        request = casefile.get_request(conn, request_id)
         with audited(conn, actor, action, target):
             refuse(casework.decision_refusal(request, request_id, actor, approve, reason))
         with audited(conn, actor, action, target), db.transaction(conn):
-            if not db.decide_request(conn, request_id, "approved" if approve else "denied", actor, reason):
+            if not casefile.decide_request(conn, request_id, "approved" if approve else "denied", actor, reason):
                 raise WorkflowRefused("decided", f"request {request_id} was decided by someone else a moment ago")
-            db.append_audit(conn, actor, action, target, {"case_number": request.case_number, "reason": reason})
+            chain.append_audit(conn, actor, action, target, {"case_number": request.case_number, "reason": reason})
 
 
 def _person(conn, user_id: str) -> User | None:
-    row = db.get_user(conn, user_id)
+    row = accounts.get_user(conn, user_id)
     return None if row is None else _user(row)
 
 
@@ -309,7 +309,7 @@ def known_users(db_path: Path) -> set[str]:
     """Every user id, for the service account's own set-up (the demo's people); the database
     is created and migrated if it is new."""
     with db.open_db(db_path) as conn:
-        return {row["user_id"] for row in db.list_users(conn)}
+        return {row["user_id"] for row in accounts.list_users(conn)}
 
 
 def person(db_path: Path, user_id: str) -> User | None:
@@ -321,7 +321,7 @@ def person(db_path: Path, user_id: str) -> User | None:
 def requesters(db_path: Path) -> list[str]:
     """Enabled users with the requester role: who a request may be filed for."""
     with db.open_db(db_path, read_only=True) as conn:
-        return [row["user_id"] for row in db.list_users(conn) if "requester" in row["roles"] and not row["disabled_at"]]
+        return [row["user_id"] for row in accounts.list_users(conn) if "requester" in row["roles"] and not row["disabled_at"]]
 
 
 def _read_for(db_path: Path, actor: str, action: Action, target: str,
@@ -335,7 +335,7 @@ def _read_for(db_path: Path, actor: str, action: Action, target: str,
 def released_leads(db_path: Path, actor: str) -> list[dict]:
     """The leads released to the requester ``actor``: searches they asked for whose analyst and
     reviewer agreed. Nothing before release."""
-    return _read_for(db_path, actor, Action.LEAD_VIEW, "leads", db.released_leads)
+    return _read_for(db_path, actor, Action.LEAD_VIEW, "leads", casefile.released_leads)
 
 
 def lead_report(db_path: Path, actor: str, search_id: str) -> dict:
@@ -348,33 +348,33 @@ def lead_report(db_path: Path, actor: str, search_id: str) -> dict:
             if search_id not in leads:
                 raise WorkflowRefused("not_released", f"no lead of search {search_id} has been released to {actor}")
         lead = leads[search_id]
-        candidate = None if lead["face_id"] is None else db.lead_candidate(conn, search_id, lead["face_id"])
+        candidate = None if lead["face_id"] is None else casefile.lead_candidate(conn, search_id, lead["face_id"])
         with db.transaction(conn):
-            db.append_audit(conn, actor, Action.LEAD_VIEW.value, target, {"case_number": lead["case_number"]})
+            chain.append_audit(conn, actor, Action.LEAD_VIEW.value, target, {"case_number": lead["case_number"]})
         return {**lead, "candidate": candidate}
 
 
 def galleries(db_path: Path) -> list[str]:
     """The galleries a request may name."""
     with db.open_db(db_path, read_only=True) as conn:
-        return db.galleries(conn)
+        return gallery_store.galleries(conn)
 
 
 def approval_queue(db_path: Path, actor: str) -> list[dict]:
     """Pending requests a supervisor may decide: never their own."""
-    return _read_for(db_path, actor, Action.APPROVE, "requests", db.pending_requests)
+    return _read_for(db_path, actor, Action.APPROVE, "requests", casefile.pending_requests)
 
 
 def own_requests(db_path: Path, actor: str) -> list[dict]:
     """The requests ``actor`` filed, with where each stands."""
-    return _read_for(db_path, actor, Action.REQUEST, "requests", db.own_requests)
+    return _read_for(db_path, actor, Action.REQUEST, "requests", casefile.own_requests)
 
 
 def probe_image(db_path: Path, actor: str, request_id: str) -> bytes:
     """A request's probe photo for its filer or a supervisor deciding it; audited as ``probe.view``."""
     target = f"request:{request_id}"
     with db.open_db(db_path) as conn:
-        request = db.get_request(conn, request_id)
+        request = casefile.get_request(conn, request_id)
         with audited(conn, actor, "probe.view", target):
             if request is None:
                 raise WorkflowRefused("no_such_request", f"no request {request_id}")
@@ -385,15 +385,15 @@ def probe_image(db_path: Path, actor: str, request_id: str) -> bytes:
             with audited(conn, actor, "probe.view", target):
                 raise WorkflowRefused("purged", f"the probe of request {request_id} is no longer kept") from None
         with db.transaction(conn):
-            db.append_audit(conn, actor, "probe.view", target, {"case_number": request.case_number})
+            chain.append_audit(conn, actor, "probe.view", target, {"case_number": request.case_number})
         return data
 
 
 def claim_request(conn, request_id: str, search_id: str) -> StoredRequest:
     """Inside the search's transaction: the approved, not yet run request, now tied to ``search_id``."""
-    request = db.get_request(conn, request_id)
+    request = casefile.get_request(conn, request_id)
     refuse(casework.runnable_refusal(request, request_id))
-    if not db.claim_request(conn, request_id, search_id):  # ran meanwhile
+    if not casefile.claim_request(conn, request_id, search_id):  # ran meanwhile
         raise WorkflowRefused("already_run", f"request {request_id} has run already")
     return request
 
@@ -403,14 +403,14 @@ def runnable_request(db_path: Path, actor: str, request_id: str, approval_days: 
     filed by ``actor`` (a request is its filer's). Checked before any work; refusals are audited."""
     target = f"request:{request_id}"
     with db.open_db(db_path) as conn, audited(conn, actor, Action.SEARCH, target):
-        request = db.get_request(conn, request_id)
+        request = casefile.get_request(conn, request_id)
         refuse(casework.search_refusal(request, request_id, actor, db.now(), approval_days))
         return request
 
 
 def _recorded(conn, search_id: str) -> dict[str, str | None]:
     """Each determination on record for the search: its stage and the face id chosen."""
-    return {stage: row["face_id"] for stage, row in db.determinations(conn, search_id).items()}
+    return {stage: row["face_id"] for stage, row in casefile.determinations(conn, search_id).items()}
 
 
 def record_determination(db_path: Path, actor: str, search_id: str, rank: int | None) -> str:
@@ -422,7 +422,7 @@ def record_determination(db_path: Path, actor: str, search_id: str, rank: int | 
     """
     target = f"search:{search_id}"
     with db.open_db(db_path) as conn:
-        search = db.search_summary(conn, search_id)
+        search = casefile.search_summary(conn, search_id)
         with audited(conn, actor, Action.DETERMINE, target):
             if search is None:
                 raise WorkflowRefused("no_such_search", f"no search {search_id}")
@@ -430,16 +430,16 @@ def record_determination(db_path: Path, actor: str, search_id: str, rank: int | 
         action = Action.DETERMINE if stage == casework.ANALYST else Action.REVIEW
         authorize(conn, actor, action, target, {"stage": stage})
         recorded = _recorded(conn, search_id)
-        face_id = NO_CANDIDATE if rank is None else db.candidate_at_rank(conn, search_id, rank)
+        face_id = NO_CANDIDATE if rank is None else casefile.candidate_at_rank(conn, search_id, rank)
         with audited(conn, actor, action, target, {"stage": stage}):
             refuse(casework.determination_refusal(search_id, actor, stage, recorded, rank, face_id is not None))
         outcome = casework.review_outcome({**recorded, stage: face_id})
         with db.transaction(conn):
-            db.insert_determination(conn, search_id, stage, actor, face_id)
-            db.append_audit(conn, actor, "determination", target, {
+            casefile.insert_determination(conn, search_id, stage, actor, face_id)
+            chain.append_audit(conn, actor, "determination", target, {
                 "stage": stage, "rank": rank, "face_id": face_id, "outcome": outcome})
             if stage == casework.REVIEWER:
-                db.append_audit(conn, actor, f"review.{outcome}", target, {"case_number": search["case_number"]})
+                chain.append_audit(conn, actor, f"review.{outcome}", target, {"case_number": search["case_number"]})
         return outcome
 
 
@@ -447,7 +447,7 @@ def determination_stage(db_path: Path, actor: str, search_id: str) -> tuple[str 
     """(the determination ``actor`` may record on the search now: 'analyst', 'reviewer' or
     None; the review outcome, 'released' or 'disputed' only once both are recorded)."""
     with db.open_db(db_path, read_only=True) as conn:
-        search = db.search_summary(conn, search_id)
+        search = casefile.search_summary(conn, search_id)
         recorded = _recorded(conn, search_id)
     if search is None:
         return None, "no such search"
@@ -457,7 +457,7 @@ def determination_stage(db_path: Path, actor: str, search_id: str) -> tuple[str 
 def review_queue(db_path: Path, actor: str) -> list[dict]:
     """Searches awaiting ``actor``'s review: another analyst's, with that analyst's determination
     recorded (never shown) and no reviewer's yet."""
-    return _read_for(db_path, actor, Action.REVIEW, "searches", db.awaiting_review)
+    return _read_for(db_path, actor, Action.REVIEW, "searches", casefile.awaiting_review)
 
 
 HISTORY_LIMIT = 500  # rows a history page shows; narrow the filters for more
@@ -467,9 +467,9 @@ def search_history(db_path: Path, actor: str, filters: dict) -> list[dict]:
     """Searches matching ``filters`` for a supervisor or auditor; audited with the filters."""
     with db.open_db(db_path) as conn:
         authorize(conn, actor, Action.HISTORY, "searches", {k: str(v) for k, v in filters.items() if v})
-        rows = db.search_history(conn, filters, HISTORY_LIMIT)
+        rows = casefile.search_history(conn, filters, HISTORY_LIMIT)
         with db.transaction(conn):
-            db.append_audit(conn, actor, "search.history", "searches",
+            chain.append_audit(conn, actor, "search.history", "searches",
                             {**{k: str(v) for k, v in filters.items() if v}, "rows": len(rows)})
         return rows
 
@@ -481,9 +481,9 @@ def audit_status(db_path: Path, actor: str, witnesses: tuple[Anchor, ...] = ()) 
     authorized(db_path, actor, Action.AUDIT_VERIFY, "audit_log")
     with db.open_db(db_path) as conn:
         with db.transaction(conn):
-            db.seal_pending(conn)
-        verdict = db.verify_audit(conn, witnesses)
-        head = db.audit_head(conn)
+            chain.seal_pending(conn)
+        verdict = chain.verify_audit(conn, witnesses)
+        head = chain.audit_head(conn)
     return {"ok": verdict.ok, "rows": verdict.rows, "first_broken": verdict.first_broken, "reason": verdict.reason,
             "problems": list(verdict.problems), "head": f"{head.seq}:{head.mac}",
             "unanchored_rows": verdict.unanchored_rows}
@@ -499,7 +499,7 @@ def possible_duplicates(db_path: Path, actor: str, gallery_id: str) -> list[Poss
     """The closest subject pairs of the gallery's newest calibration, with their marks."""
     with db.open_db(db_path) as conn:
         authorize(conn, actor, Action.MARK_PAIR, f"gallery:{gallery_id}")
-        return db.possible_duplicates(conn, gallery_id)
+        return gallery_store.possible_duplicates(conn, gallery_id)
 
 
 def mark_subject_pair(db_path: Path, actor: str, gallery_id: str, subjects: tuple[str, str], same_person: bool,
@@ -511,13 +511,13 @@ def mark_subject_pair(db_path: Path, actor: str, gallery_id: str, subjects: tupl
     with db.open_db(db_path) as conn:
         authorize(conn, actor, Action.MARK_PAIR, target)
         with audited(conn, actor, Action.MARK_PAIR, target, {"subject_a": subject_a, "subject_b": subject_b}):
-            missing = [s for s in {subject_a, subject_b} if not db.subject_in_gallery(conn, gallery_id, s)]
+            missing = [s for s in {subject_a, subject_b} if not gallery_store.subject_in_gallery(conn, gallery_id, s)]
             refuse(casework.pair_mark_refusal(gallery_id, subject_a, subject_b, sorted(missing)))
         with db.transaction(conn):
-            db.insert_pair_mark(conn, {"gallery_id": gallery_id, "subject_a": subject_a, "subject_b": subject_b,
+            gallery_store.insert_pair_mark(conn, {"gallery_id": gallery_id, "subject_a": subject_a, "subject_b": subject_b,
                                        "same_person": same_person, "note": note, "actor": actor,
                                        "marked_at": db.now()})
-            db.append_audit(conn, actor, Action.MARK_PAIR.value, target, {
+            chain.append_audit(conn, actor, Action.MARK_PAIR.value, target, {
                 "subject_a": subject_a, "subject_b": subject_b, "same_person": same_person, "note": note})
 
 
@@ -525,30 +525,30 @@ _SNAPSHOT = threading.Lock()
 
 
 def audit_snapshot(settings: Settings, max_age_s: float) -> Path:
-    """The auditors' snapshot of the warehouse (``db.write_snapshot``), written again when
+    """The auditors' snapshot of the warehouse (``sandbox.write_snapshot``), written again when
     older than ``max_age_s``."""
     path = settings.audit_snapshot_path
     with _SNAPSHOT:
         if not path.is_file() or time.time() - path.stat().st_mtime > max_age_s:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             with db.open_db(settings.database_path) as conn:
-                db.write_snapshot(conn, path)
+                sandbox.write_snapshot(conn, path)
     return path
 
 
 def auditor_query(settings: Settings, actor: str, sql: str) -> tuple[list[str], list[tuple]]:
-    """An auditor's one SELECT, run in the sandbox (``db.sandboxed_query``) on the auditors'
+    """An auditor's one SELECT, run in the sandbox (``sandbox.sandboxed_query``) on the auditors'
     snapshot, never on the warehouse. Audited as run, with its row count, or as refused
-    (AccessDenied for non-auditors, db.QueryRefused for anything the sandbox will not run)."""
+    (AccessDenied for non-auditors, sandbox.QueryRefused for anything the sandbox will not run)."""
     limits = settings.security
     with db.open_db(settings.database_path) as conn:
         authorize(conn, actor, Action.AUDIT_QUERY, "database", {"sql": sql})
     snapshot = audit_snapshot(settings, limits.audit_snapshot_seconds)
     with db.open_db(settings.database_path) as conn:
         with audited(conn, actor, Action.AUDIT_QUERY, "database", {"sql": sql}):
-            columns, rows = db.sandboxed_query(snapshot, sql, limits.audit_query_seconds, limits.audit_query_memory)
+            columns, rows = sandbox.sandboxed_query(snapshot, sql, limits.audit_query_seconds, limits.audit_query_memory)
         with db.transaction(conn):
-            db.append_audit(conn, actor, "audit.query", "database", {"sql": sql, "rows": len(rows)})
+            chain.append_audit(conn, actor, "audit.query", "database", {"sql": sql, "rows": len(rows)})
     return columns, rows
 
 
@@ -558,7 +558,7 @@ def write_audit_snapshot(settings: Settings, actor: str) -> Path:
         authorize(conn, actor, Action.AUDIT_QUERY, "snapshot")
     path = audit_snapshot(settings, 0)
     with db.open_db(settings.database_path) as conn, db.transaction(conn):
-        db.append_audit(conn, actor, "audit.snapshot", "database", {"bytes": path.stat().st_size})
+        chain.append_audit(conn, actor, "audit.snapshot", "database", {"bytes": path.stat().st_size})
     return path
 
 
@@ -588,7 +588,7 @@ def run_principal(settings: Settings, action: Action, target: str, params: Mappi
                 checking = grants.verifying_key(settings.security.grant_public_key, settings.grant_key_path)
                 verified = grants.verify(checking, grant, action, params, time.time())
                 with db.transaction(conn):
-                    if not db.spend_grant(conn, verified.nonce, verified.user_id, action):
+                    if not accounts.spend_grant(conn, verified.nonce, verified.user_id, action):
                         raise grants.GrantRefused("grant_spent", "the run's grant has started a run already")
                 user_id = verified.user_id
             elif scheduled:

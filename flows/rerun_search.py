@@ -67,10 +67,10 @@ def rerun_search(search_id: Annotated[str, Field(min_length=1)], grant: str | No
     if record is None:
         raise WorkflowRefused("no_such_search", f"no search {search_id}")
     models = face_models(settings)
-    on_disk = build is not None and (settings.database_path.parent / build["folder"]).is_dir()
+    on_disk = build is not None and (settings.database_path.parent / build.folder).is_dir()
     refuse(casework.rerun_refusal(search_id, (record["model_id"], record["detector_id"]),
                                   (models.recogniser.model_id, models.detector.model_id),
-                                  build and build["build_id"], on_disk))
+                                  build and build.build_id, on_disk))
     probe = embed_probe(record["probe_path"], models, settings.max_image_pixels, record["probe_face_index"],
                         settings.quality.probe)
     refuse(casework.probe_changed_refusal(record["probe_path"], record["probe_sha256"], probe.sha256,

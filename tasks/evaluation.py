@@ -39,7 +39,7 @@ from models.faces import FaceModels, load
 from models.image import ImageDecodeError, decode_image
 from models.quality import METRICS
 from tasks.persist import DB_TASK
-from warehouse import db
+from warehouse import chain, db, gallery_store
 from warehouse.records import EvaluationRecord
 
 
@@ -218,8 +218,8 @@ def gallery_groups(db_path: Path, gallery_id: str, model_id: str, columns: list[
     value form the group "unknown"), at ``operating`` (label, threshold), else at the score
     its own cross-subject pairs reach at FMR 1e-3."""
     with db.open_db(db_path, read_only=True) as conn:
-        faces = db.gallery_vectors(conn, gallery_id, model_id, db.now())
-        values = {column: db.gallery_attributes(conn, gallery_id, column) for column in columns}
+        faces = gallery_store.gallery_vectors(conn, gallery_id, model_id, db.now())
+        values = {column: gallery_store.gallery_attributes(conn, gallery_id, column) for column in columns}
     if len(set(faces.subject_ids)) < 2:
         raise InputError(f"gallery {gallery_id!r} has {len(set(faces.subject_ids))} subject(s) for {model_id}: "
                          "group rates need faces of at least two")
@@ -241,8 +241,8 @@ def record_evaluation(db_path: Path, record: EvaluationRecord, calibration: Cali
     """Store an evaluation and its calibration (a labeled set's; a gallery's group report has
     none), audited (metrics summarised, never the photos)."""
     with db.open_db(db_path) as conn, db.transaction(conn):
-        db.insert_evaluation(conn, record, calibration)
-        db.append_audit(conn, record.actor, "evaluation.run", f"model:{record.model_id}", {
+        gallery_store.insert_evaluation(conn, record, calibration)
+        chain.append_audit(conn, record.actor, "evaluation.run", f"model:{record.model_id}", {
             "evaluation_id": record.evaluation_id, "dataset": record.dataset,
             "dataset_sha256": record.dataset_sha256, "images": record.images,
             "calibration_id": calibration and calibration.calibration_id, "report_dir": record.report_dir})

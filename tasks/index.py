@@ -28,7 +28,7 @@ from models.index import BuildPlan, ExactIndex, GalleryVectors
 from models.store import PreparedModel
 from tasks.persist import DB_TASK, load_gallery, read_build_plan
 from tasks.search import Ranked, RankMethod, search_exact, top_exact
-from warehouse.records import IndexBuildRecord
+from warehouse.records import IndexBuildRecord, StoredBuild
 
 
 @dataclass(frozen=True)
@@ -134,10 +134,10 @@ def build_rows(folder: Path, vectors: int, shards: int) -> list[BuildRows]:
     return [BuildRows(folder, rows.start, rows.stop) for rows in shard_rows(vectors, shards)]
 
 
-def has_rows(build: dict) -> bool:
+def has_rows(build: StoredBuild) -> bool:
     """Whether the build kept its rows and members (builds made before they were kept did not:
     those galleries are searched exactly until rebuilt)."""
-    return {VECTORS, MEMBERS} <= json.loads(build["file_hashes"]).keys()
+    return {VECTORS, MEMBERS} <= build.file_hashes.keys()
 
 
 @task(cache_policy=NONE)
@@ -170,33 +170,33 @@ def shard_hits(folder: Path, shard: int, size: int, params: dict, hashes: dict[s
     return ShardHits(shard, scores[0], rows[0])
 
 
-def shard_search_args(folder: Path, build: dict, probe: NDArray[np.float32], k: int) -> list[tuple]:
+def shard_search_args(folder: Path, build: StoredBuild, probe: NDArray[np.float32], k: int) -> list[tuple]:
     """``shard_hits``'s arguments for each shard of ``build``."""
-    hashes, params = json.loads(build["file_hashes"]), json.loads(build["params"])
+    hashes, params = build.file_hashes, build.params
 
     def args(shard: int, rows: range) -> tuple:
         prefix = f"shard-{shard:03d}/"
         shard_hashes = {name[len(prefix):]: h for name, h in hashes.items() if name.startswith(prefix)}
         return folder / prefix, shard, len(rows), params[shard], shard_hashes, probe, k
 
-    return [args(shard, rows) for shard, rows in enumerate(shard_rows(build["vectors"], build["shards"]))]
+    return [args(shard, rows) for shard, rows in enumerate(shard_rows(build.vectors, build.shards))]
 
 
-def local_hits(folder: Path, build: dict, probe: NDArray[np.float32], k: int) -> list[ShardHits]:
+def local_hits(folder: Path, build: StoredBuild, probe: NDArray[np.float32], k: int) -> list[ShardHits]:
     """Each shard's top k, searched in this process: exactly over the build's memory-mapped
     rows when its index missed its targets (the rows file hash-checked once per process),
     else through each shard's index."""
-    if not build["exact_fallback"]:
+    if not build.exact_fallback:
         return [shard_hits(*args) for args in shard_search_args(folder, build, probe, k)]
-    _verified(folder, ((VECTORS, json.loads(build["file_hashes"])[VECTORS]),))
+    _verified(folder, ((VECTORS, build.file_hashes[VECTORS]),))
     hits = []
-    for shard, part in enumerate(build_rows(folder, build["vectors"], build["shards"])):
+    for shard, part in enumerate(build_rows(folder, build.vectors, build.shards)):
         scores, found = ExactIndex(part.vectors()).search(probe[None, :], k)
         hits.append(ShardHits(shard, scores[0], found[0]))
     return hits
 
 
-def cluster_hits(cluster: DaskSettings, folder: Path, build: dict, probe: NDArray[np.float32],
+def cluster_hits(cluster: DaskSettings, folder: Path, build: StoredBuild, probe: NDArray[np.float32],
                  k: int) -> list[ShardHits]:
     """Each shard's top k, searched on the Dask cluster through this process's long-lived
     client. Shard n goes to worker n mod the workers (in address order), so each worker
@@ -208,11 +208,11 @@ def cluster_hits(cluster: DaskSettings, folder: Path, build: dict, probe: NDArra
                           for shard, args in enumerate(shard_search_args(folder, build, probe, k))])
 
 
-def fans_out(build: dict, cluster: DaskSettings) -> bool:
+def fans_out(build: StoredBuild, cluster: DaskSettings) -> bool:
     """Whether a search of ``build`` sends its shards to the Dask cluster: an index of
     several shards, with a cluster to send them to (``facelead serve`` starts one). One
     shard, rows searched exactly, or no cluster: the search's own process ranks them."""
-    return build["shards"] > 1 and not build["exact_fallback"] and bool(cluster.address)
+    return build.shards > 1 and not build.exact_fallback and bool(cluster.address)
 
 
 @functools.cache
@@ -221,17 +221,17 @@ def _members(folder: Path, digest: str) -> pa.Table:
     return pa.ipc.open_file(pa.memory_map(str(folder / MEMBERS))).read_all()
 
 
-def hit_members(folder: Path, build: dict, hits: list[ShardHits]) -> dict[tuple[int, int], tuple[str, str]]:
+def hit_members(folder: Path, build: StoredBuild, hits: list[ShardHits]) -> dict[tuple[int, int], tuple[str, str]]:
     """{(shard, row): (face id, subject id)} of the hits, from the build's members file
     (hash-checked and memory-mapped once per process)."""
-    members = _members(folder, json.loads(build["file_hashes"])[MEMBERS])
-    starts = [rows.start for rows in build_rows(folder, build["vectors"], build["shards"])]
+    members = _members(folder, build.file_hashes[MEMBERS])
+    starts = [rows.start for rows in build_rows(folder, build.vectors, build.shards)]
     keys = [(h.shard, int(row)) for h in hits for row in h.rows]
     picked = members.take(pa.array([starts[shard] + row for shard, row in keys], pa.int64()))
     return dict(zip(keys, zip(picked["face_id"].to_pylist(), picked["subject_id"].to_pylist())))
 
 
-def rank_build_hits(folder: Path, build: dict, plan: BuildPlan, hits: list[ShardHits], probe: NDArray[np.float32],
+def rank_build_hits(folder: Path, build: StoredBuild, plan: BuildPlan, hits: list[ShardHits], probe: NDArray[np.float32],
                     k: int) -> list[Ranked]:
     """The k best of a build's hits (named from its members file, less removed rows) and of
     the faces enrolled since it (ranked exactly)."""
@@ -250,20 +250,20 @@ def merge_hits(shard_hits: list[ShardHits], members: dict[tuple[int, int], tuple
 
 
 @task(**DB_TASK)
-def rank_through_build(db_path: Path, gallery_id: str, model_id: str, build: dict, probe: NDArray[np.float32],
+def rank_through_build(db_path: Path, gallery_id: str, model_id: str, build: StoredBuild, probe: NDArray[np.float32],
                        k: int, as_of: datetime, cluster: DaskSettings) -> tuple[list[Ranked], int]:
     """A search through ``build``, in one task run: the k best of its hits (its shards on
     the cluster when it ``fans_out``, else here) and of the faces enrolled after it up to
     ``as_of``; and how many of those there were."""
     plan = read_build_plan(db_path, gallery_id, model_id, build, as_of)
-    folder, wanted = db_path.parent / build["folder"], k + len(plan.removed)
+    folder, wanted = db_path.parent / build.folder, k + len(plan.removed)
     hits = (cluster_hits(cluster, folder, build, probe, wanted) if fans_out(build, cluster)
             else local_hits(folder, build, probe, wanted))
     return rank_build_hits(folder, build, plan, hits, probe, k), len(plan.delta)
 
 
 def rank_gallery(db_path: Path, cluster: DaskSettings, gallery: str, model_id: str, vector: NDArray[np.float32],
-                 k: int, build: dict | None, as_of: datetime) -> tuple[list[Ranked], RankMethod]:
+                 k: int, build: StoredBuild | None, as_of: datetime) -> tuple[list[Ranked], RankMethod]:
     """The top k of the gallery's faces enrolled up to ``as_of``: exactly from the warehouse
     when ``build`` is None or kept no rows, else through the build (its index, or its rows
     exactly when the index missed its targets) plus the faces enrolled after it. Returns the
@@ -273,8 +273,8 @@ def rank_gallery(db_path: Path, cluster: DaskSettings, gallery: str, model_id: s
         ranked = search_exact(load_gallery(db_path, gallery, model_id, as_of), vector, k)
         return ranked, RankMethod("exact", 1000 * (time.perf_counter() - started))
     ranked, delta_size = rank_through_build(db_path, gallery, model_id, build, vector, k, as_of, cluster)
-    return ranked, RankMethod("exact" if build["exact_fallback"] else "scann", 1000 * (time.perf_counter() - started),
-                              delta_size, build["build_id"], json.loads(build["params"]))
+    return ranked, RankMethod("exact" if build.exact_fallback else "scann", 1000 * (time.perf_counter() - started),
+                              delta_size, build.build_id, build.params)
 
 
 def build_record(build_id: str, gallery_id: str, recogniser: PreparedModel, folder: Path, vectors: int,

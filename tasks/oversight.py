@@ -10,7 +10,7 @@ from pathlib import Path
 from prefect import task
 
 from tasks.persist import DB_TASK
-from warehouse import db
+from warehouse import casefile, chain, db
 
 COLUMNS = ("offense_code", "requests", "approved", "denied", "pending", "searches", "quality_overrides",
            "released", "released_no_candidate", "disputed", "awaiting_review")
@@ -21,9 +21,9 @@ def oversight_rows(db_path: Path, start: date, end: date, actor: str) -> list[di
     """The per-offense rows for requests filed from ``start`` up to, not including, ``end`` (UTC); audited."""
     lower, upper = (datetime.combine(d, time(), tzinfo=timezone.utc) for d in (start, end))
     with db.open_db(db_path) as conn:
-        rows = db.oversight(conn, lower, upper)
+        rows = casefile.oversight(conn, lower, upper)
         with db.transaction(conn):
-            db.append_audit(conn, actor, "report.oversight", f"period:{start}/{end}", {"offense_codes": len(rows)})
+            chain.append_audit(conn, actor, "report.oversight", f"period:{start}/{end}", {"offense_codes": len(rows)})
     return rows
 
 

@@ -19,8 +19,8 @@ from models.faces import FaceModels
 from models.index import BuildPlan, GalleryVectors
 from tasks.faces import ProbeFace
 from tasks.search import Ranked, RankMethod
-from warehouse import db
-from warehouse.records import CandidateRecord, IndexBuildRecord, SearchRecord
+from warehouse import casefile, chain, db, gallery_store
+from warehouse.records import CandidateRecord, IndexBuildRecord, SearchRecord, StoredBuild
 
 
 def retry_if_transient(task, task_run, state) -> bool:
@@ -41,15 +41,15 @@ def start_enrollment(db_path: Path, run_id: str, gallery_id: str, models: FaceMo
     """Record the run, gallery, models and quality bar; return the content hashes not to look at again."""
     rec = models.recogniser
     with db.open_db(db_path) as conn, db.transaction(conn):
-        db.ensure_gallery(conn, gallery_id)
+        gallery_store.ensure_gallery(conn, gallery_id)
         for m in (models.detector, models.recogniser):
-            db.register_model(conn, m.model_id, m.manifest.id, m.manifest.role, m.sha256,
+            gallery_store.register_model(conn, m.model_id, m.manifest.id, m.manifest.role, m.sha256,
                               m.manifest.output_dim, m.manifest.licence)
-        db.start_enrollment_run(conn, run_id, gallery_id, rec.model_id, source, actor)
-        db.append_audit(conn, actor, "enrollment.start", f"gallery:{gallery_id}",
+        gallery_store.start_enrollment_run(conn, run_id, gallery_id, rec.model_id, source, actor)
+        chain.append_audit(conn, actor, "enrollment.start", f"gallery:{gallery_id}",
                         {"run_id": run_id, "input": source, "model_id": rec.model_id,
                          "quality_suite": {"version": suite_version(bar), "limits": bar.model_dump()}})
-        return db.known_hashes(conn, gallery_id, rec.model_id, suite_version(bar))
+        return gallery_store.known_hashes(conn, gallery_id, rec.model_id, suite_version(bar))
 
 
 @task(**DB_TASK)
@@ -58,12 +58,12 @@ def persist_batch(db_path: Path, ctx: BatchContext, actor: str, batch: BatchResu
     refused = batch.refused.to_pydict()
     with db.open_db(db_path) as conn, db.transaction(conn):
         if batch.enrolled.num_rows:
-            db.insert_enrolled(conn, batch.enrolled)
+            gallery_store.insert_enrolled(conn, batch.enrolled)
         if batch.refused.num_rows:
-            db.insert_refusals(conn, batch.refused)
+            gallery_store.insert_refusals(conn, batch.refused)
         if batch.quality.validations.num_rows:
-            db.insert_quality(conn, batch.quality.validations, batch.quality.results)
-        db.append_audit(conn, actor, "enrollment.batch", f"gallery:{ctx.gallery_id}", {
+            gallery_store.insert_quality(conn, batch.quality.validations, batch.quality.results)
+        chain.append_audit(conn, actor, "enrollment.batch", f"gallery:{ctx.gallery_id}", {
             "run_id": ctx.run_id,
             "enrolled": sorted(batch.enrolled.column("sha256").to_pylist()),
             "refused": sorted(f"{reason}:{sha or path}" for reason, sha, path
@@ -74,38 +74,38 @@ def persist_batch(db_path: Path, ctx: BatchContext, actor: str, batch: BatchResu
 @task(**DB_TASK)
 def finish_enrollment(db_path: Path, run_id: str, gallery_id: str, actor: str, summary: dict) -> None:
     with db.open_db(db_path) as conn, db.transaction(conn):
-        db.finish_enrollment_run(conn, run_id, summary["images_seen"], summary["enrolled"],
+        gallery_store.finish_enrollment_run(conn, run_id, summary["images_seen"], summary["enrolled"],
                                  summary["duplicates"], summary["refused"])
-        db.append_audit(conn, actor, "enrollment.finish", f"gallery:{gallery_id}", {"run_id": run_id, **summary})
+        chain.append_audit(conn, actor, "enrollment.finish", f"gallery:{gallery_id}", {"run_id": run_id, **summary})
 
 
 @task(**DB_TASK)
 def load_gallery(db_path: Path, gallery_id: str, model_id: str, as_of: datetime) -> GalleryVectors:
     """The gallery's faces for this model as of ``as_of``."""
     with db.open_db(db_path) as conn:
-        return db.gallery_vectors(conn, gallery_id, model_id, as_of)
+        return gallery_store.gallery_vectors(conn, gallery_id, model_id, as_of)
 
 
 @task(**DB_TASK)
 def index_status(db_path: Path, gallery_id: str, model_id: str) -> tuple[int, dict | None]:
     """(faces searchable in the gallery, its serving index build or None)."""
     with db.open_db(db_path) as conn:
-        return db.gallery_size(conn, gallery_id, model_id), db.active_build(conn, gallery_id, model_id)
+        return gallery_store.gallery_size(conn, gallery_id, model_id), gallery_store.active_build(conn, gallery_id, model_id)
 
 
-def read_build_plan(db_path: Path, gallery_id: str, model_id: str, build: dict, as_of: datetime) -> BuildPlan:
+def read_build_plan(db_path: Path, gallery_id: str, model_id: str, build: StoredBuild, as_of: datetime) -> BuildPlan:
     """The rows of ``build`` removed since it was made, and the faces enrolled since it up to ``as_of``."""
     with db.open_db(db_path) as conn:
-        return BuildPlan(db.removed_members(conn, gallery_id, model_id, build["build_id"]),
-                         db.delta_vectors(conn, gallery_id, model_id, build, as_of))
+        return BuildPlan(gallery_store.removed_members(conn, gallery_id, model_id, build.build_id),
+                         gallery_store.delta_vectors(conn, gallery_id, model_id, build, as_of))
 
 
 @task(**DB_TASK)
 def search_record(db_path: Path, search_id: str) -> tuple[dict | None, dict | None]:
     """A past search with its candidates, and the index build it used (None if exact)."""
     with db.open_db(db_path) as conn:
-        record = db.search_record(conn, search_id)
-        build = db.get_build(conn, record["index_build_id"]) if record and record["index_build_id"] else None
+        record = casefile.search_record(conn, search_id)
+        build = gallery_store.get_build(conn, record["index_build_id"]) if record and record["index_build_id"] else None
         return record, build
 
 
@@ -119,8 +119,8 @@ def record_build(db_path: Path, build: IndexBuildRecord, shards: list[list[int]]
         "face_id": [face_ids[r] for rows in shards for r in rows],
     })
     with db.open_db(db_path) as conn, db.transaction(conn):
-        db.record_build(conn, build, members)
-        db.append_audit(conn, build.actor, "index.build", f"gallery:{build.gallery_id}", {
+        gallery_store.record_build(conn, build, members)
+        chain.append_audit(conn, build.actor, "index.build", f"gallery:{build.gallery_id}", {
             "build_id": build.build_id, "model_id": build.model_id, "folder": build.folder, "shards": build.shards,
             "vectors": build.vectors, "params": build.params, "file_hashes": build.file_hashes})
 
@@ -129,8 +129,8 @@ def record_build(db_path: Path, build: IndexBuildRecord, shards: list[list[int]]
 def remove_subject(db_path: Path, gallery_id: str, subject_id: str, actor: str, reason: str) -> list[str]:
     """Hide a subject's faces in a gallery from every search, audited; the face ids removed."""
     with db.open_db(db_path) as conn, db.transaction(conn):
-        removed = db.remove_subject(conn, gallery_id, subject_id)
-        db.append_audit(conn, actor, "enrollment.remove", f"gallery:{gallery_id}",
+        removed = gallery_store.remove_subject(conn, gallery_id, subject_id)
+        chain.append_audit(conn, actor, "enrollment.remove", f"gallery:{gallery_id}",
                         {"subject_id": subject_id, "faces": removed, "reason": reason})
         return removed
 
@@ -163,9 +163,9 @@ def record_search(db_path: Path, search_id: str, request_id: str, case_number: s
     candidates = [CandidateRecord(search_id, r.rank, r.face_id, r.subject_id, r.score) for r in ranked]
     with db.open_db(db_path) as conn, db.transaction(conn):
         claim_request(conn, request_id, search_id)
-        db.insert_search(conn, record, candidates)
-        db.insert_quality(conn, quality.validations, quality.results)
-        db.append_audit(conn, actor, "search.run", f"search:{search_id}", {
+        casefile.insert_search(conn, record, candidates)
+        gallery_store.insert_quality(conn, quality.validations, quality.results)
+        chain.append_audit(conn, actor, "search.run", f"search:{search_id}", {
             "request_id": request_id, "case_number": case_number, "gallery_id": gallery_id,
             "model_id": models.recogniser.model_id, **method.audit_details(), "k": k, "probe_sha256": probe.sha256,
             "quality": {"suite_version": probe.verdict.suite_version, "failures": probe.verdict.describe(),
@@ -186,8 +186,8 @@ def record_event(db_path: Path, actor: str, action: str, target: str, details: d
     """Append one audit row on its own (refusals, sheet writes), with the quality verdicts behind it."""
     with db.open_db(db_path) as conn, db.transaction(conn):
         if quality is not None:
-            db.insert_quality(conn, quality.validations, quality.results)
-        db.append_audit(conn, actor, action, target, details)
+            gallery_store.insert_quality(conn, quality.validations, quality.results)
+        chain.append_audit(conn, actor, action, target, details)
 
 
 @task(**DB_TASK)
@@ -196,8 +196,8 @@ def record_subject_attributes(db_path: Path, gallery_id: str, run_id: str, attri
     """Store what the manifest says about each subject (the values never appear in the
     audit row: only which attributes and how many subjects), audited."""
     with db.open_db(db_path) as conn, db.transaction(conn):
-        written = db.insert_subject_attributes(conn, gallery_id, run_id, attributes)
-        db.append_audit(conn, actor, "enrollment.attributes", f"gallery:{gallery_id}", {
+        written = gallery_store.insert_subject_attributes(conn, gallery_id, run_id, attributes)
+        chain.append_audit(conn, actor, "enrollment.attributes", f"gallery:{gallery_id}", {
             "run_id": run_id, "subjects": len(attributes), "values": written,
             "names": sorted({name for values in attributes.values() for name in values})})
         return written

@@ -10,7 +10,7 @@ from prefect import task
 
 from facelead.settings import Settings
 from tasks.persist import DB_TASK
-from warehouse import db
+from warehouse import chain, db, purge
 
 
 @task(**DB_TASK)
@@ -20,7 +20,7 @@ def purge_warehouse(settings: Settings, actor: str) -> dict:
     and rewrite the database file so no free block keeps their bytes. Returns the report."""
     now = db.now()
     with db.open_db(settings.database_path) as conn, db.transaction(conn):
-        done = db.purge(conn, now - timedelta(days=settings.probe_retention_days),
+        done = purge.purge(conn, now - timedelta(days=settings.probe_retention_days),
                         now - timedelta(days=settings.retired_build_days))
         report = {"faces": done.faces, "images": done.images, "subjects": done.subjects,
                   "probe_images": done.probe_images, "sheet_files": len(done.sheets),
@@ -28,7 +28,7 @@ def purge_warehouse(settings: Settings, actor: str) -> dict:
                   "probe_retention_days": settings.probe_retention_days,
                   "retired_build_days": settings.retired_build_days,
                   "exports_holding_purged_faces": done.exports}
-        db.append_audit(conn, actor, "retention.purge", "warehouse", report)
+        chain.append_audit(conn, actor, "retention.purge", "warehouse", report)
     for folder in done.build_folders:
         shutil.rmtree(settings.database_path.parent / folder, ignore_errors=True)
     for search_id in done.sheets:

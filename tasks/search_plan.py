@@ -13,7 +13,7 @@ from facelead.settings import Settings
 from models.faces import FaceModels
 from tasks.faces import ProbeFace, embed_probe
 from tasks.persist import index_status, probe_quality_tables, record_event
-from warehouse.records import StoredRequest
+from warehouse.records import StoredBuild, StoredRequest
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class SearchPlan:
     face_index: int | None  # the probe face searched, as asked or as approved
     quality_override: str | None  # the request's reason, else the run's
     gallery_size: int
-    build: dict | None  # the serving index build to rank through; None: the gallery exactly
+    build: StoredBuild | None  # the serving index build to rank through; None: the gallery exactly
 
 
 def plan_search(settings: Settings, request: StoredRequest, asked_face: int | None, quality_override: str | None,

@@ -5,6 +5,7 @@ record to its query."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
@@ -62,6 +63,30 @@ class IndexBuildRecord:
     actor: str
     snapshot_at: datetime
     built_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredBuild:
+    """An index build as searches read it (get_build.sql, active_build.sql), its JSON columns
+    parsed once: ``params`` one dict per shard, ``file_hashes`` {file: sha256}."""
+
+    build_id: str
+    folder: str  # relative to the database's folder
+    shards: int
+    vectors: int
+    recall: float | None
+    candidate_floor: float | None
+    floor_recall: float | None
+    rank1_agreement: float | None
+    exact_fallback: bool
+    params: list[dict[str, Any]]
+    file_hashes: dict[str, str]
+    build_seconds: float | None
+    snapshot_at: datetime | None  # None: built before snapshots were recorded
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> StoredBuild:
+        return cls(**{**row, "params": json.loads(row["params"]), "file_hashes": json.loads(row["file_hashes"])})
 
 
 @dataclass(frozen=True)

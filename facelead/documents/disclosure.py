@@ -12,7 +12,7 @@ from facelead.documents.sheet import sheet_html
 from facelead.files import write_csv
 from facelead.policy import Action
 from facelead.workflow import authorize
-from warehouse import db
+from warehouse import casefile, chain, db
 
 MANIFEST = "MANIFEST.sha256"
 
@@ -49,7 +49,7 @@ def export_case(db_path: Path, actor: str, case_number: str, out_dir: Path) -> P
     at = datetime.now(timezone.utc)
     with db.open_db(db_path) as conn:
         authorize(conn, actor, Action.EXPORT, f"case:{case_number}")
-        records = db.case_records(conn, case_number)
+        records = casefile.case_records(conn, case_number)
         sheets = {row["search_id"]: sheet_html(conn, row["search_id"]) for row in records["searches"]}
         folder = _new_folder(out_dir, f"case-{''.join(c if c.isalnum() or c in '-_' else '_' for c in case_number)}"
                                       f"-{at:%Y%m%dT%H%M%SZ}")
@@ -66,7 +66,7 @@ def export_case(db_path: Path, actor: str, case_number: str, out_dir: Path) -> P
                  for p in sorted(folder.rglob("*")) if p.is_file()]
         (folder / MANIFEST).write_text("\n".join(lines) + "\n", encoding="utf-8")
         with db.transaction(conn):
-            db.append_audit(conn, actor, "case.export", f"case:{case_number}", {
+            chain.append_audit(conn, actor, "case.export", f"case:{case_number}", {
                 "packet": folder.name, "files": len(lines),
                 "manifest_sha256": file_sha256(folder / MANIFEST)})
     return folder

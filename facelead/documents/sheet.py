@@ -12,7 +12,7 @@ from facelead import LEAD_NOTICE
 from facelead.policy import Action
 from facelead.workflow import WorkflowRefused, audited, authorize
 from models.calibration import Calibration
-from warehouse import db
+from warehouse import casefile, chain, db, gallery_store
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("facelead.documents", "templates"),
@@ -52,8 +52,8 @@ def b64(jpeg: bytes | None) -> str:
 
 def sheet_html(conn, search_id: str) -> str:
     """The sheet of a search as stored, with the newest calibration for its gallery and recogniser."""
-    rows = db.candidate_sheet_rows(conn, search_id)
-    return render_sheet(rows, db.latest_calibration(conn, rows[0]["model_id"], rows[0]["gallery_id"]) if rows else None)
+    rows = casefile.candidate_sheet_rows(conn, search_id)
+    return render_sheet(rows, gallery_store.latest_calibration(conn, rows[0]["model_id"], rows[0]["gallery_id"]) if rows else None)
 
 
 def render_to(conn, search_id: str, sheets_dir: Path, actor: str, action: str) -> Path:
@@ -63,7 +63,7 @@ def render_to(conn, search_id: str, sheets_dir: Path, actor: str, action: str) -
     path = sheets_dir / f"{search_id}.html"
     path.write_text(html, encoding="utf-8")
     with db.transaction(conn):
-        db.append_audit(conn, actor, action, f"search:{search_id}", {"path": str(path)})
+        chain.append_audit(conn, actor, action, f"search:{search_id}", {"path": str(path)})
     return path
 
 
@@ -79,13 +79,13 @@ def open_sheet(db_path: Path, search_id: str, actor: str, details: dict) -> Shee
     with db.open_db(db_path) as conn:
         target = f"search:{search_id}"
         with audited(conn, actor, Action.SHEET_VIEW, target):
-            if db.search_summary(conn, search_id) is None:
+            if casefile.search_summary(conn, search_id) is None:
                 raise WorkflowRefused("no_such_search", f"no search {search_id}")
         authorize(conn, actor, Action.SHEET_VIEW, target)
-        rows = db.candidate_sheet_rows(conn, search_id)
-        calibration = db.latest_calibration(conn, rows[0]["model_id"], rows[0]["gallery_id"]) if rows else None
+        rows = casefile.candidate_sheet_rows(conn, search_id)
+        calibration = gallery_store.latest_calibration(conn, rows[0]["model_id"], rows[0]["gallery_id"]) if rows else None
         with db.transaction(conn):
-            db.append_audit(conn, actor, "sheet.view", target, details)
+            chain.append_audit(conn, actor, "sheet.view", target, details)
         return SheetView(rows, calibration)
 
 

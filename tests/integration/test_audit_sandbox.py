@@ -12,7 +12,7 @@ import time
 import pytest
 
 from facelead.workflow import auditor_query
-from warehouse import db
+from warehouse import chain, db, sandbox
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +23,10 @@ def fresh(settings):
 
 
 def _refused(fresh, sql: str) -> str:
-    with pytest.raises(db.QueryRefused) as refused:
+    with pytest.raises(sandbox.QueryRefused) as refused:
         auditor_query(fresh, "auditor.test", sql)
     with db.open_db(fresh.database_path, read_only=True) as conn:
-        row = db.audit_rows(conn)[-1]
+        row = chain.audit_rows(conn)[-1]
     assert row.action == "audit.query.refused" and json.loads(row.details)["sql"] == sql
     return refused.value.reason
 
@@ -59,7 +59,7 @@ def test_a_slow_query_is_stopped_and_a_writer_is_never_held_up(enrolled, people,
         time.sleep(0.3)
         started = time.monotonic()
         with db.open_db(fresh.database_path, lock_timeout_s=5) as conn, db.transaction(conn):
-            db.append_audit(conn, "writer.test", "test.write", "database", {})
+            chain.append_audit(conn, "writer.test", "test.write", "database", {})
         written.append(time.monotonic() - started)
 
     writer = threading.Thread(target=write_meanwhile)

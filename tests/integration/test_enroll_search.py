@@ -13,7 +13,7 @@ from PIL import Image
 
 from facelead.casework import SearchRefused
 from flows.enroll_gallery import enroll_gallery
-from warehouse import db
+from warehouse import chain, db, gallery_store
 
 from fixtures import enroll_as_admin, run_search
 
@@ -34,7 +34,7 @@ def test_every_left_out_photo_finds_its_person_at_rank_1(enrolled, approved):
 
 def test_genuine_pairs_score_high_and_impostors_low(enrolled, settings, models):
     with db.open_db(settings.database_path, read_only=True) as conn:
-        gallery = db.gallery_vectors(conn, "dev", models.recogniser.model_id, db.now())
+        gallery = gallery_store.gallery_vectors(conn, "dev", models.recogniser.model_id, db.now())
         subjects, vectors = gallery.subject_ids, gallery.vectors
     assert vectors.shape[1] == models.recogniser.manifest.output_dim
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
@@ -80,7 +80,7 @@ def test_probe_is_never_enrolled_and_every_search_is_audited(enrolled, settings,
     digest = hashlib.sha256(probe.read_bytes()).hexdigest()
     with db.open_db(settings.database_path, read_only=True) as conn:
         assert conn.execute("SELECT count(*) FROM images WHERE sha256 = ?", [digest]).fetchone()[0] == 0
-        actions = [r.action for r in db.audit_rows(conn) if r.target == f"search:{outcome.search_id}"]
+        actions = [r.action for r in chain.audit_rows(conn) if r.target == f"search:{outcome.search_id}"]
         stored = conn.execute("SELECT k, method, probe_sha256 FROM searches WHERE search_id = ?",
                               [outcome.search_id]).fetchone()
     assert actions == ["search.run", "sheet.write"]
@@ -93,7 +93,7 @@ def test_a_probe_without_a_face_is_refused_and_audited(enrolled, settings, tmp_p
     with pytest.raises(SearchRefused, match="no face"):
         run_search(approved(blank, "TEST-BLANK"), k=5)
     with db.open_db(settings.database_path, read_only=True) as conn:
-        last = db.audit_rows(conn)[-1]
+        last = chain.audit_rows(conn)[-1]
     assert (last.action, last.target) == ("search.refused", "case:TEST-BLANK") and '"no_face"' in last.details
 
 
@@ -117,7 +117,7 @@ def test_audit_verify_names_the_tampered_row_in_a_copy(enrolled, people, setting
     copy = tmp_path / "copy.duckdb"  # the database with its audit key and anchor log, as a backup holds them
     shutil.copy(settings.database_path, copy)
     shutil.copytree(settings.secrets_dir, tmp_path / "secrets")
-    shutil.copy(db.chain_files(settings.database_path).anchor, db.chain_files(copy).anchor)
+    shutil.copy(chain.chain_files(settings.database_path).anchor, chain.chain_files(copy).anchor)
     conn = duckdb.connect(str(copy))
     conn.execute("UPDATE audit_log SET actor = 'someone else' WHERE seq = 2")
     conn.close()

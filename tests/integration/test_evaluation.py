@@ -18,7 +18,7 @@ from models.calibration import chance_probability
 from models.faces import load
 from models.image import decode_image
 from models.manifest import MANIFEST_DIR
-from warehouse import db
+from warehouse import chain, db, gallery_store
 
 from fixtures import as_user, enroll_as_admin, run_search
 
@@ -87,7 +87,7 @@ def test_the_report_agrees_with_a_direct_computation(evaluated, faces_dev, model
     assert verification["impostor_mean"] == pytest.approx(np.mean(direct.impostor), abs=1e-4)
     assert verification["eer"] == pytest.approx(equal_error_rate(direct)[0], abs=1e-3)
     with db.open_db(settings.database_path, read_only=True) as conn:
-        stored = json.loads(db.get_evaluation(conn, sface.evaluation_id)["metrics"])
+        stored = json.loads(gallery_store.get_evaluation(conn, sface.evaluation_id)["metrics"])
     folder = outcome.summary.parent
     with (folder / "pair-scores.csv").open() as fh:
         scored = [r for r in csv.DictReader(fh) if r["model_id"] == sface.model_id]
@@ -124,8 +124,8 @@ def test_the_calibration_is_monotone_bounded_and_reaches_the_candidate_sheet(eva
     (after an index build) reads that: the sheet names whichever it used."""
     outcome, _ = evaluated
     with db.open_db(settings.database_path, read_only=True) as conn:
-        labeled = db.latest_calibration(conn, models.recogniser.model_id, "a-gallery-never-calibrated")
-        used = db.latest_calibration(conn, models.recogniser.model_id, "dev")
+        labeled = gallery_store.latest_calibration(conn, models.recogniser.model_id, "a-gallery-never-calibrated")
+        used = gallery_store.latest_calibration(conn, models.recogniser.model_id, "dev")
     assert labeled.calibration_id == outcome.results[0].calibration_id and labeled.gallery_id is None
     assert labeled.pairs == outcome.results[0].metrics["verification"]["impostor_pairs"] == len(labeled.scores)
     assert np.all(np.diff(labeled.scores) >= 0)
@@ -203,9 +203,9 @@ def test_a_gallery_with_attributes_is_reported_by_group_beside_the_labeled_set(a
     groups = report["columns"]["sex"]["groups"]
     assert set(groups) == {"F", "M", "X", "unknown"}
     with db.open_db(settings.database_path, read_only=True) as conn:
-        faces = db.gallery_vectors(conn, "attributed", models.recogniser.model_id, db.now())
-        stored = db.gallery_attributes(conn, "attributed", "sex")
-        assert db.verify_audit(conn).ok
+        faces = gallery_store.gallery_vectors(conn, "attributed", models.recogniser.model_id, db.now())
+        stored = gallery_store.gallery_attributes(conn, "attributed", "sex")
+        assert chain.verify_audit(conn).ok
     assert sum(g["faces"] for g in groups.values()) == len(faces.face_ids)
     assert {who: value for who, value in stored.items()} == {w: s for w, s in attributed.items() if w != min(attributed)}
     subjects = np.array(faces.subject_ids)

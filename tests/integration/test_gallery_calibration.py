@@ -15,7 +15,7 @@ from facelead.workflow import WorkflowRefused, mark_subject_pair, possible_dupli
 from flows.build_index import build_index
 from flows.calibrate_gallery import calibrate
 from flows.enroll_gallery import enroll_gallery
-from warehouse import db
+from warehouse import chain, db, gallery_store
 
 from fixtures import as_user, enroll_as_admin, run_search
 
@@ -43,8 +43,8 @@ def aliased(enrolled, dask_runner, tmp_path_factory):
 
 def _calibration(settings, models):
     with db.open_db(settings.database_path, read_only=True) as conn:
-        return (db.latest_calibration(conn, models.recogniser.model_id, GALLERY),
-                db.gallery_vectors(conn, GALLERY, models.recogniser.model_id, db.now()))
+        return (gallery_store.latest_calibration(conn, models.recogniser.model_id, GALLERY),
+                gallery_store.gallery_vectors(conn, GALLERY, models.recogniser.model_id, db.now()))
 
 
 def test_a_build_calibrates_the_gallery_from_every_cross_subject_pair_and_its_sheets_read_it(
@@ -101,4 +101,4 @@ def test_a_same_person_mark_takes_their_pairs_out_of_the_next_calibration(aliase
         [mark] = conn.execute("SELECT subject_a, subject_b, same_person, actor FROM subject_pair_marks "
                               "WHERE gallery_id = ?", [GALLERY]).fetchall()
         assert mark == (*sorted((person, alias)), True, "admin.test")
-        assert db.verify_audit(conn).ok
+        assert chain.verify_audit(conn).ok

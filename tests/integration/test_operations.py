@@ -26,7 +26,7 @@ import pytest
 from pages import CHROMIUM, Person, browser  # noqa: F401 (browser: a fixture)
 
 from facelead.policy import Action
-from warehouse import db
+from warehouse import chain, db, gallery_store
 
 from fixtures import api_url, distinct_copies, enroll_as_admin
 
@@ -53,7 +53,7 @@ def _photos(faces_dev: Path, folder: Path, people: int, per_person: int = 2) -> 
 
 def _faces(db_path: Path, gallery: str, model_id: str) -> int:
     with db.open_db(db_path, read_only=True) as conn:
-        return db.gallery_size(conn, gallery, model_id)
+        return gallery_store.gallery_size(conn, gallery, model_id)
 
 
 @contextmanager
@@ -167,7 +167,7 @@ def _refused_search_runs(data: Path, faces_dev: Path) -> list[str]:
         assert run.state.is_completed() and run.state.name == "Refused", run.state  # a refusal, not a failure
         assert re.match(r"refused: (no_grant|grant_\w+) \(", run.state.message), run.state.message
     with db.open_db(settings.database_path, read_only=True) as conn:
-        return [json.loads(r.details)["reason"] for r in db.audit_rows(conn) if r.action == "search.refused"]
+        return [json.loads(r.details)["reason"] for r in chain.audit_rows(conn) if r.action == "search.refused"]
 
 
 def _dask_connects(address: str, security: str) -> str:
@@ -248,7 +248,7 @@ def _web_session(service_url: str, user_id: str, secret: str):
 
 def _audit(data: Path) -> list:
     with db.open_db(data / "facelead.duckdb", read_only=True) as conn:
-        return db.audit_rows(conn)
+        return chain.audit_rows(conn)
 
 
 def _console_attacks(operator, deployments: dict[str, dict], drop: Path, marker: Path) -> list[tuple[int, str]]:
@@ -488,8 +488,8 @@ def test_an_enrollment_and_a_search_at_the_same_time_both_complete_with_every_ro
         searches = conn.execute("SELECT count(*) FROM searches WHERE request_id = ?", [request]).fetchone()[0]
         candidates = conn.execute("SELECT count(*) FROM candidates JOIN searches USING (search_id) "
                                   "WHERE request_id = ?", [request]).fetchone()[0]
-        chain = db.verify_audit(conn)
-    assert searches == 1 and candidates == 5 and chain.ok, chain
+        verdict = chain.verify_audit(conn)
+    assert searches == 1 and candidates == 5 and verdict.ok, verdict
 
 
 def _enrolled_images(db_path: Path, gallery: str) -> tuple[int, int]:
@@ -542,7 +542,7 @@ def test_a_service_killed_mid_enrollment_resumes_without_duplicating_a_row(peopl
     assert rerun.returncode == 0, output[-3000:]
     assert _enrolled_images(settings.database_path, "killed") == (photos, photos)
     with db.open_db(settings.database_path, read_only=True) as conn:
-        assert db.verify_audit(conn).ok
+        assert chain.verify_audit(conn).ok
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (apt-get install chromium; CI does)")
@@ -773,7 +773,7 @@ def test_flow_runs_under_a_lesser_account_read_no_key_and_their_audit_rows_join_
             time.sleep(1)
         assert [r.actor for r in _audit(data) if r.action == "enrollment.start"] == ["operator.runs"]
         with db.open_db(db_path) as conn:
-            assert db.verify_audit(conn).ok
+            assert chain.verify_audit(conn).ok
             assert conn.execute("SELECT count(*) FROM audit_pending").fetchone()[0] == 0
 
         attacks = _as_runs(entry, python, RUN_CODE_ATTACKS.format(data=str(data)), data)
@@ -786,7 +786,7 @@ def test_flow_runs_under_a_lesser_account_read_no_key_and_their_audit_rows_join_
                                   "WHERE action = 'enrollment.start'\")\n", data)
         assert rewrite.returncode == 0, rewrite.stderr  # the runs may write the database ...
         with db.open_db(db_path) as conn:
-            assert "does not match its MAC" in db.verify_audit(conn).reason  # ... but not re-key a row
+            assert "does not match its MAC" in chain.verify_audit(conn).reason  # ... but not re-key a row
         swap = _as_runs(entry, python, f"import os\nos.rename({str(data / 'secrets')!r}, {str(data / 'old-secrets')!r})\n"
                                f"os.mkdir({str(data / 'secrets')!r}, 0o700)\n"
                                f"open({str(data / 'secrets' / 'grant.key')!r}, 'wb').write(bytes(32))\n", data)

@@ -12,7 +12,7 @@ import pytest
 from facelead.access import AccessDenied
 from facelead.settings import SecuritySettings
 from facelead.workflow import add_user, disable_user, list_users, reset_user, set_secret, sign_in
-from warehouse import db
+from warehouse import accounts, chain, db
 
 LIMITS = SecuritySettings()
 
@@ -27,7 +27,7 @@ def office(tmp_path):
 
 def _audit(path):
     with db.open_db(path, read_only=True) as conn:
-        return db.audit_rows(conn)
+        return chain.audit_rows(conn)
 
 
 def test_a_user_signs_in_only_with_the_secret_they_chose_with_their_one_time_code(office):
@@ -100,7 +100,7 @@ def test_failed_sign_ins_make_one_name_from_one_address_wait_longer_and_never_lo
     limited = [json.loads(r.details) for r in _audit(office) if r.action == "auth.refused"]
     assert [d["reason"] for d in limited][-1] == "rate_limited" and limited[-1]["address"] == "10.0.0.1"
     with db.open_db(office, read_only=True) as conn:  # the right secret from 10.0.0.2 counted nothing
-        assert db.recent_sign_in_failures(conn, "chief", "10.0.0.2", db.now() - timedelta(hours=1))[0] == 0
+        assert accounts.recent_sign_in_failures(conn, "chief", "10.0.0.2", db.now() - timedelta(hours=1))[0] == 0
 
 
 def test_concurrent_guesses_are_counted_before_any_is_checked(office):
@@ -124,7 +124,7 @@ def test_a_claimed_name_with_separators_or_control_characters_is_audited_cleaned
     row = _audit(office)[-1]
     assert row.actor == "chief?user.add?forged" and row.action == "auth.refused"
     with db.open_db(office, read_only=True) as conn:
-        assert db.verify_audit(conn).ok
+        assert chain.verify_audit(conn).ok
 
 
 def test_an_admin_changes_another_user_s_roles_audited_never_their_own_and_a_direct_edit_shows(office):
@@ -150,10 +150,10 @@ def test_an_admin_changes_another_user_s_roles_audited_never_their_own_and_a_dir
     assert [r.action for r in _audit(office)[-5:]] == [
         "user.roles.refused", "user.roles.refused", "user.admin.refused", "user.disable", "user.roles.refused"]
     with db.open_db(office, read_only=True) as conn:
-        assert db.verify_audit(conn).problems == ()
+        assert chain.verify_audit(conn).problems == ()
 
     add_user(office, "chief", "bo", "Bo", ["auditor"], None, LIMITS)
     with db.open_db(office) as conn:  # someone with the file grants a role past the audited path
         conn.execute("UPDATE users SET roles = ['auditor', 'admin'] WHERE user_id = 'bo'")
-        assert db.verify_audit(conn).problems == (
+        assert chain.verify_audit(conn).problems == (
             "user bo: roles or certification differ from their last user.add or user.roles audit row",)

@@ -26,7 +26,7 @@ from flows.oversight_report import oversight_report
 from flows.rerun_search import rerun_search
 from flows.retention_purge import retention_purge
 from flows.search_probe import search_probe
-from warehouse import db
+from warehouse import chain, db
 
 LIMITS = SecuritySettings()
 SPECIAL = {"disabled.p": (["analyst", "admin", "auditor", "operator", "supervisor", "reviewer"], date(2099, 1, 1)),
@@ -50,7 +50,7 @@ def office(tmp_path_factory):
 
 def _last_audit(settings):
     with db.open_db(settings.database_path, read_only=True) as conn:
-        return db.audit_rows(conn)[-1]
+        return chain.audit_rows(conn)[-1]
 
 
 CLAIMS = [f"{role}.p" for role in ROLES] + ["disabled.p", "expired.p", "nobody.p", "", "ev\x1fil\nname" + "x" * 200]
@@ -168,7 +168,7 @@ def test_a_refusal_raised_inside_a_flow_is_audited_once_under_the_person_it_acts
         run_flow_for(office, user_id, action, "t", flow, **params)
     assert refused.value.reason == reason and refused.value.audited
     with db.open_db(office.database_path, read_only=True) as conn:
-        rows = [r for r in db.audit_rows(conn) if r.action == f"{action.value}.refused"
+        rows = [r for r in chain.audit_rows(conn) if r.action == f"{action.value}.refused"
                 and json.loads(r.details)["reason"] == reason]
     assert [r.actor for r in rows] == [user_id]
 

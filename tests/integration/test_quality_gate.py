@@ -17,7 +17,7 @@ from flows.enroll_gallery import enroll_gallery
 from models import degrade
 from models.faces import load, measure_face
 from models.image import decode_image
-from warehouse import db
+from warehouse import chain, db
 
 from fixtures import enroll_as_admin, run_search
 
@@ -182,7 +182,7 @@ def test_a_changed_gallery_bar_rechecks_what_an_earlier_bar_refused(faces_dev, m
     assert (again.duplicates, again.refused) == (1, 0)
     assert lowered.enrolled == 1
     with db.open_db(settings.database_path, read_only=True) as conn:
-        starts = [json.loads(r.details) for r in db.audit_rows(conn)
+        starts = [json.loads(r.details) for r in chain.audit_rows(conn)
                   if (r.action, r.target) == ("enrollment.start", "gallery:dev-bar")]
     assert [s["quality_suite"]["limits"]["min_inter_eye_px"] for s in starts] == [40, 40, 15]
 
@@ -203,7 +203,7 @@ def test_a_probe_below_the_bar_is_refused_listing_its_failed_checks(dark_probe, 
         run_search(approved(probe, "TEST-DARK"), k=5)
     assert refused.value.reason == "probe_quality"
     with db.open_db(settings.database_path, read_only=True) as conn:
-        last = db.audit_rows(conn)[-1]
+        last = chain.audit_rows(conn)[-1]
         verdict = conn.execute("""
             SELECT v.suite, v.passed, v.failed_checks, v.brightness FROM quality_validations v
             WHERE v.context = 'search' AND v.source_path = ?""", [str(probe)]).fetchall()
@@ -223,7 +223,7 @@ def test_an_override_reason_lets_the_search_run_and_is_stored_audited_and_printe
                               "WHERE search_id = ?", [outcome.search_id]).fetchone()
         check = conn.execute("SELECT context, context_id, passed FROM quality_validations WHERE check_id = ?",
                              [stored[2]]).fetchone()
-        run = next(r for r in db.audit_rows(conn) if r.action == "search.run" and r.target == f"search:{outcome.search_id}")
+        run = next(r for r in chain.audit_rows(conn) if r.action == "search.run" and r.target == f"search:{outcome.search_id}")
     assert "too dark" in stored[0] and stored[1] == reason and outcome.probe_quality_failures == stored[0]
     assert check == ("search", outcome.search_id, False)
     assert reason in run.details and "too dark" in run.details

@@ -10,7 +10,7 @@ from facelead.intake.batches import BatchContext, synthetic_table
 from facelead.policy import Action
 from flows.build_index import build_index
 from models.synthetic import realistic_gallery
-from warehouse import db
+from warehouse import casefile, db, gallery_store
 
 from fixtures import as_user, run_search
 
@@ -28,7 +28,7 @@ def realistic(enrolled, settings, models):
         conn.execute("INSERT INTO enrollments (gallery_id, face_id, model_id, subject_id, run_id, enrolled_at) "
                      "SELECT ?, face_id, model_id, subject_id, run_id, enrolled_at FROM enrollments "
                      "WHERE gallery_id = 'dev' AND removed_at IS NULL", [GALLERY])
-        db.insert_enrolled(conn, strangers)
+        gallery_store.insert_enrolled(conn, strangers)
     return enrolled
 
 
@@ -43,8 +43,8 @@ def test_a_realistic_gallery_is_searched_through_the_index_and_finds_every_hidde
     assert build.judged.floor_recall >= 0.995 and build.judged.rank1_agreement >= 0.999
     assert build.judged.floor_faces > 100  # the targets were measured on faces above the floor, not on none
     with db.open_db(settings.database_path, read_only=True) as conn:
-        stored = db.get_build(conn, build.build_id)
-    assert stored["candidate_floor"] == pytest.approx(build.candidate_floor) and stored["rank1_agreement"] >= 0.999
+        stored = gallery_store.get_build(conn, build.build_id)
+    assert stored.candidate_floor == pytest.approx(build.candidate_floor) and stored.rank1_agreement >= 0.999
 
     for n, (probe, person) in enumerate(realistic.probes[:8]):
         indexed = run_search(approved(probe, f"REAL-{n}", GALLERY), k=10)
@@ -52,7 +52,7 @@ def test_a_realistic_gallery_is_searched_through_the_index_and_finds_every_hidde
         exact = run_search(approved(probe, f"REAL-{n}-EXACT", GALLERY), k=10)
         monkeypatch.delenv("FACELEAD_INDEX__EXACT_BELOW")
         with db.open_db(settings.database_path, read_only=True) as conn:
-            methods = [db.search_record(conn, o.search_id)["method"] for o in (indexed, exact)]
+            methods = [casefile.search_record(conn, o.search_id)["method"] for o in (indexed, exact)]
         assert methods == ["scann", "exact"]
         assert _above(indexed, build.candidate_floor) == _above(exact, build.candidate_floor), person
         mates = {c.face_id for c in exact.candidates if c.subject_id == person}

@@ -18,7 +18,7 @@ from flows.enroll_gallery import enroll_gallery
 from flows.rerun_search import rerun_search
 from flows.retention_purge import retention_purge
 from tasks.persist import remove_subject
-from warehouse import db
+from warehouse import chain, db, gallery_store
 
 from fixtures import as_user, enroll_as_admin, run_search
 
@@ -69,7 +69,7 @@ def test_a_purged_subject_is_gone_for_good_and_never_returned(faces_dev, enrolle
             left = conn.execute(f"SELECT count(*) FROM {table} WHERE {column} IN (SELECT unnest(?))", [removed])
             assert left.fetchone()[0] == 0, table
         assert conn.execute("SELECT count(*) FROM subjects WHERE subject_id = ?", [target]).fetchone()[0] == 0
-        audit = [r for r in db.audit_rows(conn) if r.action == "retention.purge"][-1]
+        audit = [r for r in chain.audit_rows(conn) if r.action == "retention.purge"][-1]
     details = json.loads(audit.details)
     assert details["faces"] == len(removed) and not any(face in audit.details for face in removed)
 
@@ -92,7 +92,7 @@ def test_probe_images_past_retention_are_purged(enrolled, people, approved, sett
     with db.open_db(settings.database_path, read_only=True) as conn:
         sizes = dict(conn.execute("SELECT search_id, octet_length(probe_thumbnail) FROM searches WHERE search_id IN (?, ?)",
                                   [old.search_id, recent.search_id]).fetchall())
-        assert db.verify_audit(conn).ok
+        assert chain.verify_audit(conn).ok
     assert sizes[old.search_id] == 0 and sizes[recent.search_id] > 0
     assert not old.sheet.exists() and recent.sheet.exists()
 
@@ -160,14 +160,14 @@ def test_after_a_purge_no_copy_of_the_face_remains_anywhere(faces_dev, enrolled,
     before = _found(settings, needles)
     assert {n for n in needles if "thumbnail" in n} <= {f.split(" @ ")[0] for f in before}  # the scan works
     with db.open_db(settings.database_path, read_only=True) as conn:
-        folder = settings.database_path.parent / db.get_build(conn, build.build_id)["folder"]
+        folder = settings.database_path.parent / gallery_store.get_build(conn, build.build_id).folder
     assert folder.is_dir()
 
     other = next(subject for subject in probes if subject != target)
     mark_subject_pair(settings.database_path, "admin.test", gallery, (target, other), False, "checked")
     with db.open_db(settings.database_path, read_only=True) as conn:
-        assert db.gallery_attributes(conn, gallery, "sex")[target] == "unrecorded"
-        assert any(target in (d.subject_a, d.subject_b) for d in db.possible_duplicates(conn, gallery))
+        assert gallery_store.gallery_attributes(conn, gallery, "sex")[target] == "unrecorded"
+        assert any(target in (d.subject_a, d.subject_b) for d in gallery_store.possible_duplicates(conn, gallery))
     remove_subject.fn(settings.database_path, gallery, target, "admin.test", "court order")
     report = as_user("admin.test", Action.PURGE, retention_purge)
 
@@ -187,7 +187,7 @@ def test_after_a_purge_no_copy_of_the_face_remains_anywhere(faces_dev, enrolled,
                                "(SELECT unnest(?))", [[f.split("/")[0] for f in face_ids]]).fetchall()
         assert quality and set(quality) == {(None, "")}  # the gate's verdicts stay, naming no one
         status = conn.execute("SELECT status FROM index_builds WHERE build_id = ?", [build.build_id]).fetchone()[0]
-        verdict = db.verify_audit(conn)
+        verdict = chain.verify_audit(conn)
     assert status == "deleted" and verdict.ok, verdict
     after = run_search(approved(probe, "SCRUB-2", gallery), k=3)  # the gallery is searched exactly until rebuilt
     assert target not in {c.subject_id for c in after.candidates}

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from facelead.settings import Settings
-from warehouse import db
+from warehouse import chain, db
 
 from fixtures import add_person, free_port
 
@@ -81,7 +81,7 @@ def test_x_forwarded_for_from_anyone_but_a_named_proxy_is_ignored(served):
                             headers={"X-Forwarded-For": forged})
         assert answer.status_code == 403
     with db.open_db(settings.database_path, read_only=True) as conn:
-        refused = [json.loads(r.details) for r in db.audit_rows(conn) if r.action == "auth.refused"]
+        refused = [json.loads(r.details) for r in chain.audit_rows(conn) if r.action == "auth.refused"]
     assert [d["address"] for d in refused] == ["127.0.0.1", "127.0.0.1"]
     assert Settings(service={"trusted_proxies": ["10.0.0.5"]}).service.uvicorn_options() == {
         "proxy_headers": True, "forwarded_allow_ips": ["10.0.0.5"]}
@@ -113,5 +113,5 @@ def test_thirty_concurrent_guesses_of_one_name_are_counted_before_any_is_checked
     assert reasons.count("sign_in") == settings.security.max_failures_per_user
     assert reasons.count("rate_limited") == 30 - settings.security.max_failures_per_user
     with db.open_db(settings.database_path, read_only=True) as conn:
-        refused = [r for r in db.audit_rows(conn) if r.action == "auth.refused"]
+        refused = [r for r in chain.audit_rows(conn) if r.action == "auth.refused"]
     assert len(refused) == 30 and {r.actor for r in refused} == {"chief"}

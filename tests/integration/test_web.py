@@ -47,8 +47,7 @@ def test_one_investigation_from_request_to_release_by_four_people_in_their_brows
     from facelead import LEAD_NOTICE
     from facelead.policy import Action
     from flows.calibrate_gallery import calibrate
-    from warehouse import db
-
+    from warehouse import casefile, chain, db
     as_user("admin.test", Action.CALIBRATE, calibrate, gallery="dev")  # so every candidate has its chance count
     detective_secret = add_person(settings.database_path, "admin.test", "detective.test", ["requester"], None)
     analyst = Person(browser, site, "analyst.test", people["analyst.test"], shots)
@@ -134,8 +133,8 @@ def test_one_investigation_from_request_to_release_by_four_people_in_their_brows
                                           headers={"Origin": "https://elsewhere.example", "Sec-Fetch-Site": "cross-site"})
     assert answer.status == 403
     with db.open_db(settings.database_path, read_only=True) as conn:
-        assert db.get_request(conn, request_id).decision is None
-        refused = [r for r in db.audit_rows(conn) if r.action == "web.form.refused" and r.actor == "supervisor.test"]
+        assert casefile.get_request(conn, request_id).decision is None
+        refused = [r for r in chain.audit_rows(conn) if r.action == "web.form.refused" and r.actor == "supervisor.test"]
     assert len(refused) == 2 and all(r.target == f"/requests/{request_id}/decision" for r in refused)
 
     # The supervisor leaves the queue open past the idle timeout: the approval is refused, not kept.
@@ -284,7 +283,7 @@ def test_supervisor_auditor_and_admin_pages(browser, site, people, settings, enr
     import zipfile
 
     from facelead.workflow import record_determination
-    from warehouse import db
+    from warehouse import accounts, chain, db
 
     from fixtures import run_search
 
@@ -323,8 +322,8 @@ def test_supervisor_auditor_and_admin_pages(browser, site, people, settings, enr
                                        form={"csrf": token, "roles": "admin"}, max_redirects=0)
     assert answer.status == 403
     with db.open_db(settings.database_path, read_only=True) as conn:
-        last = db.audit_rows(conn)[-1]
-        assert "admin" not in db.get_user(conn, "auditor.test").roles
+        last = chain.audit_rows(conn)[-1]
+        assert "admin" not in accounts.get_user(conn, "auditor.test").roles
     assert (last.actor, last.action, last.target) == ("auditor.test", "user.admin.refused", "user:auditor.test")
 
     admin = Person(browser, site, "admin.test", people["admin.test"], shots)

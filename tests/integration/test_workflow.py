@@ -30,14 +30,14 @@ from facelead.workflow import (
     review_outcome,
     sign_in,
 )
-from warehouse import db
+from warehouse import accounts, casefile, chain, db, sandbox
 
 from fixtures import as_user, run_search
 
 
 def _last_audit(settings, action_prefix: str):
     with db.open_db(settings.database_path, read_only=True) as conn:
-        return [r for r in db.audit_rows(conn) if r.action.startswith(action_prefix)][-1]
+        return [r for r in chain.audit_rows(conn) if r.action.startswith(action_prefix)][-1]
 
 
 def _file(settings, probe, case="WF-1", user="analyst.test", offense=None, justification="armed robbery, CCTV still"):
@@ -52,7 +52,7 @@ def test_secrets_are_kept_only_as_salted_slow_hashes(people, settings):
     secret = people["analyst.test"]
     assert sign_in(settings.database_path, "analyst.test", secret, LIMITS).user_id == "analyst.test"
     with db.open_db(settings.database_path, read_only=True) as conn:
-        row = db.get_user(conn, "analyst.test")
+        row = accounts.get_user(conn, "analyst.test")
     assert secret.encode() not in row.token_hash and len(row.token_salt) == 16
     with pytest.raises(AccessDenied, match="wrong secret"):
         sign_in(settings.database_path, "analyst.test", secret[:-1] + "x", LIMITS)
@@ -115,8 +115,8 @@ def test_only_an_approved_request_runs_and_only_once(enrolled, people, settings)
         run_search(pending, k=3)
     assert json.loads(_last_audit(settings, "search").details)["reason"] == "already_run"
     with db.open_db(settings.database_path, read_only=True) as conn:
-        assert db.get_request(conn, pending).search_id == outcome.search_id
-        assert db.search_summary(conn, outcome.search_id)["request_id"] == pending
+        assert casefile.get_request(conn, pending).search_id == outcome.search_id
+        assert casefile.search_summary(conn, outcome.search_id)["request_id"] == pending
 
 
 def test_expired_disabled_or_uncertified_users_cannot_search_or_review(enrolled, people, settings, approved):
@@ -155,7 +155,7 @@ def test_a_request_runs_only_for_its_filer_and_only_while_its_approval_lasts(enr
     assert json.loads(_last_audit(settings, "search").details)["reason"] == "approval_expired"
     outcome = run_search(request, user="analyst2.test", k=3)
     with db.open_db(settings.database_path, read_only=True) as conn:
-        assert db.search_summary(conn, outcome.search_id)["actor"] == "analyst2.test"
+        assert casefile.search_summary(conn, outcome.search_id)["actor"] == "analyst2.test"
 
 
 def test_blind_review_releases_only_when_both_agree(enrolled, people, settings, approved):
@@ -217,7 +217,7 @@ def test_the_cli_is_a_client_of_the_service_and_takes_the_secret_from_the_enviro
     sheet = tmp_path / f"{search_id}.html"
     assert LEAD_NOTICE in sheet.read_text() and oct(sheet.stat().st_mode & 0o777) == "0o600"
     with db.open_db(settings.database_path, read_only=True) as conn:  # the probe the service keeps, owner-only
-        kept = db.get_request(conn, request_id).probe_path
+        kept = casefile.get_request(conn, request_id).probe_path
     assert kept.startswith(str(settings.probes_dir.absolute())) and oct(Path(kept).stat().st_mode & 0o777) == "0o600"
 
 
@@ -234,13 +234,13 @@ def test_auditors_read_a_fresh_snapshot_and_every_query_is_audited(enrolled, peo
     with db.open_db(settings.database_path, read_only=True) as conn:
         before = db.table_counts(conn)["audit_log"]
     for write in ("DELETE FROM audit_log", "UPDATE searches SET k = 50", "DROP VIEW search_history"):
-        with pytest.raises(db.QueryRefused, match="read-only"):
+        with pytest.raises(sandbox.QueryRefused, match="read-only"):
             auditor_query(settings, "auditor.test", write)
     with pytest.raises(AccessDenied, match="auditor role"):
         auditor_query(settings, "analyst.test", "SELECT 1")
     with db.open_db(settings.database_path, read_only=True) as conn:
         assert db.table_counts(conn)["audit_log"] == before + 4  # each attempt audited, nothing removed
-        assert db.verify_audit(conn).ok
+        assert chain.verify_audit(conn).ok
 
 
 def test_a_case_exports_as_one_hashed_packet_with_every_search_and_determination(enrolled, people, settings, approved,
@@ -381,7 +381,7 @@ def test_the_api_files_as_the_page_does_a_chosen_face_and_a_reason_for_one_below
     unexplained = filed(dark, "API-FACE-2", face_index=0)
     assert unexplained.status_code == 409 and "below the probe quality bar" in unexplained.json()["detail"]
     with db.open_db(settings.database_path, read_only=True) as conn:
-        refused = [(r.actor, r.target) for r in db.audit_rows(conn) if r.action == "request.refused"
+        refused = [(r.actor, r.target) for r in chain.audit_rows(conn) if r.action == "request.refused"
                    and json.loads(r.details)["reason"] == "face_choice"]
         assert refused[-2:] == [("analyst.test", "case:API-FACE-1"), ("analyst.test", "case:API-FACE-2")]
         assert not conn.execute("SELECT count(*) FROM requests WHERE case_number LIKE 'API-FACE-%'").fetchone()[0]

@@ -15,7 +15,7 @@ from PIL import Image
 
 from models.align import roll_degrees
 from models.image import decode_image
-from warehouse import db
+from warehouse import chain, db
 
 from fixtures import enroll_as_admin
 
@@ -110,8 +110,8 @@ def batch(faces_dev, settings, people, dask_runner, tmp_path_factory):
         enrolled = dict(conn.execute(
             "SELECT i.source_path, e.subject_id FROM enrollments e JOIN faces f USING (face_id) "
             "JOIN images i ON i.sha256 = f.image_sha256 WHERE e.gallery_id = ?", [GALLERY]).fetchall())
-        chain = db.verify_audit(conn)
-    return summary, refused, {Path(p).name: s for p, s in enrolled.items()}, chain, folder
+        verdict = chain.verify_audit(conn)
+    return summary, refused, {Path(p).name: s for p, s in enrolled.items()}, verdict, folder
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

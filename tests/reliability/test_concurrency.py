@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from warehouse import db
+from warehouse import chain, db
 
 from fixtures import distinct_copies
 
@@ -31,7 +31,7 @@ def test_searches_during_an_enrollment_all_complete_and_are_all_audited(enrolled
     outputs = [p.communicate(timeout=600)[0] for p in [enrollment, *searches]]
     assert [p.returncode for p in [enrollment, *searches]] == [0] * (SEARCHES + 1), [o[-2000:] for o in outputs]
     with db.open_db(settings.database_path, read_only=True) as conn:
-        audited = {json.loads(r.details).get("request_id") for r in db.audit_rows(conn) if r.action == "search.run"}
+        audited = {json.loads(r.details).get("request_id") for r in chain.audit_rows(conn) if r.action == "search.run"}
         enrolled_now = conn.execute("SELECT count(*) FROM enrollments WHERE gallery_id = 'concurrent-many'").fetchone()[0]
-        chain = db.verify_audit(conn)
-    assert set(requests) <= audited and enrolled_now == photos and chain.ok
+        verdict = chain.verify_audit(conn)
+    assert set(requests) <= audited and enrolled_now == photos and verdict.ok

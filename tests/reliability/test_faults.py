@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 
 from facelead.policy import Action
-from warehouse import db
+from warehouse import chain, db, gallery_store
 
 from fixtures import as_user, distinct_copies, enroll_as_admin, run_search
 
 
 def _chain_ok(settings) -> bool:
     with db.open_db(settings.database_path, read_only=True) as conn:
-        return db.verify_audit(conn).ok
+        return chain.verify_audit(conn).ok
 
 
 def test_a_dask_worker_killed_mid_enrollment_loses_and_duplicates_nothing(hand_started_cluster, faces_dev, settings,
@@ -134,5 +134,5 @@ def test_an_unwritable_index_folder_is_a_clear_error_and_the_old_index_keeps_ser
         outcome = run_search(approved(enrolled.probes[6][0], "REL-UNWRITABLE"), k=3)
     with db.open_db(settings.database_path, read_only=True) as conn:
         used = conn.execute("SELECT index_build_id FROM searches WHERE search_id = ?", [outcome.search_id]).fetchone()[0]
-        active = db.active_build(conn, "dev", models.recogniser.model_id)["build_id"]
+        active = gallery_store.active_build(conn, "dev", models.recogniser.model_id).build_id
     assert used == active == serving.build_id and _chain_ok(settings)

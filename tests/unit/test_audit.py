@@ -6,7 +6,7 @@ import duckdb
 import pytest
 
 from facelead.files import ForeignKeyFolder
-from warehouse import db
+from warehouse import chain, db
 from warehouse.audit import (
     CARRY_OVER,
     GENESIS_HASH,
@@ -143,15 +143,15 @@ def test_audit_rows_round_trip_through_duckdb_and_tampering_is_found(tmp_path):
     with db.open_db(path) as conn:
         for i in range(4):
             with db.transaction(conn):
-                db.append_audit(conn, "ana", "test.event", f"thing:{i}", {"k": 20, "note": "naïve"})
-        assert db.verify_audit(conn).ok
+                chain.append_audit(conn, "ana", "test.event", f"thing:{i}", {"k": 20, "note": "naïve"})
+        assert chain.verify_audit(conn).ok
     assert (tmp_path / "secrets" / "audit.key").stat().st_mode & 0o777 == 0o600
-    assert len(db.read_anchors(db.chain_files(path).anchor)) == 4
+    assert len(chain.read_anchors(chain.chain_files(path).anchor)) == 4
     raw = duckdb.connect(str(path))
     raw.execute("UPDATE audit_log SET details = '{\"k\":50}' WHERE seq = 3")
     raw.close()
     with db.open_db(path, read_only=True) as conn:
-        verdict = db.verify_audit(conn)
+        verdict = chain.verify_audit(conn)
     assert verdict.first_broken == 3
 
 
@@ -160,15 +160,15 @@ def test_a_failed_transaction_leaves_no_audit_row_and_no_anchor(tmp_path):
     with db.open_db(path) as conn:
         with pytest.raises(RuntimeError):
             with db.transaction(conn):
-                db.append_audit(conn, "ana", "x", "y", {})
+                chain.append_audit(conn, "ana", "x", "y", {})
                 raise RuntimeError("boom")
-        assert db.audit_rows(conn) == []
-    assert db.read_anchors(db.chain_files(path).anchor) == []
+        assert chain.audit_rows(conn) == []
+    assert chain.read_anchors(chain.chain_files(path).anchor) == []
 
 
 def test_an_audit_row_outside_a_transaction_is_refused(tmp_path):
     with db.open_db(tmp_path / "a.duckdb") as conn, pytest.raises(RuntimeError, match="transaction"):
-        db.append_audit(conn, "ana", "x", "y", {})
+        chain.append_audit(conn, "ana", "x", "y", {})
 
 
 def _database_at_version_9(path):
@@ -193,8 +193,8 @@ def test_the_migration_carries_an_unkeyed_chain_over_once_and_audits_it(tmp_path
     path = tmp_path / "old.duckdb"
     _database_at_version_9(path)
     with db.open_db(path) as conn:
-        rows = db.audit_rows(conn)
-        verdict = db.verify_audit(conn)
+        rows = chain.audit_rows(conn)
+        verdict = chain.verify_audit(conn)
     carry = rows[3]
     assert (carry.seq, carry.action, carry.actor) == (4, CARRY_OVER, "facelead")
     bound = json.loads(carry.details)
@@ -203,19 +203,19 @@ def test_the_migration_carries_an_unkeyed_chain_over_once_and_audits_it(tmp_path
     assert "search old-unaudited: no search.run audit row" in bound["unaudited_records"]
     assert verdict.ok, verdict
     with db.open_db(path) as conn:  # opening again carries nothing over again
-        assert [r.action for r in db.audit_rows(conn)].count(CARRY_OVER) == 1
+        assert [r.action for r in chain.audit_rows(conn)].count(CARRY_OVER) == 1
 
 
 def test_verify_holds_the_data_tables_against_the_log(tmp_path):
     path = tmp_path / "a.duckdb"
     with db.open_db(path) as conn, db.transaction(conn):
-        db.append_audit(conn, "ana", "search.run", "search:never-made", {})
+        chain.append_audit(conn, "ana", "search.run", "search:never-made", {})
     raw = duckdb.connect(str(path))  # a user slipped in with no audit row, by someone with the file
     raw.execute("INSERT INTO users (user_id, display_name, roles, token_salt, token_hash, created_at, created_by) "
                 "VALUES ('mallory', 'M', ['admin'], ''::BLOB, ''::BLOB, now(), 'mallory')")
     raw.close()
     with db.open_db(path, read_only=True) as conn:
-        verdict = db.verify_audit(conn)
+        verdict = chain.verify_audit(conn)
     assert verdict.first_broken is None and not verdict.ok
     assert set(verdict.problems) == {"user mallory: no user.add audit row",
                                      "audit row 1: search.run names search:never-made, which does not exist"}
@@ -224,8 +224,8 @@ def test_verify_holds_the_data_tables_against_the_log(tmp_path):
 def test_an_audit_row_covers_a_record_only_when_its_action_target_and_details_all_name_it(tmp_path):
     path = tmp_path / "a.duckdb"
     with db.open_db(path) as conn, db.transaction(conn):
-        db.append_audit(conn, "ana", "calibration.mark", "gallery:g", {"subject_a": "a", "subject_b": "b"})
-        db.append_audit(conn, "ana", "index.build", "gallery:g", {"build_id": "b-1"})
+        chain.append_audit(conn, "ana", "calibration.mark", "gallery:g", {"subject_a": "a", "subject_b": "b"})
+        chain.append_audit(conn, "ana", "index.build", "gallery:g", {"build_id": "b-1"})
     raw = duckdb.connect(str(path))  # records written by someone with the file, beside rows that nearly name them
     raw.execute("INSERT INTO subject_pair_marks VALUES ('g', 'a', 'b', true, '', 'ana', now()), "
                 "('g', 'a', 'c', true, '', 'ana', now()), ('h', 'a', 'b', true, '', 'ana', now())")
@@ -237,7 +237,7 @@ def test_an_audit_row_covers_a_record_only_when_its_action_target_and_details_al
                 "disabled_at) VALUES ('gone', 'G', ['analyst'], ''::BLOB, ''::BLOB, now(), 'ana', now())")
     raw.close()
     with db.open_db(path, read_only=True) as conn:
-        verdict = db.verify_audit(conn)
+        verdict = chain.verify_audit(conn)
     assert set(verdict.problems) == {"pair mark g/a/c: no calibration.mark audit row",
                                      "pair mark h/a/b: no calibration.mark audit row",
                                      "index build b-2: no index.build audit row",
@@ -249,17 +249,17 @@ def test_an_audit_row_covers_a_record_only_when_its_action_target_and_details_al
 def test_a_missing_key_or_anchor_log_is_reported(tmp_path):
     path = tmp_path / "a.duckdb"
     with db.open_db(path) as conn, db.transaction(conn):
-        db.append_audit(conn, "ana", "x", "y", {})
-    files = db.chain_files(path)
+        chain.append_audit(conn, "ana", "x", "y", {})
+    files = chain.chain_files(path)
     files.anchor.unlink()
     with db.open_db(path, read_only=True) as conn:
-        assert "anchor log" in db.verify_audit(conn).reason
+        assert "anchor log" in chain.verify_audit(conn).reason
     files.key.unlink()
     with db.open_db(path, read_only=True) as conn:
-        assert "audit key is missing" in db.verify_audit(conn).reason
+        assert "audit key is missing" in chain.verify_audit(conn).reason
     with db.open_db(path) as conn, pytest.raises(db.TerminalDbError, match="audit key is missing"):
         with db.transaction(conn):
-            db.append_audit(conn, "ana", "x", "y", {})
+            chain.append_audit(conn, "ana", "x", "y", {})
 
 
 def _relink(raw, start: int) -> None:
@@ -311,13 +311,13 @@ def test_every_tamper_with_the_database_file_is_found(tmp_path, tamper):
     with db.open_db(path) as conn:
         for i, (actor, action) in enumerate([("ana\x1fb", "c"), ("ana", "x"), ("ben", "y"), ("ana", "z"), ("ben", "w")]):
             with db.transaction(conn):
-                db.append_audit(conn, actor, action, f"thing:{i}", {"i": i})
-        assert db.verify_audit(conn).ok
+                chain.append_audit(conn, actor, action, f"thing:{i}", {"i": i})
+        assert chain.verify_audit(conn).ok
     raw = duckdb.connect(str(path))
     TAMPERS[tamper](raw)
     raw.close()
     with db.open_db(path, read_only=True) as conn:
-        verdict = db.verify_audit(conn)
+        verdict = chain.verify_audit(conn)
     assert verdict.first_broken is not None, verdict
 
 
@@ -331,7 +331,7 @@ def _keyed_then_pending(path, pending: int) -> None:
     """A chain of one keyed row, then ``pending`` rows a run left for the service to seal."""
     with db.open_db(path) as conn:
         with db.transaction(conn):
-            db.append_audit(conn, "ana", "first", "t", {})
+            chain.append_audit(conn, "ana", "first", "t", {})
         for step in range(1, pending + 1):
             _pending(conn, "operator.o", "run.step", f"thing:{step}", {"step": step})
 
@@ -340,20 +340,20 @@ def test_pending_rows_are_sealed_in_order_before_the_next_keyed_row_and_by_the_s
     path = tmp_path / "a.duckdb"
     _keyed_then_pending(path, 2)
     with db.open_db(path) as conn:
-        assert [r.action for r in db.audit_rows(conn)] == ["first"]
+        assert [r.action for r in chain.audit_rows(conn)] == ["first"]
         with db.transaction(conn):
-            db.append_audit(conn, "ana", "later", "t", {})  # a key holder seals what waits first
-        assert [(r.actor, r.action) for r in db.audit_rows(conn)] == [
+            chain.append_audit(conn, "ana", "later", "t", {})  # a key holder seals what waits first
+        assert [(r.actor, r.action) for r in chain.audit_rows(conn)] == [
             ("ana", "first"), ("operator.o", "run.step"), ("operator.o", "run.step"), ("ana", "later")]
         _pending(conn, "operator.o", "purge", "all", {"n": 1})
         with db.transaction(conn):
-            assert db.seal_pending(conn) == 1
+            assert chain.seal_pending(conn) == 1
         with db.transaction(conn):
-            assert db.seal_pending(conn) == 0
+            assert chain.seal_pending(conn) == 0
         assert conn.execute("SELECT count(*) FROM audit_pending").fetchone()[0] == 0
-        verdict = db.verify_audit(conn)
+        verdict = chain.verify_audit(conn)
     assert verdict.ok and verdict.rows == 5 and verdict.unanchored_rows == 0
-    assert db.read_anchors(db.chain_files(path).anchor)[-1].seq == 5
+    assert chain.read_anchors(chain.chain_files(path).anchor)[-1].seq == 5
 
 
 def test_the_service_seals_pending_rows_when_a_run_rings_its_bell(tmp_path):
@@ -365,40 +365,40 @@ def test_the_service_seals_pending_rows_when_a_run_rings_its_bell(tmp_path):
     sealer = threading.Thread(target=db.seal_when_rung, args=(path, stop, 0.05))
     sealer.start()
     try:
-        db.chain_files(path).bell.touch()
+        chain.chain_files(path).bell.touch()
         for _ in range(200):
             with db.open_db(path) as conn:
-                if len(db.audit_rows(conn)) == 2:
+                if len(chain.audit_rows(conn)) == 2:
                     break
             stop.wait(0.05)
     finally:
         stop.set()
         sealer.join()
     with db.open_db(path) as conn:
-        assert [r.action for r in db.audit_rows(conn)] == ["first", "run.step"] and db.verify_audit(conn).ok
+        assert [r.action for r in chain.audit_rows(conn)] == ["first", "run.step"] and chain.verify_audit(conn).ok
 
 
 def test_an_anchor_log_kept_beside_the_database_moves_into_the_keys_folder(tmp_path):
     path = tmp_path / "a.duckdb"
     with db.open_db(path) as conn, db.transaction(conn):
-        db.append_audit(conn, "ana", "x", "y", {})
-    files = db.chain_files(path)
+        chain.append_audit(conn, "ana", "x", "y", {})
+    files = chain.chain_files(path)
     assert files.anchor.parent == tmp_path / "secrets"
     old = tmp_path / "a.duckdb.anchor"
     files.anchor.rename(old)
     with db.open_db(path) as conn:
-        assert db.verify_audit(conn).ok
-    assert not old.exists() and len(db.read_anchors(files.anchor)) == 1
+        assert chain.verify_audit(conn).ok
+    assert not old.exists() and len(chain.read_anchors(files.anchor)) == 1
 
 
 def test_a_keys_folder_someone_else_may_enter_fails_verification_and_appends(tmp_path):
     path = tmp_path / "a.duckdb"
     with db.open_db(path) as conn, db.transaction(conn):
-        db.append_audit(conn, "ana", "x", "y", {})
+        chain.append_audit(conn, "ana", "x", "y", {})
     (tmp_path / "secrets").chmod(0o770)
     with db.open_db(path) as conn:
-        verdict = db.verify_audit(conn)
+        verdict = chain.verify_audit(conn)
         assert not verdict.ok and "owner-only" in verdict.reason
         with pytest.raises(ForeignKeyFolder), db.transaction(conn):
-            db.append_audit(conn, "ana", "x", "y", {})
-        assert len(db.audit_rows(conn)) == 1
+            chain.append_audit(conn, "ana", "x", "y", {})
+        assert len(chain.audit_rows(conn)) == 1

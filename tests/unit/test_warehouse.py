@@ -1,7 +1,7 @@
 import duckdb
 import pytest
 
-from warehouse import db
+from warehouse import accounts, casefile, db
 
 
 def test_migrations_apply_once_and_are_recorded(tmp_path):
@@ -64,9 +64,9 @@ def test_each_insert_query_takes_exactly_its_record_s_fields_by_name():
         named = set(re.findall(r"\$(\w+)", db.query(name)))
         assert named == {f.name for f in fields(record)}, (name, named ^ {f.name for f in fields(record)})
     # the candidates go in as an Arrow table: its columns are CandidateRecord's fields, as the query reads them
-    assert db.CANDIDATE_SCHEMA.names == [f.name for f in fields(CandidateRecord)]
+    assert casefile.CANDIDATE_SCHEMA.names == [f.name for f in fields(CandidateRecord)]
     assert re.findall(r"SELECT (.*) FROM candidate_batch", db.query("insert_candidates"))[0].split(", ") == \
-        db.CANDIDATE_SCHEMA.names
+        casefile.CANDIDATE_SCHEMA.names
 
 
 def test_a_stored_request_and_user_read_back_as_their_typed_records(tmp_path):
@@ -77,11 +77,11 @@ def test_a_stored_request_and_user_read_back_as_their_typed_records(tmp_path):
     at = datetime(2026, 11, 30, 12, tzinfo=timezone.utc)
     filed = RequestRecord("r-1", "C-1", "violent-felony", "why", "g", "/p.jpg", "ab" * 32, "ana", at, 1, None, "det")
     with db.open_db(tmp_path / "a.duckdb") as conn:
-        db.insert_user(conn, UserRecord("ana", "Ana", ["analyst"], date(2099, 1, 1), b"s", b"h", at, at, "root"))
-        db.insert_request(conn, filed)
-        assert db.decide_request(conn, "r-1", "approved", "sam", "ok")
-        user, request = db.get_user(conn, "ana"), db.get_request(conn, "r-1")
-        assert db.get_user(conn, "nobody") is None and db.get_request(conn, "r-0") is None
+        accounts.insert_user(conn, UserRecord("ana", "Ana", ["analyst"], date(2099, 1, 1), b"s", b"h", at, at, "root"))
+        casefile.insert_request(conn, filed)
+        assert casefile.decide_request(conn, "r-1", "approved", "sam", "ok")
+        user, request = accounts.get_user(conn, "ana"), casefile.get_request(conn, "r-1")
+        assert accounts.get_user(conn, "nobody") is None and casefile.get_request(conn, "r-0") is None
     assert isinstance(user, StoredUser) and (user.roles, user.disabled, user.token_hash) == (["analyst"], False, None)
     assert isinstance(request, StoredRequest) and request.face_index == 1 and request.requested_for == "det"
     assert (request.decision, request.decided_by, request.search_id) == ("approved", "sam", None)
