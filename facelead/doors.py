@@ -1,28 +1,24 @@
 """What the two front doors (the HTTP API in ``facelead.api`` and the pages in
 ``facelead.web``) share, as FastAPI dependencies: the service's settings and its sessions
-(kept on ``app.state`` by ``service.create_app``), the signed-in person, the probe store and
-the flow runner. A door's route only reads what its person sent and calls the workflow."""
+(kept on ``app.state`` by ``service.create_app``), the signed-in person and the probe store.
+A door's route only reads what its person sent and calls the workflow (``workflow.run_flow_for``
+to start a flow for the person)."""
 
 from __future__ import annotations
 
 import secrets
 import threading
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
-from prefect import Flow
 
-from facelead import workflow
 from facelead.access import AccessDenied
 from facelead.digest import sha256_hex
 from facelead.files import write_private
-from facelead.policy import Action
 from facelead.settings import Settings
-from warehouse import db
 
 
 @dataclass
@@ -113,17 +109,6 @@ def store_probe(probes_dir: Path, data: bytes, name: str) -> Path:
     """The uploaded probe kept owner-only under ``probes_dir``, named by its SHA-256."""
     path = probes_dir / f"{sha256_hex(data)}{Path(name).suffix.lower()[:8]}"
     return path if path.exists() else write_private(path, data)
-
-
-# Flows short enough to keep the database open throughout (``db.held``): an analyst waits for them.
-HELD_THROUGHOUT = frozenset({Action.SEARCH, Action.RERUN})
-
-
-def run_flow(settings: Settings, user_id: str, action: Action, target: str, flow: Flow, **params: Any) -> Any:
-    """``workflow.run_flow_for`` from a door: the searches an analyst waits for keep the
-    database open throughout."""
-    with db.held(settings.database_path) if action in HELD_THROUGHOUT else nullcontext():
-        return workflow.run_flow_for(settings, user_id, action, target, flow, **params)
 
 
 def jsonable(value: Any) -> Any:

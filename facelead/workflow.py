@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -599,11 +599,15 @@ def run_principal(settings: Settings, action: Action, target: str, params: Mappi
         return authorize(conn, user_id, action, target)
 
 
+# Flows short enough to keep the database open throughout (``db.held``): an analyst waits for them.
+HELD_THROUGHOUT = frozenset({Action.SEARCH, Action.RERUN})
+
+
 def run_flow_for(settings: Settings, user_id: str, action: Action, target: str, flow: Flow, **params: Any) -> Any:
     """Run ``flow`` in this process for ``user_id`` with ``params`` and ``settings``: the policy
     check first (audited when it refuses), then under a grant for exactly this run, which the
-    flow verifies and spends."""
+    flow verifies and spends. The searches an analyst waits for keep the database open throughout."""
     authorized(settings.database_path, user_id, action, target)
     grant = grant_for(settings, user_id, action, flow, params)
-    with in_force(settings):
+    with in_force(settings), db.held(settings.database_path) if action in HELD_THROUGHOUT else nullcontext():
         return flow(**params, grant=grant)

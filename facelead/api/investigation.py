@@ -15,7 +15,7 @@ from facelead import workflow
 from facelead.api.bodies import Determination, NewRequest, Reason, SearchAsk
 from facelead.documents.disclosure import export_case
 from facelead.documents.sheet import view_sheet
-from facelead.doors import AppSettings, User, jsonable, run_flow, store_probe
+from facelead.doors import AppSettings, User, jsonable, store_probe
 from facelead.files import zipped
 from facelead.policy import Action
 from flows.rerun_search import rerun_search
@@ -61,7 +61,7 @@ def deny(settings: AppSettings, request_id: str, body: Reason, user: User) -> di
 
 @router.post("/api/requests/{request_id}/search")
 def search(settings: AppSettings, request_id: str, body: SearchAsk, user: User) -> dict:
-    outcome = run_flow(settings, user, Action.SEARCH, f"request:{request_id}", search_probe, request_id=request_id,
+    outcome = workflow.run_flow_for(settings, user, Action.SEARCH, f"request:{request_id}", search_probe, request_id=request_id,
                        k=body.k,
                   face_index=body.face_index, quality_override=body.quality_override)
     return {"search_id": outcome.search_id, "case_number": outcome.case_number,
@@ -97,7 +97,7 @@ def sheet(settings: AppSettings, search_id: str, user: User) -> Response:
 
 @router.post("/api/searches/{search_id}/rerun")
 def rerun(settings: AppSettings, search_id: str, user: User) -> dict:
-    report = run_flow(settings, user, Action.RERUN, f"search:{search_id}", rerun_search, search_id=search_id)
+    report = workflow.run_flow_for(settings, user, Action.RERUN, f"search:{search_id}", rerun_search, search_id=search_id)
     return {"identical": report.identical, "candidates": len(report.candidates), "differences": report.differences}
 
 

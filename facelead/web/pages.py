@@ -27,7 +27,7 @@ from facelead.access import AccessDenied
 from facelead.console import PREFIX as CONSOLE_PREFIX
 from facelead.documents.disclosure import export_case
 from facelead.documents.sheet import b64, open_sheet
-from facelead.doors import AppSessions, AppSettings, run_flow, sessions_of, settings_of, store_probe
+from facelead.doors import AppSessions, AppSettings, sessions_of, settings_of, store_probe
 from facelead.files import zipped
 from facelead.policy import ROLES, Action, permits
 from facelead.refusal import Refusal
@@ -291,7 +291,7 @@ def probe_photo(settings: AppSettings, request: Request, request_id: str) -> Res
 def run_search(settings: AppSettings, request: Request, request_id: str, csrf: Annotated[str, Form()] = "") -> Response:
     user_id, token = checked(request, csrf)
     try:
-        outcome = run_flow(settings, user_id, Action.SEARCH, f"request:{request_id}", search_probe,
+        outcome = workflow.run_flow_for(settings, user_id, Action.SEARCH, f"request:{request_id}", search_probe,
                            request_id=request_id)
     except Refusal as exc:
         return refusal(request, user_id, token, exc)
@@ -391,7 +391,7 @@ def oversight(settings: AppSettings, request: Request, start: str = "", end: str
     def values(user: str) -> dict:
         first, last = previous_month(date.today())
         period = (_day(start) or first, _day(end) or last)
-        report = run_flow(settings, user, Action.REPORT, "reports", oversight_report, start=period[0], end=period[1])
+        report = workflow.run_flow_for(settings, user, Action.REPORT, "reports", oversight_report, start=period[0], end=period[1])
         top = max([1, *(r[c] for r in report.rows for c in ("searches", "released", "released_no_candidate",
                                                             "disputed"))])
         return {"rows": report.rows, "columns": COLUMNS, "start": period[0], "end": period[1], "top": top}
