@@ -426,7 +426,7 @@ def record_determination(db_path: Path, actor: str, search_id: str, rank: int | 
         with audited(conn, actor, Action.DETERMINE, target):
             if search is None:
                 raise WorkflowRefused("no_such_search", f"no search {search_id}")
-        stage = casework.determination_stage(search["actor"], actor)
+        stage = casework.determination_stage(search.actor, actor)
         action = Action.DETERMINE if stage == casework.ANALYST else Action.REVIEW
         authorize(conn, actor, action, target, {"stage": stage})
         recorded = _recorded(conn, search_id)
@@ -439,7 +439,7 @@ def record_determination(db_path: Path, actor: str, search_id: str, rank: int | 
             chain.append_audit(conn, actor, "determination", target, {
                 "stage": stage, "rank": rank, "face_id": face_id, "outcome": outcome})
             if stage == casework.REVIEWER:
-                chain.append_audit(conn, actor, f"review.{outcome}", target, {"case_number": search["case_number"]})
+                chain.append_audit(conn, actor, f"review.{outcome}", target, {"case_number": search.case_number})
         return outcome
 
 
@@ -451,7 +451,7 @@ def determination_stage(db_path: Path, actor: str, search_id: str) -> tuple[str 
         recorded = _recorded(conn, search_id)
     if search is None:
         return None, "no such search"
-    return casework.open_stage(search["actor"], actor, recorded), casework.review_outcome(recorded)
+    return casework.open_stage(search.actor, actor, recorded), casework.review_outcome(recorded)
 
 
 def review_queue(db_path: Path, actor: str) -> list[dict]:

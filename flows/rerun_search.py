@@ -17,9 +17,7 @@ from flows.runtime import acting_user, refusals_audited
 from tasks.faces import embed_probe, face_models
 from tasks.index import rank_gallery
 from tasks.persist import record_event, search_record
-from tasks.search import Ranked
-
-SCORE_TOLERANCE = 1e-4
+from tasks.search import Ranked, compare
 
 
 @dataclass(frozen=True)
@@ -31,23 +29,6 @@ class RerunReport:
     @property
     def identical(self) -> bool:
         return not self.differences
-
-
-def compare(stored: list[dict], rerun: list[Ranked]) -> list[str]:
-    """Each way the re-run's list differs from the stored one, in words."""
-    differences = []
-    now = {r.face_id: r for r in rerun}
-    for old in stored:
-        new = next((r for r in rerun if r.rank == old["rank"]), None)
-        if new is None or new.face_id != old["face_id"]:
-            where = (f"now at rank {now[old['face_id']].rank}" if old["face_id"] in now
-                     else "no longer returned (removed from the gallery since, or its index build changed)")
-            got = f"{new.face_id} ({new.score:.4f})" if new else "nothing"
-            differences.append(f"rank {old['rank']}: was {old['face_id']} ({old['score']:.4f}), now {got}; "
-                               f"{old['face_id']} {where}")
-        elif abs(new.score - old["score"]) > SCORE_TOLERANCE:
-            differences.append(f"rank {old['rank']}: {old['face_id']} scored {old['score']:.4f}, now {new.score:.4f}")
-    return differences
 
 
 @refusals_audited
@@ -68,16 +49,16 @@ def rerun_search(search_id: Annotated[str, Field(min_length=1)], grant: str | No
         raise WorkflowRefused("no_such_search", f"no search {search_id}")
     models = face_models(settings)
     on_disk = build is not None and (settings.database_path.parent / build.folder).is_dir()
-    refuse(casework.rerun_refusal(search_id, (record["model_id"], record["detector_id"]),
+    refuse(casework.rerun_refusal(search_id, (record.model_id, record.detector_id),
                                   (models.recogniser.model_id, models.detector.model_id),
                                   build and build.build_id, on_disk))
-    probe = embed_probe(record["probe_path"], models, settings.max_image_pixels, record["probe_face_index"],
+    probe = embed_probe(record.probe_path, models, settings.max_image_pixels, record.probe_face_index,
                         settings.quality.probe)
-    refuse(casework.probe_changed_refusal(record["probe_path"], record["probe_sha256"], probe.sha256,
+    refuse(casework.probe_changed_refusal(record.probe_path, record.probe_sha256, probe.sha256,
                                           f"search {search_id} ran"))
-    ranked, _ = rank_gallery(settings.database_path, settings.dask, record["gallery_id"], record["model_id"],
-                             probe.face.vector, record["k"], build, record["created_at"])
-    differences = compare(record["candidates"], ranked)
+    ranked, _ = rank_gallery(settings.database_path, settings.dask, record.gallery_id, record.model_id,
+                             probe.face.vector, record.k, build, record.created_at)
+    differences = compare(record.candidates, ranked)
     record_event(settings.database_path, actor, "search.rerun", f"search:{search_id}",
                  {"identical": not differences, "differences": differences})
     return RerunReport(search_id, ranked, differences)

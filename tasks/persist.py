@@ -20,7 +20,7 @@ from models.index import BuildPlan, GalleryVectors
 from tasks.faces import ProbeFace
 from tasks.search import Ranked, RankMethod
 from warehouse import casefile, chain, db, gallery_store
-from warehouse.records import CandidateRecord, IndexBuildRecord, SearchRecord, StoredBuild
+from warehouse.records import CandidateRecord, IndexBuildRecord, PastSearch, SearchRecord, StoredBuild
 
 
 def retry_if_transient(task, task_run, state) -> bool:
@@ -101,11 +101,11 @@ def read_build_plan(db_path: Path, gallery_id: str, model_id: str, build: Stored
 
 
 @task(**DB_TASK)
-def search_record(db_path: Path, search_id: str) -> tuple[dict | None, dict | None]:
+def search_record(db_path: Path, search_id: str) -> tuple[PastSearch | None, StoredBuild | None]:
     """A past search with its candidates, and the index build it used (None if exact)."""
     with db.open_db(db_path) as conn:
         record = casefile.search_record(conn, search_id)
-        build = gallery_store.get_build(conn, record["index_build_id"]) if record and record["index_build_id"] else None
+        build = gallery_store.get_build(conn, record.index_build_id) if record and record.index_build_id else None
         return record, build
 
 

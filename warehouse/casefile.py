@@ -10,8 +10,10 @@ import pyarrow as pa
 
 from warehouse.records import (
     CandidateRecord,
+    PastSearch,
     RequestRecord,
     SearchRecord,
+    SearchSummary,
     StoredRequest,
     parameters,
 )
@@ -76,8 +78,9 @@ def claim_request(conn: duckdb.DuckDBPyConnection, request_id: str, search_id: s
     return conn.execute(query("claim_request"), {"request_id": request_id, "search_id": search_id}).fetchone() is not None
 
 
-def search_summary(conn: duckdb.DuckDBPyConnection, search_id: str) -> dict | None:
-    return one(conn.execute(query("search_summary"), [search_id]))
+def search_summary(conn: duckdb.DuckDBPyConnection, search_id: str) -> SearchSummary | None:
+    row = one(conn.execute(query("search_summary"), [search_id]))
+    return None if row is None else SearchSummary(**row)
 
 
 def candidate_at_rank(conn: duckdb.DuckDBPyConnection, search_id: str, rank: int) -> str | None:
@@ -120,6 +123,7 @@ def lead_candidate(conn: duckdb.DuckDBPyConnection, search_id: str, face_id: str
     return one(conn.execute(query("lead_candidate"), {"search_id": search_id, "face_id": face_id}))
 
 
-def search_record(conn: duckdb.DuckDBPyConnection, search_id: str) -> dict | None:
-    """A past search with its candidates (list of {rank, face_id, score}), or None."""
-    return one(conn.execute(query("search_record"), [search_id]))
+def search_record(conn: duckdb.DuckDBPyConnection, search_id: str) -> PastSearch | None:
+    """A past search with its candidates, or None."""
+    row = one(conn.execute(query("search_record"), [search_id]))
+    return None if row is None else PastSearch.from_row(row)

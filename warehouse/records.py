@@ -66,6 +66,52 @@ class IndexBuildRecord:
 
 
 @dataclass(frozen=True)
+class SearchSummary:
+    """Who ran a search, for which case and request (search_summary.sql)."""
+
+    search_id: str
+    case_number: str
+    actor: str
+    request_id: str | None
+    gallery_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredCandidate:
+    """One candidate of a past search as it was returned."""
+
+    rank: int
+    face_id: str
+    score: float
+
+
+@dataclass(frozen=True)
+class PastSearch:
+    """What a re-run needs of a past search (search_record.sql): how it ran, on what, and
+    what it returned."""
+
+    search_id: str
+    case_number: str
+    gallery_id: str
+    model_id: str
+    detector_id: str
+    method: str
+    index_build_id: str | None
+    search_params: str | None
+    k: int
+    probe_path: str
+    probe_sha256: str
+    probe_face_index: int | None
+    created_at: datetime
+    candidates: tuple[StoredCandidate, ...]
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> PastSearch:
+        return cls(**{**row, "candidates": tuple(StoredCandidate(**c) for c in row["candidates"])})
+
+
+@dataclass(frozen=True)
 class StoredBuild:
     """An index build as searches read it (get_build.sql, active_build.sql), its JSON columns
     parsed once: ``params`` one dict per shard, ``file_hashes`` {file: sha256}."""

@@ -52,7 +52,7 @@ def test_a_realistic_gallery_is_searched_through_the_index_and_finds_every_hidde
         exact = run_search(approved(probe, f"REAL-{n}-EXACT", GALLERY), k=10)
         monkeypatch.delenv("FACELEAD_INDEX__EXACT_BELOW")
         with db.open_db(settings.database_path, read_only=True) as conn:
-            methods = [casefile.search_record(conn, o.search_id)["method"] for o in (indexed, exact)]
+            methods = [casefile.search_record(conn, o.search_id).method for o in (indexed, exact)]
         assert methods == ["scann", "exact"]
         assert _above(indexed, build.candidate_floor) == _above(exact, build.candidate_floor), person
         mates = {c.face_id for c in exact.candidates if c.subject_id == person}

@@ -116,7 +116,7 @@ def test_only_an_approved_request_runs_and_only_once(enrolled, people, settings)
     assert json.loads(_last_audit(settings, "search").details)["reason"] == "already_run"
     with db.open_db(settings.database_path, read_only=True) as conn:
         assert casefile.get_request(conn, pending).search_id == outcome.search_id
-        assert casefile.search_summary(conn, outcome.search_id)["request_id"] == pending
+        assert casefile.search_summary(conn, outcome.search_id).request_id == pending
 
 
 def test_expired_disabled_or_uncertified_users_cannot_search_or_review(enrolled, people, settings, approved):
@@ -155,7 +155,7 @@ def test_a_request_runs_only_for_its_filer_and_only_while_its_approval_lasts(enr
     assert json.loads(_last_audit(settings, "search").details)["reason"] == "approval_expired"
     outcome = run_search(request, user="analyst2.test", k=3)
     with db.open_db(settings.database_path, read_only=True) as conn:
-        assert casefile.search_summary(conn, outcome.search_id)["actor"] == "analyst2.test"
+        assert casefile.search_summary(conn, outcome.search_id).actor == "analyst2.test"
 
 
 def test_blind_review_releases_only_when_both_agree(enrolled, people, settings, approved):

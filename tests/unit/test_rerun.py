@@ -1,7 +1,7 @@
-from flows.rerun_search import compare
-from tasks.search import Ranked
+from tasks.search import Ranked, compare
+from warehouse.records import StoredCandidate
 
-STORED = [{"rank": 1, "face_id": "a/0", "score": 0.71}, {"rank": 2, "face_id": "b/0", "score": 0.40}]
+STORED = [StoredCandidate(1, "a/0", 0.71), StoredCandidate(2, "b/0", 0.40)]
 
 
 def test_the_same_list_has_no_differences():
