@@ -389,15 +389,6 @@ def probe_image(db_path: Path, actor: str, request_id: str) -> bytes:
         return data
 
 
-def claim_request(conn, request_id: str, search_id: str) -> StoredRequest:
-    """Inside the search's transaction: the approved, not yet run request, now tied to ``search_id``."""
-    request = casefile.get_request(conn, request_id)
-    refuse(casework.runnable_refusal(request, request_id))
-    if not casefile.claim_request(conn, request_id, search_id):  # ran meanwhile
-        raise WorkflowRefused("already_run", f"request {request_id} has run already")
-    return request
-
-
 def runnable_request(db_path: Path, actor: str, request_id: str, approval_days: float) -> StoredRequest:
     """The request ``actor`` may search now: approved within ``approval_days``, not run, and
     filed by ``actor`` (a request is its filer's). Checked before any work; refusals are audited."""

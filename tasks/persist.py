@@ -11,10 +11,11 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from expectations.quality import suite_version
+from facelead import casework
 from facelead.casework import kept_override
 from facelead.intake.batches import BatchContext, BatchResult, GatedFace, QualityTables, quality_tables
+from facelead.refusal import refuse
 from facelead.settings import QualityBar
-from facelead.workflow import claim_request
 from models.faces import FaceModels
 from models.index import BuildPlan, GalleryVectors
 from tasks.faces import ProbeFace
@@ -162,7 +163,9 @@ def record_search(db_path: Path, search_id: str, request_id: str, case_number: s
         actor=actor, created_at=created_at)
     candidates = [CandidateRecord(search_id, r.rank, r.face_id, r.subject_id, r.score) for r in ranked]
     with db.open_db(db_path) as conn, db.transaction(conn):
-        claim_request(conn, request_id, search_id)
+        refuse(casework.runnable_refusal(casefile.get_request(conn, request_id), request_id))
+        if not casefile.claim_request(conn, request_id, search_id):  # another search claimed it a moment ago
+            raise casework.WorkflowRefused("already_run", f"request {request_id} has run already")
         casefile.insert_search(conn, record, candidates)
         gallery_store.insert_quality(conn, quality.validations, quality.results)
         chain.append_audit(conn, actor, "search.run", f"search:{search_id}", {
