@@ -6,17 +6,8 @@ from datetime import date, datetime
 
 import duckdb
 
-from warehouse.records import (
-    StoredUser,
-    UserRecord,
-    parameters,
-)
-from warehouse.sql import (
-    dicts,
-    now,
-    one,
-    query,
-)
+from warehouse.records import StoredUser, UserRecord, parameters
+from warehouse.sql import dicts, now, one, query
 
 
 def count_users(conn: duckdb.DuckDBPyConnection) -> int:

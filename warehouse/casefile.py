@@ -17,13 +17,7 @@ from warehouse.records import (
     StoredRequest,
     parameters,
 )
-from warehouse.sql import (
-    dicts,
-    now,
-    one,
-    query,
-    registered,
-)
+from warehouse.sql import dicts, now, one, query, registered
 
 CANDIDATE_SCHEMA = pa.schema([("search_id", pa.string()), ("rank", pa.int32()), ("face_id", pa.string()),
                               ("subject_id", pa.string()), ("score", pa.float64())])  # CandidateRecord's fields

@@ -25,13 +25,7 @@ from warehouse.audit import (
     next_row,
     verify_chain,
 )
-from warehouse.sql import (
-    TerminalDbError,
-    after_commit,
-    in_transaction,
-    now,
-    query,
-)
+from warehouse.sql import TerminalDbError, after_commit, in_transaction, now, query
 
 
 @dataclass(frozen=True)

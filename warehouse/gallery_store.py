@@ -11,19 +11,8 @@ import pyarrow as pa
 
 from models.calibration import Calibration, PossibleDuplicate
 from models.index import GalleryVectors
-from warehouse.records import (
-    EvaluationRecord,
-    IndexBuildRecord,
-    StoredBuild,
-    parameters,
-)
-from warehouse.sql import (
-    dicts,
-    now,
-    one,
-    query,
-    registered,
-)
+from warehouse.records import EvaluationRecord, IndexBuildRecord, StoredBuild, parameters
+from warehouse.sql import dicts, now, one, query, registered
 
 
 def ensure_gallery(conn: duckdb.DuckDBPyConnection, gallery_id: str) -> None:

@@ -7,10 +7,7 @@ from datetime import datetime
 
 import duckdb
 
-from warehouse.sql import (
-    dicts,
-    query,
-)
+from warehouse.sql import dicts, query
 
 
 @dataclass(frozen=True)

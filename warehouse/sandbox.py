@@ -9,10 +9,7 @@ from pathlib import Path
 import duckdb
 
 from facelead.refusal import Refusal
-from warehouse.sql import (
-    identifier,
-    query,
-)
+from warehouse.sql import identifier, query
 
 
 class QueryRefused(Refusal, ValueError):
