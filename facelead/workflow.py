@@ -16,9 +16,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
+from dataclasses import asdict
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from prefect import Flow
 
@@ -43,8 +44,20 @@ from facelead.settings import SecuritySettings, Settings, in_force
 from models.calibration import PossibleDuplicate
 from warehouse import accounts, casefile, chain, db, gallery_store, sandbox
 from warehouse.audit import Anchor
-from warehouse.records import RequestRecord, StoredRequest, StoredUser, UserRecord
+from warehouse.records import (
+    HistoryRow,
+    OwnRequest,
+    PendingRequest,
+    ReleasedLead,
+    RequestRecord,
+    ReviewItem,
+    StoredRequest,
+    StoredUser,
+    UserListing,
+    UserRecord,
+)
 
+T = TypeVar("T")
 NO_CANDIDATE = None  # a determination that no candidate is the probe's person
 LOCAL_ADDRESS = "local"  # where a command-line sign-in comes from, for rate limiting
 
@@ -216,7 +229,7 @@ def set_secret(db_path: Path, user_id: str, proof: str, new_secret: str, limits:
                             {"with": "enrollment code" if by_code else "current secret"})
 
 
-def list_users(db_path: Path, actor: str) -> list[dict]:
+def list_users(db_path: Path, actor: str) -> list[UserListing]:
     with db.open_db(db_path) as conn:
         authorize(conn, actor, Action.USER_ADMIN, "users")
         return accounts.list_users(conn)
@@ -309,7 +322,7 @@ def known_users(db_path: Path) -> set[str]:
     """Every user id, for the service account's own set-up (the demo's people); the database
     is created and migrated if it is new."""
     with db.open_db(db_path) as conn:
-        return {row["user_id"] for row in accounts.list_users(conn)}
+        return {row.user_id for row in accounts.list_users(conn)}
 
 
 def person(db_path: Path, user_id: str) -> User | None:
@@ -321,18 +334,18 @@ def person(db_path: Path, user_id: str) -> User | None:
 def requesters(db_path: Path) -> list[str]:
     """Enabled users with the requester role: who a request may be filed for."""
     with db.open_db(db_path, read_only=True) as conn:
-        return [row["user_id"] for row in accounts.list_users(conn) if "requester" in row["roles"] and not row["disabled_at"]]
+        return [row.user_id for row in accounts.list_users(conn) if "requester" in row.roles and not row.disabled_at]
 
 
 def _read_for(db_path: Path, actor: str, action: Action, target: str,
-              read: Callable[[Any, str], list[dict]]) -> list[dict]:
+              read: Callable[[Any, str], list[T]]) -> list[T]:
     """``read(conn, actor)``: the rows ``actor`` sees, once the policy lets them ``action``."""
     with db.open_db(db_path) as conn:
         authorize(conn, actor, action, target)
         return read(conn, actor)
 
 
-def released_leads(db_path: Path, actor: str) -> list[dict]:
+def released_leads(db_path: Path, actor: str) -> list[ReleasedLead]:
     """The leads released to the requester ``actor``: searches they asked for whose analyst and
     reviewer agreed. Nothing before release."""
     return _read_for(db_path, actor, Action.LEAD_VIEW, "leads", casefile.released_leads)
@@ -342,16 +355,16 @@ def lead_report(db_path: Path, actor: str, search_id: str) -> dict:
     """One released lead for its requester: the case, the candidate released (None: no
     candidate), who ran and who reviewed; audited as ``lead.view``. Refused before release."""
     target = f"search:{search_id}"
-    leads = {row["search_id"]: row for row in released_leads(db_path, actor)}
+    leads = {row.search_id: row for row in released_leads(db_path, actor)}
     with db.open_db(db_path) as conn:
         with audited(conn, actor, Action.LEAD_VIEW, target):
             if search_id not in leads:
                 raise WorkflowRefused("not_released", f"no lead of search {search_id} has been released to {actor}")
         lead = leads[search_id]
-        candidate = None if lead["face_id"] is None else casefile.lead_candidate(conn, search_id, lead["face_id"])
+        candidate = None if lead.face_id is None else casefile.lead_candidate(conn, search_id, lead.face_id)
         with db.transaction(conn):
-            chain.append_audit(conn, actor, Action.LEAD_VIEW.value, target, {"case_number": lead["case_number"]})
-        return {**lead, "candidate": candidate}
+            chain.append_audit(conn, actor, Action.LEAD_VIEW.value, target, {"case_number": lead.case_number})
+        return {**asdict(lead), "candidate": candidate}
 
 
 def galleries(db_path: Path) -> list[str]:
@@ -360,12 +373,12 @@ def galleries(db_path: Path) -> list[str]:
         return gallery_store.galleries(conn)
 
 
-def approval_queue(db_path: Path, actor: str) -> list[dict]:
+def approval_queue(db_path: Path, actor: str) -> list[PendingRequest]:
     """Pending requests a supervisor may decide: never their own."""
     return _read_for(db_path, actor, Action.APPROVE, "requests", casefile.pending_requests)
 
 
-def own_requests(db_path: Path, actor: str) -> list[dict]:
+def own_requests(db_path: Path, actor: str) -> list[OwnRequest]:
     """The requests ``actor`` filed, with where each stands."""
     return _read_for(db_path, actor, Action.REQUEST, "requests", casefile.own_requests)
 
@@ -445,7 +458,7 @@ def determination_stage(db_path: Path, actor: str, search_id: str) -> tuple[str 
     return casework.open_stage(search.actor, actor, recorded), casework.review_outcome(recorded)
 
 
-def review_queue(db_path: Path, actor: str) -> list[dict]:
+def review_queue(db_path: Path, actor: str) -> list[ReviewItem]:
     """Searches awaiting ``actor``'s review: another analyst's, with that analyst's determination
     recorded (never shown) and no reviewer's yet."""
     return _read_for(db_path, actor, Action.REVIEW, "searches", casefile.awaiting_review)
@@ -454,7 +467,7 @@ def review_queue(db_path: Path, actor: str) -> list[dict]:
 HISTORY_LIMIT = 500  # rows a history page shows; narrow the filters for more
 
 
-def search_history(db_path: Path, actor: str, filters: dict) -> list[dict]:
+def search_history(db_path: Path, actor: str, filters: dict) -> list[HistoryRow]:
     """Searches matching ``filters`` for a supervisor or auditor; audited with the filters."""
     with db.open_db(db_path) as conn:
         authorize(conn, actor, Action.HISTORY, "searches", {k: str(v) for k, v in filters.items() if v})

@@ -6,8 +6,8 @@ from datetime import date, datetime
 
 import duckdb
 
-from warehouse.records import StoredUser, UserRecord, parameters
-from warehouse.sql import dicts, now, one, query
+from warehouse.records import StoredUser, UserListing, UserRecord, parameters
+from warehouse.sql import now, one, query, records
 
 
 def count_users(conn: duckdb.DuckDBPyConnection) -> int:
@@ -23,8 +23,8 @@ def get_user(conn: duckdb.DuckDBPyConnection, user_id: str) -> StoredUser | None
     return None if row is None else StoredUser(**row)
 
 
-def list_users(conn: duckdb.DuckDBPyConnection) -> list[dict]:
-    return dicts(conn.execute(query("list_users")))
+def list_users(conn: duckdb.DuckDBPyConnection) -> list[UserListing]:
+    return records(conn.execute(query("list_users")), UserListing)
 
 
 def set_secret(conn: duckdb.DuckDBPyConnection, user_id: str, salt: bytes, hashed: bytes) -> bool:

@@ -10,14 +10,19 @@ import pyarrow as pa
 
 from warehouse.records import (
     CandidateRecord,
+    HistoryRow,
+    OwnRequest,
     PastSearch,
+    PendingRequest,
+    ReleasedLead,
     RequestRecord,
+    ReviewItem,
     SearchRecord,
     SearchSummary,
     StoredRequest,
     parameters,
 )
-from warehouse.sql import dicts, now, one, query, registered
+from warehouse.sql import dicts, now, one, query, records, registered
 
 CANDIDATE_SCHEMA = pa.schema([("search_id", pa.string()), ("rank", pa.int32()), ("face_id", pa.string()),
                               ("subject_id", pa.string()), ("score", pa.float64())])  # CandidateRecord's fields
@@ -92,25 +97,25 @@ def determinations(conn: duckdb.DuckDBPyConnection, search_id: str) -> dict[str,
     return {row.pop("stage"): row for row in dicts(conn.execute(query("determinations"), [search_id]))}
 
 
-def pending_requests(conn: duckdb.DuckDBPyConnection, user_id: str) -> list[dict]:
-    return dicts(conn.execute(query("pending_requests"), {"user_id": user_id}))
+def pending_requests(conn: duckdb.DuckDBPyConnection, user_id: str) -> list[PendingRequest]:
+    return records(conn.execute(query("pending_requests"), {"user_id": user_id}), PendingRequest)
 
 
-def own_requests(conn: duckdb.DuckDBPyConnection, user_id: str) -> list[dict]:
-    return dicts(conn.execute(query("own_requests"), {"user_id": user_id}))
+def own_requests(conn: duckdb.DuckDBPyConnection, user_id: str) -> list[OwnRequest]:
+    return records(conn.execute(query("own_requests"), {"user_id": user_id}), OwnRequest)
 
 
-def awaiting_review(conn: duckdb.DuckDBPyConnection, user_id: str) -> list[dict]:
-    return dicts(conn.execute(query("awaiting_review"), {"user_id": user_id}))
+def awaiting_review(conn: duckdb.DuckDBPyConnection, user_id: str) -> list[ReviewItem]:
+    return records(conn.execute(query("awaiting_review"), {"user_id": user_id}), ReviewItem)
 
 
-def released_leads(conn: duckdb.DuckDBPyConnection, user_id: str) -> list[dict]:
-    return dicts(conn.execute(query("released_leads"), {"user_id": user_id}))
+def released_leads(conn: duckdb.DuckDBPyConnection, user_id: str) -> list[ReleasedLead]:
+    return records(conn.execute(query("released_leads"), {"user_id": user_id}), ReleasedLead)
 
 
-def search_history(conn: duckdb.DuckDBPyConnection, filters: dict, limit: int) -> list[dict]:
+def search_history(conn: duckdb.DuckDBPyConnection, filters: dict, limit: int) -> list[HistoryRow]:
     """search_history rows matching ``filters`` (case_number, analyst, offense_code, start, end; None: any)."""
-    return dicts(conn.execute(query("search_history_page"), {**filters, "limit": limit}))
+    return records(conn.execute(query("search_history_page"), {**filters, "limit": limit}), HistoryRow)
 
 
 def lead_candidate(conn: duckdb.DuckDBPyConnection, search_id: str, face_id: str) -> dict | None:

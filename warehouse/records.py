@@ -66,6 +66,94 @@ class IndexBuildRecord:
 
 
 @dataclass(frozen=True)
+class UserListing:
+    """A user as the admin's list shows them (list_users.sql): no secret or code hashes."""
+
+    user_id: str
+    display_name: str
+    roles: list[str]
+    certified_until: date | None
+    created_at: datetime
+    created_by: str
+    disabled_at: datetime | None
+    secret_set_at: datetime | None
+    code_expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    """A request awaiting a supervisor's decision (pending_requests.sql)."""
+
+    request_id: str
+    case_number: str
+    offense_code: str
+    justification: str
+    gallery_id: str
+    requested_by: str
+    requested_at: datetime
+    face_index: int | None
+    quality_override: str | None
+    requested_for: str | None
+
+
+@dataclass(frozen=True)
+class OwnRequest:
+    """A request as its filer follows it (own_requests.sql)."""
+
+    request_id: str
+    case_number: str
+    offense_code: str
+    gallery_id: str
+    requested_at: datetime
+    decision: str | None
+    decided_by: str | None
+    decision_reason: str | None
+    search_id: str | None
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """A search awaiting a second examiner's blind review (awaiting_review.sql)."""
+
+    search_id: str
+    case_number: str
+    gallery_id: str
+    actor: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ReleasedLead:
+    """A lead released to its requester (released_leads.sql); ``face_id`` None: no candidate."""
+
+    request_id: str
+    case_number: str
+    offense_code: str
+    search_id: str
+    analyst: str
+    face_id: str | None
+    reviewer: str
+    reviewed_at: datetime
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One search in the supervisors' and auditors' history (search_history_page.sql)."""
+
+    search_id: str
+    case_number: str
+    offense_code: str | None
+    requested_by: str | None
+    approved_by: str | None
+    searched_by: str
+    searched_at: datetime
+    gallery_id: str
+    quality_override: str | None
+    outcome: str
+    reviewer: str | None
+
+
+@dataclass(frozen=True)
 class SearchSummary:
     """Who ran a search, for which case and request (search_summary.sql)."""
 

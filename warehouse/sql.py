@@ -9,11 +9,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from importlib import resources
+from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
 
 _SQL = resources.files("warehouse")
+T = TypeVar("T")
 
 
 class TransientDbError(RuntimeError):
@@ -105,6 +107,11 @@ def now() -> datetime:
 def dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict]:
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def records(cursor: duckdb.DuckDBPyConnection, record: type[T]) -> list[T]:
+    """The cursor's rows as ``record``s (a frozen dataclass whose fields are the columns)."""
+    return [record(**row) for row in dicts(cursor)]
 
 
 def one(cursor: duckdb.DuckDBPyConnection) -> dict | None:

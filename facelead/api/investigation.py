@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import tempfile
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
@@ -80,13 +81,13 @@ def history(settings: AppSettings, user: User, case_number: str | None = None, a
             offense_code: str | None = None, start: date | None = None, end: date | None = None) -> list[dict]:
     filters = {"case_number": case_number, "analyst": analyst, "offense_code": offense_code, "start": start,
                "end": end}
-    return [{k: jsonable(v) for k, v in row.items()} for row in workflow.search_history(settings.database_path, user,
+    return [{k: jsonable(v) for k, v in asdict(row).items()} for row in workflow.search_history(settings.database_path, user,
                          filters)]
 
 
 @router.get("/api/leads")
 def leads(settings: AppSettings, user: User) -> list[dict]:
-    return [{k: jsonable(v) for k, v in row.items()} for row in workflow.released_leads(settings.database_path, user)]
+    return [{k: jsonable(v) for k, v in asdict(row).items()} for row in workflow.released_leads(settings.database_path, user)]
 
 
 @router.get("/api/searches/{search_id}/sheet")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
@@ -35,7 +36,7 @@ def add_user(settings: AppSettings, body: NewUser, user: User) -> dict:
 
 @router.get("/api/users")
 def list_users(settings: AppSettings, user: User) -> list[dict]:
-    return [{k: jsonable(v) for k, v in row.items()} for row in workflow.list_users(settings.database_path, user)]
+    return [{k: jsonable(v) for k, v in asdict(row).items()} for row in workflow.list_users(settings.database_path, user)]
 
 
 @router.post("/api/users/{user_id}/disable")

@@ -460,7 +460,7 @@ def add_user(settings: AppSettings, request: Request, new_user: Annotated[str, F
 def roles_page(settings: Settings, request: Request, user_id: str, csrf: str, target: str, status: int = 200,
                error: str | None = None) -> HTMLResponse:
     try:
-        found = [row for row in workflow.list_users(settings.database_path, user_id) if row["user_id"] == target]
+        found = [row for row in workflow.list_users(settings.database_path, user_id) if row.user_id == target]
     except Refusal as exc:
         return refusal(request, user_id, csrf, exc)
     if not found:

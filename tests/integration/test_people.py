@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from datetime import date, timedelta
 
 import pytest
@@ -41,7 +42,8 @@ def test_a_user_signs_in_only_with_the_secret_they_chose_with_their_one_time_cod
     assert sign_in(office, "ana", "ana chose this one", LIMITS).user_id == "ana"
     details = [json.loads(r.details) for r in _audit(office) if r.action in ("user.add", "user.secret")]
     assert not any("ana chose this one" in json.dumps(d) or code in json.dumps(d) for d in details)
-    assert all(set(u) >= {"user_id", "secret_set_at"} and "token_hash" not in u for u in list_users(office, "chief"))
+    assert all(set(asdict(u)) >= {"user_id", "secret_set_at"} and "token_hash" not in asdict(u)
+               for u in list_users(office, "chief"))
 
 
 def test_an_enrollment_code_expires(office):
@@ -132,8 +134,8 @@ def test_an_admin_changes_another_user_s_roles_audited_never_their_own_and_a_dir
 
     add_user(office, "chief", "ana", "Ana", ["analyst"], date(2027, 1, 1), LIMITS)
     set_roles(office, "chief", "ana", ["analyst", "reviewer"], date(2099, 6, 30))
-    [ana] = [u for u in list_users(office, "chief") if u["user_id"] == "ana"]
-    assert ana["roles"] == ["analyst", "reviewer"] and ana["certified_until"] == date(2099, 6, 30)
+    [ana] = [u for u in list_users(office, "chief") if u.user_id == "ana"]
+    assert ana.roles == ["analyst", "reviewer"] and ana.certified_until == date(2099, 6, 30)
     change = _audit(office)[-1]
     assert change.action == "user.roles" and json.loads(change.details) == {
         "roles": ["analyst", "reviewer"], "certified_until": "2099-06-30",

@@ -1,3 +1,5 @@
+import re
+
 import duckdb
 import pytest
 
@@ -85,3 +87,22 @@ def test_a_stored_request_and_user_read_back_as_their_typed_records(tmp_path):
     assert isinstance(user, StoredUser) and (user.roles, user.disabled, user.token_hash) == (["analyst"], False, None)
     assert isinstance(request, StoredRequest) and request.face_index == 1 and request.requested_for == "det"
     assert (request.decision, request.decided_by, request.search_id) == ("approved", "sam", None)
+
+
+@pytest.mark.parametrize("name, record", [
+    ("list_users", "UserListing"), ("pending_requests", "PendingRequest"), ("own_requests", "OwnRequest"),
+    ("awaiting_review", "ReviewItem"), ("released_leads", "ReleasedLead"), ("search_history_page", "HistoryRow"),
+    ("search_summary", "SearchSummary"), ("search_record", "PastSearch"), ("get_build", "StoredBuild"),
+    ("active_build", "StoredBuild")])
+def test_each_typed_read_has_exactly_its_query_s_columns(tmp_path, name, record):
+    """A read that crosses a layer is a frozen record; its fields are the query's columns, in order."""
+    from dataclasses import fields
+
+    from warehouse import records
+
+    with db.open_db(tmp_path / "w.duckdb") as conn:
+        sql = db.query(name)
+        named = {p: None for p in re.findall(r"\$(\w+)", sql)}
+        cursor = conn.execute(sql, named) if named else conn.execute(sql, ["x"] * sql.count("?"))
+        columns = [d[0] for d in cursor.description]
+    assert columns == [f.name for f in fields(getattr(records, record))]
