@@ -88,7 +88,7 @@ def load_gallery(db_path: Path, gallery_id: str, model_id: str, as_of: datetime)
 
 
 @task(**DB_TASK)
-def index_status(db_path: Path, gallery_id: str, model_id: str) -> tuple[int, dict | None]:
+def index_status(db_path: Path, gallery_id: str, model_id: str) -> tuple[int, StoredBuild | None]:
     """(faces searchable in the gallery, its serving index build or None)."""
     with db.open_db(db_path) as conn:
         return gallery_store.gallery_size(conn, gallery_id, model_id), gallery_store.active_build(conn, gallery_id, model_id)
