@@ -528,8 +528,8 @@ def add_pages(app: FastAPI) -> None:
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
-        if response.headers.get("content-type",
-                                "").startswith("text/html") and not request.url.path.startswith("/api/"):
+        html = response.headers.get("content-type", "").startswith("text/html")
+        if html and not request.url.path.startswith("/api/"):
             console = request.url.path.startswith(CONSOLE_PREFIX + "/")
             response.headers["Content-Security-Policy"] = CONSOLE_POLICY if console else CONTENT_POLICY
         return response
