@@ -67,16 +67,16 @@ def _refused_rows(db_path: Path, since: int) -> list[tuple[str, str]]:
 def doors(service, people, settings):
     db_path = settings.database_path
     # one person holding both roles a request passes between (the rule holds for them too)
-    dual = add_person(db_path, "admin.test", "dual.test", ["analyst", "supervisor"], date(2099, 1, 1))
+    dual = add_person(db_path, "admin.test", "dual.door", ["analyst", "supervisor"], date(2099, 1, 1))
     return {user: Door(service, db_path, user, secret, settings.offense_codes[0])
-            for user, secret in {**people, "dual.test": dual}.items() if user != "expired.test"}
+            for user, secret in {**people, "dual.door": dual}.items() if user != "expired.test"}
 
 
 def test_each_refusal_of_the_rules_core_answers_its_reason_at_the_api_and_is_audited_once(
         doors, enrolled, settings, faces_dev, tmp_path):
     db_path = settings.database_path
     analyst, analyst2, supervisor = doors["analyst.test"], doors["analyst2.test"], doors["supervisor.test"]
-    reviewer, admin, dual = doors["reviewer.test"], doors["admin.test"], doors["dual.test"]
+    reviewer, admin, dual = doors["reviewer.test"], doors["admin.test"], doors["dual.door"]
     probe, subject = enrolled.probes[0]
     seen: dict[str, tuple[str, int]] = {}
 
@@ -180,9 +180,9 @@ def test_the_pages_refuse_a_decision_as_the_api_does_and_audit_it(doors, service
     """The approval page's decision form: a person holding both roles cannot approve their own
     request, and a denial without a reason is refused; each is audited under the person."""
     db_path = settings.database_path
-    own = doors["dual.test"].file(enrolled.probes[0][0], "PAGE-DOOR-1").json()["request_id"]
+    own = doors["dual.door"].file(enrolled.probes[0][0], "PAGE-DOOR-1").json()["request_id"]
     with httpx.Client(base_url=service, follow_redirects=False, timeout=60) as browser:
-        answer = browser.post("/login", data={"user_id": "dual.test", "secret": "secret of dual.test", "next": "/"},
+        answer = browser.post("/login", data={"user_id": "dual.door", "secret": "secret of dual.door", "next": "/"},
                               headers={"Sec-Fetch-Site": "same-origin"})
         assert answer.status_code == 303, answer.text
         page = browser.get("/approvals").text
@@ -193,4 +193,4 @@ def test_the_pages_refuse_a_decision_as_the_api_does_and_audit_it(doors, service
                                                                      "csrf": csrf},
                                   headers={"Sec-Fetch-Site": "same-origin"})
             assert answer.status_code == 409 and "cannot decide it" in answer.text, answer.text
-            assert _refused_rows(db_path, since) == [("dual.test", expected)]
+            assert _refused_rows(db_path, since) == [("dual.door", expected)]
