@@ -100,7 +100,7 @@ def approved_face_refusal(request_id: str, approved: int | None, asked: int | No
     """A request approved for one face of its probe searches that face and no other."""
     if approved is not None and asked is not None and asked != approved:
         return SearchRefused("face_not_approved", f"request {request_id} was approved for face {approved + 1} "
-                                                    f"of its probe, not face {asked + 1}")
+                                                  f"of its probe, not face {asked + 1}")
     return None
 
 

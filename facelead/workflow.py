@@ -85,7 +85,7 @@ def _append_refusal(conn, actor: str, action: str, target: str, details: Mapping
                     exc: Refusal) -> None:
     with db.transaction(conn):
         chain.append_audit(conn, clean_name(actor), f"{action}.refused", target,
-                        {**(details or {}), "reason": exc.reason, "detail": exc.detail})
+                           {**(details or {}), "reason": exc.reason, "detail": exc.detail})
     exc.audited = True
 
 
@@ -226,7 +226,7 @@ def set_secret(db_path: Path, user_id: str, proof: str, new_secret: str, limits:
             if not accounts.set_secret(conn, user_id, salt, hash_token(new_secret, salt)):
                 raise AccessDenied("disabled", f"user {user_id} is disabled")
             chain.append_audit(conn, user_id, "user.secret", f"user:{user_id}",
-                            {"with": "enrollment code" if by_code else "current secret"})
+                               {"with": "enrollment code" if by_code else "current secret"})
 
 
 def list_users(db_path: Path, actor: str) -> list[UserListing]:
@@ -294,7 +294,7 @@ def file_request(db_path: Path, actor: str, case_number: str, offense_code: str,
                 probe_sha256=digest, requested_by=actor, requested_at=db.now(), face_index=face_index,
                 quality_override=quality_override, requested_for=requested_for or None))
             chain.append_audit(conn, actor, "request.file", f"request:{request_id}",
-                            {**details, "justification": justification, "probe_sha256": digest})
+                               {**details, "justification": justification, "probe_sha256": digest})
         return request_id
 
 
@@ -474,7 +474,7 @@ def search_history(db_path: Path, actor: str, filters: dict) -> list[HistoryRow]
         rows = casefile.search_history(conn, filters, HISTORY_LIMIT)
         with db.transaction(conn):
             chain.append_audit(conn, actor, "search.history", "searches",
-                            {**{k: str(v) for k, v in filters.items() if v}, "rows": len(rows)})
+                               {**{k: str(v) for k, v in filters.items() if v}, "rows": len(rows)})
         return rows
 
 
@@ -518,9 +518,9 @@ def mark_subject_pair(db_path: Path, actor: str, gallery_id: str, subjects: tupl
             missing = [s for s in {subject_a, subject_b} if not gallery_store.subject_in_gallery(conn, gallery_id, s)]
             refuse(casework.pair_mark_refusal(gallery_id, subject_a, subject_b, sorted(missing)))
         with db.transaction(conn):
-            gallery_store.insert_pair_mark(conn, {"gallery_id": gallery_id, "subject_a": subject_a, "subject_b": subject_b,
-                                       "same_person": same_person, "note": note, "actor": actor,
-                                       "marked_at": db.now()})
+            gallery_store.insert_pair_mark(conn, {
+                "gallery_id": gallery_id, "subject_a": subject_a, "subject_b": subject_b, "same_person": same_person,
+                "note": note, "actor": actor, "marked_at": db.now()})
             chain.append_audit(conn, actor, Action.MARK_PAIR.value, target, {
                 "subject_a": subject_a, "subject_b": subject_b, "same_person": same_person, "note": note})
 

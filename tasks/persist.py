@@ -45,11 +45,11 @@ def start_enrollment(db_path: Path, run_id: str, gallery_id: str, models: FaceMo
         gallery_store.ensure_gallery(conn, gallery_id)
         for m in (models.detector, models.recogniser):
             gallery_store.register_model(conn, m.model_id, m.manifest.id, m.manifest.role, m.sha256,
-                              m.manifest.output_dim, m.manifest.licence)
+                                         m.manifest.output_dim, m.manifest.licence)
         gallery_store.start_enrollment_run(conn, run_id, gallery_id, rec.model_id, source, actor)
         chain.append_audit(conn, actor, "enrollment.start", f"gallery:{gallery_id}",
-                        {"run_id": run_id, "input": source, "model_id": rec.model_id,
-                         "quality_suite": {"version": suite_version(bar), "limits": bar.model_dump()}})
+                           {"run_id": run_id, "input": source, "model_id": rec.model_id,
+                            "quality_suite": {"version": suite_version(bar), "limits": bar.model_dump()}})
         return gallery_store.known_hashes(conn, gallery_id, rec.model_id, suite_version(bar))
 
 
@@ -76,7 +76,7 @@ def persist_batch(db_path: Path, ctx: BatchContext, actor: str, batch: BatchResu
 def finish_enrollment(db_path: Path, run_id: str, gallery_id: str, actor: str, summary: dict) -> None:
     with db.open_db(db_path) as conn, db.transaction(conn):
         gallery_store.finish_enrollment_run(conn, run_id, summary["images_seen"], summary["enrolled"],
-                                 summary["duplicates"], summary["refused"])
+                                            summary["duplicates"], summary["refused"])
         chain.append_audit(conn, actor, "enrollment.finish", f"gallery:{gallery_id}", {"run_id": run_id, **summary})
 
 
@@ -132,7 +132,7 @@ def remove_subject(db_path: Path, gallery_id: str, subject_id: str, actor: str, 
     with db.open_db(db_path) as conn, db.transaction(conn):
         removed = gallery_store.remove_subject(conn, gallery_id, subject_id)
         chain.append_audit(conn, actor, "enrollment.remove", f"gallery:{gallery_id}",
-                        {"subject_id": subject_id, "faces": removed, "reason": reason})
+                           {"subject_id": subject_id, "faces": removed, "reason": reason})
         return removed
 
 

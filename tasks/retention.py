@@ -21,7 +21,7 @@ def purge_warehouse(settings: Settings, actor: str) -> dict:
     now = db.now()
     with db.open_db(settings.database_path) as conn, db.transaction(conn):
         done = purge.purge(conn, now - timedelta(days=settings.probe_retention_days),
-                        now - timedelta(days=settings.retired_build_days))
+                           now - timedelta(days=settings.retired_build_days))
         report = {"faces": done.faces, "images": done.images, "subjects": done.subjects,
                   "probe_images": done.probe_images, "sheet_files": len(done.sheets),
                   "index_builds_deleted": len(done.build_folders),

@@ -23,15 +23,15 @@ router = APIRouter()
 
 @router.post("/api/enrollments")
 def enroll(settings: AppSettings, body: Enrollment, user: User) -> dict:
-    summary = workflow.run_flow_for(settings, user, Action.ENROLL, f"gallery:{body.gallery}", enroll_gallery, source=body.source,
-                  gallery=body.gallery, source_name=body.source_name)
+    summary = workflow.run_flow_for(settings, user, Action.ENROLL, f"gallery:{body.gallery}", enroll_gallery,
+                                    source=body.source, gallery=body.gallery, source_name=body.source_name)
     return {"markdown": summary.markdown(), "enrolled": summary.enrolled, "refused": summary.refused}
 
 
 @router.post("/api/galleries/{gallery}/index")
 def index(settings: AppSettings, gallery: str, body: IndexBuild, user: User) -> dict:
     built = workflow.run_flow_for(settings, user, Action.BUILD, f"gallery:{gallery}", build_index, gallery=gallery,
-                     shards=body.shards)
+                                  shards=body.shards)
     if built is None:
         return {"built": False}
     return {"built": True, "build_id": built.build_id, "vectors": built.vectors, "shards": built.shards,
@@ -40,7 +40,8 @@ def index(settings: AppSettings, gallery: str, body: IndexBuild, user: User) -> 
 
 @router.post("/api/galleries/{gallery}/calibrate")
 def calibrate(settings: AppSettings, gallery: str, user: User) -> dict:
-    calibrated = workflow.run_flow_for(settings, user, Action.CALIBRATE, f"gallery:{gallery}", calibrate_gallery, gallery=gallery)
+    calibrated = workflow.run_flow_for(settings, user, Action.CALIBRATE, f"gallery:{gallery}", calibrate_gallery,
+                                       gallery=gallery)
     return {"summary": describe_calibration(calibrated),
             "markdown": duplicates_markdown(gallery, calibrated.closest, named=True)}
 
@@ -72,13 +73,16 @@ def purge(settings: AppSettings, user: User) -> dict:
 @router.post("/api/evaluations")
 def evaluation(settings: AppSettings, body: EvaluationAsk, user: User) -> dict:
     target = f"dataset:{body.source}" if body.source else f"gallery:{body.gallery}"
-    outcome = workflow.run_flow_for(settings, user, Action.EVALUATE, target, evaluate, source=body.source, gallery=body.gallery,
-                  recognisers=body.recognisers, group_columns=body.group_columns, bootstrap=body.bootstrap,
-                  quality_bar=body.quality_bar, bar_limits=body.bar_limits, degraded_probes=body.degraded_probes)
+    outcome = workflow.run_flow_for(settings, user, Action.EVALUATE, target, evaluate, source=body.source,
+                                    gallery=body.gallery, recognisers=body.recognisers,
+                                    group_columns=body.group_columns, bootstrap=body.bootstrap,
+                                    quality_bar=body.quality_bar, bar_limits=body.bar_limits,
+                                    degraded_probes=body.degraded_probes)
     return {"summary": outcome.summary.read_text(), "report": str(outcome.summary.parent)}
 
 
 @router.post("/api/reports/oversight")
 def oversight(settings: AppSettings, body: Period, user: User) -> dict:
-    report = workflow.run_flow_for(settings, user, Action.REPORT, "reports", oversight_report, start=body.start, end=body.end)
+    report = workflow.run_flow_for(settings, user, Action.REPORT, "reports", oversight_report, start=body.start,
+                                   end=body.end)
     return {"markdown": report.markdown, "csv_name": report.csv_path.name, "csv": report.csv_path.read_text()}

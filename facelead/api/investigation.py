@@ -62,9 +62,9 @@ def deny(settings: AppSettings, request_id: str, body: Reason, user: User) -> di
 
 @router.post("/api/requests/{request_id}/search")
 def search(settings: AppSettings, request_id: str, body: SearchAsk, user: User) -> dict:
-    outcome = workflow.run_flow_for(settings, user, Action.SEARCH, f"request:{request_id}", search_probe, request_id=request_id,
-                       k=body.k,
-                  face_index=body.face_index, quality_override=body.quality_override)
+    outcome = workflow.run_flow_for(settings, user, Action.SEARCH, f"request:{request_id}", search_probe,
+                                    request_id=request_id, k=body.k, face_index=body.face_index,
+                                    quality_override=body.quality_override)
     return {"search_id": outcome.search_id, "case_number": outcome.case_number,
             "probe_quality_failures": outcome.probe_quality_failures,
             "candidates": [{"rank": c.rank, "score": c.score, "subject_id": c.subject_id, "face_id": c.face_id}
@@ -81,8 +81,8 @@ def history(settings: AppSettings, user: User, case_number: str | None = None, a
             offense_code: str | None = None, start: date | None = None, end: date | None = None) -> list[dict]:
     filters = {"case_number": case_number, "analyst": analyst, "offense_code": offense_code, "start": start,
                "end": end}
-    return [{k: jsonable(v) for k, v in asdict(row).items()} for row in workflow.search_history(settings.database_path, user,
-                         filters)]
+    rows = workflow.search_history(settings.database_path, user, filters)
+    return [{k: jsonable(v) for k, v in asdict(row).items()} for row in rows]
 
 
 @router.get("/api/leads")
@@ -98,7 +98,8 @@ def sheet(settings: AppSettings, search_id: str, user: User) -> Response:
 
 @router.post("/api/searches/{search_id}/rerun")
 def rerun(settings: AppSettings, search_id: str, user: User) -> dict:
-    report = workflow.run_flow_for(settings, user, Action.RERUN, f"search:{search_id}", rerun_search, search_id=search_id)
+    report = workflow.run_flow_for(settings, user, Action.RERUN, f"search:{search_id}", rerun_search,
+                                   search_id=search_id)
     return {"identical": report.identical, "candidates": len(report.candidates), "differences": report.differences}
 
 

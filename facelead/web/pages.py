@@ -292,14 +292,14 @@ def run_search(settings: AppSettings, request: Request, request_id: str, csrf: A
     user_id, token = checked(request, csrf)
     try:
         outcome = workflow.run_flow_for(settings, user_id, Action.SEARCH, f"request:{request_id}", search_probe,
-                           request_id=request_id)
+                                        request_id=request_id)
     except Refusal as exc:
         return refusal(request, user_id, token, exc)
     return RedirectResponse(f"/searches/{quote(outcome.search_id)}", status_code=303)
 
 
-def sheet_page(settings: Settings, request: Request, search_id: str, details: dict) -> tuple[str, str,
-               object] | HTMLResponse:
+def sheet_page(settings: Settings, request: Request, search_id: str,
+               details: dict) -> tuple[str, str, object] | HTMLResponse:
     user_id, csrf = signed_in(request)
     try:
         return user_id, csrf, open_sheet(settings.database_path, search_id, user_id, details)
@@ -391,7 +391,8 @@ def oversight(settings: AppSettings, request: Request, start: str = "", end: str
     def values(user: str) -> dict:
         first, last = previous_month(date.today())
         period = (_day(start) or first, _day(end) or last)
-        report = workflow.run_flow_for(settings, user, Action.REPORT, "reports", oversight_report, start=period[0], end=period[1])
+        report = workflow.run_flow_for(settings, user, Action.REPORT, "reports", oversight_report, start=period[0],
+                                       end=period[1])
         top = max([1, *(r[c] for r in report.rows for c in ("searches", "released", "released_no_candidate",
                                                             "disputed"))])
         return {"rows": report.rows, "columns": COLUMNS, "start": period[0], "end": period[1], "top": top}
