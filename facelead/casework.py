@@ -137,6 +137,11 @@ def rerun_refusal(search_id: str, ran_on: tuple[str, str], installed: tuple[str,
     return None
 
 
+def search_found_refusal(found: object | None, search_id: str) -> WorkflowRefused | None:
+    """A step on a search names one that exists (``found``: what was read of it, None if nothing)."""
+    return WorkflowRefused("no_such_search", f"no search {search_id}") if found is None else None
+
+
 def determination_stage(search_actor: str, actor: str) -> str:
     """Whose determination ``actor`` records on a search run by ``search_actor``: the
     analyst's (who ran it) or a reviewer's (anyone else)."""

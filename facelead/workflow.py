@@ -428,8 +428,7 @@ def record_determination(db_path: Path, actor: str, search_id: str, rank: int | 
     with db.open_db(db_path) as conn:
         search = casefile.search_summary(conn, search_id)
         with audited(conn, actor, Action.DETERMINE, target):
-            if search is None:
-                raise WorkflowRefused("no_such_search", f"no search {search_id}")
+            refuse(casework.search_found_refusal(search, search_id))
         stage = casework.determination_stage(search.actor, actor)
         action = Action.DETERMINE if stage == casework.ANALYST else Action.REVIEW
         authorize(conn, actor, action, target, {"stage": stage})

@@ -9,7 +9,6 @@ from prefect import flow
 from pydantic import Field
 
 from facelead import casework
-from facelead.casework import WorkflowRefused
 from facelead.policy import Action
 from facelead.refusal import refuse
 from facelead.settings import current_settings
@@ -45,8 +44,7 @@ def rerun_search(search_id: Annotated[str, Field(min_length=1)], grant: str | No
     settings = current_settings()
     actor = acting_user(settings, Action.RERUN, f"search:{search_id}", grant, search_id=search_id).user_id
     record, build = search_record(settings.database_path, search_id)
-    if record is None:
-        raise WorkflowRefused("no_such_search", f"no search {search_id}")
+    refuse(casework.search_found_refusal(record, search_id))
     models = face_models(settings)
     on_disk = build is not None and (settings.database_path.parent / build.folder).is_dir()
     refuse(casework.rerun_refusal(search_id, (record.model_id, record.detector_id),

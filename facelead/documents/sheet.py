@@ -8,9 +8,10 @@ from pathlib import Path
 
 import jinja2
 
-from facelead import LEAD_NOTICE
+from facelead import LEAD_NOTICE, casework
 from facelead.policy import Action
-from facelead.workflow import WorkflowRefused, audited, authorize
+from facelead.refusal import refuse
+from facelead.workflow import audited, authorize
 from models.calibration import Calibration
 from warehouse import casefile, chain, db, gallery_store
 
@@ -79,8 +80,7 @@ def open_sheet(db_path: Path, search_id: str, actor: str, details: dict) -> Shee
     with db.open_db(db_path) as conn:
         target = f"search:{search_id}"
         with audited(conn, actor, Action.SHEET_VIEW, target):
-            if casefile.search_summary(conn, search_id) is None:
-                raise WorkflowRefused("no_such_search", f"no search {search_id}")
+            refuse(casework.search_found_refusal(casefile.search_summary(conn, search_id), search_id))
         authorize(conn, actor, Action.SHEET_VIEW, target)
         rows = casefile.candidate_sheet_rows(conn, search_id)
         calibration = gallery_store.latest_calibration(conn, rows[0]["model_id"], rows[0]["gallery_id"]) if rows else None

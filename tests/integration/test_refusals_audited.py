@@ -155,7 +155,8 @@ def test_each_refusal_of_the_rules_core_answers_its_reason_at_the_api_and_is_aud
     nowhere = decided(filed("DOOR-11", gallery="nobody-enrolled"))
     attempt("empty_gallery", analyst, lambda: analyst.post(f"/api/requests/{nowhere}/search"))
 
-    # determinations: the analyst's first and once, then a different reviewer's, blind
+    # determinations: on a search that exists, the analyst's first and once, then a different reviewer's, blind
+    attempt("no_such_search", analyst, lambda: analyst.post("/api/searches/nope/determination", {"rank": 1}))
     fresh = searched(decided(filed("DOOR-12")))
     attempt("analyst_first", reviewer, lambda: reviewer.post(f"/api/searches/{fresh}/determination", {"rank": 1}))
     attempt("no_such_rank", analyst, lambda: analyst.post(f"/api/searches/{search_id}/determination", {"rank": 99}))
