@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from facelead.access import clean_name
 from facelead.refusal import Refusal
@@ -68,6 +68,18 @@ def decision_refusal(request: StoredRequest | None, request_id: str, actor: str,
     return None
 
 
+def decided_refusal(request_id: str, written: bool) -> WorkflowRefused | None:
+    """The decision written first stands: one that found the request decided when writing
+    (another supervisor's at the same moment) is refused."""
+    return None if written else WorkflowRefused("decided", f"request {request_id} was decided by someone else a moment ago")
+
+
+def lead_refusal(search_id: str, actor: str, released_to_actor: bool) -> WorkflowRefused | None:
+    """A lead is shown only to its requester, and only once both examiners agreed (released)."""
+    return None if released_to_actor else WorkflowRefused(
+        "not_released", f"no lead of search {search_id} has been released to {actor}")
+
+
 def runnable_refusal(request: StoredRequest | None, request_id: str) -> WorkflowRefused | None:
     """A request runs only once approved, and only once."""
     if request is None:
@@ -78,6 +90,12 @@ def runnable_refusal(request: StoredRequest | None, request_id: str) -> Workflow
     if request.search_id is not None:
         return WorkflowRefused("already_run", f"request {request_id} has run already (search {request.search_id})")
     return None
+
+
+def claim_refusal(request_id: str, claimed: bool) -> WorkflowRefused | None:
+    """The search that marks the request as run is its one run: a search that found it marked
+    already (another run checked it at the same moment) is refused."""
+    return None if claimed else WorkflowRefused("already_run", f"request {request_id} has run already")
 
 
 def search_refusal(request: StoredRequest | None, request_id: str, actor: str, now: datetime,
@@ -180,6 +198,24 @@ def review_outcome(recorded: Mapping[str, str | None]) -> str:
     if REVIEWER not in recorded:
         return "awaiting review"
     return "released" if recorded[ANALYST] == recorded[REVIEWER] else "disputed"
+
+
+def new_user_refusal(user_id: str, roles: Collection[str], first_user: bool, reserved: bool,
+                     exists: bool) -> WorkflowRefused | None:
+    """A new user has a name of their own (not a deployment schedule's, not another user's);
+    the first user of a database is an administrator, who adds the rest."""
+    if reserved:
+        return WorkflowRefused("reserved", f"{user_id!r} is the identity of a deployment's schedule, not a person's")
+    if exists:
+        return WorkflowRefused("exists", f"user {user_id!r} exists already")
+    if first_user and "admin" not in roles:
+        return WorkflowRefused("bootstrap", "the first user must hold the admin role")
+    return None
+
+
+def period_refusal(start: date, end: date) -> WorkflowRefused | None:
+    """A report's period ends after it starts."""
+    return None if end > start else WorkflowRefused("period", f"the period must end after it starts ({start} to {end})")
 
 
 def own_roles_refusal(actor: str, user_id: str) -> WorkflowRefused | None:

@@ -16,7 +16,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,6 +45,7 @@ from warehouse import accounts, casefile, chain, db, gallery_store, sandbox
 from warehouse.audit import Anchor
 from warehouse.records import (
     HistoryRow,
+    LeadReport,
     OwnRequest,
     PendingRequest,
     ReleasedLead,
@@ -171,17 +171,14 @@ def add_user(db_path: Path, actor: str | None, user_id: str, display_name: str, 
     """
     role_set = check_roles(roles)
     check_user_id(user_id)
-    if user_id == CONSOLE.user_id:
-        raise WorkflowRefused("reserved", f"{user_id!r} is the identity of a deployment's schedule, not a person's")
     with db.open_db(db_path) as conn:
         bootstrap = accounts.count_users(conn) == 0
-        if bootstrap and "admin" not in role_set:
-            raise WorkflowRefused("bootstrap", "the first user must hold the admin role")
         if not bootstrap and not actor:
             raise AccessDenied("sign_in", "only a signed-in user with the admin role may add users")
         creator = user_id if bootstrap else authorize(conn, actor, Action.USER_ADMIN, f"user:{user_id}").user_id
-        if accounts.get_user(conn, user_id) is not None:
-            raise WorkflowRefused("exists", f"user {user_id!r} exists already")
+        with audited(conn, creator, "user.add", f"user:{user_id}"):
+            refuse(casework.new_user_refusal(user_id, role_set, bootstrap, user_id == CONSOLE.user_id,
+                                             accounts.get_user(conn, user_id) is not None))
         code, stored = _code_record(limits)
         with db.transaction(conn):
             accounts.insert_user(conn, UserRecord(
@@ -308,8 +305,8 @@ def decide_request(db_path: Path, actor: str, request_id: str, approve: bool, re
         with audited(conn, actor, action, target):
             refuse(casework.decision_refusal(request, request_id, actor, approve, reason))
         with audited(conn, actor, action, target), db.transaction(conn):
-            if not casefile.decide_request(conn, request_id, "approved" if approve else "denied", actor, reason):
-                raise WorkflowRefused("decided", f"request {request_id} was decided by someone else a moment ago")
+            refuse(casework.decided_refusal(
+                request_id, casefile.decide_request(conn, request_id, "approved" if approve else "denied", actor, reason)))
             chain.append_audit(conn, actor, action, target, {"case_number": request.case_number, "reason": reason})
 
 
@@ -351,20 +348,19 @@ def released_leads(db_path: Path, actor: str) -> list[ReleasedLead]:
     return _read_for(db_path, actor, Action.LEAD_VIEW, "leads", casefile.released_leads)
 
 
-def lead_report(db_path: Path, actor: str, search_id: str) -> dict:
+def lead_report(db_path: Path, actor: str, search_id: str) -> LeadReport:
     """One released lead for its requester: the case, the candidate released (None: no
     candidate), who ran and who reviewed; audited as ``lead.view``. Refused before release."""
     target = f"search:{search_id}"
     leads = {row.search_id: row for row in released_leads(db_path, actor)}
     with db.open_db(db_path) as conn:
         with audited(conn, actor, Action.LEAD_VIEW, target):
-            if search_id not in leads:
-                raise WorkflowRefused("not_released", f"no lead of search {search_id} has been released to {actor}")
+            refuse(casework.lead_refusal(search_id, actor, search_id in leads))
         lead = leads[search_id]
         candidate = None if lead.face_id is None else casefile.lead_candidate(conn, search_id, lead.face_id)
         with db.transaction(conn):
             chain.append_audit(conn, actor, Action.LEAD_VIEW.value, target, {"case_number": lead.case_number})
-        return {**asdict(lead), "candidate": candidate}
+        return LeadReport(lead, candidate)
 
 
 def galleries(db_path: Path) -> list[str]:
@@ -412,11 +408,6 @@ def runnable_request(db_path: Path, actor: str, request_id: str, approval_days: 
         return request
 
 
-def _recorded(conn, search_id: str) -> dict[str, str | None]:
-    """Each determination on record for the search: its stage and the face id chosen."""
-    return {stage: row["face_id"] for stage, row in casefile.determinations(conn, search_id).items()}
-
-
 def record_determination(db_path: Path, actor: str, search_id: str, rank: int | None) -> str:
     """Record the analyst's (who ran the search) or the reviewer's (anyone else certified)
     determination: the candidate at ``rank``, or NO_CANDIDATE. Returns the review outcome.
@@ -432,7 +423,7 @@ def record_determination(db_path: Path, actor: str, search_id: str, rank: int | 
         stage = casework.determination_stage(search.actor, actor)
         action = Action.DETERMINE if stage == casework.ANALYST else Action.REVIEW
         authorize(conn, actor, action, target, {"stage": stage})
-        recorded = _recorded(conn, search_id)
+        recorded = casefile.determined_faces(conn, search_id)
         face_id = NO_CANDIDATE if rank is None else casefile.candidate_at_rank(conn, search_id, rank)
         with audited(conn, actor, action, target, {"stage": stage}):
             refuse(casework.determination_refusal(search_id, actor, stage, recorded, rank, face_id is not None))
@@ -451,7 +442,7 @@ def determination_stage(db_path: Path, actor: str, search_id: str) -> tuple[str 
     None; the review outcome, 'released' or 'disputed' only once both are recorded)."""
     with db.open_db(db_path, read_only=True) as conn:
         search = casefile.search_summary(conn, search_id)
-        recorded = _recorded(conn, search_id)
+        recorded = casefile.determined_faces(conn, search_id)
     if search is None:
         return None, "no such search"
     return casework.open_stage(search.actor, actor, recorded), casework.review_outcome(recorded)
@@ -495,7 +486,7 @@ def audit_status(db_path: Path, actor: str, witnesses: tuple[Anchor, ...] = ()) 
 def review_outcome(db_path: Path, search_id: str) -> str:
     """'released', 'disputed', 'awaiting review' or 'awaiting determination'."""
     with db.open_db(db_path, read_only=True) as conn:
-        return casework.review_outcome(_recorded(conn, search_id))
+        return casework.review_outcome(casefile.determined_faces(conn, search_id))
 
 
 def possible_duplicates(db_path: Path, actor: str, gallery_id: str) -> list[PossibleDuplicate]:
@@ -522,6 +513,19 @@ def mark_subject_pair(db_path: Path, actor: str, gallery_id: str, subjects: tupl
                 "note": note, "actor": actor, "marked_at": db.now()})
             chain.append_audit(conn, actor, Action.MARK_PAIR.value, target, {
                 "subject_a": subject_a, "subject_b": subject_b, "same_person": same_person, "note": note})
+
+
+def remove_subject(db_path: Path, actor: str, gallery_id: str, subject_id: str, reason: str) -> list[str]:
+    """Hide a subject's faces in a gallery from every search (an operator's or admin's
+    removal, e.g. by court order), audited; the face ids removed."""
+    target = f"gallery:{gallery_id}"
+    with db.open_db(db_path) as conn:
+        authorize(conn, actor, Action.REMOVE, target)
+        with db.transaction(conn):
+            removed = gallery_store.remove_subject(conn, gallery_id, subject_id)
+            chain.append_audit(conn, actor, "enrollment.remove", target,
+                               {"subject_id": subject_id, "faces": removed, "reason": reason})
+            return removed
 
 
 _SNAPSHOT = threading.Lock()

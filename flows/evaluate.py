@@ -33,10 +33,10 @@ from tasks.evaluation import (
     gate_embedded,
     gather,
     labeled_set_evaluation,
-    record_evaluation,
     score_labeled_set,
 )
 from tasks.faces import embed_batch, face_models
+from tasks.persist import record_evaluation
 
 OPEN = QualityBar(**OPEN_BAR)  # every face embedded; the chosen bar is applied after, to report both
 

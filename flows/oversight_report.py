@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date, datetime, timezone
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
+from facelead import casework
 from facelead.files import write_csv
 from facelead.policy import Action
+from facelead.refusal import refuse
 from facelead.settings import current_settings
 from flows.runtime import acting_user, refusals_audited
-from tasks.oversight import COLUMNS, OversightReport, markdown, oversight_rows, previous_month
+from tasks.oversight import COLUMNS, OversightReport, markdown, previous_month
+from tasks.persist import oversight_rows
 
 
 @refusals_audited
@@ -33,10 +37,9 @@ def oversight_report(start: date | None = None, end: date | None = None, grant: 
     if start is None or end is None:
         month_start, month_end = previous_month(datetime.now(timezone.utc).date())
         start, end = start or month_start, end or month_end
-    if end <= start:
-        raise ValueError(f"the period must end after it starts ({start} to {end})")
+    refuse(casework.period_refusal(start, end))
     rows = oversight_rows(settings.database_path, start, end, actor)
-    path = write_csv(settings.data_dir / "reports" / f"oversight-{start}-{end}.csv", rows, COLUMNS)
+    path = write_csv(settings.data_dir / "reports" / f"oversight-{start}-{end}.csv", map(asdict, rows), COLUMNS)
     report = OversightReport(path, markdown(rows, start, end), rows)
     create_markdown_artifact(report.markdown, key="oversight-report", description=str(path))
     return report

@@ -13,10 +13,11 @@ from facelead.policy import Action
 from facelead.refusal import refuse
 from facelead.settings import current_settings
 from flows.runtime import acting_user, refusals_audited
+from models.index import Ranked
 from tasks.faces import embed_probe, face_models
 from tasks.index import rank_gallery
 from tasks.persist import record_event, search_record
-from tasks.search import Ranked, compare
+from tasks.search import compare
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from prefect.artifacts import create_markdown_artifact
 from facelead.policy import Action
 from facelead.settings import current_settings
 from flows.runtime import acting_user, refusals_audited
-from tasks.retention import purge_warehouse
+from tasks.persist import purge_warehouse
 
 
 @refusals_audited

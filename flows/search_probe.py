@@ -16,10 +16,10 @@ from facelead.policy import Action
 from facelead.settings import current_settings
 from facelead.workflow import runnable_request
 from flows.runtime import acting_user, refusals_audited
+from models.index import Ranked
 from tasks.faces import face_models
 from tasks.index import rank_gallery
 from tasks.persist import record_search
-from tasks.search import Ranked
 from tasks.search_plan import plan_search
 from tasks.sheet import write_sheet
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 
+from facelead.steps import gallery
 from models.calibration import (
     Calibration,
     ImpostorSample,
@@ -20,7 +21,6 @@ from models.calibration import (
 )
 from models.index import GalleryVectors
 from tasks.persist import DB_TASK
-from warehouse import chain, db, gallery_store
 
 
 @dataclass(frozen=True)
@@ -54,19 +54,15 @@ def calibrate_gallery(db_path: Path, gallery_id: str, model_id: str, faces: Gall
     """Score the cross-subject pairs of the gallery's faces (subjects an operator marked as
     the same person count as one), store them as the gallery's calibration for ``model_id``
     with its closest subject pairs, and audit it as ``calibration.gallery``."""
-    with db.open_db(db_path) as conn:
-        same_person = gallery_store.same_person_marks(conn, gallery_id)
+    same_person = gallery.same_person_marks(db_path, gallery_id)
     impostors = impostor_sample(faces.vectors, identity_codes(faces.subject_ids, same_person))
     calibration = Calibration(uuid.uuid4().hex, model_id, describe_source(gallery_id, len(faces.face_ids), impostors.faces),
                               gallery_id, impostors.pairs, impostors.faces, stored_scores(impostors.scores),
                               datetime.now(timezone.utc))
     closest = closest_subjects(impostors, faces)
-    with db.open_db(db_path) as conn, db.transaction(conn):
-        gallery_store.insert_calibration(conn, calibration, closest)
-        chain.append_audit(conn, actor, "calibration.gallery", f"gallery:{gallery_id}", {
-            "calibration_id": calibration.calibration_id, "model_id": model_id, "reason": reason,
-            "faces": impostors.faces, "pairs": impostors.pairs, "same_person_marks": len(same_person),
-            "highest_impostor": float(impostors.scores[-1]) if impostors.pairs else None})
+    gallery.record_calibration(db_path, calibration, closest, actor, {
+        "reason": reason, "faces": impostors.faces, "pairs": impostors.pairs, "same_person_marks": len(same_person),
+        "highest_impostor": float(impostors.scores[-1]) if impostors.pairs else None})
     create_markdown_artifact(duplicates_markdown(gallery_id, closest, named=False), key="possible-duplicates",
                              description=describe_source(gallery_id, len(faces.face_ids), impostors.faces))
     return GalleryCalibration(calibration, impostors, closest)

@@ -33,13 +33,13 @@ from facelead.metrics import (
 )
 from facelead.refusal import Refusal
 from facelead.settings import QualityBar
+from facelead.steps import gallery
 from models.calibration import Calibration, identity_codes, impostor_sample, score_at_chance, stored_scores
 from models.degrade import SURVEILLANCE
 from models.faces import FaceModels, load
 from models.image import ImageDecodeError, decode_image
 from models.quality import METRICS
 from tasks.persist import DB_TASK
-from warehouse import chain, db, gallery_store
 from warehouse.records import EvaluationRecord
 
 
@@ -217,9 +217,7 @@ def gallery_groups(db_path: Path, gallery_id: str, model_id: str, columns: list[
     """The gallery's error rates by each subject attribute in ``columns`` (subjects without a
     value form the group "unknown"), at ``operating`` (label, threshold), else at the score
     its own cross-subject pairs reach at FMR 1e-3."""
-    with db.open_db(db_path, read_only=True) as conn:
-        faces = gallery_store.gallery_vectors(conn, gallery_id, model_id, db.now())
-        values = {column: gallery_store.gallery_attributes(conn, gallery_id, column) for column in columns}
+    faces, values = gallery.faces_with_attributes(db_path, gallery_id, model_id, columns)
     if len(set(faces.subject_ids)) < 2:
         raise InputError(f"gallery {gallery_id!r} has {len(set(faces.subject_ids))} subject(s) for {model_id}: "
                          "group rates need faces of at least two")
@@ -234,18 +232,6 @@ def gallery_groups(db_path: Path, gallery_id: str, model_id: str, columns: list[
         "columns": {column: gallery_group_rates(faces.vectors, subjects, np.array(
             [values[column].get(who, "unknown") for who in faces.subject_ids], dtype=object), threshold)
             for column in columns}}, sha256_hex("\n".join(sorted(faces.face_ids))))
-
-
-@task(**DB_TASK)
-def record_evaluation(db_path: Path, record: EvaluationRecord, calibration: Calibration | None) -> None:
-    """Store an evaluation and its calibration (a labeled set's; a gallery's group report has
-    none), audited (metrics summarised, never the photos)."""
-    with db.open_db(db_path) as conn, db.transaction(conn):
-        gallery_store.insert_evaluation(conn, record, calibration)
-        chain.append_audit(conn, record.actor, "evaluation.run", f"model:{record.model_id}", {
-            "evaluation_id": record.evaluation_id, "dataset": record.dataset,
-            "dataset_sha256": record.dataset_sha256, "images": record.images,
-            "calibration_id": calibration and calibration.calibration_id, "report_dir": record.report_dir})
 
 
 def evaluation_record(evaluation_id: str, report_id: str, models: FaceModels, dataset: str, dataset_sha256: str,

@@ -10,10 +10,10 @@ from numpy.typing import NDArray
 from prefect import task
 from prefect.cache_policies import NONE
 
-from expectations.quality import QualityVerdict, validate
+from expectations.quality import validate
 from facelead.casework import FaceChoice, SearchRefused, face_choice
 from facelead.digest import sha256_hex
-from facelead.intake.batches import BatchContext, BatchResult, GatedFace, batch_result
+from facelead.intake.batches import BatchContext, BatchResult, GatedFace, ProbeFace, batch_result
 from facelead.intake.inputs import HashedRef, ImageBatch, RefusedInput
 from facelead.settings import QualityBar, Settings
 from models.faces import FaceModels, FaceVector, MeasuredFace, embed_measured, load, measure_face
@@ -23,16 +23,6 @@ from models.store import prepare_model
 
 Measured = tuple[HashedRef, MeasuredFace]  # gallery image and its subject's face
 Enrolled = tuple[HashedRef, FaceVector]
-
-
-@dataclass(frozen=True)
-class ProbeFace:
-    """The probe's chosen face, embedded, and its verdict under the probe quality suite."""
-
-    path: str
-    sha256: str
-    face: FaceVector
-    verdict: QualityVerdict
 
 
 def face_models(settings: Settings, recogniser_manifest: str | None = None) -> FaceModels:

@@ -22,12 +22,13 @@ from facelead.cluster import cluster_client
 from facelead.digest import file_sha256
 from facelead.refusal import Refusal
 from facelead.settings import DaskSettings, IndexSettings
+from facelead.steps.gallery import read_build_plan
 from models.ann import ChanceFloor, Judged, ScannParams, Targets, build_tuned, floor_of, load_scann, save_scann
 from models.calibration import ImpostorSample
-from models.index import BuildPlan, ExactIndex, GalleryVectors
+from models.index import BuildPlan, ExactIndex, GalleryVectors, Ranked, RankMethod, top_exact
 from models.store import PreparedModel
-from tasks.persist import DB_TASK, load_gallery, read_build_plan
-from tasks.search import Ranked, RankMethod, search_exact, top_exact
+from tasks.persist import DB_TASK, load_gallery
+from tasks.search import search_exact
 from warehouse.records import IndexBuildRecord, StoredBuild
 
 

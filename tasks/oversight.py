@@ -1,37 +1,26 @@
-"""The program oversight report's rows: requests, decisions, searches and review outcomes
-per offense code for a period, read and audited in one task."""
+"""The program oversight report: its columns, its period and its Markdown (the rows are
+read and audited by ``steps.reports.oversight_rows``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from dataclasses import astuple, dataclass, fields
+from datetime import date, timedelta
 from pathlib import Path
 
-from prefect import task
+from warehouse.records import OversightRow
 
-from tasks.persist import DB_TASK
-from warehouse import casefile, chain, db
-
-COLUMNS = ("offense_code", "requests", "approved", "denied", "pending", "searches", "quality_overrides",
-           "released", "released_no_candidate", "disputed", "awaiting_review")
+COLUMNS = tuple(f.name for f in fields(OversightRow))
 
 
-@task(**DB_TASK)
-def oversight_rows(db_path: Path, start: date, end: date, actor: str) -> list[dict]:
-    """The per-offense rows for requests filed from ``start`` up to, not including, ``end`` (UTC); audited."""
-    lower, upper = (datetime.combine(d, time(), tzinfo=timezone.utc) for d in (start, end))
-    with db.open_db(db_path) as conn:
-        rows = casefile.oversight(conn, lower, upper)
-        with db.transaction(conn):
-            chain.append_audit(conn, actor, "report.oversight", f"period:{start}/{end}", {"offense_codes": len(rows)})
-    return rows
+def total(rows: list[OversightRow]) -> OversightRow:
+    """Every offense code's counts added up, as the row ``**all**``."""
+    return OversightRow("**all**", *(sum(getattr(r, c) for r in rows) for c in COLUMNS[1:]))
 
 
-def markdown(rows: list[dict], start: date, end: date) -> str:
-    total = {c: sum(r[c] for r in rows) for c in COLUMNS[1:]}
+def markdown(rows: list[OversightRow], start: date, end: date) -> str:
     lines = [f"# Oversight report {start} to {end} (exclusive)", "",
              "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(str(r[c]) for c in COLUMNS) + " |" for r in [*rows, {"offense_code": "**all**", **total}]]
+    lines += ["| " + " | ".join(str(value) for value in astuple(r)) + " |" for r in [*rows, total(rows)]]
     return "\n".join(lines) + "\n\nCounts are of requests filed in the period; a search's review outcome is as of now."
 
 
@@ -39,7 +28,7 @@ def markdown(rows: list[dict], start: date, end: date) -> str:
 class OversightReport:
     csv_path: Path
     markdown: str
-    rows: list[dict]  # one per offense code, COLUMNS
+    rows: list[OversightRow]  # one per offense code
 
 
 def previous_month(today: date) -> tuple[date, date]:

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 from facelead import casework
 from facelead.casework import SearchRefused
+from facelead.intake.batches import ProbeFace, probe_quality_tables
 from facelead.refusal import refuse
 from facelead.settings import Settings
 from models.faces import FaceModels
-from tasks.faces import ProbeFace, embed_probe
-from tasks.persist import index_status, probe_quality_tables, record_event
+from tasks.faces import embed_probe
+from tasks.persist import index_status, record_event
 from warehouse.records import StoredBuild, StoredRequest
 
 

@@ -11,6 +11,8 @@ import pyarrow as pa
 from warehouse.records import (
     CandidateRecord,
     HistoryRow,
+    LeadCandidate,
+    OversightRow,
     OwnRequest,
     PastSearch,
     PendingRequest,
@@ -19,6 +21,7 @@ from warehouse.records import (
     ReviewItem,
     SearchRecord,
     SearchSummary,
+    SheetRow,
     StoredRequest,
     parameters,
 )
@@ -36,8 +39,9 @@ def insert_search(conn: duckdb.DuckDBPyConnection, record: SearchRecord, candida
         conn.execute(query("insert_candidates"))
 
 
-def candidate_sheet_rows(conn: duckdb.DuckDBPyConnection, search_id: str) -> list[dict]:
-    return dicts(conn.execute(query("candidate_sheet"), [search_id]))
+def candidate_sheet_rows(conn: duckdb.DuckDBPyConnection, search_id: str) -> list[SheetRow]:
+    """A search's candidates in rank order, each with what its sheet shows of the search."""
+    return records(conn.execute(query("candidate_sheet"), [search_id]), SheetRow)
 
 
 def case_records(conn: duckdb.DuckDBPyConnection, case_number: str) -> dict[str, list[dict]]:
@@ -51,9 +55,9 @@ def case_records(conn: duckdb.DuckDBPyConnection, case_number: str) -> dict[str,
     }
 
 
-def oversight(conn: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> list[dict]:
+def oversight(conn: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> list[OversightRow]:
     """Per offense code: requests filed in [start, end) and what became of them (oversight.sql)."""
-    return dicts(conn.execute(query("oversight"), {"start": start, "end": end}))
+    return records(conn.execute(query("oversight"), {"start": start, "end": end}), OversightRow)
 
 
 def insert_request(conn: duckdb.DuckDBPyConnection, record: RequestRecord) -> None:
@@ -92,9 +96,9 @@ def insert_determination(conn: duckdb.DuckDBPyConnection, search_id: str, stage:
     conn.execute(query("insert_determination"), [search_id, stage, user_id, face_id, now()])
 
 
-def determinations(conn: duckdb.DuckDBPyConnection, search_id: str) -> dict[str, dict]:
-    """{stage: {"user_id", "face_id", "recorded_at"}} recorded for the search."""
-    return {row.pop("stage"): row for row in dicts(conn.execute(query("determinations"), [search_id]))}
+def determined_faces(conn: duckdb.DuckDBPyConnection, search_id: str) -> dict[str, str | None]:
+    """{stage: the face id determined (None: no candidate)} of each determination recorded for the search."""
+    return dict(conn.execute(query("determined_faces"), [search_id]).fetchall())
 
 
 def pending_requests(conn: duckdb.DuckDBPyConnection, user_id: str) -> list[PendingRequest]:
@@ -118,8 +122,9 @@ def search_history(conn: duckdb.DuckDBPyConnection, filters: dict, limit: int) -
     return records(conn.execute(query("search_history_page"), {**filters, "limit": limit}), HistoryRow)
 
 
-def lead_candidate(conn: duckdb.DuckDBPyConnection, search_id: str, face_id: str) -> dict | None:
-    return one(conn.execute(query("lead_candidate"), {"search_id": search_id, "face_id": face_id}))
+def lead_candidate(conn: duckdb.DuckDBPyConnection, search_id: str, face_id: str) -> LeadCandidate | None:
+    row = one(conn.execute(query("lead_candidate"), {"search_id": search_id, "face_id": face_id}))
+    return None if row is None else LeadCandidate(**row)
 
 
 def search_record(conn: duckdb.DuckDBPyConnection, search_id: str) -> PastSearch | None:

@@ -137,6 +137,74 @@ class ReleasedLead:
 
 
 @dataclass(frozen=True)
+class SheetRow:
+    """One candidate of a search with what its sheet shows of the search (candidate_sheet.sql);
+    a purged face keeps its rank, score and ids, without picture or source."""
+
+    case_number: str
+    search_id: str
+    actor: str
+    created_at: datetime
+    gallery_id: str
+    gallery_size: int
+    model_id: str
+    detector_id: str
+    method: str
+    k: int
+    probe_thumbnail: bytes | None
+    probe_face_index: int
+    probe_face_count: int
+    quality_failures: str | None
+    quality_override: str | None
+    rank: int
+    score: float
+    subject_id: str
+    face_id: str
+    thumbnail: bytes | None
+    source: str | None
+    acquired_at: date | None
+    source_path: str | None
+
+
+@dataclass(frozen=True)
+class LeadCandidate:
+    """The candidate a lead released, as its report shows it (lead_candidate.sql); a purged
+    face keeps its rank, score and subject id, without its picture and source."""
+
+    rank: int
+    score: float
+    subject_id: str
+    thumbnail: bytes | None
+    source: str | None
+    acquired_at: date | None
+
+
+@dataclass(frozen=True)
+class LeadReport:
+    """One released lead and its candidate (None: both examiners found none)."""
+
+    lead: ReleasedLead
+    candidate: LeadCandidate | None
+
+
+@dataclass(frozen=True)
+class OversightRow:
+    """Requests of one offense code filed in a period, and what became of them (oversight.sql)."""
+
+    offense_code: str
+    requests: int
+    approved: int
+    denied: int
+    pending: int
+    searches: int
+    quality_overrides: int
+    released: int
+    released_no_candidate: int
+    disputed: int
+    awaiting_review: int
+
+
+@dataclass(frozen=True)
 class HistoryRow:
     """One search in the supervisors' and auditors' history (search_history_page.sql)."""
 

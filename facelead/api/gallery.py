@@ -16,7 +16,6 @@ from flows.evaluate import evaluate
 from flows.oversight_report import oversight_report
 from flows.retention_purge import retention_purge
 from tasks.calibration import describe_calibration, duplicates_markdown
-from tasks.persist import remove_subject
 
 router = APIRouter()
 
@@ -61,8 +60,7 @@ def mark_pair(settings: AppSettings, gallery: str, body: PairMark, user: User) -
 
 @router.post("/api/galleries/{gallery}/remove")
 def remove(settings: AppSettings, gallery: str, body: Removal, user: User) -> dict:
-    actor = workflow.authorized(settings.database_path, user, Action.REMOVE, f"gallery:{gallery}").user_id
-    return {"removed": remove_subject.fn(settings.database_path, gallery, body.subject, actor, body.reason)}
+    return {"removed": workflow.remove_subject(settings.database_path, user, gallery, body.subject, body.reason)}
 
 
 @router.post("/api/purge")

@@ -90,6 +90,16 @@ def leads(settings: AppSettings, user: User) -> list[dict]:
     return [{k: jsonable(v) for k, v in asdict(row).items()} for row in workflow.released_leads(settings.database_path, user)]
 
 
+@router.get("/api/leads/{search_id}")
+def lead(settings: AppSettings, search_id: str, user: User) -> dict:
+    """A released lead, as its requester's report page shows it (the candidate's picture as base64)."""
+    report = workflow.lead_report(settings.database_path, user, search_id)
+    candidate = report.candidate and {
+        **{k: jsonable(v) for k, v in asdict(report.candidate).items() if k != "thumbnail"},
+        "thumbnail_base64": report.candidate.thumbnail and base64.b64encode(report.candidate.thumbnail).decode()}
+    return {**{k: jsonable(v) for k, v in asdict(report.lead).items()}, "candidate": candidate}
+
+
 @router.get("/api/searches/{search_id}/sheet")
 def sheet(settings: AppSettings, search_id: str, user: User) -> Response:
     path = view_sheet(settings.database_path, search_id, settings.sheets_dir, user)

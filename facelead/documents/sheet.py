@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import jinja2
@@ -14,6 +14,7 @@ from facelead.refusal import refuse
 from facelead.workflow import audited, authorize
 from models.calibration import Calibration
 from warehouse import casefile, chain, db, gallery_store
+from warehouse.records import SheetRow
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("facelead.documents", "templates"),
@@ -26,23 +27,23 @@ _TEMPLATES = jinja2.Environment(
 class SheetView:
     """A search's candidate rows (rank order) and the calibration its chances read from."""
 
-    rows: list[dict]
+    rows: list[SheetRow]
     calibration: Calibration | None
 
-    def chance(self, row: dict) -> str:
-        return "" if self.calibration is None else self.calibration.chance(row["score"], row["gallery_size"]).describe()
+    def chance(self, row: SheetRow) -> str:
+        return "" if self.calibration is None else self.calibration.chance(row.score, row.gallery_size).describe()
 
 
-def render_sheet(rows: list[dict], calibration: Calibration | None) -> str:
+def render_sheet(rows: list[SheetRow], calibration: Calibration | None) -> str:
     """HTML for one search from its candidate_sheet rows (one per candidate, rank order) and
     the calibration its chances are read from (None: the sheet says there is none)."""
     if not rows:
         raise ValueError("a candidate sheet needs at least one candidate row")
     search = rows[0]
     view = SheetView(rows, calibration)
-    candidates = [{**row, "thumbnail_b64": b64(row["thumbnail"]), "chance": view.chance(row)} for row in rows]
+    candidates = [{**asdict(row), "thumbnail_b64": b64(row.thumbnail), "chance": view.chance(row)} for row in rows]
     return _TEMPLATES.get_template("candidate_sheet.html").render(
-        notice=LEAD_NOTICE, search=search, candidates=candidates, probe_b64=b64(search["probe_thumbnail"]),
+        notice=LEAD_NOTICE, search=search, candidates=candidates, probe_b64=b64(search.probe_thumbnail),
         calibration=calibration)
 
 
@@ -54,7 +55,7 @@ def b64(jpeg: bytes | None) -> str:
 def sheet_html(conn, search_id: str) -> str:
     """The sheet of a search as stored, with the newest calibration for its gallery and recogniser."""
     rows = casefile.candidate_sheet_rows(conn, search_id)
-    return render_sheet(rows, gallery_store.latest_calibration(conn, rows[0]["model_id"], rows[0]["gallery_id"]) if rows else None)
+    return render_sheet(rows, gallery_store.latest_calibration(conn, rows[0].model_id, rows[0].gallery_id) if rows else None)
 
 
 def render_to(conn, search_id: str, sheets_dir: Path, actor: str, action: str) -> Path:
@@ -79,11 +80,11 @@ def open_sheet(db_path: Path, search_id: str, actor: str, details: dict) -> Shee
     ``sheet.view`` (refusals too); never anyone's determination."""
     with db.open_db(db_path) as conn:
         target = f"search:{search_id}"
+        authorize(conn, actor, Action.SHEET_VIEW, target)  # first: nobody else learns whether the search exists
         with audited(conn, actor, Action.SHEET_VIEW, target):
             refuse(casework.search_found_refusal(casefile.search_summary(conn, search_id), search_id))
-        authorize(conn, actor, Action.SHEET_VIEW, target)
         rows = casefile.candidate_sheet_rows(conn, search_id)
-        calibration = gallery_store.latest_calibration(conn, rows[0]["model_id"], rows[0]["gallery_id"]) if rows else None
+        calibration = gallery_store.latest_calibration(conn, rows[0].model_id, rows[0].gallery_id) if rows else None
         with db.transaction(conn):
             chain.append_audit(conn, actor, "sheet.view", target, details)
         return SheetView(rows, calibration)

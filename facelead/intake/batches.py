@@ -49,6 +49,16 @@ class GatedFace:
 
 
 @dataclass(frozen=True)
+class ProbeFace:
+    """The probe's chosen face, embedded, and its verdict under the probe quality suite."""
+
+    path: str
+    sha256: str
+    face: FaceVector
+    verdict: QualityVerdict
+
+
+@dataclass(frozen=True)
 class QualityTables:
     """Quality verdicts: one row per face (``validations``) and one per check (``results``)."""
 
@@ -187,3 +197,10 @@ def batch_result(outcomes: list, gated: list[GatedFace], ctx: BatchContext) -> B
     enrolled = [o for o in outcomes if not isinstance(o, RefusedInput)]
     return BatchResult(enrolled_table(enrolled, ctx), refused_table(refused, ctx),
                        quality_tables(gated, "enrollment", ctx.run_id, ctx.gallery_id))
+
+
+def probe_quality_tables(probe: ProbeFace, search_id: str, gallery_id: str) -> QualityTables:
+    """The verdict of a search's probe face, as the rows the warehouse keeps."""
+    face = probe.face
+    return quality_tables([GatedFace(probe.sha256, probe.path, None, face.face_index, face.quality, probe.verdict)],
+                          "search", search_id, gallery_id)

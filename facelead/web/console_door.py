@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from facelead import workflow
 from facelead.console import (
     DEPLOYMENTS,
     MAX_BODY_BYTES,
@@ -37,6 +38,7 @@ from facelead.console import (
 from facelead.policy import Action
 from facelead.refusal import Refusal
 from facelead.settings import Settings
+from facelead.steps.audit import record_event
 
 ROLE_CHECK_S = 30.0  # a console session's role is checked again after this long
 AUDITED_TEXT = 2000  # characters of a run's parameters kept in its audit row
@@ -63,9 +65,6 @@ def _cut(value: Any) -> str:
 def add_console(app: FastAPI, settings: Settings, upstream: Upstream | None, cookie: str) -> None:
     """Mount ``/prefect/`` on the service's app; without an ``upstream`` (no Prefect server
     under this service) it answers 404 saying so."""
-    from facelead import workflow
-    from tasks.persist import record_event
-
     db_path, sessions = settings.database_path, app.state.sessions
     checked_at: dict[str, float] = {}
     client = httpx.AsyncClient(base_url=upstream.url, timeout=60) if upstream else None
@@ -114,7 +113,7 @@ def add_console(app: FastAPI, settings: Settings, upstream: Upstream | None, coo
             target, details = f"flow_run:{call.flow_run_id}", {}
         else:
             target, details = f"deployment:{call.deployment_id}", {"call": call.upstream_path, "body": _cut(body)}
-        record_event.fn(db_path, user_id, f"console.{call.kind}", target, details)
+        record_event(db_path, user_id, f"console.{call.kind}", target, details)
 
     @app.get(PREFIX)
     def console_root() -> Response:

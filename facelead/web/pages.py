@@ -13,6 +13,7 @@ import hmac
 import re
 import tempfile
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -315,8 +316,8 @@ def results(settings: AppSettings, request: Request, search_id: str) -> HTMLResp
     user_id, csrf, view = opened
     stage, outcome = workflow.determination_stage(settings.database_path, user_id, search_id)
     return page(request, "results.html", user_id, csrf, search=view.rows[0] if view.rows else None,
-                candidates=[{**row, "thumb": b64(row["thumbnail"]), "chance": view.chance(row)} for row in view.rows],
-                probe=b64(view.rows[0]["probe_thumbnail"]) if view.rows else "", calibration=view.calibration,
+                candidates=[{**asdict(row), "thumb": b64(row.thumbnail), "chance": view.chance(row)} for row in view.rows],
+                probe=b64(view.rows[0].probe_thumbnail) if view.rows else "", calibration=view.calibration,
                 stage=stage, outcome=outcome, search_id=search_id)
 
 
@@ -326,13 +327,13 @@ def compare(settings: AppSettings, request: Request, search_id: str, rank: int) 
     if isinstance(opened, HTMLResponse):
         return opened
     user_id, csrf, view = opened
-    ranks = [row["rank"] for row in view.rows]
+    ranks = [row.rank for row in view.rows]
     if rank not in ranks:
         return page(request, "message.html", user_id, csrf, 404, title="No such candidate",
                     text=f"search {search_id} has no candidate at rank {rank}", link=f"/searches/{search_id}")
     row = view.rows[ranks.index(rank)]
     return page(request, "compare.html", user_id, csrf, search=row, candidate=row, chance=view.chance(row),
-                probe=b64(row["probe_thumbnail"]), thumb=b64(row["thumbnail"]), search_id=search_id,
+                probe=b64(row.probe_thumbnail), thumb=b64(row.thumbnail), search_id=search_id,
                 previous=rank - 1 if rank - 1 in ranks else None, following=rank + 1 if rank + 1 in ranks else None)
 
 
@@ -364,8 +365,9 @@ def leads(settings: AppSettings, request: Request) -> HTMLResponse:
 def lead(settings: AppSettings, request: Request, search_id: str) -> HTMLResponse:
     def values(user: str) -> dict:
         report = workflow.lead_report(settings.database_path, user, search_id)
-        candidate = report["candidate"]
-        return {"lead": report, "candidate": candidate, "thumb": b64(candidate["thumbnail"]) if candidate else "",
+        candidate = report.candidate
+        return {"lead": report.lead, "candidate": candidate,
+                "thumb": b64(candidate.thumbnail) if candidate and candidate.thumbnail else "",
                 "corroboration": settings.lead_corroboration}
 
     return shown(request, "lead.html", values)
@@ -393,8 +395,8 @@ def oversight(settings: AppSettings, request: Request, start: str = "", end: str
         period = (_day(start) or first, _day(end) or last)
         report = workflow.run_flow_for(settings, user, Action.REPORT, "reports", oversight_report, start=period[0],
                                        end=period[1])
-        top = max([1, *(r[c] for r in report.rows for c in ("searches", "released", "released_no_candidate",
-                                                            "disputed"))])
+        top = max([1, *(getattr(r, c) for r in report.rows for c in ("searches", "released",
+                                                                     "released_no_candidate", "disputed"))])
         return {"rows": report.rows, "columns": COLUMNS, "start": period[0], "end": period[1], "top": top}
 
     return shown(request, "oversight.html", values)

@@ -6,12 +6,12 @@ import os
 
 import pytest
 
+from facelead import workflow
 from facelead.policy import Action
 from flows.build_index import build_index
 from flows.enroll_gallery import enroll_gallery
 from flows.rerun_search import rerun_search
 from tasks import index as index_tasks
-from tasks.persist import remove_subject
 from warehouse import db
 
 from fixtures import as_user, enroll_as_admin, run_search
@@ -108,7 +108,7 @@ def test_faces_enrolled_after_the_build_are_searched_as_a_delta(indexed, setting
 def test_a_removed_subject_is_never_returned(indexed, settings, monkeypatch, approved):
     probe, person = indexed.probes[0]
     assert _search(approved, probe)[1].candidates[0].subject_id == person
-    removed = remove_subject.fn(settings.database_path, GALLERY, person, "admin.test", "retention test")
+    removed = workflow.remove_subject(settings.database_path, "admin.test", GALLERY, person, "retention test")
     assert removed
     indexed_result = _search(approved, probe)[1]
     assert person not in {c.subject_id for c in indexed_result.candidates}

@@ -21,7 +21,8 @@ from fixtures import add_person
 # Reasons whose door test needs what this suite does not make (a second recogniser, a build
 # folder deleted under a served search); their rules are unit-tested in test_casework.py.
 UNIT_ONLY = {"model_changed": "a search run on a recogniser this install no longer has",
-             "build_gone": "an index build deleted from disk after a search ran through it"}
+             "build_gone": "an index build deleted from disk after a search ran through it",
+             "bootstrap": "a database with no user yet (its first user is added at the command line)"}
 
 
 def _reasons() -> set[str]:
@@ -40,6 +41,9 @@ class Door:
 
     def post(self, path: str, body: dict | None = None) -> httpx.Response:
         return httpx.post(f"{self.url}{path}", json=body or {}, headers=self.headers, timeout=300)
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(f"{self.url}{path}", headers=self.headers, timeout=60)
 
     def file(self, probe: Path, case: str, **fields) -> httpx.Response:
         return self.post("/api/requests", {
@@ -68,8 +72,10 @@ def doors(service, people, settings):
     db_path = settings.database_path
     # one person holding both roles a request passes between (the rule holds for them too)
     dual = add_person(db_path, "admin.test", "dual.door", ["analyst", "supervisor"], date(2099, 1, 1))
+    detective = add_person(db_path, "admin.test", "detective.door", ["requester"], None)
     return {user: Door(service, db_path, user, secret, settings.offense_codes[0])
-            for user, secret in {**people, "dual.door": dual}.items() if user != "expired.test"}
+            for user, secret in {**people, "dual.door": dual, "detective.door": detective}.items()
+            if user != "expired.test"}
 
 
 def test_each_refusal_of_the_rules_core_answers_its_reason_at_the_api_and_is_audited_once(
@@ -77,6 +83,7 @@ def test_each_refusal_of_the_rules_core_answers_its_reason_at_the_api_and_is_aud
     db_path = settings.database_path
     analyst, analyst2, supervisor = doors["analyst.test"], doors["analyst2.test"], doors["supervisor.test"]
     reviewer, admin, dual = doors["reviewer.test"], doors["admin.test"], doors["dual.door"]
+    detective = doors["detective.door"]
     probe, subject = enrolled.probes[0]
     seen: dict[str, tuple[str, int]] = {}
 
@@ -165,7 +172,22 @@ def test_each_refusal_of_the_rules_core_answers_its_reason_at_the_api_and_is_aud
     assert reviewer.post(f"/api/searches/{search_id}/determination", {"rank": 1}).status_code == 200
     attempt("recorded", reviewer, lambda: reviewer.post(f"/api/searches/{search_id}/determination", {"rank": 1}))
 
+    # a lead: to its requester alone, once both examiners agree
+    asked = searched(decided(filed("DOOR-13", requested_for="detective.door")))
+    attempt("not_released", detective, lambda: detective.get(f"/api/leads/{asked}"))
+    for examiner in (analyst, reviewer):
+        assert examiner.post(f"/api/searches/{asked}/determination", {"rank": 1}).status_code == 200
+    lead = detective.get(f"/api/leads/{asked}")
+    assert lead.status_code == 200, lead.text
+    assert (lead.json()["case_number"], lead.json()["candidate"]["rank"]) == ("DOOR-13", 1)
+    assert base64.b64decode(lead.json()["candidate"]["thumbnail_base64"])[:2] == b"\xff\xd8"  # the face, as JPEG
+
+    # a report's period
+    attempt("period", admin, lambda: admin.post("/api/reports/oversight", {"start": "2026-11-02", "end": "2026-11-01"}))
+
     # administration
+    for taken, reason in (("prefect-schedule", "reserved"), ("reviewer.test", "exists")):
+        attempt(reason, admin, lambda: admin.post("/api/users", {"user_id": taken, "name": "x", "roles": ["auditor"]}))
     attempt("own_roles", admin, lambda: admin.post("/api/users/admin.test/roles", {"roles": ["admin", "auditor"]}))
     pair = "/api/galleries/dev/duplicates"
     attempt("same_subject", admin, lambda: admin.post(pair, {"subject_a": subject, "subject_b": subject,

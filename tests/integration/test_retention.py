@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from facelead import workflow
 from facelead.documents.sheet import view_sheet
 from facelead.policy import Action
 from facelead.workflow import mark_subject_pair
 from flows.enroll_gallery import enroll_gallery
 from flows.rerun_search import rerun_search
 from flows.retention_purge import retention_purge
-from tasks.persist import remove_subject
 from warehouse import chain, db, gallery_store
 
 from fixtures import as_user, enroll_as_admin, run_search
@@ -55,7 +55,7 @@ def test_a_purged_subject_is_gone_for_good_and_never_returned(faces_dev, enrolle
     target, probe = next(iter(probes.items()))
     before = run_search(approved(probe, "RET-1", GALLERY), k=3)
     assert before.candidates[0].subject_id == target
-    removed = remove_subject.fn(settings.database_path, GALLERY, target, "admin.test", "expunged by court order")
+    removed = workflow.remove_subject(settings.database_path, "admin.test", GALLERY, target, "expunged by court order")
     assert len(removed) >= 2
     report = as_user("analyst.test", Action.RERUN, rerun_search, search_id=before.search_id)  # a difference is reported, not hidden
     assert not report.identical and any("no longer returned" in d and any(f in d for f in removed)
@@ -168,7 +168,7 @@ def test_after_a_purge_no_copy_of_the_face_remains_anywhere(faces_dev, enrolled,
     with db.open_db(settings.database_path, read_only=True) as conn:
         assert gallery_store.gallery_attributes(conn, gallery, "sex")[target] == "unrecorded"
         assert any(target in (d.subject_a, d.subject_b) for d in gallery_store.possible_duplicates(conn, gallery))
-    remove_subject.fn(settings.database_path, gallery, target, "admin.test", "court order")
+    workflow.remove_subject(settings.database_path, "admin.test", gallery, target, "court order")
     report = as_user("admin.test", Action.PURGE, retention_purge)
 
     assert _found(settings, needles) == set()

@@ -18,10 +18,9 @@ from models.ann import (
     tuning_probes,
 )
 from models.embed import l2_normalise
-from models.index import ExactIndex
+from models.index import ExactIndex, Ranked
 from models.synthetic import realistic_gallery
 from tasks.index import ShardHits, merge_hits, shard_rows
-from tasks.search import Ranked
 
 
 def test_shards_cover_every_row_once():

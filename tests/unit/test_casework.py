@@ -1,7 +1,7 @@
 """The investigation's rules beyond roles, without a database."""
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -107,6 +107,31 @@ def test_a_pending_request_is_decided_once_by_another_supervisor_a_denial_with_i
     (APPROVED, "bob", "not_filer")])
 def test_only_its_filer_searches_an_approved_request_once_while_the_approval_lasts(request_, actor, refused):
     assert _reason(casework.search_refusal(request_, "r1", actor, NOW, approval_days=7)) == refused
+
+
+def test_of_two_at_the_same_moment_the_write_that_lands_first_stands():
+    assert casework.decided_refusal("r1", written=True) is None
+    assert "someone else" in casework.decided_refusal("r1", written=False).detail
+    assert casework.claim_refusal("r1", claimed=True) is None
+    assert casework.claim_refusal("r1", claimed=False).reason == "already_run"
+
+
+@pytest.mark.parametrize("roles, first, reserved, exists, refused", [
+    (["admin"], True, False, False, None), (["analyst"], False, False, False, None),
+    (["analyst"], True, False, False, "bootstrap"),  # the first user administers the rest
+    (["admin"], False, True, False, "reserved"), (["admin"], False, False, True, "exists")])
+def test_a_new_user_has_a_name_of_their_own_and_the_first_is_an_administrator(roles, first, reserved, exists, refused):
+    assert _reason(casework.new_user_refusal("new", roles, first, reserved, exists)) == refused
+
+
+def test_a_report_s_period_ends_after_it_starts():
+    assert casework.period_refusal(date(2026, 11, 1), date(2026, 12, 1)) is None
+    assert _reason(casework.period_refusal(date(2026, 11, 1), date(2026, 11, 1))) == "period"
+
+
+def test_a_lead_is_shown_to_its_requester_only_once_released():
+    assert casework.lead_refusal("s1", "det", released_to_actor=True) is None
+    assert casework.lead_refusal("s1", "det", released_to_actor=False).reason == "not_released"
 
 
 def test_a_request_approved_for_one_face_searches_that_face_alone():

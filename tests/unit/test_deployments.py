@@ -13,7 +13,7 @@ import yaml
 from facelead.console import entrypoint_module
 from facelead.operations import LocalServer, prefect_env
 from facelead.refusal import Refusal
-from tasks.oversight import previous_month
+from tasks.oversight import COLUMNS, markdown, previous_month, total
 from tasks.persist import retry_if_transient
 from warehouse.db import TransientDbError
 
@@ -65,6 +65,16 @@ def test_writers_that_must_not_overlap_run_one_at_a_time():
 ])
 def test_the_monthly_report_covers_the_previous_calendar_month(today, period):
     assert previous_month(today) == period
+
+
+def test_the_report_adds_every_offense_code_up_and_an_empty_period_to_zero():
+    from warehouse.records import OversightRow
+
+    rows = [OversightRow("homicide", 3, 2, 1, 0, 2, 1, 1, 0, 1, 0), OversightRow("robbery", 1, 1, 0, 0, 1, 0, 0, 0, 0, 1)]
+    assert total(rows) == OversightRow("**all**", 4, 3, 1, 0, 3, 1, 1, 0, 1, 1)
+    assert total([]) == OversightRow("**all**", *[0] * (len(COLUMNS) - 1))
+    table = markdown(rows, date(2026, 11, 1), date(2026, 12, 1)).splitlines()
+    assert table[2] == "| " + " | ".join(COLUMNS) + " |" and table[-3] == "| **all** | 4 | 3 | 1 | 0 | 3 | 1 | 1 | 0 | 1 | 1 |"
 
 
 def test_the_local_server_is_loopback_offline_and_keeps_its_state_in_the_data_folder(tmp_path):

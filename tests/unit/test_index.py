@@ -1,8 +1,7 @@
 import numpy as np
 
 from models.embed import l2_normalise
-from models.index import ExactIndex
-from tasks.search import rank_candidates
+from models.index import ExactIndex, rank_candidates
 
 
 def _unit(n, d, seed):

@@ -1,4 +1,5 @@
-from tasks.search import Ranked, compare
+from models.index import Ranked
+from tasks.search import compare
 from warehouse.records import StoredCandidate
 
 STORED = [StoredCandidate(1, "a/0", 0.71), StoredCandidate(2, "b/0", 0.40)]

@@ -93,7 +93,8 @@ def test_a_stored_request_and_user_read_back_as_their_typed_records(tmp_path):
     ("list_users", "UserListing"), ("pending_requests", "PendingRequest"), ("own_requests", "OwnRequest"),
     ("awaiting_review", "ReviewItem"), ("released_leads", "ReleasedLead"), ("search_history_page", "HistoryRow"),
     ("search_summary", "SearchSummary"), ("search_record", "PastSearch"), ("get_build", "StoredBuild"),
-    ("active_build", "StoredBuild")])
+    ("active_build", "StoredBuild"), ("lead_candidate", "LeadCandidate"),
+    ("candidate_sheet", "SheetRow"), ("oversight", "OversightRow")])
 def test_each_typed_read_has_exactly_its_query_s_columns(tmp_path, name, record):
     """A read that crosses a layer is a frozen record; its fields are the query's columns, in order."""
     from dataclasses import fields

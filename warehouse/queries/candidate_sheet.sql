@@ -1,6 +1,6 @@
 -- Everything a candidate sheet shows for one search, one row per candidate.
-SELECT s.search_id, s.case_number, s.gallery_id, s.model_id, s.detector_id, s.method, s.k, s.gallery_size,
-       s.actor, s.created_at, s.probe_thumbnail, s.probe_face_index, s.probe_face_count,
+SELECT s.case_number, s.search_id, s.actor, s.created_at, s.gallery_id, s.gallery_size, s.model_id, s.detector_id,
+       s.method, s.k, s.probe_thumbnail, s.probe_face_index, s.probe_face_count,
        s.quality_failures, s.quality_override,
        c.rank, c.score, c.subject_id, c.face_id, f.thumbnail, i.source, i.acquired_at, i.source_path
 FROM searches s

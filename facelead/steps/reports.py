@@ -1,19 +1,26 @@
-"""The retention purge as one task: the warehouse purged in one audited transaction, then
-the files that held purged faces deleted and the database file rewritten."""
+"""The program's oversight counts and its retention purge, each one audited unit of work."""
 
 from __future__ import annotations
 
 import shutil
-from datetime import timedelta
-
-from prefect import task
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
 
 from facelead.settings import Settings
-from tasks.persist import DB_TASK
-from warehouse import chain, db, purge
+from warehouse import casefile, chain, db, purge
+from warehouse.records import OversightRow
 
 
-@task(**DB_TASK)
+def oversight_rows(db_path: Path, start: date, end: date, actor: str) -> list[OversightRow]:
+    """The per-offense rows for requests filed from ``start`` up to, not including, ``end`` (UTC); audited."""
+    lower, upper = (datetime.combine(d, time(), tzinfo=timezone.utc) for d in (start, end))
+    with db.open_db(db_path) as conn:
+        rows = casefile.oversight(conn, lower, upper)
+        with db.transaction(conn):
+            chain.append_audit(conn, actor, "report.oversight", f"period:{start}/{end}", {"offense_codes": len(rows)})
+    return rows
+
+
 def purge_warehouse(settings: Settings, actor: str) -> dict:
     """Purge in one transaction, audited with counts and the exports that held purged faces
     (never the removed data); then delete the index builds and sheet files that held them,
