@@ -152,10 +152,6 @@ def insert_calibration(conn: duckdb.DuckDBPyConnection, calibration: Calibration
             conn.execute(query("insert_possible_duplicates"))
 
 
-def get_evaluation(conn: duckdb.DuckDBPyConnection, evaluation_id: str) -> dict | None:
-    return one(conn.execute(query("get_evaluation"), [evaluation_id]))
-
-
 def latest_calibration(conn: duckdb.DuckDBPyConnection, model_id: str, gallery_id: str) -> Calibration | None:
     """The calibration searches of ``gallery_id`` read chances from (latest_calibration.sql)."""
     found = conn.sql(query("latest_calibration"), params={"model_id": model_id, "gallery_id": gallery_id}).to_arrow_table()

@@ -1,1 +1,0 @@
-SELECT * FROM evaluations WHERE evaluation_id = ?;
