@@ -204,7 +204,7 @@ def main() -> None:
 
         def search(n: int, probe: Probe) -> tuple[float, dict]:
             request = analyst.json("POST", "/api/requests", {
-                "case_number": f"BENCH-{n:03d}", "offense_code": settings.offense_codes[0], "justification": "benchmark",
+                "case_number": f"BENCH-{n:03d}", "offense_code": settings.offense_codes[0], "justification": "benchmark search",
                 "gallery": GALLERY, "probe_name": probe.path.name,
                 "probe_base64": base64.b64encode(probe.path.read_bytes()).decode()})["request_id"]
             supervisor.json("POST", f"/api/requests/{request}/approve", {"reason": "benchmark"})

@@ -10,12 +10,14 @@ awaiting review (a different certified reviewer's, blind) -> released | disputed
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from facelead.access import clean_name
 from facelead.refusal import Refusal
+from facelead.settings import Settings
 from warehouse.records import StoredRequest
 
 ANALYST, REVIEWER = "analyst", "reviewer"  # the two determinations of a search, in order
@@ -29,20 +31,43 @@ class SearchRefused(Refusal, ValueError):
     """A search that must not run (its probe, its face or its gallery)."""
 
 
-def filing_refusal(case_number: str, offense_code: str, justification: str, permitted_offenses: Collection[str],
+@dataclass(frozen=True)
+class FilingRules:
+    """What a request must carry: an offense code among ``offenses``, a case number in the
+    agency's format, a justification of a sensible length (``Settings.filing``)."""
+
+    offenses: tuple[str, ...]
+    case_number_pattern: str
+    justification_chars: tuple[int, int]
+
+    @classmethod
+    def of(cls, settings: Settings) -> FilingRules:
+        f = settings.filing
+        return cls(tuple(settings.offense_codes), f.case_number_pattern,
+                   (f.justification_min_chars, f.justification_max_chars))
+
+
+def filing_refusal(case_number: str, offense_code: str, justification: str, rules: FilingRules,
                    requested_for: str | None, requested_for_roles: Collection[str]) -> WorkflowRefused | None:
-    """A request needs a case number, an offense code among the permitted and a
-    justification; one filed for someone is for a user with the requester role
-    (``requested_for_roles``: theirs, empty for no such user)."""
+    """A request needs a case number in the agency's format, an offense code among the
+    permitted and a justification within the length range; one filed for someone is for a
+    user with the requester role (``requested_for_roles``: theirs, empty for no such user)."""
     missing = [name for name, value in (("case number", case_number), ("offense code", offense_code),
                                         ("justification", justification)) if not value.strip()]
     if missing:
         return WorkflowRefused("missing", f"a request needs a {', a '.join(missing)}")
+    if not re.fullmatch(rules.case_number_pattern, case_number):
+        return WorkflowRefused("case_number", f"case number {clean_name(case_number)!r} is not in the agency's format "
+                                              f"({rules.case_number_pattern})")
+    low, high = rules.justification_chars
+    if not low <= len(justification.strip()) <= high:
+        return WorkflowRefused("justification", f"a justification has {low} to {high} characters "
+                                                f"(this one has {len(justification.strip()):,})")
     if requested_for and "requester" not in requested_for_roles:
         return WorkflowRefused("requester", f"{clean_name(requested_for)!r} is not a user with the requester role")
-    if offense_code not in permitted_offenses:
+    if offense_code not in rules.offenses:
         return WorkflowRefused("offense", f"offense code {offense_code!r} is not one of the permitted: "
-                                          f"{', '.join(permitted_offenses)}")
+                                          f"{', '.join(rules.offenses)}")
     return None
 
 
@@ -51,6 +76,16 @@ def request_state(request: StoredRequest) -> str:
     if request.search_id is not None:
         return "searched"
     return request.decision or "pending"
+
+
+def probe_upload_refusal(size: int, max_bytes: int) -> WorkflowRefused | None:
+    """A request uploads one probe photo, of at most ``max_bytes``."""
+    if not size:
+        return WorkflowRefused("probe", "choose the probe photo to search")
+    if size > max_bytes:
+        return WorkflowRefused("too_large", f"the probe is {size:,} bytes; at most {max_bytes:,} are taken "
+                                            "(a still cut from the video, not the video itself)")
+    return None
 
 
 def decision_refusal(request: StoredRequest | None, request_id: str, actor: str, approve: bool,
@@ -211,6 +246,24 @@ def new_user_refusal(user_id: str, roles: Collection[str], first_user: bool, res
     if first_user and "admin" not in roles:
         return WorkflowRefused("bootstrap", "the first user must hold the admin role")
     return None
+
+
+def enrollment_source_refusal(source: str | None, in_service_folders: bool) -> WorkflowRefused | None:
+    """An enrollment names its source (or the settings do), and never one of facelead's own
+    folders, where probes, sheets and exports lie."""
+    if not source:
+        return WorkflowRefused("no_source", "nothing to enroll: pass source, or set FACELEAD_ENROLL_SOURCE "
+                                            "to the drop folder or manifest")
+    if in_service_folders:
+        return WorkflowRefused("service_folder", f"{source}: lies in facelead's own data folder, whose probes, "
+                                                 "sheets and exports are never enrolled")
+    return None
+
+
+def case_found_refusal(case_number: str, requests: int) -> WorkflowRefused | None:
+    """A case is exported only when facelead holds a request for it."""
+    return None if requests else WorkflowRefused("no_such_case", f"no request was filed for case "
+                                                                 f"{clean_name(case_number)!r}: nothing to export")
 
 
 def period_refusal(start: date, end: date) -> WorkflowRefused | None:

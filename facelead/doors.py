@@ -6,6 +6,7 @@ to start a flow for the person)."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 import time
@@ -14,11 +15,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from facelead.access import AccessDenied
 from facelead.digest import sha256_hex
 from facelead.files import write_private
-from facelead.settings import Settings
+from facelead.settings import ServiceSettings, Settings
 
 
 @dataclass
@@ -116,3 +118,63 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
+
+
+PROBE_UPLOADS = frozenset({("POST", "/api/requests"), ("POST", "/requests/new")})
+FORM_OVERHEAD = 64 * 1024  # a probe upload's other fields, multipart boundaries and base64 padding
+
+
+def body_limit(method: str, path: str, service: ServiceSettings) -> int:
+    """The most bytes of body a request to ``path`` may send: a probe upload its probe
+    (as base64 through the API) and its fields, anything else ``max_body_bytes``."""
+    if (method, path) in PROBE_UPLOADS:
+        return service.max_probe_bytes * 4 // 3 + FORM_OVERHEAD
+    return service.max_body_bytes
+
+
+class BodyLimit:
+    """ASGI middleware: a request whose body is over its ``body_limit`` is refused with 413,
+    by its Content-Length before a byte is read, else as soon as the stream passes the limit:
+    the route then sees the client gone and its answer is dropped; nothing of it is kept."""
+
+    def __init__(self, app: ASGIApp, service: ServiceSettings) -> None:
+        self.app, self.service = app, service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = body_limit(scope["method"], scope["path"], self.service)
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > limit:
+            return await _too_large(send, limit)
+        received, over = 0, False
+
+        async def bounded() -> Message:
+            nonlocal received, over
+            if not over:
+                message = await receive()
+                received += len(message.get("body", b""))
+                over = received > limit
+                if not over:
+                    return message
+            return {"type": "http.disconnect"}
+
+        async def unless_over(message: Message) -> None:
+            if not over:
+                await send(message)
+
+        try:
+            await self.app(scope, bounded, unless_over)
+        except Exception:
+            if not over:
+                raise
+        if over:
+            await _too_large(send, limit)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    detail = f"the request is larger than the {limit:,} bytes this address takes; nothing of it was kept"
+    body = json.dumps({"reason": "too_large", "detail": detail}).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

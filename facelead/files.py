@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import secrets
 import stat
 import zipfile
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_AFTER_SEMICOLON = re.compile(r";(\s*)(?=[=+\-@])")  # where a spreadsheet that splits on ';' starts a cell
 
 
 def shared_with_runs(folder: Path) -> bool:
@@ -83,8 +85,12 @@ def secret_key(path: Path, create: bool, size: int = 32) -> bytes:
 
 def spreadsheet_safe(value: Any) -> Any:
     """``value``, with a text cell that a spreadsheet would run as a formula (it starts with
-    = + - @, a tab or a carriage return) prefixed by a single quote, as OWASP advises."""
-    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+    = + - @, a tab or a carriage return) prefixed by a single quote, as OWASP advises; so is
+    each part after a ';', where a spreadsheet set to split on ';' starts a new cell."""
+    if not isinstance(value, str):
+        return value
+    value = _AFTER_SEMICOLON.sub(r";\1'", value)
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
 
 
 def write_csv(path: Path, rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> Path:

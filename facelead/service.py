@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 
 from facelead.access import AccessDenied
 from facelead.api import ROUTERS
-from facelead.doors import Sessions
+from facelead.doors import BodyLimit, Sessions
 from facelead.refusal import Refusal
 from facelead.settings import Settings
 from facelead.web.console_door import Upstream, add_console
@@ -56,6 +56,7 @@ def create_app(settings: Settings, console: Upstream | None = None) -> FastAPI:
 
     add_pages(app)
     add_console(app, settings, console, COOKIE)
+    app.add_middleware(BodyLimit, service=settings.service)
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -154,6 +155,24 @@ class SecuritySettings(BaseModel):
     audit_query_memory: str = Field("1GB", description="memory an auditor's query may use (DuckDB's memory_limit)")
 
 
+class FilingSettings(BaseModel):
+    """What a search request must carry besides its probe and offense code."""
+
+    case_number_pattern: str = Field(
+        r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}",
+        description="a case number matches this regular expression in full (the agency's format; default: a "
+                    "letter or digit, then letters, digits, '.', '_' or '-', up to 40 in all)")
+    justification_min_chars: int = Field(10, ge=1, description="a justification has at least this many characters")
+    justification_max_chars: int = Field(2000, ge=1, description="and at most this many")
+
+    @model_validator(mode="after")
+    def _sane(self) -> FilingSettings:
+        re.compile(self.case_number_pattern)
+        if self.justification_max_chars < self.justification_min_chars:
+            raise ValueError("justification_max_chars is below justification_min_chars")
+        return self
+
+
 class ServiceSettings(BaseModel):
     """Where ``facelead serve`` answers, and where the command line finds it."""
 
@@ -167,6 +186,13 @@ class ServiceSettings(BaseModel):
                         "believed; from anyone else it is ignored, so a sign-in is limited and audited by the "
                         "address it really came from")
 
+    max_body_bytes: int = Field(
+        256 * 1024, ge=1024, description="the largest request body the service reads, probe uploads aside; a "
+                                         "larger one is refused (413) before it is read")
+    max_probe_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, description="the largest probe photo a request may upload (the web form's file, "
+                                              "or the API's base64 of it); a larger one is refused (413) before "
+                                              "it is read or kept")
     run_user: str | None = Field(
         None, description="a lesser OS account for the worker and its flow runs (`serve` shares the data folder "
                           "with its group, never the keys); none: they run as the service account")
@@ -215,6 +241,7 @@ class Settings(BaseSettings):
     quality: QualitySettings = QualitySettings()
     security: SecuritySettings = SecuritySettings()
     service: ServiceSettings = ServiceSettings()
+    filing: FilingSettings = FilingSettings()
 
     @model_validator(mode="after")
     def _threads_fit_cores(self) -> Settings:
@@ -240,6 +267,12 @@ class Settings(BaseSettings):
     @cached_property
     def model_cache(self) -> Path:
         return self.data_dir / "models"
+
+    @property
+    def service_folders(self) -> tuple[Path, ...]:
+        """Where facelead keeps what it makes (the database and its index builds, probes,
+        sheets, exports, reports, models): never a source to enroll from."""
+        return (self.data_dir, self.database_path.parent)
 
     @cached_property
     def index_dir(self) -> Path:

@@ -264,21 +264,35 @@ def disable_user(db_path: Path, actor: str, user_id: str, reason: str) -> None:
             chain.append_audit(conn, actor, "user.disable", f"user:{user_id}", {"reason": reason})
 
 
+def check_filing(db_path: Path, actor: str, case_number: str, offense_code: str, justification: str,
+                 rules: casework.FilingRules, requested_for: str | None, probe: bytes, max_probe_bytes: int) -> None:
+    """Whether ``actor`` may file this request with the ``probe`` uploaded, asked before a
+    byte of it is kept; refusals audited with its size and SHA-256, never its bytes."""
+    details = {"case_number": case_number, "offense_code": offense_code, "probe_bytes": len(probe),
+               "probe_sha256": sha256_hex(probe)}
+    target = f"case:{case_number}"
+    with db.open_db(db_path) as conn:
+        authorize(conn, actor, Action.REQUEST, target, details)
+        with audited(conn, actor, Action.REQUEST, target, details):
+            for_roles = getattr(_person(conn, requested_for), "roles", ()) if requested_for else ()
+            refuse(casework.filing_refusal(case_number, offense_code, justification, rules, requested_for, for_roles))
+            refuse(casework.probe_upload_refusal(len(probe), max_probe_bytes))
+
+
 def file_request(db_path: Path, actor: str, case_number: str, offense_code: str, justification: str,
-                 probe: Path, gallery_id: str, permitted_offenses: list[str], face_index: int | None = None,
+                 probe: Path, gallery_id: str, rules: casework.FilingRules, face_index: int | None = None,
                  quality_override: str | None = None, requested_for: str | None = None) -> str:
     """File a search request for ``probe`` (for its face ``face_index``, searched despite the
     probe bar for ``quality_override`` if given), asked for by the requester ``requested_for``
     if any; returns its id. Refusals are audited."""
-    details = {"case_number": case_number, "offense_code": offense_code, "probe": str(probe), "gallery_id": gallery_id,
+    details = {"case_number": case_number, "offense_code": offense_code, "probe": probe.name, "gallery_id": gallery_id,
                "face_index": face_index, "quality_override": quality_override, "requested_for": requested_for}
     target = f"case:{case_number}"
     with db.open_db(db_path) as conn:
         authorize(conn, actor, Action.REQUEST, target, details)
         with audited(conn, actor, Action.REQUEST, target, details):
             for_roles = getattr(_person(conn, requested_for), "roles", ()) if requested_for else ()
-            refuse(casework.filing_refusal(case_number, offense_code, justification, permitted_offenses,
-                                           requested_for, for_roles))
+            refuse(casework.filing_refusal(case_number, offense_code, justification, rules, requested_for, for_roles))
             try:
                 digest = sha256_hex(probe.read_bytes())
             except OSError as exc:

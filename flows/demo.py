@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from facelead.access import new_token
+from facelead.casework import FilingRules
 from facelead.demo import SOLVAY_1927, crop_face, degrade, fetch_photo, mask_other_faces, nearest_centre, reading_order
 from facelead.policy import CERTIFIED_ROLES, Action
 from facelead.settings import SecuritySettings, Settings
@@ -101,7 +102,7 @@ def run_demo(settings: Settings) -> tuple[SearchOutcome, str]:
                  gallery=DEMO_GALLERY)  # too small to index: searched exactly, and calibrated
     request = file_request(database, "demo-analyst", DEMO_CASE, settings.offense_codes[0],
                            "demo: identify a person in a public-domain photo", probe.absolute(), DEMO_GALLERY,
-                           settings.offense_codes)
+                           FilingRules.of(settings))
     decide_request(database, "demo-supervisor", request, True, "demo")
     print(f"demo request {request}: filed by demo-analyst, approved by demo-supervisor; database {database}")
     outcome = run_flow_for(settings, "demo-analyst", Action.SEARCH, f"request:{request}", search_probe,

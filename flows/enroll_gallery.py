@@ -6,6 +6,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from itertools import chain
+from pathlib import Path
 from typing import Annotated
 
 from prefect import flow, get_run_logger
@@ -15,10 +16,11 @@ from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from pydantic import Field
 
+from facelead import casework
 from facelead.intake.batches import BatchContext, BatchResult, batch_result
-from facelead.intake.inputs import ImageBatch, hash_inputs, manifest_attributes, split_new
+from facelead.intake.inputs import ImageBatch, hash_inputs, inside_roots, manifest_attributes, split_new
 from facelead.policy import Action
-from facelead.refusal import Refusal
+from facelead.refusal import refuse
 from facelead.settings import QualityBar, current_settings
 from flows.runtime import FaceleadDaskTaskRunner, acting_user, refusals_audited
 from tasks.faces import embed_batch, face_models
@@ -63,10 +65,6 @@ def _chunks(items: list, size: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-class NoSourceError(Refusal, ValueError):
-    """Neither the run nor the settings name what to enroll."""
-
-
 @refusals_audited
 @flow(name="enroll-gallery", task_runner=FaceleadDaskTaskRunner())
 def enroll_gallery(
@@ -98,13 +96,12 @@ def enroll_gallery(
     actor = acting_user(settings, Action.ENROLL, f"gallery:{gallery}", grant, source=source, gallery=gallery,
                         source_name=source_name, quality_bar=quality_bar).user_id
     source = source or settings.enroll_source
-    if not source:
-        raise NoSourceError("no_source", "nothing to enroll: pass source, or set FACELEAD_ENROLL_SOURCE "
-                            "to the drop folder or manifest")
+    refuse(casework.enrollment_source_refusal(source, bool(source) and inside_roots(Path(source),
+                                                                                   settings.service_folders)))
     run_id = str(flow_run.id or f"local-{time.time_ns()}")
     models = face_models(settings)
     ctx = BatchContext(gallery, run_id, models.recogniser.model_id, models.detector.model_id)
-    refs, problems = collect_inputs(source, source_name, tuple(settings.image_roots))
+    refs, problems = collect_inputs(source, source_name, tuple(settings.image_roots), settings.service_folders)
     bar = quality_bar or settings.quality.gallery
     seen = start_enrollment(settings.database_path, run_id, gallery, models, source, actor, bar)
     attributes = manifest_attributes(source, settings.subject_attributes)

@@ -5,6 +5,7 @@ serving index build). Every refusal is audited with the case it was for."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from facelead import casework
 from facelead.casework import SearchRefused
@@ -53,7 +54,7 @@ def plan_search(settings: Settings, request: StoredRequest, asked_face: int | No
         refuse(casework.gallery_refusal(gallery, model_id, size))
     except SearchRefused as exc:
         record_event(settings.database_path, actor, "search.refused", f"case:{request.case_number}",
-                     {"search_id": search_id, "request_id": request.request_id, "probe": probe,
+                     {"search_id": search_id, "request_id": request.request_id, "probe": Path(probe).name,
                       "gallery_id": gallery, "reason": exc.reason, "detail": exc.detail}, quality)
         exc.audited = True
         raise

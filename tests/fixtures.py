@@ -134,11 +134,12 @@ def enroll_as_admin(flow, **params):
 @pytest.fixture(scope="session")
 def approved(people, settings):
     """approved(probe, case, gallery="dev") -> id of a request filed by analyst.test, approved by supervisor.test."""
+    from facelead.casework import FilingRules
     from facelead.workflow import decide_request, file_request
 
     def make(probe, case: str, gallery: str = "dev") -> str:
         request = file_request(settings.database_path, "analyst.test", case, settings.offense_codes[0],
-                               "integration test", Path(probe), gallery, settings.offense_codes)
+                               "integration test", Path(probe), gallery, FilingRules.of(settings))
         decide_request(settings.database_path, "supervisor.test", request, True, "test")
         return request
 

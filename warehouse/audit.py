@@ -16,6 +16,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from facelead.digest import sha256_hex
 
@@ -60,6 +61,22 @@ class ChainVerdict:
     @property
     def ok(self) -> bool:
         return self.first_broken is None and not self.problems
+
+
+AUDITED_CHARS = 1000  # a text of an audit row longer than this is cut; its length and SHA-256 stay
+
+
+def bounded(value: Any) -> Any:
+    """``value`` with every text longer than ``AUDITED_CHARS`` (in it, at any depth) cut to
+    that many characters and followed by its length and SHA-256, so a row stays small and
+    still proves what was sent."""
+    if isinstance(value, str) and len(value) > AUDITED_CHARS:
+        return f"{value[:AUDITED_CHARS]}… [cut: {len(value):,} characters, sha256 {sha256_hex(value.encode())}]"
+    if isinstance(value, dict):
+        return {bounded(k): bounded(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [bounded(v) for v in value]
+    return value
 
 
 def canonical_details(details: dict) -> str:

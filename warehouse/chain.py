@@ -20,6 +20,7 @@ from warehouse.audit import (
     Anchor,
     AuditRow,
     ChainVerdict,
+    bounded,
     canonical_details,
     carry_over_details,
     next_row,
@@ -119,6 +120,7 @@ def _append(conn: duckdb.DuckDBPyConnection, actor: str, action: str, target: st
             make_key: bool) -> AuditRow | None:
     if not in_transaction():
         raise RuntimeError("append_audit belongs inside db.transaction(), which anchors the row after COMMIT")
+    target, details = bounded(target), bounded(details)
     files = chain_files(database_file(conn))
     tail = conn.execute(query("audit_tail")).fetchone()
     try:

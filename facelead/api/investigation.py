@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 
 from facelead import workflow
 from facelead.api.bodies import Determination, NewRequest, Reason, SearchAsk
+from facelead.casework import FilingRules
 from facelead.documents.disclosure import export_case
 from facelead.documents.sheet import view_sheet
 from facelead.doors import AppSettings, User, jsonable, store_probe
@@ -30,10 +31,12 @@ router = APIRouter()
 def file_request(settings: AppSettings, body: NewRequest, user: User) -> dict:
     """As the web page files: with a face chosen, it must be one of the probe's, and one
     below the quality bar needs the override reason (409 with the probe's faces, audited)."""
-    probe = store_probe(settings.probes_dir, base64.b64decode(body.probe_base64, validate=True), body.probe_name)
+    data, rules = base64.b64decode(body.probe_base64, validate=True), FilingRules.of(settings)
+    workflow.check_filing(settings.database_path, user, body.case_number, body.offense_code, body.justification,
+                          rules, body.requested_for or None, data, settings.service.max_probe_bytes)
+    probe = store_probe(settings.probes_dir, data, body.probe_name)
     if body.face_index is not None:
         target = f"case:{body.case_number}"
-        workflow.authorized(settings.database_path, user, Action.REQUEST, target)
         _, faces, choice = choose_probe_face(probe.read_bytes(), settings, body.face_index, body.quality_override)
         if not choice.settled:
             refused = workflow.WorkflowRefused("face_choice", choice.error or "")
@@ -43,7 +46,7 @@ def file_request(settings: AppSettings, body: NewRequest, user: User) -> dict:
                                            for f in faces]}, status_code=409)
     request_id = workflow.file_request(settings.database_path, user, body.case_number, body.offense_code,
                                        body.justification,
-                                       probe, body.gallery, settings.offense_codes, body.face_index,
+                                       probe, body.gallery, rules, body.face_index,
                                        (body.quality_override or "").strip() or None, body.requested_for or None)
     return {"request_id": request_id}
 

@@ -6,12 +6,13 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from facelead import LEAD_NOTICE
+from facelead import LEAD_NOTICE, casework
 from facelead.digest import file_sha256
 from facelead.documents.sheet import sheet_html
 from facelead.files import write_csv
 from facelead.policy import Action
-from facelead.workflow import authorize
+from facelead.refusal import refuse
+from facelead.workflow import audited, authorize
 from warehouse import casefile, chain, db
 
 MANIFEST = "MANIFEST.sha256"
@@ -50,6 +51,8 @@ def export_case(db_path: Path, actor: str, case_number: str, out_dir: Path) -> P
     with db.open_db(db_path) as conn:
         authorize(conn, actor, Action.EXPORT, f"case:{case_number}")
         records = casefile.case_records(conn, case_number)
+        with audited(conn, actor, Action.EXPORT, f"case:{case_number}"):
+            refuse(casework.case_found_refusal(case_number, len(records["requests"])))
         sheets = {row["search_id"]: sheet_html(conn, row["search_id"]) for row in records["searches"]}
         folder = _new_folder(out_dir, f"case-{''.join(c if c.isalnum() or c in '-_' else '_' for c in case_number)}"
                                       f"-{at:%Y%m%dT%H%M%SZ}")

@@ -197,12 +197,19 @@ def split_new(hashed: list[HashedRef], known: set[str]) -> tuple[list[HashedRef]
     return new, len(hashed) - len(new)
 
 
-def read_source(source: str, source_name: str | None, roots: tuple[Path, ...]) -> tuple[list[ImageRef], list[RefusedInput]]:
+def read_source(source: str, source_name: str | None, roots: tuple[Path, ...],
+                service_folders: tuple[Path, ...]) -> tuple[list[ImageRef], list[RefusedInput]]:
     """Image refs from a CSV manifest (images within its folder or ``roots``) or a
-    ``<subject>/<image>`` folder, with per-row problems."""
+    ``<subject>/<image>`` folder, with per-row problems; an image that resolves into one of
+    facelead's own ``service_folders`` (a probe, say) is refused, whatever its path or link."""
     path = Path(source)
     name = source_name or path.stem
-    return read_manifest(path, name, roots) if path.suffix.lower() == ".csv" else scan_folder(path, name)
+    refs, problems = read_manifest(path, name, roots) if path.suffix.lower() == ".csv" else scan_folder(path, name)
+    ours = [r for r in refs if inside_roots(Path(r.path), service_folders)]
+    return [r for r in refs if r not in ours], problems + [
+        RefusedInput(r.path, r.subject_id, "", "service_folder",
+                     f"{r.path}: lies in facelead's own data folder (probes, sheets, exports); never enrolled")
+        for r in ours]
 
 
 def hash_inputs(refs: list[ImageRef]) -> tuple[list[HashedRef], list[RefusedInput]]:

@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from facelead import LEAD_NOTICE, workflow
 from facelead.access import AccessDenied
+from facelead.casework import FilingRules
 from facelead.console import PREFIX as CONSOLE_PREFIX
 from facelead.documents.disclosure import export_case
 from facelead.documents.sheet import b64, open_sheet
@@ -201,7 +202,7 @@ def choose_or_file(settings: Settings, request: Request, user_id: str, token: st
                     width=size[0], height=size[1], faces=faces, chosen=choice.index, error=choice.error,
                     override=override)
     request_id = workflow.file_request(settings.database_path, user_id, form["case_number"], form["offense_code"],
-                                       form["justification"], stored, form["gallery"], settings.offense_codes,
+                                       form["justification"], stored, form["gallery"], FilingRules.of(settings),
                                        choice.index, override.strip() or None, form["requested_for"] or None)
     return RedirectResponse(f"/requests?filed={quote(request_id)}", status_code=303)
 
@@ -217,9 +218,9 @@ def file_request(settings: AppSettings, request: Request, case_number: Annotated
     form = {"case_number": case_number, "offense_code": offense_code, "justification": justification,
             "gallery": gallery, "requested_for": requested_for}
     try:
-        workflow.authorized(settings.database_path, user_id, Action.REQUEST, f"case:{case_number}")
-        if not data:
-            raise workflow.WorkflowRefused("probe", "choose the probe photo to search")
+        workflow.check_filing(settings.database_path, user_id, case_number, offense_code, justification,
+                              FilingRules.of(settings), requested_for or None, data,
+                              settings.service.max_probe_bytes)
         stored = store_probe(settings.probes_dir, data, probe.filename or "probe.jpg")
         return choose_or_file(settings, request, user_id, token, form, stored, None, "")
     except Refusal as exc:

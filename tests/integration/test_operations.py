@@ -146,14 +146,15 @@ def _refused_search_runs(data: Path, faces_dev: Path) -> list[str]:
     from prefect.deployments import run_deployment
 
     from facelead import grants
+    from facelead.casework import FilingRules
     from facelead.settings import Settings
     from facelead.workflow import decide_request, file_request, grant_for, run_principal
     from flows.search_probe import search_probe
 
     settings = Settings(data_dir=data)
     probe = next((faces_dev / "identities").glob("*/*"))
-    request = file_request(settings.database_path, "analyst.ops", "OPS-API", settings.offense_codes[0], "test",
-                           probe, "ops", settings.offense_codes)
+    request = file_request(settings.database_path, "analyst.ops", "OPS-API", settings.offense_codes[0],
+                           "operations test", probe, "ops", FilingRules.of(settings))
     decide_request(settings.database_path, "supervisor.ops", request, True, "ok")
     params = {"request_id": request, "k": 20, "face_index": None, "quality_override": None}
     key = grants.read_key(settings.grant_key_path, create=True)
@@ -191,7 +192,7 @@ def _search_through_the_api(service_url: str, data: Path, faces_dev: Path) -> li
     probe = sorted((faces_dev / "identities").iterdir())[0]
     photo = sorted(probe.iterdir())[-1]
     request = analyst.json("POST", "/api/requests", {
-        "case_number": "OPS-SERVED", "offense_code": "violent-felony", "justification": "test", "gallery": "ops",
+        "case_number": "OPS-SERVED", "offense_code": "violent-felony", "justification": "operations test", "gallery": "ops",
         "probe_name": photo.name, "probe_base64": base64.b64encode(photo.read_bytes()).decode()})["request_id"]
     supervisor.json("POST", f"/api/requests/{request}/approve", {"reason": "ok"})
     outcome = analyst.json("POST", f"/api/requests/{request}/search", {"k": 3})

@@ -180,7 +180,7 @@ def _api_calls(user_id: str) -> dict[Action, tuple[str, str, dict | None]]:
     return {
         Action.USER_ADMIN: ("GET", "/api/users", None),
         Action.REQUEST: ("POST", "/api/requests", {"case_number": "C-1", "offense_code": "violent-felony",
-                                                   "justification": "test", "probe_name": "p.jpg", "probe_base64": probe}),
+                                                   "justification": "policy check of the door", "probe_name": "p.jpg", "probe_base64": probe}),
         Action.APPROVE: ("POST", "/api/requests/R-0/approve", {"reason": "ok"}),
         Action.DENY: ("POST", "/api/requests/R-0/deny", {"reason": "no"}),
         Action.SEARCH: ("POST", "/api/requests/R-0/search", {"k": 3}),

@@ -118,6 +118,16 @@ def test_each_refusal_of_the_rules_core_answers_its_reason_at_the_api_and_is_aud
     attempt("missing", analyst, lambda: analyst.file(probe, "DOOR-1", justification="  "))
     attempt("requester", analyst, lambda: analyst.file(probe, "DOOR-2", requested_for="auditor.test"))
     attempt("offense", analyst, lambda: analyst.file(probe, "DOOR-3", offense_code="littering"))
+    attempt("case_number", analyst, lambda: analyst.file(probe, "<b>DOOR</b>"))
+    attempt("probe", analyst, lambda: analyst.post("/api/requests", {
+        "case_number": "DOOR-3P", "offense_code": analyst.offense, "justification": "refusal door test",
+        "gallery": "dev", "probe_name": "none.jpg", "probe_base64": ""}))
+    kept = set(settings.probes_dir.glob("*"))
+    oversized = tmp_path / "oversized.jpg"
+    oversized.write_bytes(probe.read_bytes() + b"\0" * (settings.service.max_probe_bytes + 1 - probe.stat().st_size))
+    attempt("too_large", analyst, lambda: analyst.file(oversized, "DOOR-3L"))  # within the body limit, over the probe's
+    assert set(settings.probes_dir.glob("*")) == kept  # refused before a byte of it was kept
+    attempt("justification", analyst, lambda: analyst.file(probe, "DOOR-3J", justification="why " * 5_000))
 
     # deciding: by another supervisor, once, a denial with its reason
     pending = filed("DOOR-4")
@@ -181,6 +191,14 @@ def test_each_refusal_of_the_rules_core_answers_its_reason_at_the_api_and_is_aud
     assert lead.status_code == 200, lead.text
     assert (lead.json()["case_number"], lead.json()["candidate"]["rank"]) == ("DOOR-13", 1)
     assert base64.b64decode(lead.json()["candidate"]["thumbnail_base64"])[:2] == b"\xff\xd8"  # the face, as JPEG
+
+    # enrollment: from a source, never from facelead's own folder (where the probes are)
+    attempt("no_source", admin, lambda: admin.post("/api/enrollments", {"gallery": "dev"}))
+    attempt("service_folder", admin, lambda: admin.post("/api/enrollments", {"gallery": "dev",
+                                                                             "source": str(settings.data_dir)}))
+
+    # an export of a case facelead holds nothing of
+    attempt("no_such_case", supervisor, lambda: supervisor.post("/api/cases/NO-SUCH-CASE/export"))
 
     # a report's period
     attempt("period", admin, lambda: admin.post("/api/reports/oversight", {"start": "2026-11-02", "end": "2026-11-01"}))

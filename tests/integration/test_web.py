@@ -356,7 +356,7 @@ def test_a_probe_uploaded_in_another_session_cannot_be_named_into_a_request(brow
     analyst.goto(f"{site}/requests/new")
     csrf = analyst.locator("input[name=csrf]").first.get_attribute("value")
     answer = analyst.request.post(f"{site}/requests/confirm", form={
-        "csrf": csrf, "case_number": "WEB-STOLEN-1", "offense_code": "violent-felony", "justification": "t",
+        "csrf": csrf, "case_number": "WEB-STOLEN-1", "offense_code": "violent-felony", "justification": "a forged filing",
         "gallery": "dev", "probe_name": "0" * 64 + ".jpg", "probe_tag": "0" * 64})
     assert answer.status == 409 and "not uploaded in this session" in answer.text()
     auditor = sign_in(browser, site, "auditor.test", people["auditor.test"])
@@ -364,6 +364,6 @@ def test_a_probe_uploaded_in_another_session_cannot_be_named_into_a_request(brow
     assert auditor.get_by_role("alert").count() == 1 and auditor.get_by_label("Probe photo").count() == 0
     csrf = auditor.locator("input[name=csrf]").first.get_attribute("value")  # the sign-out form's
     answer = auditor.request.post(f"{site}/requests/new", multipart={
-        "csrf": csrf, "case_number": "WEB-STOLEN-2", "offense_code": "violent-felony", "justification": "t",
+        "csrf": csrf, "case_number": "WEB-STOLEN-2", "offense_code": "violent-felony", "justification": "a forged filing",
         "gallery": "dev", "probe": {"name": "p.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8 nothing"}})
     assert answer.status == 403  # the role is checked before the upload is kept or looked at

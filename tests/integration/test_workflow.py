@@ -13,6 +13,7 @@ import pytest
 
 from facelead import LEAD_NOTICE
 from facelead.access import AccessDenied
+from facelead.casework import FilingRules
 from facelead.cli import main
 from facelead.documents.disclosure import export_case
 from facelead.documents.sheet import view_sheet
@@ -42,7 +43,7 @@ def _last_audit(settings, action_prefix: str):
 
 def _file(settings, probe, case="WF-1", user="analyst.test", offense=None, justification="armed robbery, CCTV still"):
     return file_request(settings.database_path, user, case, offense or settings.offense_codes[0], justification,
-                        probe, "dev", settings.offense_codes)
+                        probe, "dev", FilingRules.of(settings))
 
 
 LIMITS = SecuritySettings()
@@ -277,12 +278,12 @@ def test_the_oversight_report_counts_each_outcome_by_offense(enrolled, people, s
     from flows.oversight_report import oversight_report
 
     db_path, probe = settings.database_path, enrolled.probes[8][0]
-    codes = settings.offense_codes
-    denied = file_request(db_path, "analyst2.test", "WF-OVERSIGHT", codes[1], "threat call", probe, "dev", codes)
+    codes, rules = settings.offense_codes, FilingRules.of(settings)
+    denied = file_request(db_path, "analyst2.test", "WF-OVERSIGHT", codes[1], "threat call", probe, "dev", rules)
     decide_request(db_path, "supervisor.test", denied, False, "no imminent threat shown")
-    released = file_request(db_path, "analyst2.test", "WF-OVERSIGHT", codes[1], "threat call", probe, "dev", codes)
+    released = file_request(db_path, "analyst2.test", "WF-OVERSIGHT", codes[1], "threat call", probe, "dev", rules)
     decide_request(db_path, "supervisor.test", released, True, "ok")
-    file_request(db_path, "analyst2.test", "WF-OVERSIGHT", codes[2], "unidentified patient", probe, "dev", codes)
+    file_request(db_path, "analyst2.test", "WF-OVERSIGHT", codes[2], "unidentified patient", probe, "dev", rules)
     outcome = run_search(released, user="analyst2.test", k=3)
     record_determination(db_path, "analyst2.test", outcome.search_id, None)
     record_determination(db_path, "reviewer.test", outcome.search_id, None)
@@ -322,13 +323,17 @@ def test_a_person_signs_in_once_and_later_commands_use_the_session(people, setti
 
 def test_exported_cells_that_a_spreadsheet_would_run_are_escaped(enrolled, people, settings, tmp_path):
     formula = '=HYPERLINK("http://example.invalid/x","click")'
-    _file(settings, enrolled.probes[0][0], case="WF-FORMULA", justification=formula)
+    _file(settings, enrolled.probes[0][0], case="WF-FORMULA", justification=formula + "; =1+1")
     folder = export_case(settings.database_path, "auditor.test", "WF-FORMULA", tmp_path)
     [request] = list(csv.DictReader((folder / "requests.csv").open(newline="")))
-    assert request["justification"] == "'" + formula
+    assert request["justification"] == "'" + formula + "; '=1+1"
+    assert request["probe_file"] == enrolled.probes[0][0].name and "probe_path" not in request  # no server path
+    assert not any(str(folder_of) in path.read_text() for path in folder.glob("*.csv")
+                   for folder_of in (enrolled.probes[0][0].parent.parent, settings.data_dir.absolute()))
     for path in folder.glob("*.csv"):
-        for row in csv.reader(path.open(newline="")):
-            assert not any(cell.startswith(("=", "+", "@", "\t", "\r")) for cell in row), (path.name, row)
+        for row in csv.reader(path.open(newline="")):  # split on ',' or on ';', no cell starts a formula
+            cells = [*row, *(part.lstrip() for cell in row for part in cell.split(";"))]
+            assert not any(cell.startswith(("=", "+", "@", "\t", "\r")) for cell in cells), (path.name, row)
         assert oct(path.stat().st_mode & 0o777) == "0o600"
 
 
@@ -337,8 +342,8 @@ def test_a_search_runs_only_on_the_face_its_request_was_approved_for(people, set
     from facelead.workflow import decide_request, file_request
 
     group = faces_dev / "multi" / "obama_and_biden.jpg"
-    request = file_request(settings.database_path, "analyst.test", "FACE-BOUND-1", settings.offense_codes[0], "t",
-                           group, "dev", settings.offense_codes, face_index=1)
+    request = file_request(settings.database_path, "analyst.test", "FACE-BOUND-1", settings.offense_codes[0],
+                           "the second face only", group, "dev", FilingRules.of(settings), face_index=1)
     decide_request(settings.database_path, "supervisor.test", request, True, "face 2 only")
     with pytest.raises(SearchRefused, match="approved for face 2 of its probe, not face 1"):
         run_search(request, k=3, face_index=0)

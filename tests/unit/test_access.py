@@ -59,4 +59,13 @@ def test_a_cell_a_spreadsheet_would_run_as_a_formula_is_escaped(cell, tmp_path):
 def test_plain_cells_are_left_as_they_are():
     from facelead.files import spreadsheet_safe
 
-    assert [spreadsheet_safe(v) for v in ("SUBJ-1", "2026-004211", "a=b", 3, None)] == ["SUBJ-1", "2026-004211", "a=b", 3, None]
+    assert [spreadsheet_safe(v) for v in ("SUBJ-1", "2026-004211", "a=b", 3, None, "a; b")] == [
+        "SUBJ-1", "2026-004211", "a=b", 3, None, "a; b"]
+
+
+def test_a_part_a_spreadsheet_splitting_on_semicolons_would_run_is_escaped_too():
+    from facelead.files import spreadsheet_safe
+
+    assert spreadsheet_safe('robbery;=HYPERLINK("http://x")') == "robbery;'=HYPERLINK(\"http://x\")"
+    assert spreadsheet_safe("a; @SUM(A1);  -1") == "a; '@SUM(A1);  '-1"
+    assert spreadsheet_safe("=1;+2") == "'=1;'+2"

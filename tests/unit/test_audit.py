@@ -1,3 +1,4 @@
+import hashlib
 import json
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
@@ -8,10 +9,12 @@ import pytest
 from facelead.files import ForeignKeyFolder
 from warehouse import chain, db
 from warehouse.audit import (
+    AUDITED_CHARS,
     CARRY_OVER,
     GENESIS_HASH,
     Anchor,
     AuditRow,
+    bounded,
     canonical_details,
     carry_over_details,
     legacy_hash,
@@ -153,6 +156,25 @@ def test_audit_rows_round_trip_through_duckdb_and_tampering_is_found(tmp_path):
     with db.open_db(path, read_only=True) as conn:
         verdict = chain.verify_audit(conn)
     assert verdict.first_broken == 3
+
+
+def test_a_long_text_is_cut_to_its_start_its_length_and_its_hash_at_any_depth():
+    sent = "SELECT " + "x" * 5_000_000
+    digest = hashlib.sha256(sent.encode()).hexdigest()
+    cut = bounded({"sql": sent, "parts": [sent, "short"], "n": 3, "none": None})
+    assert cut["n"] == 3 and cut["none"] is None and cut["parts"][1] == "short"
+    assert cut["sql"] == cut["parts"][0] == f"{sent[:AUDITED_CHARS]}… [cut: 5,000,007 characters, sha256 {digest}]"
+    assert bounded("y" * AUDITED_CHARS) == "y" * AUDITED_CHARS  # up to the limit, kept whole
+
+
+def test_a_row_a_caller_fills_with_megabytes_stays_small_and_verifies(tmp_path):
+    path = tmp_path / "audit.duckdb"
+    with db.open_db(path) as conn:
+        with db.transaction(conn):
+            chain.append_audit(conn, "ana", "audit.query.refused", "case:" + "9" * 2_000_000, {"sql": "z" * 10_000_000})
+        [row] = chain.audit_rows(conn)
+        assert len(row.target) + len(row.details) < 3 * AUDITED_CHARS and chain.verify_audit(conn).ok
+    assert path.stat().st_size < 5_000_000
 
 
 def test_a_failed_transaction_leaves_no_audit_row_and_no_anchor(tmp_path):

@@ -15,6 +15,7 @@ from facelead.casework import (
     needs_override,
     searched_exactly,
 )
+from facelead.settings import Settings
 from warehouse.records import StoredRequest
 
 NOW = datetime(2026, 12, 3, 12, tzinfo=timezone.utc)
@@ -67,14 +68,21 @@ def test_a_chosen_face_must_be_the_probe_s_and_one_below_the_bar_needs_a_reason(
 @pytest.mark.parametrize("case, offense, justification, for_user, for_roles, reason", [
     ("24-001", "homicide", "suspect in CCTV", None, (), None),
     ("24-001", "homicide", "suspect in CCTV", "det", ("requester",), None),
-    ("  ", "homicide", "why", None, (), "missing"),
+    ("  ", "homicide", "suspect in CCTV", None, (), "missing"),
     ("24-001", "homicide", "", None, (), "missing"),
-    ("24-001", "homicide", "why", "det", ("analyst",), "requester"),  # filed for someone who does not request
-    ("24-001", "homicide", "why", "ghost", (), "requester"),  # or for no one
-    ("24-001", "shoplifting", "why", None, (), "offense")])
+    ("24-001", "homicide", "suspect in CCTV", "det", ("analyst",), "requester"),  # filed for someone who does not request
+    ("24-001", "homicide", "suspect in CCTV", "ghost", (), "requester"),  # or for no one
+    ("24-001", "shoplifting", "suspect in CCTV", None, (), "offense"),
+    ("<script>", "homicide", "suspect in CCTV", None, (), "case_number"),  # the agency's format only
+    ("24/001/../../x", "homicide", "suspect in CCTV", None, (), "case_number"),
+    ("2" * 41, "homicide", "suspect in CCTV", None, (), "case_number"),
+    ("24-001\n", "homicide", "suspect in CCTV", None, (), "case_number"),
+    ("24-001", "homicide", "why", None, (), "justification"),  # too short to say why
+    ("24-001", "homicide", "x" * 20_000, None, (), "justification")])  # or a page of text
 def test_a_request_is_filed_with_a_case_a_permitted_offense_a_reason_and_for_a_requester(
         case, offense, justification, for_user, for_roles, reason):
-    refusal = casework.filing_refusal(case, offense, justification, ["homicide", "robbery"], for_user, for_roles)
+    rules = casework.FilingRules.of(Settings(offense_codes=["homicide", "robbery"]))
+    refusal = casework.filing_refusal(case, offense, justification, rules, for_user, for_roles)
     assert _reason(refusal) == reason
 
 
@@ -122,6 +130,22 @@ def test_of_two_at_the_same_moment_the_write_that_lands_first_stands():
     (["admin"], False, True, False, "reserved"), (["admin"], False, False, True, "exists")])
 def test_a_new_user_has_a_name_of_their_own_and_the_first_is_an_administrator(roles, first, reserved, exists, refused):
     assert _reason(casework.new_user_refusal("new", roles, first, reserved, exists)) == refused
+
+
+@pytest.mark.parametrize("source, ours, refused", [
+    ("/drop", False, None), (None, False, "no_source"), ("", False, "no_source"), ("/srv/data", True, "service_folder")])
+def test_an_enrollment_names_its_source_never_facelead_s_own_folder(source, ours, refused):
+    assert _reason(casework.enrollment_source_refusal(source, ours)) == refused
+
+
+@pytest.mark.parametrize("size, refused", [(1, None), (100, None), (0, "probe"), (101, "too_large")])
+def test_a_request_uploads_one_probe_within_its_size(size, refused):
+    assert _reason(casework.probe_upload_refusal(size, 100)) == refused
+
+
+def test_only_a_case_facelead_holds_is_exported():
+    assert casework.case_found_refusal("24-001", 2) is None
+    assert _reason(casework.case_found_refusal("24-001", 0)) == "no_such_case"
 
 
 def test_a_report_s_period_ends_after_it_starts():

@@ -114,3 +114,19 @@ def test_a_symlink_leading_out_of_an_enrolled_folder_is_refused(tmp_path):
     refs, problems = scan_folder(tmp_path / "drop", "src")
     assert [Path(r.path).name for r in refs] == ["in.jpg"]
     assert [(Path(p.path).name, p.reason) for p in problems] == [("link.jpg", "outside_image_roots")]
+
+
+def test_an_image_that_resolves_into_facelead_s_own_folders_is_refused_whatever_the_path(tmp_path):
+    from facelead.intake.inputs import read_source
+
+    data = tmp_path / "data"
+    probe = _write(data / "probes" / "abc.jpg", "a probe")
+    _write(tmp_path / "subj" / "ok.jpg", "a gallery photo")
+    (tmp_path / "subj" / "alias.jpg").symlink_to(probe)  # a link inside the source, into the data folder
+    refs, problems = read_source(str(tmp_path), "drop", (), (data,))  # a folder that holds the data folder
+    assert [Path(r.path).name for r in refs] == ["ok.jpg"]
+    assert sorted((Path(p.path).name, p.reason) for p in problems) == [("abc.jpg", "service_folder"),
+                                                                        ("alias.jpg", "service_folder")]
+    manifest = _write(tmp_path / "m" / "g.csv", "image_path,subject_id\n../data/probes/../probes/abc.jpg,S-1\n")
+    refs, problems = read_source(str(manifest), None, (tmp_path,), (data,))  # a manifest naming it by a detour
+    assert refs == [] and [p.reason for p in problems] == ["service_folder"]

@@ -1,4 +1,5 @@
-SELECT c.search_id, c.rank, c.score, c.subject_id, c.face_id, i.source, i.acquired_at, i.source_path
+SELECT c.search_id, c.rank, c.score, c.subject_id, c.face_id, i.source, i.acquired_at,
+       regexp_extract(i.source_path, '[^/]+$') AS source_file
 FROM candidates c
 JOIN searches s USING (search_id)
 LEFT JOIN faces f ON f.face_id = c.face_id            -- purged faces keep their rank and ids
