@@ -152,7 +152,12 @@ class SecuritySettings(BaseModel):
     audit_snapshot_seconds: float = Field(
         60, ge=0, description="auditors' queries read a snapshot of the warehouse at most this old")
     audit_query_seconds: float = Field(30, gt=0, description="an auditor's query is stopped after this long")
-    audit_query_memory: str = Field("1GB", description="memory an auditor's query may use (DuckDB's memory_limit)")
+    audit_query_memory: str = Field("256MB", description="memory an auditor's query may use (DuckDB's memory_limit)")
+    audit_query_rows: int = Field(10_000, ge=1, description="rows an auditor's query may answer; more is refused")
+    audit_query_bytes: int = Field(16 * 1024 * 1024, ge=1024,
+                                   description="bytes of text an auditor's query may answer; more is refused")
+    audit_queries_at_once: int = Field(2, ge=1, description="auditor queries (and snapshot builds) running at once, "
+                                                            "one per person; another is refused as busy")
 
 
 class FilingSettings(BaseModel):

@@ -557,27 +557,43 @@ def audit_snapshot(settings: Settings, max_age_s: float) -> Path:
     return path
 
 
+@contextmanager
+def _in_sandbox(settings: Settings, actor: str, target: str, details: Mapping[str, Any] | None) -> Iterator[None]:
+    """The block run in one of the sandbox's slots (``sandbox.query_slot``) with the warehouse
+    closed; a QueryRefused it raises is audited, then raised."""
+    try:
+        with sandbox.query_slot(actor, settings.security.audit_queries_at_once):
+            yield
+    except sandbox.QueryRefused as exc:
+        with db.open_db(settings.database_path) as conn:
+            _append_refusal(conn, actor, Action.AUDIT_QUERY, target, details, exc)
+        raise
+
+
 def auditor_query(settings: Settings, actor: str, sql: str) -> tuple[list[str], list[tuple]]:
     """An auditor's one SELECT, run in the sandbox (``sandbox.sandboxed_query``) on the auditors'
-    snapshot, never on the warehouse. Audited as run, with its row count, or as refused
-    (AccessDenied for non-auditors, sandbox.QueryRefused for anything the sandbox will not run)."""
+    snapshot, never on the warehouse, within the sandbox's limits. Audited as run, with its
+    row count, or as refused (AccessDenied for non-auditors, sandbox.QueryRefused for anything
+    the sandbox will not run or answer)."""
     limits = settings.security
     with db.open_db(settings.database_path) as conn:
         authorize(conn, actor, Action.AUDIT_QUERY, "database", {"sql": sql})
-    snapshot = audit_snapshot(settings, limits.audit_snapshot_seconds)
-    with db.open_db(settings.database_path) as conn:
-        with audited(conn, actor, Action.AUDIT_QUERY, "database", {"sql": sql}):
-            columns, rows = sandbox.sandboxed_query(snapshot, sql, limits.audit_query_seconds, limits.audit_query_memory)
-        with db.transaction(conn):
-            chain.append_audit(conn, actor, "audit.query", "database", {"sql": sql, "rows": len(rows)})
+    with _in_sandbox(settings, actor, "database", {"sql": sql}):
+        snapshot = audit_snapshot(settings, limits.audit_snapshot_seconds)
+        columns, rows = sandbox.sandboxed_query(snapshot, sql, limits.audit_query_seconds, limits.audit_query_memory,
+                                                limits.audit_query_rows, limits.audit_query_bytes)
+    with db.open_db(settings.database_path) as conn, db.transaction(conn):
+        chain.append_audit(conn, actor, "audit.query", "database", {"sql": sql, "rows": len(rows)})
     return columns, rows
 
 
 def write_audit_snapshot(settings: Settings, actor: str) -> Path:
-    """A snapshot written now, for an auditor to take away and open in their own DuckDB; audited."""
+    """A snapshot written now, for an auditor to take away and open in their own DuckDB (one
+    of the sandbox's slots); audited."""
     with db.open_db(settings.database_path) as conn:
         authorize(conn, actor, Action.AUDIT_QUERY, "snapshot")
-    path = audit_snapshot(settings, 0)
+    with _in_sandbox(settings, actor, "snapshot", None):
+        path = audit_snapshot(settings, 0)
     with db.open_db(settings.database_path) as conn, db.transaction(conn):
         chain.append_audit(conn, actor, "audit.snapshot", "database", {"bytes": path.stat().st_size})
     return path

@@ -4,6 +4,8 @@ and one read-only SELECT on it, limited in time and memory."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -13,9 +15,36 @@ from warehouse.sql import identifier, query
 
 
 class QueryRefused(Refusal, ValueError):
-    """An auditor's query that the sandbox did not run: not one SELECT (``read_only``), past
-    its time limit (``time_limit``), or bad SQL, a file, setting or memory it may not use
-    (``query``)."""
+    """An auditor's query that the sandbox did not run or answer: not one SELECT
+    (``read_only``), past its time limit (``time_limit``), an answer over its rows or bytes
+    (``too_many_rows``, ``too_large``), too many queries at once (``busy``), or bad SQL, a
+    file, setting or memory it may not use (``query``)."""
+
+
+FETCH_ROWS = 1000  # rows fetched at a time, each batch counted against the answer's limits
+_RUNNING: dict[str, int] = {}
+_RUNNING_LOCK = threading.Lock()
+
+
+@contextmanager
+def query_slot(actor: str, at_once: int) -> Iterator[None]:
+    """Room for one query of ``actor``: one at a time per person, ``at_once`` in all; else
+    QueryRefused ``busy`` at once (nobody queues behind a long query)."""
+    with _RUNNING_LOCK:
+        if actor in _RUNNING or sum(_RUNNING.values()) >= at_once:
+            mine = actor in _RUNNING
+            raise QueryRefused("busy", "your previous query is still running" if mine else
+                               f"{at_once} auditor queries are running; try again in a moment")
+        _RUNNING[actor] = 1
+    try:
+        yield
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.pop(actor, None)
+
+
+def _cell_bytes(value: object) -> int:
+    return len(value) if isinstance(value, (str, bytes)) else 8
 
 
 def write_snapshot(conn: duckdb.DuckDBPyConnection, path: Path) -> dict[str, int]:
@@ -42,10 +71,12 @@ def write_snapshot(conn: duckdb.DuckDBPyConnection, path: Path) -> dict[str, int
     return counts
 
 
-def sandboxed_query(snapshot: Path, sql: str, seconds: float, memory: str) -> tuple[list[str], list[tuple]]:
+def sandboxed_query(snapshot: Path, sql: str, seconds: float, memory: str, max_rows: int,
+                    max_bytes: int) -> tuple[list[str], list[tuple]]:
     """(column names, rows) of one SELECT (``WITH ... SELECT`` included) on ``snapshot``,
     read-only, with external access off and the configuration locked, one thread, at most
-    ``memory`` and ``seconds``; anything else raises QueryRefused. The warehouse itself is
+    ``memory`` and ``seconds`` (fetching included), an answer of at most ``max_rows`` rows
+    and ``max_bytes`` of text; anything else raises QueryRefused. The warehouse itself is
     never opened, so no query holds a lock a writer waits for."""
     try:
         statements = duckdb.extract_statements(sql)
@@ -60,7 +91,18 @@ def sandboxed_query(snapshot: Path, sql: str, seconds: float, memory: str) -> tu
     timer.start()
     try:
         cursor = conn.execute(sql)
-        return [d[0] for d in cursor.description or []], cursor.fetchall()
+        rows: list[tuple] = []
+        size = 0
+        while batch := cursor.fetchmany(FETCH_ROWS):
+            rows += batch
+            size += sum(_cell_bytes(v) for row in batch for v in row)
+            if len(rows) > max_rows:
+                raise QueryRefused("too_many_rows", f"the answer has more than {max_rows:,} rows: narrow it (WHERE, "
+                                                    "LIMIT, GROUP BY) or take the snapshot away (audit snapshot)")
+            if size > max_bytes:
+                raise QueryRefused("too_large", f"the answer holds more than {max_bytes:,} bytes: narrow it, or "
+                                                "take the snapshot away (audit snapshot)")
+        return [d[0] for d in cursor.description or []], rows
     except duckdb.InterruptException as exc:
         raise QueryRefused("time_limit", f"stopped after {seconds:g} s (the time limit)") from exc
     except duckdb.Error as exc:

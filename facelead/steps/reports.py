@@ -40,5 +40,7 @@ def purge_warehouse(settings: Settings, actor: str) -> dict:
         shutil.rmtree(settings.database_path.parent / folder, ignore_errors=True)
     for search_id in done.sheets:
         (settings.sheets_dir / f"{search_id}.html").unlink(missing_ok=True)
+    report["audit_snapshot_removed"] = settings.audit_snapshot_path.is_file()
+    settings.audit_snapshot_path.unlink(missing_ok=True)  # it held what was purged; the next query builds it anew
     report["database_bytes"] = db.rewrite_file(settings.database_path)
     return report

@@ -84,3 +84,21 @@ def test_the_snapshot_holds_no_thumbnail_vector_or_secret_hash(enrolled, people,
     assert token_hash not in snapshot
     columns, rows = auditor_query(fresh, "auditor.test", "SELECT count(*) FROM search_history")
     assert rows[0][0] >= 0
+
+
+@pytest.mark.parametrize("sql, reason", [
+    ("SELECT * FROM range(20000)", "too_many_rows"),  # past the answer's 10,000 rows
+    ("SELECT repeat('x', 1000000) FROM range(20)", "too_large"),  # 20 MB of text, past its 16 MB
+    ("SELECT repeat('x', 900000000)", "query"),  # one 900 MB string: past the query's memory, never built
+])
+def test_an_answer_past_its_rows_bytes_or_memory_is_refused_and_audited(enrolled, people, fresh, sql, reason):
+    assert _refused(fresh, sql) == reason
+
+
+def test_one_query_a_person_and_a_few_in_all_run_at_once(enrolled, people, fresh):
+    one_at_a_time = fresh.model_copy(update={"security": fresh.security.model_copy(update={"audit_queries_at_once": 1})})
+    with sandbox.query_slot("auditor.test", 2):  # the person's earlier query, still running
+        assert _refused(fresh, "SELECT 1") == "busy"
+    with sandbox.query_slot("someone.else", 1):  # another auditor's, with room for one in all
+        assert _refused(one_at_a_time, "SELECT 1") == "busy"
+    assert auditor_query(fresh, "auditor.test", "SELECT 1")[1] == [(1,)]  # and free again after

@@ -169,11 +169,14 @@ def test_after_a_purge_no_copy_of_the_face_remains_anywhere(faces_dev, enrolled,
         assert gallery_store.gallery_attributes(conn, gallery, "sex")[target] == "unrecorded"
         assert any(target in (d.subject_a, d.subject_b) for d in gallery_store.possible_duplicates(conn, gallery))
     workflow.remove_subject(settings.database_path, "admin.test", gallery, target, "court order")
+    snapshot = workflow.write_audit_snapshot(settings, "auditor.test")  # the auditors' copy, made before the purge
+    assert target.encode() in snapshot.read_bytes()
     report = as_user("admin.test", Action.PURGE, retention_purge)
 
     assert _found(settings, needles) == set()
     assert not any(target.encode() in f.read_bytes() for f in _prefect_files())  # nor Prefect's logs its name
     assert not folder.exists() and report["index_builds_deleted"] >= 1
+    assert not snapshot.exists() and report["audit_snapshot_removed"]  # the next query builds it anew
     assert [e["case_number"] for e in report["exports_holding_purged_faces"]] == ["SCRUB-1"]
     face_ids = [f[0] for f in faces]
     with db.open_db(settings.database_path, read_only=True) as conn:
