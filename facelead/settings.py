@@ -229,6 +229,9 @@ class Settings(BaseSettings):
                                                    "gallery (evaluate --gallery NAME --group COLUMN) (JSON list)")
     probe_retention_days: int = Field(
         365, ge=1, description="probe images kept with searches are purged after this many days")
+    upload_grace_hours: float = Field(
+        24, gt=0, description="an uploaded probe that no request uses is deleted by the purge after this many hours "
+                              "(a form left half done)")
     retired_build_days: int = Field(
         90, ge=0, description="a retired index build is deleted by the purge after this many days; until then a "
                               "search it answered can be re-run on it")

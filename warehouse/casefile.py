@@ -122,6 +122,11 @@ def search_history(conn: duckdb.DuckDBPyConnection, filters: dict, limit: int) -
     return records(conn.execute(query("search_history_page"), {**filters, "limit": limit}), HistoryRow)
 
 
+def probes_in_retention(conn: duckdb.DuckDBPyConnection, cutoff: datetime) -> set[str]:
+    """Probe paths a request filed or a search run since ``cutoff`` uses."""
+    return {row[0] for row in conn.execute(query("probes_in_retention"), {"cutoff": cutoff}).fetchall()}
+
+
 def lead_candidate(conn: duckdb.DuckDBPyConnection, search_id: str, face_id: str) -> LeadCandidate | None:
     row = one(conn.execute(query("lead_candidate"), {"search_id": search_id, "face_id": face_id}))
     return None if row is None else LeadCandidate(**row)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import os
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from PIL import Image, ImageOps
 
 from facelead import workflow
 from facelead.documents.sheet import view_sheet
+from facelead.doors import store_probe
 from facelead.policy import Action
 from facelead.workflow import mark_subject_pair
 from flows.enroll_gallery import enroll_gallery
@@ -82,13 +85,23 @@ def test_a_purged_subject_is_gone_for_good_and_never_returned(faces_dev, enrolle
 
 
 def test_probe_images_past_retention_are_purged(enrolled, people, approved, settings):
-    old = run_search(approved(enrolled.probes[9][0], "RET-OLD"), k=3)
-    recent = run_search(approved(enrolled.probes[9][0], "RET-RECENT"), k=3)
+    kept_old, kept_recent = (store_probe(settings.probes_dir, enrolled.probes[i][0].read_bytes(), "probe.jpg")
+                             for i in (8, 9))  # uploaded as the doors keep them
+    old = run_search(approved(kept_old, "RET-OLD"), k=3)
+    recent = run_search(approved(kept_recent, "RET-RECENT"), k=3)
     with db.open_db(settings.database_path) as conn, db.transaction(conn):  # as if made 400 days ago
         conn.execute("UPDATE searches SET created_at = created_at - ?::INTERVAL WHERE search_id = ?",
                      [timedelta(days=400), old.search_id])
+        conn.execute("UPDATE requests SET requested_at = requested_at - ?::INTERVAL WHERE search_id = ?",
+                     [timedelta(days=400), old.search_id])
+    abandoned, in_progress = settings.probes_dir / "abandoned.jpg", settings.probes_dir / "being-filed.jpg"
+    for upload in (abandoned, in_progress):  # uploads no request uses: a form left two days ago, one being filled
+        upload.write_bytes(enrolled.probes[7][0].read_bytes())
+    os.utime(abandoned, (time.time() - 48 * 3600,) * 2)
     counts = as_user("admin.test", Action.PURGE, retention_purge)
-    assert counts["probe_images"] >= 1
+    assert counts["probe_images"] >= 1 and counts["probe_files"] >= 2
+    assert not kept_old.exists() and not abandoned.exists()  # the photo itself, not only its thumbnail
+    assert kept_recent.exists() and in_progress.exists() and enrolled.probes[8][0].exists()
     with db.open_db(settings.database_path, read_only=True) as conn:
         sizes = dict(conn.execute("SELECT search_id, octet_length(probe_thumbnail) FROM searches WHERE search_id IN (?, ?)",
                                   [old.search_id, recent.search_id]).fetchall())

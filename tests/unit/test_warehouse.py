@@ -107,3 +107,21 @@ def test_each_typed_read_has_exactly_its_query_s_columns(tmp_path, name, record)
         cursor = conn.execute(sql, named) if named else conn.execute(sql, ["x"] * sql.count("?"))
         columns = [d[0] for d in cursor.description]
     assert columns == [f.name for f in fields(getattr(records, record))]
+
+
+def test_the_purge_names_probe_files_past_retention_or_never_filed_and_nothing_outside(tmp_path):
+    import os
+    from datetime import datetime, timedelta, timezone
+
+    from facelead.steps.reports import unused_probes
+
+    probes, now = tmp_path / "probes", datetime.now(timezone.utc)
+    probes.mkdir()
+    for name, age_hours in (("in-use.jpg", 9000), ("past-retention.jpg", 9000), ("abandoned.jpg", 48),
+                            ("being-filed.jpg", 0)):
+        (probes / name).write_bytes(b"jpeg")
+        os.utime(probes / name, (now.timestamp() - age_hours * 3600,) * 2)
+    outside = tmp_path / "elsewhere.jpg"
+    outside.write_bytes(b"jpeg")
+    found = unused_probes(probes, {str(probes / "in-use.jpg"), str(outside)}, now - timedelta(hours=24))
+    assert [p.name for p in found] == ["abandoned.jpg", "past-retention.jpg"]
