@@ -223,7 +223,9 @@ class Settings(BaseSettings):
         None, description="manifest or <subject>/<image> folder the scheduled enrollment reads (the drop folder)")
     image_roots: list[Path] = Field(
         [], description="folders a manifest may name images in besides its own (JSON list); anything else is refused")
-    max_image_pixels: int = Field(100_000_000, ge=1, description="refuse larger images before decoding")
+    max_image_pixels: int = Field(
+        50_000_000, ge=1, description="refuse larger images before decoding (a decode at the limit peaks near "
+                                      "0.5 GB; bench/bounds.py)")
     subject_attributes: list[str] = Field(
         ["sex", "race", "birth_year"], description="manifest columns kept per subject, for group reports of the "
                                                    "gallery (evaluate --gallery NAME --group COLUMN) (JSON list)")

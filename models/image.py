@@ -33,7 +33,7 @@ def to_rgb(image: Image.Image) -> NDArray[np.uint8]:
         if top > 255:
             grey = grey * (255.0 / (65535.0 if top <= 65535 else top))
         return np.repeat(np.clip(grey, 0, 255).round().astype(np.uint8)[..., None], 3, axis=2)
-    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    return np.asarray(image if image.mode == "RGB" else image.convert("RGB"), dtype=np.uint8)
 
 
 def decode_image(data: bytes, max_pixels: int) -> NDArray[np.uint8]:
@@ -54,7 +54,8 @@ def decode_image(data: bytes, max_pixels: int) -> NDArray[np.uint8]:
                 raise ImageDecodeError("too_many_pixels", f"{width}x{height} exceeds the {max_pixels} pixel limit")
             image.seek(0)
             image.load()
-            return to_rgb(ImageOps.exif_transpose(image))
+            ImageOps.exif_transpose(image, in_place=True)  # no copy of an upright image
+            return to_rgb(image)
     except ImageDecodeError:
         raise
     except UnidentifiedImageError as exc:

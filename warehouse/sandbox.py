@@ -3,10 +3,19 @@ and one read-only SELECT on it, limited in time and memory."""
 
 from __future__ import annotations
 
+import io
+import os
+import pickle
+import re
+import resource
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
+from uuid import UUID
 
 import duckdb
 
@@ -71,13 +80,18 @@ def write_snapshot(conn: duckdb.DuckDBPyConnection, path: Path) -> dict[str, int
     return counts
 
 
+CHILD_OVERHEAD = 512 * 2**20  # the query's process beyond DuckDB's memory: Python, DuckDB's code, the answer
+STARTUP_SECONDS = 15  # the query's process may take this long to start, beyond the query's own time
+_SAFE_CLASSES = {("datetime", "datetime"), ("datetime", "date"), ("datetime", "time"), ("datetime", "timedelta"),
+                 ("datetime", "timezone"), ("decimal", "Decimal")}
+
+
 def sandboxed_query(snapshot: Path, sql: str, seconds: float, memory: str, max_rows: int,
                     max_bytes: int) -> tuple[list[str], list[tuple]]:
-    """(column names, rows) of one SELECT (``WITH ... SELECT`` included) on ``snapshot``,
-    read-only, with external access off and the configuration locked, one thread, at most
-    ``memory`` and ``seconds`` (fetching included), an answer of at most ``max_rows`` rows
-    and ``max_bytes`` of text; anything else raises QueryRefused. The warehouse itself is
-    never opened, so no query holds a lock a writer waits for."""
+    """(column names, rows) of one SELECT (``WITH ... SELECT`` included) on ``snapshot``, run
+    by ``select`` in a process of its own whose data may not grow past ``memory`` and
+    ``CHILD_OVERHEAD`` (so no answer, however large it asks to be, costs the service its
+    memory), stopped after ``seconds``. Anything it refuses raises QueryRefused here."""
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
@@ -85,6 +99,45 @@ def sandboxed_query(snapshot: Path, sql: str, seconds: float, memory: str, max_r
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
         kinds = ", ".join(s.type.name for s in statements) or "nothing"
         raise QueryRefused("read_only", f"one SELECT statement only (read-only): this is {kinds}")
+    ask = pickle.dumps((str(snapshot), sql, seconds, memory, max_rows, max_bytes))
+    ceiling = _bytes(memory) + CHILD_OVERHEAD
+    try:
+        done = subprocess.run([sys.executable, "-m", "warehouse.sandbox"], input=ask, capture_output=True,
+                              timeout=seconds + STARTUP_SECONDS, env={"PATH": os.defpath},
+                              preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_DATA, (ceiling, ceiling)))
+    except subprocess.TimeoutExpired as exc:
+        raise QueryRefused("time_limit", f"stopped after {seconds:g} s (the time limit)") from exc
+    if done.returncode != 0:
+        raise QueryRefused("query", f"the query's process ended without an answer (within {memory} of memory)")
+    outcome, *answer = _SafeUnpickler(io.BytesIO(done.stdout)).load()
+    if outcome == "refused":
+        raise QueryRefused(*answer)
+    return answer[0], answer[1]
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Reads the query's process's answer: plain values, times and decimals, nothing
+    that could run code here even if that process were subverted."""
+
+    def find_class(self, module: str, name: str) -> type:
+        if (module, name) not in _SAFE_CLASSES:
+            raise pickle.UnpicklingError(f"{module}.{name} is not a value an answer holds")
+        return super().find_class(module, name)
+
+
+def _bytes(memory: str) -> int:
+    """'256MB', '1GB', '512KiB' as bytes (DuckDB's memory_limit units)."""
+    number, unit = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]?)I?B?\s*", memory.upper()).groups()
+    return int(float(number) * 1024 ** " KMGT".index(unit or " "))
+
+
+def select(snapshot: Path, sql: str, seconds: float, memory: str, max_rows: int,
+           max_bytes: int) -> tuple[list[str], list[tuple]]:
+    """(column names, rows) of one SELECT on ``snapshot``, read-only, with external access off
+    and the configuration locked, one thread, at most ``memory`` and ``seconds`` (fetching
+    included), an answer of at most ``max_rows`` rows and ``max_bytes`` of text; anything
+    else raises QueryRefused. The warehouse itself is never opened, so no query holds a lock
+    a writer waits for."""
     conn = duckdb.connect(str(snapshot), read_only=True, config={
         "enable_external_access": False, "lock_configuration": True, "memory_limit": memory, "threads": 1})
     timer = threading.Timer(seconds, conn.interrupt)
@@ -110,3 +163,32 @@ def sandboxed_query(snapshot: Path, sql: str, seconds: float, memory: str, max_r
     finally:
         timer.cancel()
         conn.close()
+
+
+def _plain(value: object) -> object:
+    """A cell as the service reads it back: times in UTC, UUIDs as text, lists and maps within."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(timezone.utc)
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def _answer_one() -> None:
+    """The query's process: one ask on stdin (pickled by ``sandboxed_query``), its answer or
+    refusal pickled on stdout."""
+    snapshot, sql, seconds, memory, max_rows, max_bytes = pickle.loads(sys.stdin.buffer.read())
+    try:
+        columns, rows = select(Path(snapshot), sql, seconds, memory, max_rows, max_bytes)
+        answer = ("ok", columns, [tuple(_plain(v) for v in row) for row in rows])
+    except QueryRefused as exc:
+        answer = ("refused", exc.reason, exc.detail)
+    sys.stdout.buffer.write(pickle.dumps(answer))
+
+
+if __name__ == "__main__":
+    _answer_one()
