@@ -78,6 +78,34 @@ def request_state(request: StoredRequest) -> str:
     return request.decision or "pending"
 
 
+OVERSIGHT = frozenset({"supervisor", "auditor"})  # roles that see every search, each view audited
+
+
+def search_view_refusal(search_id: str, actor: str, roles: Collection[str], ran_by: str,
+                        determiners: Mapping[str, str]) -> WorkflowRefused | None:
+    """Need-to-know: a search (its sheet, its candidates, its re-run) is seen by the analyst who
+    ran it, by a reviewer while it awaits review and by the one who reviewed it, and by
+    supervisors and auditors (oversight); never by another analyst, whatever else they hold."""
+    reviewer = determiners.get(REVIEWER)
+    if actor == ran_by or OVERSIGHT & set(roles):
+        return None
+    if "reviewer" in roles and ANALYST in determiners and reviewer in (None, actor):
+        return None
+    return WorkflowRefused("need_to_know", f"search {search_id} is another analyst's; it is seen by its analyst, "
+                                           "its reviewer, supervisors and auditors")
+
+
+def probe_view_refusal(request: StoredRequest | None, request_id: str, actor: str) -> WorkflowRefused | None:
+    """A request's probe photo is seen by its filer, and by a supervisor while deciding it;
+    once decided, through the case's disclosure packet (audited)."""
+    if request is None:
+        return WorkflowRefused("no_such_request", f"no request {request_id}")
+    if actor != request.requested_by and request.decision is not None:
+        return WorkflowRefused("need_to_know", f"request {request_id} was {request.decision}; its probe is seen "
+                                               "through the case's export now")
+    return None
+
+
 def probe_upload_refusal(size: int, max_bytes: int) -> WorkflowRefused | None:
     """A request uploads one probe photo, of at most ``max_bytes``."""
     if not size:
@@ -257,6 +285,17 @@ def enrollment_source_refusal(source: str | None, in_service_folders: bool) -> W
     if in_service_folders:
         return WorkflowRefused("service_folder", f"{source}: lies in facelead's own data folder, whose probes, "
                                                  "sheets and exports are never enrolled")
+    return None
+
+
+def export_refusal(case_number: str, actor: str, roles: Collection[str],
+                   awaiting_review: Sequence[str]) -> WorkflowRefused | None:
+    """A person who may review (the ``reviewer`` role) does not export a case while one of its
+    searches that another analyst ran awaits review: the packet holds that analyst's
+    determination, which blind review keeps from its reviewer."""
+    if "reviewer" in roles and any(ran_by != actor for ran_by in awaiting_review):
+        return WorkflowRefused("review_pending", f"a search of case {clean_name(case_number)!r} awaits blind review, "
+                                                 "which you may give: export it once the review is recorded")
     return None
 
 

@@ -6,6 +6,7 @@ to start a flow for the person)."""
 
 from __future__ import annotations
 
+import hmac
 import json
 import secrets
 import threading
@@ -40,6 +41,12 @@ class Sessions:
         self._idle_s, self._max_s = idle_s, max_s
         self._by_digest: dict[str, _Session] = {}
         self._lock = threading.Lock()
+        self._tag_key = secrets.token_bytes(32)  # never leaves the service's memory
+
+    def tag(self, csrf: str, name: str) -> str:
+        """Binds ``name`` (an uploaded probe's) to the session whose form token is ``csrf``,
+        under a key only the service holds: nobody can make the tag of another name."""
+        return hmac.new(self._tag_key, f"{csrf}\0{name}".encode(), "sha256").hexdigest()
 
     @staticmethod
     def _digest(token: str) -> str:
@@ -111,6 +118,11 @@ def store_probe(probes_dir: Path, data: bytes, name: str) -> Path:
     """The uploaded probe kept owner-only under ``probes_dir``, named by its SHA-256."""
     path = probes_dir / f"{sha256_hex(data)}{Path(name).suffix.lower()[:8]}"
     return path if path.exists() else write_private(path, data)
+
+
+def image_type(data: bytes) -> str:
+    """The media type of a probe photo as kept (PNG or JPEG)."""
+    return "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
 
 
 def jsonable(value: Any) -> Any:

@@ -394,13 +394,13 @@ def own_requests(db_path: Path, actor: str) -> list[OwnRequest]:
 
 
 def probe_image(db_path: Path, actor: str, request_id: str) -> bytes:
-    """A request's probe photo for its filer or a supervisor deciding it; audited as ``probe.view``."""
+    """A request's probe photo for its filer, or a supervisor while deciding it
+    (``casework.probe_view_refusal``); audited as ``probe.view``."""
     target = f"request:{request_id}"
     with db.open_db(db_path) as conn:
         request = casefile.get_request(conn, request_id)
         with audited(conn, actor, "probe.view", target):
-            if request is None:
-                raise WorkflowRefused("no_such_request", f"no request {request_id}")
+            refuse(casework.probe_view_refusal(request, request_id, actor))
         authorize(conn, actor, Action.REQUEST if request.requested_by == actor else Action.APPROVE, target)
         try:
             data = Path(request.probe_path).read_bytes()

@@ -43,9 +43,11 @@ def rerun_search(search_id: Annotated[str, Field(min_length=1)], grant: str | No
         grant: Issued by facelead for this run (`facelead rerun`); a run without one is refused.
     """
     settings = current_settings()
-    actor = acting_user(settings, Action.RERUN, f"search:{search_id}", grant, search_id=search_id).user_id
+    person = acting_user(settings, Action.RERUN, f"search:{search_id}", grant, search_id=search_id)
+    actor = person.user_id
     record, build = search_record(settings.database_path, search_id)
     refuse(casework.search_found_refusal(record, search_id))
+    refuse(casework.search_view_refusal(search_id, actor, person.roles, record.ran_by, record.determiners))
     models = face_models(settings)
     on_disk = build is not None and (settings.database_path.parent / build.folder).is_dir()
     refuse(casework.rerun_refusal(search_id, (record.model_id, record.detector_id),

@@ -122,6 +122,16 @@ def search_history(conn: duckdb.DuckDBPyConnection, filters: dict, limit: int) -
     return records(conn.execute(query("search_history_page"), {**filters, "limit": limit}), HistoryRow)
 
 
+def awaiting_review_in_case(conn: duckdb.DuckDBPyConnection, case_number: str) -> list[str]:
+    """Who ran each search of the case that awaits its blind review."""
+    return [row[0] for row in conn.execute(query("awaiting_review_in_case"), [case_number]).fetchall()]
+
+
+def determiners(conn: duckdb.DuckDBPyConnection, search_id: str) -> dict[str, str]:
+    """{stage: who recorded it} of each determination recorded for the search."""
+    return dict(conn.execute(query("determiners"), [search_id]).fetchall())
+
+
 def probes_in_retention(conn: duckdb.DuckDBPyConnection, cutoff: datetime) -> set[str]:
     """Probe paths a request filed or a search run since ``cutoff`` uses."""
     return {row[0] for row in conn.execute(query("probes_in_retention"), {"cutoff": cutoff}).fetchall()}

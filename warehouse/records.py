@@ -260,6 +260,8 @@ class PastSearch:
     probe_sha256: str
     probe_face_index: int | None
     created_at: datetime
+    ran_by: str
+    determiners: dict[str, str]  # stage -> who recorded that determination
     candidates: tuple[StoredCandidate, ...]
 
     @classmethod

@@ -58,16 +58,21 @@ def _cell_bytes(value: object) -> int:
 
 def write_snapshot(conn: duckdb.DuckDBPyConnection, path: Path) -> dict[str, int]:
     """A new DuckDB file at ``path`` for auditors: every table less its pixels, vectors and
-    secrets' hashes (``snapshot_columns.sql``), and every view; returns rows by table. It is
+    secrets' hashes (``snapshot_columns.sql``) and the rows blind review withholds
+    (``snapshot_withheld.sql``), and every view; returns rows by table. It is
     written beside ``path`` and renamed into place, so a reader never sees half of one."""
     partial = path.with_name(f".{path.name}.partial")
     partial.unlink(missing_ok=True)
     counts = {}
     snapshot = duckdb.connect(str(partial))
+    withheld = dict(conn.execute(query("snapshot_withheld")).fetchall())
     try:
         for table, columns in conn.execute(query("snapshot_columns")).fetchall():
-            # identifiers from the catalog of facelead's own migrations, quoted; no value is spliced
-            rows = conn.sql(f"SELECT {', '.join(map(identifier, columns))} FROM {identifier(table)}").to_arrow_table()
+            # identifiers from the catalog of facelead's own migrations, quoted; conditions from
+            # snapshot_withheld.sql; no value is spliced
+            kept = f" WHERE NOT ({withheld[table]})" if table in withheld else ""
+            copy = f"SELECT {', '.join(map(identifier, columns))} FROM {identifier(table)}{kept}"
+            rows = conn.sql(copy).to_arrow_table()
             snapshot.from_arrow(rows).create(table)
             counts[table] = rows.num_rows
         for (view_sql,) in conn.execute(query("snapshot_views")).fetchall():

@@ -17,7 +17,7 @@ from facelead.api.bodies import Determination, NewRequest, Reason, SearchAsk
 from facelead.casework import FilingRules
 from facelead.documents.disclosure import export_case
 from facelead.documents.sheet import view_sheet
-from facelead.doors import AppSettings, User, jsonable, store_probe
+from facelead.doors import AppSettings, User, image_type, jsonable, store_probe
 from facelead.files import zipped
 from facelead.policy import Action
 from flows.rerun_search import rerun_search
@@ -49,6 +49,13 @@ def file_request(settings: AppSettings, body: NewRequest, user: User) -> dict:
                                        probe, body.gallery, rules, body.face_index,
                                        (body.quality_override or "").strip() or None, body.requested_for or None)
     return {"request_id": request_id}
+
+
+@router.get("/api/requests/{request_id}/probe")
+def probe(settings: AppSettings, request_id: str, user: User) -> Response:
+    """A request's probe photo, as the approval page shows it: its filer's, or a supervisor's while deciding."""
+    data = workflow.probe_image(settings.database_path, user, request_id)
+    return Response(data, media_type=image_type(data), headers={"Cache-Control": "no-store"})
 
 
 @router.post("/api/requests/{request_id}/approve")

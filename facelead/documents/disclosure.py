@@ -49,10 +49,12 @@ def export_case(db_path: Path, actor: str, case_number: str, out_dir: Path) -> P
     (with the manifest's hash); returns the folder. Supervisors and auditors only."""
     at = datetime.now(timezone.utc)
     with db.open_db(db_path) as conn:
-        authorize(conn, actor, Action.EXPORT, f"case:{case_number}")
+        user = authorize(conn, actor, Action.EXPORT, f"case:{case_number}")
         records = casefile.case_records(conn, case_number)
         with audited(conn, actor, Action.EXPORT, f"case:{case_number}"):
             refuse(casework.case_found_refusal(case_number, len(records["requests"])))
+            refuse(casework.export_refusal(case_number, actor, user.roles,
+                                           casefile.awaiting_review_in_case(conn, case_number)))
         sheets = {row["search_id"]: sheet_html(conn, row["search_id"]) for row in records["searches"]}
         folder = _new_folder(out_dir, f"case-{''.join(c if c.isalnum() or c in '-_' else '_' for c in case_number)}"
                                       f"-{at:%Y%m%dT%H%M%SZ}")

@@ -80,9 +80,12 @@ def open_sheet(db_path: Path, search_id: str, actor: str, details: dict) -> Shee
     ``sheet.view`` (refusals too); never anyone's determination."""
     with db.open_db(db_path) as conn:
         target = f"search:{search_id}"
-        authorize(conn, actor, Action.SHEET_VIEW, target)  # first: nobody else learns whether the search exists
+        user = authorize(conn, actor, Action.SHEET_VIEW, target)  # first: nobody else learns whether it exists
         with audited(conn, actor, Action.SHEET_VIEW, target):
-            refuse(casework.search_found_refusal(casefile.search_summary(conn, search_id), search_id))
+            search = casefile.search_summary(conn, search_id)
+            refuse(casework.search_found_refusal(search, search_id))
+            refuse(casework.search_view_refusal(search_id, actor, user.roles, search.actor,
+                                                casefile.determiners(conn, search_id)))
         rows = casefile.candidate_sheet_rows(conn, search_id)
         calibration = gallery_store.latest_calibration(conn, rows[0].model_id, rows[0].gallery_id) if rows else None
         with db.transaction(conn):

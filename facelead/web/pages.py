@@ -29,7 +29,7 @@ from facelead.casework import FilingRules
 from facelead.console import PREFIX as CONSOLE_PREFIX
 from facelead.documents.disclosure import export_case
 from facelead.documents.sheet import b64, open_sheet
-from facelead.doors import AppSessions, AppSettings, sessions_of, settings_of, store_probe
+from facelead.doors import AppSessions, AppSettings, image_type, sessions_of, settings_of, store_probe
 from facelead.files import zipped
 from facelead.policy import ROLES, Action, permits
 from facelead.refusal import Refusal
@@ -197,8 +197,8 @@ def choose_or_file(settings: Settings, request: Request, user_id: str, token: st
     size, faces, choice = choose_probe_face(stored.read_bytes(), settings, face_index, override)
     if not choice.settled:
         return page(request, "choose_face.html", user_id, token, 409 if choice.error else 200, form=form,
-                    probe_name=stored.name, probe_tag=_tag(token, stored.name), photo=b64(stored.read_bytes()),
-                    media=_image_type(stored.read_bytes()),
+                    probe_name=stored.name, probe_tag=sessions_of(request).tag(token, stored.name), photo=b64(stored.read_bytes()),
+                    media=image_type(stored.read_bytes()),
                     width=size[0], height=size[1], faces=faces, chosen=choice.index, error=choice.error,
                     override=override)
     request_id = workflow.file_request(settings.database_path, user_id, form["case_number"], form["offense_code"],
@@ -243,7 +243,7 @@ def confirm_request(settings: AppSettings, request: Request, case_number: Annota
     stored = settings.probes_dir / probe_name
     try:
         workflow.authorized(settings.database_path, user_id, Action.REQUEST, f"case:{case_number}")
-        if not hmac.compare_digest(probe_tag, _tag(token, probe_name)):  # uploaded in this session
+        if not hmac.compare_digest(probe_tag, sessions_of(request).tag(token, probe_name)):  # uploaded in this session
             raise workflow.WorkflowRefused("probe", "that probe was not uploaded in this session; upload it again")
         if not PROBE_NAME.fullmatch(probe_name) or not stored.is_file():
             raise workflow.WorkflowRefused("probe", "the uploaded probe is not kept any more; upload it again")
@@ -286,7 +286,7 @@ def probe_photo(settings: AppSettings, request: Request, request_id: str) -> Res
         data = workflow.probe_image(settings.database_path, user_id, request_id)
     except Refusal as exc:
         return refusal(request, user_id, csrf, exc)
-    return Response(data, media_type=_image_type(data))
+    return Response(data, media_type=image_type(data))
 
 
 @router.post("/requests/{request_id}/run")
@@ -562,11 +562,6 @@ def _local(path: str) -> str:
     return path if LOCAL_PATH.fullmatch(path) and "\\" not in path else "/"
 
 
-def _tag(csrf: str, probe_name: str) -> str:
-    """Binds an uploaded probe's name to the session that uploaded it (its CSRF token as the key)."""
-    return hmac.new(csrf.encode(), probe_name.encode(), "sha256").hexdigest()
-
-
 def _day(text: str) -> date | None:
     """A YYYY-MM-DD form field as a date; blank is None; anything else a ValueError naming it."""
     if not text.strip():
@@ -577,5 +572,3 @@ def _day(text: str) -> date | None:
         raise workflow.WorkflowRefused("date", f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _image_type(data: bytes) -> str:
-    return "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"

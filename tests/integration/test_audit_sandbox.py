@@ -102,3 +102,19 @@ def test_one_query_a_person_and_a_few_in_all_run_at_once(enrolled, people, fresh
     with sandbox.query_slot("someone.else", 1):  # another auditor's, with room for one in all
         assert _refused(one_at_a_time, "SELECT 1") == "busy"
     assert auditor_query(fresh, "auditor.test", "SELECT 1")[1] == [(1,)]  # and free again after
+
+
+def test_an_analyst_s_determination_reaches_the_snapshot_only_once_reviewed(enrolled, people, approved, fresh):
+    """A person who reviews and audits cannot read the analyst's choice through the auditors' SQL
+    before recording their own (blind review, whatever roles they hold)."""
+    from facelead.workflow import record_determination
+
+    from fixtures import run_search
+
+    search_id = run_search(approved(enrolled.probes[6][0], "SNAP-BLIND"), k=3).search_id
+    record_determination(fresh.database_path, "analyst.test", search_id, 1)
+    seen = ("SELECT (SELECT count(*) FROM determinations WHERE search_id = '{0}'), "
+            "(SELECT count(*) FROM audit_log WHERE action = 'determination' AND target = 'search:{0}')")
+    assert auditor_query(fresh, "auditor.test", seen.format(search_id))[1] == [(0, 0)]
+    record_determination(fresh.database_path, "reviewer.test", search_id, 1)
+    assert auditor_query(fresh, "auditor.test", seen.format(search_id))[1] == [(2, 2)]

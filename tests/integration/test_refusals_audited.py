@@ -73,8 +73,10 @@ def doors(service, people, settings):
     # one person holding both roles a request passes between (the rule holds for them too)
     dual = add_person(db_path, "admin.test", "dual.door", ["analyst", "supervisor"], date(2099, 1, 1))
     detective = add_person(db_path, "admin.test", "detective.door", ["requester"], None)
+    overseer = add_person(db_path, "admin.test", "overseer.door", ["auditor", "reviewer"], date(2099, 1, 1))
     return {user: Door(service, db_path, user, secret, settings.offense_codes[0])
-            for user, secret in {**people, "dual.door": dual, "detective.door": detective}.items()
+            for user, secret in {**people, "dual.door": dual, "detective.door": detective,
+                                 "overseer.door": overseer}.items()
             if user != "expired.test"}
 
 
@@ -83,7 +85,7 @@ def test_each_refusal_of_the_rules_core_answers_its_reason_at_the_api_and_is_aud
     db_path = settings.database_path
     analyst, analyst2, supervisor = doors["analyst.test"], doors["analyst2.test"], doors["supervisor.test"]
     reviewer, admin, dual = doors["reviewer.test"], doors["admin.test"], doors["dual.door"]
-    detective = doors["detective.door"]
+    detective, overseer = doors["detective.door"], doors["overseer.door"]
     probe, subject = enrolled.probes[0]
     seen: dict[str, tuple[str, int]] = {}
 
@@ -182,11 +184,24 @@ def test_each_refusal_of_the_rules_core_answers_its_reason_at_the_api_and_is_aud
     assert reviewer.post(f"/api/searches/{search_id}/determination", {"rank": 1}).status_code == 200
     attempt("recorded", reviewer, lambda: reviewer.post(f"/api/searches/{search_id}/determination", {"rank": 1}))
 
+    # need-to-know: a search is its analyst's, its reviewer's and oversight's; a decided probe, its filer's
+    attempt("need_to_know", analyst2, lambda: analyst2.get(f"/api/searches/{search_id}/sheet"))
+    attempt("need_to_know", analyst2, lambda: analyst2.post(f"/api/searches/{search_id}/rerun"))
+    assert reviewer.get(f"/api/searches/{search_id}/sheet").status_code == 200  # who reviewed it
+    assert supervisor.get(f"/api/searches/{search_id}/sheet").status_code == 200  # oversight, audited
+    attempt("need_to_know", supervisor, lambda: supervisor.get(f"/api/requests/{pending}/probe"))
+    assert analyst.get(f"/api/requests/{pending}/probe").content[:2] == b"\xff\xd8"  # its filer's still
+    waiting = filed("DOOR-14")
+    assert supervisor.get(f"/api/requests/{waiting}/probe").status_code == 200  # while deciding it
+
     # a lead: to its requester alone, once both examiners agree
     asked = searched(decided(filed("DOOR-13", requested_for="detective.door")))
     attempt("not_released", detective, lambda: detective.get(f"/api/leads/{asked}"))
-    for examiner in (analyst, reviewer):
-        assert examiner.post(f"/api/searches/{asked}/determination", {"rank": 1}).status_code == 200
+    assert analyst.post(f"/api/searches/{asked}/determination", {"rank": 1}).status_code == 200
+    # one who audits and may review it does not take the analyst's call home in a packet first
+    attempt("review_pending", overseer, lambda: overseer.post("/api/cases/DOOR-13/export"))
+    assert reviewer.post(f"/api/searches/{asked}/determination", {"rank": 1}).status_code == 200
+    assert overseer.post("/api/cases/DOOR-13/export").status_code == 200  # once reviewed
     lead = detective.get(f"/api/leads/{asked}")
     assert lead.status_code == 200, lead.text
     assert (lead.json()["case_number"], lead.json()["candidate"]["rank"]) == ("DOOR-13", 1)

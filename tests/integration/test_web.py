@@ -5,6 +5,7 @@ and stale posts change nothing; every field has a label a screen reader can read
 from __future__ import annotations
 
 import contextvars
+import hmac
 import re
 import time
 from pathlib import Path
@@ -358,6 +359,12 @@ def test_a_probe_uploaded_in_another_session_cannot_be_named_into_a_request(brow
     answer = analyst.request.post(f"{site}/requests/confirm", form={
         "csrf": csrf, "case_number": "WEB-STOLEN-1", "offense_code": "violent-felony", "justification": "a forged filing",
         "gallery": "dev", "probe_name": "0" * 64 + ".jpg", "probe_tag": "0" * 64})
+    assert answer.status == 409 and "not uploaded in this session" in answer.text()
+    name = "1" * 64 + ".jpg"  # a tag keyed with the form's own token, which the person can read, is no tag
+    forged = hmac.new(csrf.encode(), name.encode(), "sha256").hexdigest()
+    answer = analyst.request.post(f"{site}/requests/confirm", form={
+        "csrf": csrf, "case_number": "WEB-STOLEN-1", "offense_code": "violent-felony", "justification": "a forged filing",
+        "gallery": "dev", "probe_name": name, "probe_tag": forged})
     assert answer.status == 409 and "not uploaded in this session" in answer.text()
     auditor = sign_in(browser, site, "auditor.test", people["auditor.test"])
     auditor.goto(f"{site}/requests/new")

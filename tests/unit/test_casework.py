@@ -138,9 +138,37 @@ def test_an_enrollment_names_its_source_never_facelead_s_own_folder(source, ours
     assert _reason(casework.enrollment_source_refusal(source, ours)) == refused
 
 
+@pytest.mark.parametrize("actor, roles, determiners, refused", [
+    ("ana", {"analyst"}, {}, None),  # who ran it
+    ("bob", {"analyst"}, {"analyst": "ana"}, "need_to_know"),  # another analyst
+    ("rev", {"reviewer"}, {}, "need_to_know"),  # before the analyst's determination nothing is to review
+    ("rev", {"reviewer"}, {"analyst": "ana"}, None),  # awaiting review
+    ("rev", {"reviewer"}, {"analyst": "ana", "reviewer": "rev"}, None),  # who reviewed it
+    ("ria", {"reviewer", "analyst"}, {"analyst": "ana", "reviewer": "rev"}, "need_to_know"),  # reviewed by another
+    ("sam", {"supervisor"}, {}, None), ("aud", {"auditor"}, {}, None)])  # oversight
+def test_a_search_is_seen_by_its_analyst_its_reviewer_and_oversight(actor, roles, determiners, refused):
+    assert _reason(casework.search_view_refusal("s1", actor, roles, "ana", determiners)) == refused
+
+
+@pytest.mark.parametrize("request_, actor, refused", [
+    (FILED, "ana", None), (FILED, "sam", None),  # its filer; a supervisor deciding it
+    (APPROVED, "ana", None), (APPROVED, "sam", "need_to_know"),  # decided: its filer only
+    (None, "sam", "no_such_request")])
+def test_a_probe_is_seen_by_its_filer_and_by_a_supervisor_while_deciding(request_, actor, refused):
+    assert _reason(casework.probe_view_refusal(request_, "r1", actor)) == refused
+
+
 @pytest.mark.parametrize("size, refused", [(1, None), (100, None), (0, "probe"), (101, "too_large")])
 def test_a_request_uploads_one_probe_within_its_size(size, refused):
     assert _reason(casework.probe_upload_refusal(size, 100)) == refused
+
+
+@pytest.mark.parametrize("roles, awaiting, refused", [
+    ({"supervisor"}, ["ana"], None), ({"auditor", "reviewer"}, [], None),
+    ({"auditor", "reviewer"}, ["ana"], "review_pending"),  # could review it: the packet would show the analyst's call
+    ({"supervisor", "reviewer", "analyst"}, ["me"], None)])  # their own search: nothing to keep from them
+def test_a_case_is_not_exported_by_someone_who_may_still_review_it_blind(roles, awaiting, refused):
+    assert _reason(casework.export_refusal("24-001", "me", roles, awaiting)) == refused
 
 
 def test_only_a_case_facelead_holds_is_exported():
