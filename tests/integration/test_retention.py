@@ -98,6 +98,7 @@ def test_probe_images_past_retention_are_purged(enrolled, people, approved, sett
     for upload in (abandoned, in_progress):  # uploads no request uses: a form left two days ago, one being filled
         upload.write_bytes(enrolled.probes[7][0].read_bytes())
     os.utime(abandoned, (time.time() - 48 * 3600,) * 2)
+    os.utime(kept_old, (time.time() - 400 * 86400,) * 2)  # uploaded with its request, 400 days ago
     counts = as_user("admin.test", Action.PURGE, retention_purge)
     assert counts["probe_images"] >= 1 and counts["probe_files"] >= 2
     assert not kept_old.exists() and not abandoned.exists()  # the photo itself, not only its thumbnail

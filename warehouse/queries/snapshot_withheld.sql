@@ -2,7 +2,7 @@
 -- analyst's determination of a search that awaits its blind review (its row and its audit
 -- row), so that no reviewer who also audits reads it before recording their own.
 SELECT 'determinations' AS table_name,
-       'search_id NOT IN (SELECT search_id FROM determinations GROUP BY search_id '
+       'search_id IN (SELECT search_id FROM determinations GROUP BY search_id '
        || 'HAVING bool_and(stage <> ''reviewer''))' AS withheld
 UNION ALL
 SELECT 'audit_log',
