@@ -357,6 +357,11 @@ class FaceChoice:
         return self.index is not None and self.error is None
 
 
+def face_choice_refusal(choice: FaceChoice) -> WorkflowRefused | None:
+    """A request is filed only for a settled face (``face_choice``)."""
+    return None if choice.settled else WorkflowRefused("face_choice", choice.error or "choose the face to search")
+
+
 def face_choice(failures: Sequence[str], asked: int | None, override: str | None) -> FaceChoice:
     """The face to file a request for, given each detected face's quality failures ('' when
     it meets the probe bar), the face ``asked`` for (from 0) and the override reason: a lone

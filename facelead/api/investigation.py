@@ -12,7 +12,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
-from facelead import workflow
+from facelead import casework, workflow
 from facelead.api.bodies import Determination, NewRequest, Reason, SearchAsk
 from facelead.casework import FilingRules
 from facelead.documents.disclosure import export_case
@@ -20,6 +20,7 @@ from facelead.documents.sheet import view_sheet
 from facelead.doors import AppSettings, User, image_type, jsonable, store_probe
 from facelead.files import zipped
 from facelead.policy import Action
+from facelead.refusal import Refusal, refuse
 from flows.rerun_search import rerun_search
 from flows.search_probe import search_probe
 from tasks.faces import choose_probe_face
@@ -34,16 +35,19 @@ def file_request(settings: AppSettings, body: NewRequest, user: User) -> dict:
     data, rules = base64.b64decode(body.probe_base64, validate=True), FilingRules.of(settings)
     workflow.check_filing(settings.database_path, user, body.case_number, body.offense_code, body.justification,
                           rules, body.requested_for or None, data, settings.service.max_probe_bytes)
-    probe = store_probe(settings.probes_dir, data, body.probe_name)
-    if body.face_index is not None:
+    if body.face_index is not None:  # the choice is checked on the bytes sent; a refused probe is never kept
         target = f"case:{body.case_number}"
-        _, faces, choice = choose_probe_face(probe.read_bytes(), settings, body.face_index, body.quality_override)
-        if not choice.settled:
-            refused = workflow.WorkflowRefused("face_choice", choice.error or "")
-            workflow.record_refusal(settings.database_path, user, Action.REQUEST, target, refused)
-            return JSONResponse({"reason": refused.reason, "detail": refused.detail,
+        try:
+            _, faces, choice = choose_probe_face(data, settings, body.face_index, body.quality_override)
+            refuse(casework.face_choice_refusal(choice))
+        except Refusal as exc:
+            workflow.record_refusal(settings.database_path, user, Action.REQUEST, target, exc)
+            if exc.reason != "face_choice":
+                raise
+            return JSONResponse({"reason": exc.reason, "detail": exc.detail,
                                  "faces": [{"face_index": f.index, "box": f.box, "failures": f.failures}
                                            for f in faces]}, status_code=409)
+    probe = store_probe(settings.probes_dir, data, body.probe_name)
     request_id = workflow.file_request(settings.database_path, user, body.case_number, body.offense_code,
                                        body.justification,
                                        probe, body.gallery, rules, body.face_index,
