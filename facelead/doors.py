@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import os
 import secrets
 import threading
 import time
@@ -117,7 +118,10 @@ User = Annotated[str, Depends(signed_in)]
 def store_probe(probes_dir: Path, data: bytes, name: str) -> Path:
     """The uploaded probe kept owner-only under ``probes_dir``, named by its SHA-256."""
     path = probes_dir / f"{sha256_hex(data)}{Path(name).suffix.lower()[:8]}"
-    return path if path.exists() else write_private(path, data)
+    if path.exists():
+        os.utime(path)  # uploaded again now: the purge counts its grace from here
+        return path
+    return write_private(path, data)
 
 
 def image_type(data: bytes) -> str:

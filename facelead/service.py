@@ -54,9 +54,9 @@ def create_app(settings: Settings, console: Upstream | None = None) -> FastAPI:
         detail = (str(exc).splitlines() or [""])[0]
         return JSONResponse({"reason": "error", "detail": f"{type(exc).__name__}: {detail}"}, status_code=500)
 
+    app.add_middleware(BodyLimit, service=settings.service)  # inside the pages' guard, whose headers its 413 gets
     add_pages(app)
     add_console(app, settings, console, COOKIE)
-    app.add_middleware(BodyLimit, service=settings.service)
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -53,7 +53,14 @@ def query_slot(actor: str, at_once: int) -> Iterator[None]:
 
 
 def _cell_bytes(value: object) -> int:
-    return len(value) if isinstance(value, (str, bytes)) else 8
+    """What a cell weighs in an answer: its text or bytes, those of every value nested in it."""
+    if isinstance(value, (str, bytes)):
+        return len(value)
+    if isinstance(value, (list, tuple)):
+        return 8 + sum(map(_cell_bytes, value))
+    if isinstance(value, dict):
+        return 8 + sum(_cell_bytes(k) + _cell_bytes(v) for k, v in value.items())
+    return 8
 
 
 def write_snapshot(conn: duckdb.DuckDBPyConnection, path: Path) -> dict[str, int]:
@@ -95,8 +102,9 @@ def sandboxed_query(snapshot: Path, sql: str, seconds: float, memory: str, max_r
                     max_bytes: int) -> tuple[list[str], list[tuple]]:
     """(column names, rows) of one SELECT (``WITH ... SELECT`` included) on ``snapshot``, run
     by ``select`` in a process of its own whose data may not grow past ``memory`` and
-    ``CHILD_OVERHEAD`` (so no answer, however large it asks to be, costs the service its
-    memory), stopped after ``seconds``. Anything it refuses raises QueryRefused here."""
+    ``CHILD_OVERHEAD`` and which spills nothing to disk (so no answer, however large it asks
+    to be, costs the service its memory or disk), stopped after ``seconds``. Anything it
+    refuses raises QueryRefused here."""
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
@@ -104,12 +112,10 @@ def sandboxed_query(snapshot: Path, sql: str, seconds: float, memory: str, max_r
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
         kinds = ", ".join(s.type.name for s in statements) or "nothing"
         raise QueryRefused("read_only", f"one SELECT statement only (read-only): this is {kinds}")
-    ask = pickle.dumps((str(snapshot), sql, seconds, memory, max_rows, max_bytes))
-    ceiling = _bytes(memory) + CHILD_OVERHEAD
-    try:
-        done = subprocess.run([sys.executable, "-m", "warehouse.sandbox"], input=ask, capture_output=True,
-                              timeout=seconds + STARTUP_SECONDS, env={"PATH": os.defpath},
-                              preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_DATA, (ceiling, ceiling)))
+    ask = pickle.dumps((_bytes(memory) + CHILD_OVERHEAD, str(snapshot), sql, seconds, memory, max_rows, max_bytes))
+    try:  # -I: the installed code alone, whatever the folder or the environment
+        done = subprocess.run([sys.executable, "-I", "-m", "warehouse.sandbox"], input=ask, capture_output=True,
+                              timeout=seconds + STARTUP_SECONDS, env={"PATH": os.defpath})
     except subprocess.TimeoutExpired as exc:
         raise QueryRefused("time_limit", f"stopped after {seconds:g} s (the time limit)") from exc
     if done.returncode != 0:
@@ -144,7 +150,8 @@ def select(snapshot: Path, sql: str, seconds: float, memory: str, max_rows: int,
     else raises QueryRefused. The warehouse itself is never opened, so no query holds a lock
     a writer waits for."""
     conn = duckdb.connect(str(snapshot), read_only=True, config={
-        "enable_external_access": False, "lock_configuration": True, "memory_limit": memory, "threads": 1})
+        "enable_external_access": False, "lock_configuration": True, "memory_limit": memory, "threads": 1,
+        "temp_directory": ""})  # nothing spills to disk: a query fits its memory or is refused
     timer = threading.Timer(seconds, conn.interrupt)
     timer.start()
     try:
@@ -186,13 +193,17 @@ def _plain(value: object) -> object:
 def _answer_one() -> None:
     """The query's process: one ask on stdin (pickled by ``sandboxed_query``), its answer or
     refusal pickled on stdout."""
-    snapshot, sql, seconds, memory, max_rows, max_bytes = pickle.loads(sys.stdin.buffer.read())
+    ceiling, snapshot, sql, seconds, memory, max_rows, max_bytes = pickle.loads(sys.stdin.buffer.read())
+    resource.setrlimit(resource.RLIMIT_DATA, (ceiling, ceiling))  # before the query: its data stops here
     try:
         columns, rows = select(Path(snapshot), sql, seconds, memory, max_rows, max_bytes)
-        answer = ("ok", columns, [tuple(_plain(v) for v in row) for row in rows])
+        answer = pickle.dumps(("ok", columns, [tuple(_plain(v) for v in row) for row in rows]))
+        if len(answer) > 2 * max_bytes + 64 * 1024:  # whatever the cells hold, the answer stays bounded
+            raise QueryRefused("too_large", f"the answer holds more than {max_bytes:,} bytes: narrow it, or take "
+                                            "the snapshot away (audit snapshot)")
     except QueryRefused as exc:
-        answer = ("refused", exc.reason, exc.detail)
-    sys.stdout.buffer.write(pickle.dumps(answer))
+        answer = pickle.dumps(("refused", exc.reason, exc.detail))
+    sys.stdout.buffer.write(answer)
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ def render_to(conn, search_id: str, sheets_dir: Path, actor: str, action: str) -
     path = sheets_dir / f"{search_id}.html"
     path.write_text(html, encoding="utf-8")
     with db.transaction(conn):
-        chain.append_audit(conn, actor, action, f"search:{search_id}", {"path": str(path)})
+        chain.append_audit(conn, actor, action, f"search:{search_id}", {"file": path.name})
     return path
 
 
@@ -96,7 +96,7 @@ def open_sheet(db_path: Path, search_id: str, actor: str, details: dict) -> Shee
 def view_sheet(db_path: Path, search_id: str, sheets_dir: Path, actor: str) -> Path:
     """The sheet file of a past search (``open_sheet``'s checks and audit)."""
     path = sheets_dir / f"{search_id}.html"
-    view = open_sheet(db_path, search_id, actor, {"path": str(path)})
+    view = open_sheet(db_path, search_id, actor, {"file": path.name})
     sheets_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(render_sheet(view.rows, view.calibration), encoding="utf-8")
     return path

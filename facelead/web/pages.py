@@ -207,6 +207,16 @@ def choose_or_file(settings: Settings, request: Request, user_id: str, token: st
     return RedirectResponse(f"/requests?filed={quote(request_id)}", status_code=303)
 
 
+def new_request_refused(settings: Settings, request: Request, user_id: str, token: str, form: dict,
+                        exc: Refusal) -> Response:
+    """The request form again with the refusal, audited if it was not yet (a probe with no face)."""
+    if not exc.audited:
+        workflow.record_refusal(settings.database_path, user_id, Action.REQUEST, f"case:{form['case_number']}", exc)
+    return page(request, "new_request.html", user_id, token, 403 if isinstance(exc, AccessDenied) else 409,
+                offenses=settings.offense_codes, galleries=workflow.galleries(settings.database_path),
+                requesters=workflow.requesters(settings.database_path), error=exc.detail, form=form)
+
+
 @router.post("/requests/new")
 def file_request(settings: AppSettings, request: Request, case_number: Annotated[str, Form()],
                  offense_code: Annotated[str, Form()],
@@ -224,9 +234,7 @@ def file_request(settings: AppSettings, request: Request, case_number: Annotated
         stored = store_probe(settings.probes_dir, data, probe.filename or "probe.jpg")
         return choose_or_file(settings, request, user_id, token, form, stored, None, "")
     except Refusal as exc:
-        return page(request, "new_request.html", user_id, token, 403 if isinstance(exc, AccessDenied) else 409,
-                    offenses=settings.offense_codes, galleries=workflow.galleries(settings.database_path),
-                    requesters=workflow.requesters(settings.database_path), error=exc.detail, form=form)
+        return new_request_refused(settings, request, user_id, token, form, exc)
 
 
 @router.post("/requests/confirm")
@@ -249,9 +257,7 @@ def confirm_request(settings: AppSettings, request: Request, case_number: Annota
             raise workflow.WorkflowRefused("probe", "the uploaded probe is not kept any more; upload it again")
         return choose_or_file(settings, request, user_id, token, form, stored, face_index, override)
     except Refusal as exc:
-        return page(request, "new_request.html", user_id, token, 403 if isinstance(exc, AccessDenied) else 409,
-                    offenses=settings.offense_codes, galleries=workflow.galleries(settings.database_path),
-                    requesters=workflow.requesters(settings.database_path), error=exc.detail, form=form)
+        return new_request_refused(settings, request, user_id, token, form, exc)
 
 
 @router.get("/requests", response_class=HTMLResponse)

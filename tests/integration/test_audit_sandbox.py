@@ -89,6 +89,8 @@ def test_the_snapshot_holds_no_thumbnail_vector_or_secret_hash(enrolled, people,
 @pytest.mark.parametrize("sql, reason", [
     ("SELECT * FROM range(20000)", "too_many_rows"),  # past the answer's 10,000 rows
     ("SELECT repeat('x', 1000000) FROM range(20)", "too_large"),  # 20 MB of text, past its 16 MB
+    ("SELECT [repeat('x', 1000000)] FROM range(20)", "too_large"),  # or nested in lists
+    ("SELECT list(repeat('x', 100)) FROM range(200000)", "too_large"),  # 200,000 rows folded into one
     ("SELECT repeat('x', 900000000)", "query"),  # one 900 MB string: past the query's memory, never built
 ])
 def test_an_answer_past_its_rows_bytes_or_memory_is_refused_and_audited(enrolled, people, fresh, sql, reason):
