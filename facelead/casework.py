@@ -277,14 +277,14 @@ def new_user_refusal(user_id: str, roles: Collection[str], first_user: bool, res
 
 
 def enrollment_source_refusal(source: str | None, in_service_folders: bool) -> WorkflowRefused | None:
-    """An enrollment names its source (or the settings do), and never one of facelead's own
-    folders, where probes, sheets and exports lie."""
+    """An enrollment names its source (or the settings do), and never one that lies in or
+    holds one of facelead's own folders, where probes, sheets and exports lie."""
     if not source:
         return WorkflowRefused("no_source", "nothing to enroll: pass source, or set FACELEAD_ENROLL_SOURCE "
                                             "to the drop folder or manifest")
     if in_service_folders:
-        return WorkflowRefused("service_folder", f"{source}: lies in facelead's own data folder, whose probes, "
-                                                 "sheets and exports are never enrolled")
+        return WorkflowRefused("service_folder", f"{source}: lies in or holds facelead's own folders, whose "
+                                                 "probes, sheets and exports are never enrolled")
     return None
 
 

@@ -280,9 +280,12 @@ class Settings(BaseSettings):
 
     @property
     def service_folders(self) -> tuple[Path, ...]:
-        """Where facelead keeps what it makes (the database and its index builds, probes,
-        sheets, exports, reports, models): never a source to enroll from."""
-        return (self.data_dir, self.database_path.parent)
+        """Where facelead keeps what it makes from people's work (probes, sheets, index
+        builds, reports, the auditors' snapshot, exports being staged) and its secrets and
+        models: never a source to enroll from."""
+        return (self.probes_dir, self.sheets_dir, self.index_dir, self.data_dir / "reports",
+                self.audit_snapshot_path.parent, self.secrets_dir, self.model_cache,
+                *self.data_dir.glob(".export-*"))
 
     @cached_property
     def index_dir(self) -> Path:

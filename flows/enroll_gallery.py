@@ -18,7 +18,7 @@ from pydantic import Field
 
 from facelead import casework
 from facelead.intake.batches import BatchContext, BatchResult, batch_result
-from facelead.intake.inputs import ImageBatch, hash_inputs, inside_roots, manifest_attributes, split_new
+from facelead.intake.inputs import ImageBatch, hash_inputs, manifest_attributes, overlaps, split_new
 from facelead.policy import Action
 from facelead.refusal import refuse
 from facelead.settings import QualityBar, current_settings
@@ -96,8 +96,8 @@ def enroll_gallery(
     actor = acting_user(settings, Action.ENROLL, f"gallery:{gallery}", grant, source=source, gallery=gallery,
                         source_name=source_name, quality_bar=quality_bar).user_id
     source = source or settings.enroll_source
-    refuse(casework.enrollment_source_refusal(source, bool(source) and inside_roots(Path(source),
-                                                                                   settings.service_folders)))
+    refuse(casework.enrollment_source_refusal(source, bool(source) and overlaps(Path(source),
+                                                                               settings.service_folders)))
     run_id = str(flow_run.id or f"local-{time.time_ns()}")
     models = face_models(settings)
     ctx = BatchContext(gallery, run_id, models.recogniser.model_id, models.detector.model_id)

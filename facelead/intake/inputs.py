@@ -62,6 +62,11 @@ def inside_roots(path: Path, roots: tuple[Path, ...]) -> bool:
     return any(real.is_relative_to(root.resolve()) for root in roots)
 
 
+def overlaps(path: Path, folders: tuple[Path, ...]) -> bool:
+    """Whether ``path`` (links and ``..`` resolved) lies in one of ``folders`` or holds one."""
+    return inside_roots(path, folders) or any(inside_roots(folder, (path,)) for folder in folders)
+
+
 def outside_refusal(path: Path, subject: str | None, where: str, roots: tuple[Path, ...]) -> RefusedInput:
     return RefusedInput(str(path), subject, "", "outside_image_roots",
                    f"{where}: {path} resolves outside the image roots ({', '.join(str(r) for r in roots)}); "

@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
+import time
 
 import httpx
 
@@ -56,6 +58,35 @@ def test_a_body_over_its_limit_is_refused_before_it_is_read_or_kept(service, peo
     assert query.status_code == 413, query.text  # any other address takes a small body
     assert _kept(settings) == before
     assert httpx.get(f"{service}/api/leads", headers=analyst).status_code == 403  # and the service still answers
+
+
+def test_others_are_answered_while_someone_streams_an_oversized_body(service, people, settings):
+    analyst = _signed_in(service, "analyst.test", people["analyst.test"])
+    answers: list[int | str] = []
+
+    def slow(total: int):
+        for _ in range(total // 65536 + 1):
+            time.sleep(0.02)
+            yield b"x" * 65536
+
+    def misuse() -> None:
+        try:
+            answers.append(httpx.post(f"{service}/api/requests", content=slow(LIMITS.max_probe_bytes * 2), timeout=120,
+                                      headers={**analyst, "Content-Type": "application/json"}).status_code)
+        except httpx.HTTPError:  # the service answered 413 and closed while the client was still sending
+            answers.append("closed")
+
+    streaming = threading.Thread(target=misuse)
+    streaming.start()
+    time.sleep(0.5)
+    waited = []
+    while streaming.is_alive() and len(waited) < 5:  # another person, meanwhile
+        started = time.monotonic()
+        reviewer = _signed_in(service, "reviewer.test", people["reviewer.test"])
+        assert httpx.get(f"{service}/api/leads", headers=reviewer).status_code == 403
+        waited.append(time.monotonic() - started)
+    streaming.join()
+    assert waited and max(waited) < 3 and answers in ([413], ["closed"])
 
 
 def test_a_long_text_is_audited_as_its_start_length_and_hash(service, people, settings):

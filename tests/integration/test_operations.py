@@ -773,8 +773,8 @@ def test_flow_runs_under_a_lesser_account_read_no_key_and_their_audit_rows_join_
         assert run["state"]["type"] == "COMPLETED", (run["state"], log.read_text()[-3000:])
         assert _faces(db_path, "runs", models.recogniser.model_id) == photos
         deadline = time.monotonic() + 30
-        while not [r for r in _audit(data) if r.action == "enrollment.start"]:  # sealed when the run rang
-            assert time.monotonic() < deadline, "the run's audit rows were not sealed into the chain"
+        while not [r for r in _audit(data) if r.action == "enrollment.finish"]:  # sealed when the run rang (each
+            assert time.monotonic() < deadline, "the run's audit rows were not sealed into the chain"  # commit rings)
             time.sleep(1)
         assert [r.actor for r in _audit(data) if r.action == "enrollment.start"] == ["operator.runs"]
         with db.open_db(db_path) as conn:

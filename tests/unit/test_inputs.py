@@ -130,3 +130,15 @@ def test_an_image_that_resolves_into_facelead_s_own_folders_is_refused_whatever_
     manifest = _write(tmp_path / "m" / "g.csv", "image_path,subject_id\n../data/probes/../probes/abc.jpg,S-1\n")
     refs, problems = read_source(str(manifest), None, (tmp_path,), (data,))  # a manifest naming it by a detour
     assert refs == [] and [p.reason for p in problems] == ["service_folder"]
+
+
+def test_a_source_that_lies_in_or_holds_a_service_folder_overlaps_it(tmp_path):
+    from facelead.intake.inputs import overlaps
+
+    probes = tmp_path / "data" / "probes"
+    probes.mkdir(parents=True)
+    (tmp_path / "data" / "demo").mkdir()
+    (tmp_path / "drop").symlink_to(probes)
+    assert overlaps(tmp_path / "data", (probes,)) and overlaps(probes / "x", (probes,))
+    assert overlaps(tmp_path / "drop", (probes,))  # by a link
+    assert not overlaps(tmp_path / "data" / "demo", (probes,))  # beside it: the demo's own gallery
