@@ -18,6 +18,24 @@ import subprocess
 import sys
 import textwrap
 
+AUDITOR = """
+    import tempfile
+    from pathlib import Path
+    import duckdb
+    from facelead.settings import Settings
+    from warehouse import sandbox
+    limits = Settings().security
+    snapshot = Path(tempfile.mkdtemp()) / "s.duckdb"
+    duckdb.connect(str(snapshot)).close()
+    START()
+    try:
+        sandbox.sandboxed_query(snapshot, {sql}, 30, limits.audit_query_memory, limits.audit_query_rows,
+                                limits.audit_query_bytes)
+    except sandbox.QueryRefused as exc:
+        print("refused:", exc.reason, end="; ")
+    STOP({what})
+"""
+
 CASES = {
     "decode": """
         import io
@@ -61,36 +79,10 @@ CASES = {
         assert answer.status_code == 200, answer.text
         STOP(f"a {settings.service.max_probe_bytes / 1e6:.1f} MB probe")
     """,
-    "auditor query": """
-        import tempfile
-        from pathlib import Path
-        import duckdb
-        from facelead.settings import Settings
-        from warehouse import sandbox
-        limits = Settings().security
-        snapshot = Path(tempfile.mkdtemp()) / "s.duckdb"
-        duckdb.connect(str(snapshot)).close()
-        START()
-        sandbox.sandboxed_query(snapshot, f"SELECT repeat('x', {limits.audit_query_bytes - 1000})", 30,
-                                limits.audit_query_memory, limits.audit_query_rows, limits.audit_query_bytes)
-        STOP(f"an answer of {limits.audit_query_bytes / 1e6:.1f} MB")
-    """,
-    "auditor query refused": """
-        import tempfile
-        from pathlib import Path
-        import duckdb
-        from facelead.settings import Settings
-        from warehouse import sandbox
-        limits = Settings().security
-        snapshot = Path(tempfile.mkdtemp()) / "s.duckdb"
-        duckdb.connect(str(snapshot)).close()
-        START()
-        try:
-            sandbox.sandboxed_query(snapshot, "SELECT repeat('x', 900000000)", 30, limits.audit_query_memory,
-                                    limits.audit_query_rows, limits.audit_query_bytes)
-        except sandbox.QueryRefused as exc:
-            STOP(f"a 900 MB string asked for, refused ({exc.reason}) within {limits.audit_query_memory}")
-    """,
+    "auditor query": AUDITOR.format(sql="f\"SELECT repeat('x', {limits.audit_query_bytes - 1000})\"",
+                                     what="f'an answer of {limits.audit_query_bytes / 1e6:.1f} MB'"),
+    "auditor query refused": AUDITOR.format(sql="\"SELECT repeat('x', 900000000)\"",
+                                             what="f'a 900 MB string asked for, refused within {limits.audit_query_memory}'"),
 }
 
 PRELUDE = """

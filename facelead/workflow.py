@@ -264,19 +264,28 @@ def disable_user(db_path: Path, actor: str, user_id: str, reason: str) -> None:
             chain.append_audit(conn, actor, "user.disable", f"user:{user_id}", {"reason": reason})
 
 
+@contextmanager
+def _filing(conn, actor: str, case_number: str, offense_code: str, justification: str, rules: casework.FilingRules,
+            requested_for: str | None, details: Mapping[str, Any]) -> Iterator[None]:
+    """The person may file for the case and its fields pass ``casework.filing_refusal``; the
+    block's own checks follow, every refusal audited with ``details``."""
+    target = f"case:{case_number}"
+    authorize(conn, actor, Action.REQUEST, target, details)
+    with audited(conn, actor, Action.REQUEST, target, details):
+        for_roles = getattr(_person(conn, requested_for), "roles", ()) if requested_for else ()
+        refuse(casework.filing_refusal(case_number, offense_code, justification, rules, requested_for, for_roles))
+        yield
+
+
 def check_filing(db_path: Path, actor: str, case_number: str, offense_code: str, justification: str,
                  rules: casework.FilingRules, requested_for: str | None, probe: bytes, max_probe_bytes: int) -> None:
     """Whether ``actor`` may file this request with the ``probe`` uploaded, asked before a
     byte of it is kept; refusals audited with its size and SHA-256, never its bytes."""
     details = {"case_number": case_number, "offense_code": offense_code, "probe_bytes": len(probe),
                "probe_sha256": sha256_hex(probe)}
-    target = f"case:{case_number}"
-    with db.open_db(db_path) as conn:
-        authorize(conn, actor, Action.REQUEST, target, details)
-        with audited(conn, actor, Action.REQUEST, target, details):
-            for_roles = getattr(_person(conn, requested_for), "roles", ()) if requested_for else ()
-            refuse(casework.filing_refusal(case_number, offense_code, justification, rules, requested_for, for_roles))
-            refuse(casework.probe_upload_refusal(len(probe), max_probe_bytes))
+    with db.open_db(db_path) as conn, _filing(conn, actor, case_number, offense_code, justification, rules,
+                                               requested_for, details):
+        refuse(casework.probe_upload_refusal(len(probe), max_probe_bytes))
 
 
 def file_request(db_path: Path, actor: str, case_number: str, offense_code: str, justification: str,
@@ -287,12 +296,8 @@ def file_request(db_path: Path, actor: str, case_number: str, offense_code: str,
     if any; returns its id. Refusals are audited."""
     details = {"case_number": case_number, "offense_code": offense_code, "probe": probe.name, "gallery_id": gallery_id,
                "face_index": face_index, "quality_override": quality_override, "requested_for": requested_for}
-    target = f"case:{case_number}"
     with db.open_db(db_path) as conn:
-        authorize(conn, actor, Action.REQUEST, target, details)
-        with audited(conn, actor, Action.REQUEST, target, details):
-            for_roles = getattr(_person(conn, requested_for), "roles", ()) if requested_for else ()
-            refuse(casework.filing_refusal(case_number, offense_code, justification, rules, requested_for, for_roles))
+        with _filing(conn, actor, case_number, offense_code, justification, rules, requested_for, details):
             try:
                 digest = sha256_hex(probe.read_bytes())
             except OSError as exc:
